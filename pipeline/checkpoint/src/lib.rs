@@ -1,0 +1,123 @@
+//! Checkpoint reading for marlin-rs: PyTorch's zip format (`torch.save` since 1.6), its legacy
+//! non-zip format, and safetensors, all without executing pickle code.
+//!
+//! [`Checkpoint::load`] sniffs the format from the file's first bytes and returns every tensor
+//! by name, upcast to f32. [`load_pickled_object`] gives the whole pickled object tree for files
+//! that hold more than a state dict (a pickled module).
+
+mod error;
+pub mod pickle;
+mod safetensors_file;
+mod tensor;
+mod torch_file;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use error::CheckpointError;
+pub use tensor::Tensor;
+
+/// Element types a checkpoint may store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F64,
+    F16,
+    BF16,
+    I64,
+    I32,
+    I16,
+    I8,
+    U8,
+    Bool,
+}
+
+impl DType {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 => 8,
+            DType::F32 | DType::I32 => 4,
+            DType::F16 | DType::BF16 | DType::I16 => 2,
+            DType::I8 | DType::U8 | DType::Bool => 1,
+        }
+    }
+}
+
+/// How a checkpoint file was laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `torch.save` zip archive (`archive/data.pkl` + `archive/data/<key>`).
+    TorchZip,
+    /// `torch.save(..., _use_new_zipfile_serialization=False)`.
+    TorchLegacy,
+    Safetensors,
+}
+
+/// Every tensor of a checkpoint, by its full key.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub format: Format,
+    pub tensors: BTreeMap<String, Tensor>,
+}
+
+impl Checkpoint {
+    /// Reads `path`, whatever its format, into named f32 tensors.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
+        let path = path.as_ref();
+        let format = sniff(path)?;
+        tracing::debug!(path = %path.display(), ?format, "loading checkpoint");
+        let tensors = match format {
+            Format::TorchZip => torch_file::state_dict(&torch_file::load_zip(path)?, path)?,
+            Format::TorchLegacy => torch_file::state_dict(&torch_file::load_legacy(path)?, path)?,
+            Format::Safetensors => safetensors_file::load(path)?,
+        };
+        Ok(Checkpoint { path: path.to_path_buf(), format, tensors })
+    }
+}
+
+/// The whole object a torch file pickles (tensors resolved, everything else inert), for files
+/// that store more than a state dict.
+pub fn load_pickled_object(path: impl AsRef<Path>) -> Result<pickle::Value, CheckpointError> {
+    let path = path.as_ref();
+    match sniff(path)? {
+        Format::TorchZip => torch_file::load_zip(path),
+        Format::TorchLegacy => torch_file::load_legacy(path),
+        Format::Safetensors => Err(CheckpointError::Unsupported {
+            path: path.to_path_buf(),
+            detail: "a safetensors file holds tensors only, not a pickled object".into(),
+        }),
+    }
+}
+
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// `pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)`: torch's legacy magic number.
+pub(crate) const LEGACY_MAGIC: &[u8] =
+    b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+
+fn sniff(path: &Path) -> Result<Format, CheckpointError> {
+    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; 16];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]).map_err(io)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let head = &head[..n];
+    if head.starts_with(ZIP_MAGIC) {
+        return Ok(Format::TorchZip);
+    }
+    if head.starts_with(LEGACY_MAGIC) {
+        return Ok(Format::TorchLegacy);
+    }
+    if n >= 9 && head[8] == b'{' {
+        return Ok(Format::Safetensors);
+    }
+    let what = if n == 0 { "the file is empty".to_string() } else { "unrecognised content".to_string() };
+    Err(CheckpointError::NotACheckpoint { path: path.to_path_buf(), detail: what })
+}

@@ -1,0 +1,285 @@
+//! PyTorch's two file layouts: the zip archive (`<name>/data.pkl` with one entry per storage
+//! under `<name>/data/`) and the legacy stream (magic, protocol, sys-info and object pickles,
+//! the storage key list, then each storage as `u64 numel` + raw bytes).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use crate::pickle::{self, Global, Resolver, Storage, Value};
+use crate::tensor::{from_strided, to_f32};
+use crate::{CheckpointError, DType, LEGACY_MAGIC, Tensor};
+
+fn corrupt(path: &Path, detail: impl Into<String>) -> CheckpointError {
+    CheckpointError::Corrupt { path: path.to_path_buf(), detail: detail.into() }
+}
+
+/// Reads a `torch.save` zip archive into its object tree.
+pub(crate) fn load_zip(path: &Path) -> Result<Value, CheckpointError> {
+    let file = File::open(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| corrupt(path, format!("zip archive unreadable ({e})")))?;
+    let pkl_name = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
+        .map(|n| n.into_owned())
+        .ok_or_else(|| CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            detail: "zip archive without data.pkl".into(),
+        })?;
+    let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
+    if let Ok(mut bo) = archive.by_name(&format!("{prefix}byteorder")) {
+        let mut s = String::new();
+        bo.read_to_string(&mut s).map_err(|e| corrupt(path, format!("byteorder entry: {e}")))?;
+        if s.trim() != "little" {
+            return Err(CheckpointError::Unsupported {
+                path: path.to_path_buf(),
+                detail: format!("byte order {:?} (only little-endian is supported)", s.trim()),
+            });
+        }
+    }
+    let pkl = read_entry(&mut archive, &pkl_name, path)?;
+    let mut resolver = ZipStorages { archive, prefix, path, cache: HashMap::new() };
+    let (value, _) = pickle::load(&pkl, &mut resolver).map_err(|e| corrupt(path, format!("data.pkl: {e}")))?;
+    Ok(value)
+}
+
+fn read_entry(archive: &mut zip::ZipArchive<BufReader<File>>, name: &str, path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let mut entry = archive.by_name(name).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
+    let mut buf = Vec::with_capacity(entry.size() as usize);
+    entry.read_to_end(&mut buf).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
+    Ok(buf)
+}
+
+struct ZipStorages<'p> {
+    archive: zip::ZipArchive<BufReader<File>>,
+    prefix: String,
+    path: &'p Path,
+    cache: HashMap<String, Value>,
+}
+
+impl Resolver for ZipStorages<'_> {
+    fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
+        let (dtype, key, numel) = parse_storage_pid(pid)?;
+        if let Some(v) = self.cache.get(&key) {
+            return Ok(v.clone());
+        }
+        let name = format!("{}data/{key}", self.prefix);
+        let bytes = read_entry(&mut self.archive, &name, self.path).map_err(|e| e.to_string())?;
+        let want = numel * dtype.size();
+        if bytes.len() < want {
+            return Err(format!("storage {key} holds {} bytes, expected {want}", bytes.len()));
+        }
+        let v = Value::Storage(Rc::new(Storage { dtype, data: to_f32(dtype, &bytes[..want]) }));
+        self.cache.insert(key, v.clone());
+        Ok(v)
+    }
+    fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
+        rebuild_tensor(callable, args)
+    }
+}
+
+/// Reads a legacy (non-zip) torch file into its object tree.
+pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
+    let data = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    let mut pos = LEGACY_MAGIC.len();
+    let mut noop = LegacyStorages { storages: HashMap::new() };
+    let next = |pos: &mut usize, r: &mut dyn Resolver| -> Result<Value, CheckpointError> {
+        let (v, used) = pickle::load(&data[*pos..], r).map_err(|e| corrupt(path, e))?;
+        *pos += used;
+        Ok(v)
+    };
+    let protocol = next(&mut pos, &mut noop)?;
+    if protocol.as_int() != Some(1001) {
+        return Err(CheckpointError::Unsupported {
+            path: path.to_path_buf(),
+            detail: format!("legacy protocol version {protocol:?} (expected 1001)"),
+        });
+    }
+    let sys_info = next(&mut pos, &mut noop)?;
+    if let Some(Value::Bool(false)) = sys_info.get("little_endian") {
+        return Err(CheckpointError::Unsupported {
+            path: path.to_path_buf(),
+            detail: "big-endian legacy file".into(),
+        });
+    }
+    // The object pickle refers to storages whose bytes come after it: record the ids first,
+    // then fill the storages in and resolve the tensors in a second pass.
+    let mut collect = LegacyStorages { storages: HashMap::new() };
+    let obj_start = pos;
+    let _ = next(&mut pos, &mut PidCollector(&mut collect))?;
+    let keys = next(&mut pos, &mut noop)?;
+    let keys = keys.items().ok_or_else(|| corrupt(path, "storage key list missing"))?;
+    for key in keys {
+        let key = key.as_str().ok_or_else(|| corrupt(path, "storage key is not a string"))?.to_string();
+        let Some((dtype, numel, slot)) = collect.storages.get_mut(&key) else {
+            return Err(corrupt(path, format!("storage {key} listed but never used")));
+        };
+        let head = data.get(pos..pos + 8).ok_or_else(|| corrupt(path, format!("storage {key}: file ends early")))?;
+        let n = u64::from_le_bytes(head.try_into().unwrap_or([0; 8])) as usize;
+        pos += 8;
+        if n != *numel {
+            return Err(corrupt(path, format!("storage {key}: {n} elements, expected {numel}")));
+        }
+        let len = n * dtype.size();
+        let bytes = data
+            .get(pos..pos + len)
+            .ok_or_else(|| corrupt(path, format!("storage {key}: file ends early ({} of {len} bytes)", data.len() - pos)))?;
+        *slot = Some(Value::Storage(Rc::new(Storage { dtype: *dtype, data: to_f32(*dtype, bytes) })));
+        pos += len;
+    }
+    let (value, _) = pickle::load(&data[obj_start..], &mut collect).map_err(|e| corrupt(path, e))?;
+    Ok(value)
+}
+
+type LegacySlot = (DType, usize, Option<Value>);
+
+struct LegacyStorages {
+    storages: HashMap<String, LegacySlot>,
+}
+
+impl Resolver for LegacyStorages {
+    fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
+        let (_, key, _) = parse_storage_pid(pid)?;
+        let view_offset = legacy_view_offset(pid)?;
+        match self.storages.get(&key) {
+            Some((_, _, Some(Value::Storage(s)))) if view_offset > 0 => Ok(Value::Storage(Rc::new(Storage {
+                dtype: s.dtype,
+                data: s.data.get(view_offset..).ok_or("storage view outside its storage")?.to_vec(),
+            }))),
+            Some((_, _, Some(v))) => Ok(v.clone()),
+            _ => Err(format!("storage {key} has no data")),
+        }
+    }
+    fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
+        rebuild_tensor(callable, args)
+    }
+}
+
+/// First pass over a legacy object pickle: records each storage's id, builds no tensors.
+struct PidCollector<'a>(&'a mut LegacyStorages);
+
+impl Resolver for PidCollector<'_> {
+    fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
+        let (dtype, key, numel) = parse_storage_pid(pid)?;
+        self.0.storages.entry(key).or_insert((dtype, numel, None));
+        Ok(Value::None)
+    }
+    fn reduce(&mut self, _: &Global, _: &[Value]) -> Result<Option<Value>, String> {
+        Ok(None)
+    }
+}
+
+/// `('storage', torch.<Type>Storage, key, location, numel[, view_metadata])`
+fn parse_storage_pid(pid: &Value) -> Result<(DType, String, usize), String> {
+    let t = pid.items().ok_or("persistent id is not a tuple")?;
+    if t.len() < 5 || t[0].as_str() != Some("storage") {
+        return Err(format!("unsupported persistent id {pid:?}"));
+    }
+    let dtype = match &t[1] {
+        Value::Global(g) => storage_dtype(&g.name).ok_or_else(|| format!("unsupported storage type {}", g.path()))?,
+        other => return Err(format!("storage type is not a class: {other:?}")),
+    };
+    let key = match &t[2] {
+        Value::Str(s) => s.to_string(),
+        Value::Int(i) => i.to_string(),
+        other => return Err(format!("storage key {other:?}")),
+    };
+    let numel = t[4].as_int().filter(|&n| n >= 0).ok_or("storage size is not a count")? as usize;
+    Ok((dtype, key, numel))
+}
+
+fn legacy_view_offset(pid: &Value) -> Result<usize, String> {
+    let t = pid.items().unwrap_or_default();
+    match t.get(5) {
+        Some(Value::Tuple(view)) => Ok(view.get(1).and_then(Value::as_int).unwrap_or(0).max(0) as usize),
+        _ => Ok(0),
+    }
+}
+
+fn storage_dtype(name: &str) -> Option<DType> {
+    Some(match name {
+        "FloatStorage" => DType::F32,
+        "DoubleStorage" => DType::F64,
+        "HalfStorage" => DType::F16,
+        "BFloat16Storage" => DType::BF16,
+        "LongStorage" => DType::I64,
+        "IntStorage" => DType::I32,
+        "ShortStorage" => DType::I16,
+        "CharStorage" => DType::I8,
+        "ByteStorage" => DType::U8,
+        "BoolStorage" => DType::Bool,
+        _ => return None,
+    })
+}
+
+/// torch's tensor and parameter rebuilders; `None` for any other callable.
+fn rebuild_tensor(callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
+    match (callable.module.as_str(), callable.name.as_str()) {
+        ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => {
+            if args.len() < 4 {
+                return Err(format!("{} with {} arguments", callable.path(), args.len()));
+            }
+            let Value::Storage(storage) = &args[0] else {
+                return Err("tensor without a storage".into());
+            };
+            let offset = args[1].as_int().filter(|&o| o >= 0).ok_or("bad storage offset")? as usize;
+            let dims = |v: &Value, what: &str| -> Result<Vec<usize>, String> {
+                v.items()
+                    .ok_or_else(|| format!("tensor {what} is not a tuple"))?
+                    .iter()
+                    .map(|d| d.as_int().filter(|&d| d >= 0).map(|d| d as usize).ok_or_else(|| format!("bad tensor {what}")))
+                    .collect()
+            };
+            let shape = dims(&args[2], "size")?;
+            let stride = dims(&args[3], "stride")?;
+            if shape.len() != stride.len() {
+                return Err("tensor size and stride differ in rank".into());
+            }
+            let t = from_strided(&storage.data, offset, &shape, &stride, storage.dtype)
+                .ok_or("tensor view reaches outside its storage")?;
+            Ok(Some(Value::Tensor(Rc::new(t))))
+        }
+        ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
+            Ok(Some(args.first().cloned().ok_or("parameter without data")?))
+        }
+        ("torch._tensor", "_rebuild_from_type_v2") => match (args.first(), args.get(2)) {
+            (Some(Value::Global(f)), Some(inner)) => rebuild_tensor(f, &inner.items().unwrap_or_default()),
+            _ => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Finds the state dict in a loaded object: the root dict itself, or the dict under
+/// `state_dict` / `model` / `module` (Lightning and training checkpoints).
+pub(crate) fn state_dict(root: &Value, path: &Path) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
+    fn tensors_of(v: &Value) -> BTreeMap<String, Tensor> {
+        let mut out = BTreeMap::new();
+        for (k, v) in v.dict_items().unwrap_or_default() {
+            if let (Some(k), Value::Tensor(t)) = (k.as_str(), v) {
+                out.insert(k.to_string(), (*t).clone());
+            }
+        }
+        out
+    }
+    let direct = tensors_of(root);
+    if !direct.is_empty() {
+        return Ok(direct);
+    }
+    for key in ["state_dict", "model", "module"] {
+        if let Some(inner) = root.get(key) {
+            let t = tensors_of(&inner);
+            if !t.is_empty() {
+                return Ok(t);
+            }
+        }
+    }
+    Err(CheckpointError::NoTensors {
+        path: path.to_path_buf(),
+        detail: "the pickled object is not a state dict (nor holds one under state_dict/model/module)".into(),
+    })
+}

@@ -1,0 +1,30 @@
+//! Turns `--model` / `--config` into a loaded model: a checkpoint path, or a released name
+//! resolved through the cache.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use marlin_hub::Release;
+use marlin_model::{Marlin, MarlinConfig};
+
+use crate::args::ModelArgs;
+
+pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
+    let path = checkpoint_path(&args.model)?;
+    let config = args.config.as_deref().map(MarlinConfig::from_yaml_file).transpose()?;
+    Marlin::load(&path, config, args.threads).with_context(|| format!("cannot load model {}", args.model))
+}
+
+fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {
+    let p = Path::new(spec);
+    if p.exists() {
+        return Ok(p.to_path_buf());
+    }
+    match Release::parse(spec) {
+        Ok(r) => match r.find_cached()? {
+            Some(p) => Ok(p),
+            None => bail!("model `{spec}` is not downloaded yet: run `marlin models fetch {}`", r.name()),
+        },
+        Err(_) => bail!("{spec}: no such checkpoint file (nor a released model name: vit_small_ytf, vit_base_ytf, vit_large_ytf)"),
+    }
+}

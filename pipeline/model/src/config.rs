@@ -1,0 +1,225 @@
+//! Model configuration: the released presets (`configs/models/*.yaml`, embedded in the binary)
+//! and MARLIN's own training YAML format, read with the same keys as the official
+//! `register_model_from_yaml`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::ModelError;
+
+/// One transformer stack (encoder or decoder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    pub embed_dim: usize,
+    pub depth: usize,
+    pub num_heads: usize,
+}
+
+/// A MARLIN model's architecture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarlinConfig {
+    pub name: String,
+    pub img_size: usize,
+    pub patch_size: usize,
+    pub n_frames: usize,
+    pub tubelet_size: usize,
+    pub mlp_ratio: f64,
+    pub qkv_bias: bool,
+    pub qk_scale: Option<f64>,
+    /// Layer-scale initial value; > 0 means the blocks carry `gamma_1` / `gamma_2`.
+    pub init_values: f64,
+    pub encoder: StackConfig,
+    pub decoder: StackConfig,
+}
+
+/// MARLIN's YAML (`config/pretrain/*.yaml` in the official repo). Training-only keys
+/// (learning rate, optimiser, masking…) are accepted and ignored, as the official loader does.
+#[derive(Debug, Deserialize)]
+struct MarlinYaml {
+    model_name: Option<String>,
+    img_size: usize,
+    patch_size: usize,
+    clip_frames: usize,
+    tubelet_size: usize,
+    mlp_ratio: f64,
+    qkv_bias: bool,
+    qk_scale: Option<f64>,
+    drop_rate: f64,
+    attn_drop_rate: f64,
+    norm_layer: String,
+    init_values: f64,
+    encoder: StackConfig,
+    decoder: StackConfig,
+    #[serde(flatten)]
+    training: BTreeMap<String, serde_norway::Value>,
+}
+
+/// Training keys of MARLIN's own configs: present in real files, irrelevant to inference.
+const TRAINING_KEYS: &[&str] = &[
+    "mask_strategy",
+    "temporal_sample_rate",
+    "mask_percentage_target",
+    "weight_decay",
+    "feature_dir",
+    "adv_loss",
+    "adv_weight",
+    "gp_weight",
+    "d_steps",
+    "g_steps",
+    "learning_rate",
+    "optimizer",
+];
+
+/// The released architectures, by preset name.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("vit_small", include_str!("../../../configs/models/vit_small.yaml")),
+    ("vit_base", include_str!("../../../configs/models/vit_base.yaml")),
+    ("vit_large", include_str!("../../../configs/models/vit_large.yaml")),
+];
+
+impl MarlinConfig {
+    /// Parses MARLIN's YAML format; `origin` names the file in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, ModelError> {
+        let err = |detail: String| ModelError::Config { origin: origin.to_string(), detail };
+        let y: MarlinYaml = serde_norway::from_str(text).map_err(|e| err(e.to_string()))?;
+        for key in y.training.keys() {
+            if !TRAINING_KEYS.contains(&key.as_str()) {
+                tracing::warn!("{origin}: unknown key `{key}` ignored");
+            }
+        }
+        if y.drop_rate != 0.0 || y.attn_drop_rate != 0.0 {
+            tracing::debug!("{origin}: dropout rates only matter in training; inference runs without dropout");
+        }
+        if y.norm_layer != "LayerNorm" {
+            return Err(err(format!("norm_layer {:?}: only \"LayerNorm\" exists in MARLIN", y.norm_layer)));
+        }
+        let cfg = MarlinConfig {
+            name: y.model_name.unwrap_or_else(|| origin.to_string()),
+            img_size: y.img_size,
+            patch_size: y.patch_size,
+            n_frames: y.clip_frames,
+            tubelet_size: y.tubelet_size,
+            mlp_ratio: y.mlp_ratio,
+            qkv_bias: y.qkv_bias,
+            qk_scale: y.qk_scale,
+            init_values: y.init_values,
+            encoder: y.encoder,
+            decoder: y.decoder,
+        };
+        cfg.validate().map_err(err)?;
+        Ok(cfg)
+    }
+
+    /// Reads a YAML config file in MARLIN's format.
+    pub fn from_yaml_file(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Config {
+            origin: path.display().to_string(),
+            detail: format!("cannot read: {e}"),
+        })?;
+        Self::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// A released architecture: `vit_small`, `vit_base` or `vit_large`.
+    pub fn preset(name: &str) -> Option<Self> {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name)?;
+        Self::from_yaml_str(text, &format!("configs/models/{name}.yaml")).ok()
+    }
+
+    /// The preset whose encoder has this width and depth.
+    pub fn preset_matching(embed_dim: usize, depth: usize) -> Option<Self> {
+        PRESETS
+            .iter()
+            .filter_map(|(n, _)| Self::preset(n))
+            .find(|c| c.encoder.embed_dim == embed_dim && c.encoder.depth == depth)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("img_size", self.img_size),
+            ("patch_size", self.patch_size),
+            ("clip_frames", self.n_frames),
+            ("tubelet_size", self.tubelet_size),
+            ("encoder.embed_dim", self.encoder.embed_dim),
+            ("encoder.depth", self.encoder.depth),
+            ("encoder.num_heads", self.encoder.num_heads),
+        ];
+        for (k, v) in positive {
+            if v == 0 {
+                return Err(format!("{k} must be positive"));
+            }
+        }
+        if self.img_size % self.patch_size != 0 {
+            return Err(format!("img_size {} is not a multiple of patch_size {}", self.img_size, self.patch_size));
+        }
+        if self.n_frames % self.tubelet_size != 0 {
+            return Err(format!("clip_frames {} is not a multiple of tubelet_size {}", self.n_frames, self.tubelet_size));
+        }
+        for (which, s) in [("encoder", self.encoder), ("decoder", self.decoder)] {
+            if s.num_heads > 0 && s.embed_dim % s.num_heads != 0 {
+                return Err(format!("{which}.embed_dim {} is not a multiple of num_heads {}", s.embed_dim, s.num_heads));
+            }
+        }
+        if !(self.mlp_ratio > 0.0) {
+            return Err(format!("mlp_ratio {} must be positive", self.mlp_ratio));
+        }
+        Ok(())
+    }
+
+    /// Tokens per clip: (frames / tubelet) · (img / patch)².
+    pub fn num_tokens(&self) -> usize {
+        let side = self.img_size / self.patch_size;
+        (self.n_frames / self.tubelet_size) * side * side
+    }
+
+    /// Values in one token's patch: 3 · tubelet · patch².
+    pub fn patch_dim(&self) -> usize {
+        3 * self.tubelet_size * self.patch_size * self.patch_size
+    }
+
+    /// The MLP's hidden width, `int(dim · mlp_ratio)` as the official code computes it.
+    pub fn mlp_hidden(&self, dim: usize) -> usize {
+        (dim as f64 * self.mlp_ratio) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_parse_with_the_released_shapes() {
+        let s = MarlinConfig::preset("vit_small").unwrap();
+        assert_eq!((s.encoder.embed_dim, s.encoder.depth, s.encoder.num_heads), (384, 12, 6));
+        let b = MarlinConfig::preset("vit_base").unwrap();
+        assert_eq!((b.encoder.embed_dim, b.encoder.depth, b.encoder.num_heads), (768, 12, 12));
+        let l = MarlinConfig::preset("vit_large").unwrap();
+        assert_eq!((l.encoder.embed_dim, l.encoder.depth, l.encoder.num_heads), (1024, 24, 16));
+        assert_eq!(s.num_tokens(), 1568);
+        assert_eq!(s.patch_dim(), 1536);
+        assert_eq!(MarlinConfig::preset_matching(768, 12).unwrap().name, "marlin_vit_base_ytf");
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let text = include_str!("../../../configs/models/vit_small.yaml").replace("patch_size: 16\n", "");
+        let e = MarlinConfig::from_yaml_str(&text, "x.yaml").unwrap_err().to_string();
+        assert!(e.contains("x.yaml") && e.contains("patch_size"), "{e}");
+    }
+
+    #[test]
+    fn typo_in_a_stack_is_rejected_with_its_line() {
+        let text = include_str!("../../../configs/models/vit_small.yaml").replace("num_heads: 6", "num_head: 6");
+        let e = MarlinConfig::from_yaml_str(&text, "x.yaml").unwrap_err().to_string();
+        assert!(e.contains("num_head") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn heads_must_divide_width() {
+        let text = include_str!("../../../configs/models/vit_small.yaml").replace("num_heads: 6", "num_heads: 5");
+        let e = MarlinConfig::from_yaml_str(&text, "x.yaml").unwrap_err().to_string();
+        assert!(e.contains("not a multiple of num_heads 5"), "{e}");
+    }
+}

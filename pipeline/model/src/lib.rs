@@ -1,0 +1,108 @@
+//! MARLIN (Cai et al., CVPR 2023, "Masked Autoencoder for facial video Representation
+//! LearnINg") in Rust: its configs, checkpoint mapping and the CPU encoder that reproduces the
+//! official `marlin-pytorch` features.
+//!
+//! ```no_run
+//! use marlin_model::{Clip, Marlin};
+//! let model = Marlin::load("marlin_vit_small_ytf.encoder.pt".as_ref(), None, 0)?;
+//! let clip = Clip::Rgb8(vec![0u8; 16 * 224 * 224 * 3]);
+//! let features = model.encoder.extract_features(&[clip], false)?; // one (384,) vector
+//! # Ok::<(), marlin_model::ModelError>(())
+//! ```
+
+mod config;
+mod encoder;
+mod ops;
+mod patchify;
+mod weights;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use marlin_checkpoint::{Checkpoint, CheckpointError, Tensor};
+
+pub use config::{MarlinConfig, PRESETS, StackConfig};
+pub use encoder::{Encoder, Hidden};
+pub use patchify::{Clip, patchify};
+pub use weights::{BlockWeights, EncoderWeights, LayerNormWeights, LinearWeights, MarlinWeights};
+
+/// Errors of model loading and inference; file problems name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("{origin}: invalid model config: {detail}")]
+    Config { origin: String, detail: String },
+    #[error("{}: not a MARLIN checkpoint: {detail}", path.display())]
+    NotMarlin { path: PathBuf, detail: String },
+    #[error("{}: missing keys: {}", path.display(), keys.join(", "))]
+    MissingKeys { path: PathBuf, keys: Vec<String> },
+    #[error("{}: unexpected keys: {}", path.display(), keys.join(", "))]
+    UnexpectedKeys { path: PathBuf, keys: Vec<String> },
+    #[error("{}: shape mismatch for `{key}`: expected {expected:?}, found {found:?}", path.display())]
+    ShapeMismatch { path: PathBuf, key: String, expected: Vec<usize>, found: Vec<usize> },
+    #[error("{}: the config {config} contradicts the weights: {detail}", path.display())]
+    ConfigMismatch { path: PathBuf, config: String, detail: String },
+    #[error(
+        "{}: no released architecture has an encoder of width {dim} and depth {depth}; pass its YAML config (--config)",
+        path.display()
+    )]
+    UnknownArchitecture { path: PathBuf, dim: usize, depth: usize },
+    #[error("bad input: {0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// A loaded MARLIN model: its config, the CPU encoder, and the decoder tensors of a full
+/// checkpoint (empty for an encoder-only one).
+pub struct Marlin {
+    pub path: PathBuf,
+    pub encoder: Encoder,
+    pub decoder: BTreeMap<String, Tensor>,
+}
+
+impl Marlin {
+    /// Loads a checkpoint in any supported layout. Without `config` the architecture is the
+    /// released preset matching the weights' width and depth; with one, it must agree with
+    /// the weights. `threads` = 0 uses every core.
+    pub fn load(path: &Path, config: Option<MarlinConfig>, threads: usize) -> Result<Self, ModelError> {
+        let ck = Checkpoint::load(path)?;
+        let cfg = resolve_config(&ck, config)?;
+        tracing::info!(path = %path.display(), model = %cfg.name, dim = cfg.encoder.embed_dim, "loaded checkpoint");
+        let weights = MarlinWeights::from_checkpoint(ck, &cfg)?;
+        Ok(Marlin { path: path.to_path_buf(), encoder: Encoder::new(cfg, weights.encoder, threads)?, decoder: weights.decoder })
+    }
+
+    /// Whether the checkpoint carried the decoder (`*.full.pt`).
+    pub fn has_decoder(&self) -> bool {
+        !self.decoder.is_empty()
+    }
+}
+
+/// The config for a checkpoint: the given one, checked against the weights, or the preset
+/// the weights' shapes identify.
+pub fn resolve_config(ck: &Checkpoint, config: Option<MarlinConfig>) -> Result<MarlinConfig, ModelError> {
+    let prefix = weights::key_prefix(ck)?;
+    let (dim, depth) = weights::encoder_shape(ck, &prefix);
+    match config {
+        Some(cfg) => {
+            if (cfg.encoder.embed_dim, cfg.encoder.depth) != (dim, depth) {
+                return Err(ModelError::ConfigMismatch {
+                    path: ck.path.clone(),
+                    config: cfg.name.clone(),
+                    detail: format!(
+                        "the config has an encoder of width {} and depth {}, the weights one of width {dim} and depth {depth}",
+                        cfg.encoder.embed_dim, cfg.encoder.depth
+                    ),
+                });
+            }
+            Ok(cfg)
+        }
+        None => MarlinConfig::preset_matching(dim, depth).ok_or(ModelError::UnknownArchitecture {
+            path: ck.path.clone(),
+            dim,
+            depth,
+        }),
+    }
+}

@@ -1,0 +1,191 @@
+//! Maps checkpoint tensors onto the encoder's parameters, following the PyTorch module tree
+//! (`encoder.blocks.3.attn.qkv.weight` …), whatever the file's key prefix (`encoder.`,
+//! `marlin.encoder.`). Checks every key and shape; keeps the decoder tensors for later use.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use marlin_checkpoint::{Checkpoint, Tensor};
+
+use crate::{MarlinConfig, ModelError};
+
+/// `y = x·Wᵀ + b` with W stored (out, in) as in PyTorch.
+#[derive(Debug, Clone)]
+pub struct LinearWeights {
+    pub weight: Vec<f32>,
+    pub bias: Option<Vec<f32>>,
+    pub out_dim: usize,
+    pub in_dim: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerNormWeights {
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlockWeights {
+    pub norm1: LayerNormWeights,
+    /// The fused q/k/v projection with the official bias `cat(q_bias, 0, v_bias)`.
+    pub qkv: LinearWeights,
+    pub proj: LinearWeights,
+    pub norm2: LayerNormWeights,
+    pub fc1: LinearWeights,
+    pub fc2: LinearWeights,
+    /// Layer scale (`init_values > 0` only).
+    pub gamma: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderWeights {
+    /// The Conv3d patch embedding as a linear map over (c, kt, ky, kx)-ordered patches.
+    pub patch_embed: LinearWeights,
+    /// The positional table (tokens × dim), loaded as stored.
+    pub pos_embed: Vec<f32>,
+    pub blocks: Vec<BlockWeights>,
+    pub norm: LayerNormWeights,
+}
+
+/// Everything a checkpoint holds for MARLIN: the encoder, and the decoder tensors (keys
+/// `decoder.*`, `enc_dec_proj.weight`) of a `.full.pt`.
+#[derive(Debug, Clone)]
+pub struct MarlinWeights {
+    pub encoder: EncoderWeights,
+    pub decoder: BTreeMap<String, Tensor>,
+}
+
+/// The key prefix in front of `encoder.` in a checkpoint (`""`, `"marlin."`, …).
+pub(crate) fn key_prefix(ck: &Checkpoint) -> Result<String, ModelError> {
+    const ANCHOR: &str = "encoder.patch_embedding.projection.weight";
+    ck.tensors
+        .keys()
+        .find_map(|k| k.strip_suffix(ANCHOR).map(str::to_string))
+        .ok_or_else(|| ModelError::NotMarlin {
+            path: ck.path.clone(),
+            detail: format!("no `{ANCHOR}` key; found {}", sample_keys(ck.tensors.keys())),
+        })
+}
+
+fn sample_keys<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    let keys: Vec<_> = keys.collect();
+    let shown: Vec<_> = keys.iter().take(5).map(|k| format!("`{k}`")).collect();
+    if keys.len() > 5 { format!("{}, … ({} keys)", shown.join(", "), keys.len()) } else { shown.join(", ") }
+}
+
+/// Encoder width and depth as the tensors show them.
+pub(crate) fn encoder_shape(ck: &Checkpoint, prefix: &str) -> (usize, usize) {
+    let dim = ck
+        .tensors
+        .get(&format!("{prefix}encoder.patch_embedding.projection.weight"))
+        .and_then(|t| t.shape.first().copied())
+        .unwrap_or(0);
+    let blocks = format!("{prefix}encoder.blocks.");
+    let depth = ck
+        .tensors
+        .keys()
+        .filter_map(|k| k.strip_prefix(&blocks)?.split('.').next()?.parse::<usize>().ok())
+        .max()
+        .map_or(0, |d| d + 1);
+    (dim, depth)
+}
+
+/// Takes tensors by key, checking shapes, and remembers which keys were never there.
+struct Taker<'a> {
+    path: &'a Path,
+    tensors: BTreeMap<String, Tensor>,
+    missing: Vec<String>,
+}
+
+impl Taker<'_> {
+    fn take(&mut self, key: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        match self.tensors.remove(key) {
+            Some(t) if t.shape == shape => Ok(t.data),
+            Some(t) => Err(ModelError::ShapeMismatch {
+                path: self.path.to_path_buf(),
+                key: key.to_string(),
+                expected: shape.to_vec(),
+                found: t.shape,
+            }),
+            None => {
+                self.missing.push(key.to_string());
+                Ok(vec![0.0; shape.iter().product()])
+            }
+        }
+    }
+    fn linear(&mut self, key: &str, out_dim: usize, in_dim: usize, bias: bool) -> Result<LinearWeights, ModelError> {
+        let weight = self.take(&format!("{key}.weight"), &[out_dim, in_dim])?;
+        let bias = if bias { Some(self.take(&format!("{key}.bias"), &[out_dim])?) } else { None };
+        Ok(LinearWeights { weight, bias, out_dim, in_dim })
+    }
+    fn layer_norm(&mut self, key: &str, dim: usize) -> Result<LayerNormWeights, ModelError> {
+        Ok(LayerNormWeights {
+            weight: self.take(&format!("{key}.weight"), &[dim])?,
+            bias: self.take(&format!("{key}.bias"), &[dim])?,
+        })
+    }
+}
+
+impl MarlinWeights {
+    /// Builds the weights for `cfg` from `ck`, failing on missing, unexpected or misshapen
+    /// tensors.
+    pub fn from_checkpoint(ck: Checkpoint, cfg: &MarlinConfig) -> Result<Self, ModelError> {
+        let prefix = key_prefix(&ck)?;
+        let path: PathBuf = ck.path.clone();
+        let mut decoder = BTreeMap::new();
+        let mut encoder_tensors = BTreeMap::new();
+        let mut unexpected = Vec::new();
+        for (k, t) in ck.tensors {
+            match k.strip_prefix(prefix.as_str()) {
+                Some(rest) if rest.starts_with("encoder.") => {
+                    encoder_tensors.insert(k, t);
+                }
+                Some(rest) if rest.starts_with("decoder.") || rest == "enc_dec_proj.weight" => {
+                    decoder.insert(rest.to_string(), t);
+                }
+                _ => unexpected.push(k),
+            }
+        }
+        let mut tk = Taker { path: &path, tensors: encoder_tensors, missing: Vec::new() };
+        let d = cfg.encoder.embed_dim;
+        let p = |k: &str| format!("{prefix}encoder.{k}");
+        let (kt, ps) = (cfg.tubelet_size, cfg.patch_size);
+        let patch_w = tk.take(&p("patch_embedding.projection.weight"), &[d, 3, kt, ps, ps])?;
+        let patch_b = tk.take(&p("patch_embedding.projection.bias"), &[d])?;
+        let patch_embed = LinearWeights { weight: patch_w, bias: Some(patch_b), out_dim: d, in_dim: cfg.patch_dim() };
+        let pos_embed = tk.take(&p("pos_embedding.emb"), &[1, cfg.num_tokens(), d])?;
+        let hidden = cfg.mlp_hidden(d);
+        let mut blocks = Vec::with_capacity(cfg.encoder.depth);
+        for i in 0..cfg.encoder.depth {
+            let b = |k: &str| p(&format!("blocks.{i}.{k}"));
+            let norm1 = tk.layer_norm(&b("norm1"), d)?;
+            let mut qkv = tk.linear(&b("attn.qkv"), 3 * d, d, false)?;
+            if cfg.qkv_bias {
+                let q = tk.take(&b("attn.q_bias"), &[d])?;
+                let v = tk.take(&b("attn.v_bias"), &[d])?;
+                qkv.bias = Some([q, vec![0.0; d], v].concat());
+            }
+            let proj = tk.linear(&b("attn.proj"), d, d, true)?;
+            let norm2 = tk.layer_norm(&b("norm2"), d)?;
+            let fc1 = tk.linear(&b("mlp.layers.0.linear"), hidden, d, true)?;
+            let fc2 = tk.linear(&b("mlp.layers.1.linear"), d, hidden, true)?;
+            let gamma = if cfg.init_values > 0.0 {
+                Some((tk.take(&b("gamma_1"), &[d])?, tk.take(&b("gamma_2"), &[d])?))
+            } else {
+                None
+            };
+            blocks.push(BlockWeights { norm1, qkv, proj, norm2, fc1, fc2, gamma });
+        }
+        let norm = tk.layer_norm(&p("norm"), d)?;
+        let Taker { missing, tensors: left, .. } = tk;
+        if !missing.is_empty() {
+            return Err(ModelError::MissingKeys { path, keys: missing });
+        }
+        unexpected.extend(left.into_keys());
+        if !unexpected.is_empty() {
+            unexpected.sort();
+            return Err(ModelError::UnexpectedKeys { path, keys: unexpected });
+        }
+        Ok(MarlinWeights { encoder: EncoderWeights { patch_embed, pos_embed, blocks, norm }, decoder })
+    }
+}
