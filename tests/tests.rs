@@ -1,1 +1,9 @@
+//! marlin-rs integration tests: one binary, one module per topic. Tests that need the oracle
+//! read `../shared` (or `MARLIN_SHARED_DIR`) and fail loudly when it is absent.
 
+mod util;
+
+mod checkpoint_errors;
+mod cli;
+mod fetch;
+mod oracle_encoder;

@@ -427,7 +427,7 @@ fn long_from_le(b: &[u8]) -> Result<i64, String> {
 }
 
 fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>, String> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("odd number of dict items".into());
     }
     let mut it = items.into_iter();
@@ -449,10 +449,10 @@ fn new_object(callable: Value, args: Value) -> Value {
 }
 
 fn reduce(callable: Value, args: Value, resolver: &mut dyn Resolver) -> Result<Value, String> {
-    if let (Value::Global(g), Value::Tuple(a)) = (&callable, &args) {
-        if let Some(v) = resolver.reduce(g, a)? {
-            return Ok(v);
-        }
+    if let (Value::Global(g), Value::Tuple(a)) = (&callable, &args)
+        && let Some(v) = resolver.reduce(g, a)?
+    {
+        return Ok(v);
     }
     Ok(new_object(callable, args))
 }

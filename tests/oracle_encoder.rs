@@ -1,0 +1,62 @@
+//! The encoder against the official features: every tiny checkpoint layout on both clips,
+//! pooled and per token, and the released vit_small architecture from f16 safetensors.
+
+use marlin_model::{Clip, Marlin, MarlinConfig};
+
+use crate::util::{max_abs_diff, oracle, read_f32};
+
+fn clip(name: &str) -> Clip {
+    let a = marlin_npy::read(oracle(&format!("clips/{name}.u8.npy"))).unwrap();
+    assert_eq!(a.shape, vec![16, 224, 224, 3]);
+    match a.data {
+        marlin_npy::Data::U8(v) => Clip::Rgb8(v),
+        _ => panic!("oracle clip is not uint8"),
+    }
+}
+
+/// Checks pooled and per-token features of `model` on both clips against `features/<dir>`.
+fn check(model: &Marlin, dir: &str, tol: f32) {
+    for name in ["face", "noise"] {
+        let enc = &model.encoder;
+        let hidden = enc.forward(&[clip(name)]).unwrap();
+        let pooled = enc.pooled(&hidden).remove(0);
+        let seq = enc.sequence(hidden).remove(0);
+        let (shape, want) = read_f32(&oracle(&format!("features/{dir}/{name}.mean.npy")));
+        assert_eq!(shape, vec![enc.dim()]);
+        let d = max_abs_diff(&pooled, &want);
+        assert!(d <= tol, "{} {name} pooled: max-abs {d} > {tol}", model.path.display());
+        let (shape, want) = read_f32(&oracle(&format!("features/{dir}/{name}.seq.npy")));
+        assert_eq!(shape, vec![1568, enc.dim()]);
+        let d = max_abs_diff(&seq, &want);
+        assert!(d <= tol, "{} {name} per-token: max-abs {d} > {tol}", model.path.display());
+    }
+}
+
+fn tiny_config() -> MarlinConfig {
+    MarlinConfig::from_yaml_file(&oracle("marlin_tiny.yaml")).unwrap()
+}
+
+#[test]
+fn tiny_every_layout_matches_the_oracle() {
+    for layout in ["encoder.pt", "encoder.legacy.pt", "full.pt", "hf.safetensors"] {
+        let model = Marlin::load(&oracle(&format!("models/marlin_tiny.{layout}")), Some(tiny_config()), 2).unwrap();
+        assert_eq!(model.has_decoder(), layout == "full.pt", "{layout}");
+        check(&model, "marlin_tiny", 2e-5);
+    }
+}
+
+#[test]
+fn full_checkpoint_keeps_the_decoder_tensors() {
+    let model = Marlin::load(&oracle("models/marlin_tiny.full.pt"), Some(tiny_config()), 1).unwrap();
+    assert_eq!(model.decoder["enc_dec_proj.weight"].shape, vec![32, 64]);
+    assert_eq!(model.decoder["decoder.pos_embedding.emb"].shape, vec![1, 1568, 32]);
+    assert!(model.decoder.contains_key("decoder.mask_token"));
+}
+
+#[test]
+fn vit_small_f16_safetensors_matches_the_oracle() {
+    // no --config: the vit_small preset is chosen from the weights' shapes
+    let model = Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0).unwrap();
+    assert_eq!(model.encoder.config().name, "marlin_vit_small_ytf");
+    check(&model, "marlin_vit_small_random", 1e-4);
+}
