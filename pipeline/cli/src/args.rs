@@ -19,6 +19,11 @@ pub struct Cli {
 pub enum Command {
     /// Encode one clip (.npy) into MARLIN features (.npy).
     Encode(EncodeArgs),
+    /// Measure speed.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Released checkpoints: list them, download them into the cache.
     Models {
         #[command(subcommand)]
@@ -68,5 +73,21 @@ pub enum ModelsCommand {
         /// The full model (encoder + decoder, for reconstruction) instead of the encoder.
         #[arg(long)]
         full: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Encoder throughput on synthetic clips (model load excluded); last line
+    /// `clips/s=<x> gflops=<y>`.
+    Encode {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Clips to time, after one warm-up batch.
+        #[arg(long, default_value_t = 4)]
+        clips: usize,
+        /// Clips per forward.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
     },
 }

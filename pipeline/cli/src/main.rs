@@ -1,6 +1,7 @@
 //! `marlin`: parse the command line, run the command, print the error chain, set the exit code.
 
 mod args;
+mod bench;
 mod encode;
 mod model_source;
 mod models;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         args::Command::Encode(a) => encode::run(a),
+        args::Command::Bench { command } => bench::run(command),
         args::Command::Models { command } => models::run(command),
     };
     match result {

@@ -179,6 +179,15 @@ impl MarlinConfig {
         3 * self.tubelet_size * self.patch_size * self.patch_size
     }
 
+    /// Floating-point operations (2 per multiply-add) of one clip through the encoder:
+    /// patch embedding, and per block qkv, q·kᵀ, attention·v, proj and the two MLP layers.
+    pub fn encoder_flops(&self) -> f64 {
+        let (n, d) = (self.num_tokens() as f64, self.encoder.embed_dim as f64);
+        let h = self.mlp_hidden(self.encoder.embed_dim) as f64;
+        let block = 2.0 * n * d * (3.0 * d + d + 2.0 * h) + 4.0 * n * n * d;
+        2.0 * n * self.patch_dim() as f64 * d + self.encoder.depth as f64 * block
+    }
+
     /// The MLP's hidden width, `int(dim · mlp_ratio)` as the official code computes it.
     pub fn mlp_hidden(&self, dim: usize) -> usize {
         (dim as f64 * self.mlp_ratio) as usize
@@ -199,6 +208,9 @@ mod tests {
         assert_eq!((l.encoder.embed_dim, l.encoder.depth, l.encoder.num_heads), (1024, 24, 16));
         assert_eq!(s.num_tokens(), 1568);
         assert_eq!(s.patch_dim(), 1536);
+        // the figures the speed issue quotes: about 112 and 357 GFLOP per clip
+        assert_eq!((s.encoder_flops() / 1e9).round(), 112.0);
+        assert_eq!((b.encoder_flops() / 1e9).round(), 357.0);
         assert_eq!(MarlinConfig::preset_matching(768, 12).unwrap().name, "marlin_vit_base_ytf");
     }
 

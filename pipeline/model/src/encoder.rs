@@ -3,21 +3,27 @@
 //! feature (token mean, *then* the final LayerNorm) and the per-token sequence (LayerNorm of
 //! every token).
 
+use std::cell::RefCell;
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
-use crate::ops::{gelu_in_place, layer_norm, layer_norm_row, linear, softmax_row, gemm_strided};
+use crate::ops::{gemm_strided, layer_norm, layer_norm_row, linear};
 use crate::patchify::{Clip, patchify};
+use crate::vmath::{gelu_in_place, softmax_in_place};
 use crate::weights::{BlockWeights, EncoderWeights};
 use crate::{MarlinConfig, ModelError};
 
 /// Query rows per attention task: a block's scores (rows × tokens) stay in cache.
-const QUERY_BLOCK: usize = 64;
+const QUERY_BLOCK: usize = 128;
 
 /// The encoder: its config, its weights and the thread pool it computes on.
 pub struct Encoder {
     cfg: MarlinConfig,
     weights: EncoderWeights,
     pool: rayon::ThreadPool,
+    /// Activation buffers kept between forwards (no page faults in the hot loop).
+    scratch: Mutex<Scratch>,
 }
 
 /// The last block's output for a batch of clips, before the final LayerNorm.
@@ -35,7 +41,7 @@ impl Encoder {
             .thread_name(|i| format!("marlin-encoder-{i}"))
             .build()
             .map_err(|e| ModelError::Runtime(format!("cannot start the encoder threads: {e}")))?;
-        Ok(Encoder { cfg, weights, pool })
+        Ok(Encoder { cfg, weights, pool, scratch: Mutex::new(Scratch::default()) })
     }
 
     pub fn config(&self) -> &MarlinConfig {
@@ -98,17 +104,19 @@ impl Encoder {
         let cfg = &self.cfg;
         let (n, d, pd) = (cfg.num_tokens(), self.dim(), cfg.patch_dim());
         let rows = clips.len() * n;
-        let mut patches = vec![0f32; rows * pd];
+        // a poisoned lock only means another forward panicked; the buffers are overwritten anyway
+        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let scratch = &mut *guard;
+        scratch.ensure(rows, d, pd, cfg.mlp_hidden(d));
+        let patches = &mut scratch.patches[..rows * pd];
         patches.par_chunks_mut(n * pd).zip(clips).for_each(|(out, clip)| patchify(clip, cfg, out));
         let mut x = vec![0f32; rows * d];
-        linear(&patches, rows, &self.weights.patch_embed, &mut x);
-        drop(patches);
+        linear(patches, rows, &self.weights.patch_embed, &mut x);
         x.par_chunks_mut(n * d).for_each(|clip| {
             clip.iter_mut().zip(&self.weights.pos_embed).for_each(|(v, p)| *v += p);
         });
-        let mut scratch = Scratch::new(rows, d, cfg.mlp_hidden(d));
         for block in &self.weights.blocks {
-            self.block(block, &mut x, clips.len(), &mut scratch);
+            self.block(block, &mut x, clips.len(), scratch);
         }
         Hidden { values: x, clips: clips.len() }
     }
@@ -132,7 +140,7 @@ impl Encoder {
 
         layer_norm(x, d, &w.norm2, &mut s.normed);
         linear(&s.normed, rows, &w.fc1, &mut s.hidden);
-        gelu_in_place(&mut s.hidden);
+        s.hidden.par_chunks_mut(1 << 14).for_each(gelu_in_place);
         linear(&s.hidden, rows, &w.fc2, &mut s.normed);
         add_residual(x, &s.normed, w.gamma.as_ref().map(|g| g.1.as_slice()), d);
     }
@@ -145,9 +153,9 @@ impl Encoder {
         let hd = d / heads;
         let blocks = n.div_ceil(QUERY_BLOCK);
         let out_ptr = SendPtr(out.as_mut_ptr());
-        (0..clips * heads * blocks).into_par_iter().for_each_init(
-            || vec![0f32; QUERY_BLOCK * n],
-            |scores, task| {
+        (0..clips * heads * blocks).into_par_iter().for_each(|task| {
+            SCORES.with_borrow_mut(|scores| {
+                scores.resize(QUERY_BLOCK * n, 0.0);
                 let (clip, rest) = (task / (heads * blocks), task % (heads * blocks));
                 let (h, qb) = (rest / blocks, rest % blocks);
                 let q0 = qb * QUERY_BLOCK;
@@ -161,17 +169,24 @@ impl Encoder {
                 // holds bq×n, and each task writes its own (rows q0..q0+bq, head h) output tile.
                 unsafe {
                     gemm_strided(bq, n, hd, scores.as_mut_ptr(), (n as isize, 1), q.as_ptr(), (ld, 1), k.as_ptr(), (1, ld), false, false);
-                    scores[..bq * n].chunks_exact_mut(n).for_each(softmax_row);
+                    scores[..bq * n].chunks_exact_mut(n).for_each(softmax_in_place);
                     let o = out_ptr.get().add((clip * n + q0) * d + h * hd);
                     gemm_strided(bq, hd, n, o, (d as isize, 1), scores.as_ptr(), (n as isize, 1), v.as_ptr(), (ld, 1), false, false);
                 }
-            },
-        );
+            })
+        });
     }
 }
 
-/// Activations reused across blocks.
+thread_local! {
+    /// One attention task's (query block × tokens) scores, per worker thread.
+    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Activations reused across blocks and forwards.
+#[derive(Default)]
 struct Scratch {
+    patches: Vec<f32>,
     normed: Vec<f32>,
     qkv: Vec<f32>,
     attn_out: Vec<f32>,
@@ -179,12 +194,16 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(rows: usize, d: usize, hidden: usize) -> Self {
-        Scratch {
-            normed: vec![0.0; rows * d],
-            qkv: vec![0.0; rows * 3 * d],
-            attn_out: vec![0.0; rows * d],
-            hidden: vec![0.0; rows * hidden],
+    /// Sizes every buffer for `rows` tokens (all clips of a batch).
+    fn ensure(&mut self, rows: usize, d: usize, patch_dim: usize, hidden: usize) {
+        for (buf, len) in [
+            (&mut self.patches, rows * patch_dim),
+            (&mut self.normed, rows * d),
+            (&mut self.qkv, rows * 3 * d),
+            (&mut self.attn_out, rows * d),
+            (&mut self.hidden, rows * hidden),
+        ] {
+            buf.resize(len, 0.0);
         }
     }
 }

@@ -14,6 +14,7 @@ mod config;
 mod encoder;
 mod ops;
 mod patchify;
+mod vmath;
 mod weights;
 
 use std::collections::BTreeMap;

@@ -80,28 +80,6 @@ pub fn layer_norm_row(r: &[f32], ln: &LayerNormWeights, o: &mut [f32]) {
     }
 }
 
-/// GELU, exact erf form: `0.5·x·(1 + erf(x/√2))`.
-pub fn gelu_in_place(x: &mut [f32]) {
-    use rayon::prelude::*;
-    x.par_chunks_mut(4096).for_each(|c| {
-        for v in c {
-            *v = 0.5 * *v * (1.0 + libm::erff(*v * std::f32::consts::FRAC_1_SQRT_2));
-        }
-    });
-}
-
-/// Numerically stable softmax of one row, in place.
-pub fn softmax_row(r: &mut [f32]) {
-    let max = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
-    for v in r.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
-    r.iter_mut().for_each(|v| *v *= inv);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,24 +103,5 @@ mod tests {
                 assert!((out[r * n + j] - want).abs() < 1e-5, "{r},{j}: {} vs {want}", out[r * n + j]);
             }
         }
-    }
-
-    #[test]
-    fn gelu_uses_erf() {
-        let mut x = vec![-3.0f32, -1.0, 0.0, 0.5, 2.0];
-        gelu_in_place(&mut x);
-        // torch.nn.functional.gelu(torch.tensor([-3., -1., 0., .5, 2.]))
-        let want = [-0.0040496886f32, -0.15865526, 0.0, 0.34573123, 1.9544998];
-        for (a, b) in x.iter().zip(want) {
-            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
-        }
-    }
-
-    #[test]
-    fn softmax_sums_to_one_and_survives_large_logits() {
-        let mut r = vec![1000.0f32, 1001.0, 999.0];
-        softmax_row(&mut r);
-        assert!((r.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(r[1] > r[0] && r[0] > r[2]);
     }
 }

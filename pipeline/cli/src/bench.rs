@@ -1,0 +1,45 @@
+//! `marlin bench encode`: encoder throughput on synthetic clips, model load excluded.
+
+use std::time::Instant;
+
+use anyhow::ensure;
+use marlin_model::Clip;
+
+use crate::args::BenchCommand;
+use crate::model_source;
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    let BenchCommand::Encode { model, clips, batch } = cmd;
+    ensure!(clips > 0 && batch > 0, "--clips and --batch must be positive");
+    let m = model_source::load(&model)?;
+    let enc = &m.encoder;
+    let cfg = enc.config();
+    let len = cfg.n_frames * cfg.img_size * cfg.img_size * 3;
+    // deterministic pseudo-random frames (an LCG): content does not change the work done
+    let mut state = 0x2545_f491_u32;
+    let frames: Vec<u8> = (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        })
+        .collect();
+    let batch_clips = vec![Clip::Rgb8(frames); batch];
+    enc.extract_features(&batch_clips, false)?; // warm-up
+    let t0 = Instant::now();
+    let mut done = 0;
+    while done < clips {
+        let n = batch.min(clips - done);
+        enc.extract_features(&batch_clips[..n], false)?;
+        done += n;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "model={} dim={} threads={} batch={batch} clips={clips} seconds={secs:.3} s/clip={:.3}",
+        cfg.name,
+        enc.dim(),
+        enc.threads(),
+        secs / clips as f64
+    );
+    println!("clips/s={:.3} gflops={:.1}", clips as f64 / secs, cfg.encoder_flops() * clips as f64 / secs / 1e9);
+    Ok(())
+}
