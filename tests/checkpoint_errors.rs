@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use marlin_checkpoint::{Checkpoint, DType, Tensor};
-use marlin_model::{Marlin, MarlinConfig, ModelError};
+use marlin_model::{Marlin, MarlinConfig, ModelError, Precision};
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::util::oracle;
@@ -36,7 +36,7 @@ fn write_safetensors(path: &Path, tensors: &BTreeMap<String, Tensor>, dtype: Dty
 }
 
 fn load_err(path: &Path, config: Option<MarlinConfig>) -> String {
-    match Marlin::load(path, config, 1) {
+    match Marlin::load(path, config, 1, Precision::F32) {
         Ok(_) => panic!("{} loaded, expected an error", path.display()),
         Err(e) => e.to_string(),
     }
@@ -156,5 +156,5 @@ fn bf16_weights_load_upcast() {
     for (a, b) in w.data.iter().zip(orig) {
         assert_eq!(*a, half::bf16::from_f32(*b).to_f32());
     }
-    Marlin::load(&p, Some(tiny_config()), 1).unwrap();
+    Marlin::load(&p, Some(tiny_config()), 1, Precision::F32).unwrap();
 }

@@ -1,7 +1,7 @@
 //! The encoder against the official features: every tiny checkpoint layout on both clips,
 //! pooled and per token, and the released vit_small architecture from f16 safetensors.
 
-use marlin_model::{Clip, Marlin, MarlinConfig};
+use marlin_model::{Clip, Marlin, MarlinConfig, Precision};
 
 use crate::util::{max_abs_diff, oracle, read_f32};
 
@@ -39,7 +39,7 @@ fn tiny_config() -> MarlinConfig {
 #[test]
 fn tiny_every_layout_matches_the_oracle() {
     for layout in ["encoder.pt", "encoder.legacy.pt", "full.pt", "hf.safetensors"] {
-        let model = Marlin::load(&oracle(&format!("models/marlin_tiny.{layout}")), Some(tiny_config()), 2).unwrap();
+        let model = Marlin::load(&oracle(&format!("models/marlin_tiny.{layout}")), Some(tiny_config()), 2, Precision::F32).unwrap();
         assert_eq!(model.has_decoder(), layout == "full.pt", "{layout}");
         check(&model, "marlin_tiny", 2e-5);
     }
@@ -47,7 +47,7 @@ fn tiny_every_layout_matches_the_oracle() {
 
 #[test]
 fn full_checkpoint_keeps_the_decoder_tensors() {
-    let model = Marlin::load(&oracle("models/marlin_tiny.full.pt"), Some(tiny_config()), 1).unwrap();
+    let model = Marlin::load(&oracle("models/marlin_tiny.full.pt"), Some(tiny_config()), 1, Precision::F32).unwrap();
     assert_eq!(model.decoder["enc_dec_proj.weight"].shape, vec![32, 64]);
     assert_eq!(model.decoder["decoder.pos_embedding.emb"].shape, vec![1, 1568, 32]);
     assert!(model.decoder.contains_key("decoder.mask_token"));
@@ -56,7 +56,7 @@ fn full_checkpoint_keeps_the_decoder_tensors() {
 #[test]
 fn vit_small_f16_safetensors_matches_the_oracle() {
     // no --config: the vit_small preset is chosen from the weights' shapes
-    let model = Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0).unwrap();
+    let model = Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0, Precision::F32).unwrap();
     assert_eq!(model.encoder.config().name, "marlin_vit_small_ytf");
     check(&model, "marlin_vit_small_random", 1e-4);
 }

@@ -45,6 +45,25 @@ pub struct ModelArgs {
     /// Encoder threads (0: every core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Arithmetic: f32 (reproduces the official features) or bf16 (bf16 weights and
+    /// activations, f32 accumulation; needs AVX512-BF16, else f32 is used).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    F32,
+    Bf16,
+}
+
+impl From<PrecisionArg> for marlin_model::Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::F32 => marlin_model::Precision::F32,
+            PrecisionArg::Bf16 => marlin_model::Precision::Bf16,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

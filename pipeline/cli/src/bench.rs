@@ -34,9 +34,10 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "model={} dim={} threads={} batch={batch} clips={clips} seconds={secs:.3} s/clip={:.3}",
+        "model={} dim={} precision={:?} threads={} batch={batch} clips={clips} seconds={secs:.3} s/clip={:.3}",
         cfg.name,
         enc.dim(),
+        enc.precision(),
         enc.threads(),
         secs / clips as f64
     );

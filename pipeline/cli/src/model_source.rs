@@ -12,7 +12,7 @@ use crate::args::ModelArgs;
 pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
     let path = checkpoint_path(&args.model)?;
     let config = args.config.as_deref().map(MarlinConfig::from_yaml_file).transpose()?;
-    Marlin::load(&path, config, args.threads).with_context(|| format!("cannot load model {}", args.model))
+    Marlin::load(&path, config, args.threads, args.precision.into()).with_context(|| format!("cannot load model {}", args.model))
 }
 
 fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {

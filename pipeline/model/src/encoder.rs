@@ -2,27 +2,60 @@
 //! pre-norm ViT blocks, and the two outputs of the official `extract_features`: the pooled
 //! feature (token mean, *then* the final LayerNorm) and the per-token sequence (LayerNorm of
 //! every token).
+//!
+//! Weights are packed once, at construction, for the product kernels of [`crate::matmul`];
+//! bias, GELU and the residual add run in the products' epilogues. Attention is tiled over
+//! query blocks (no tokens × tokens matrix is held) and parallel over (clip, head, block).
 
 use std::cell::RefCell;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::ops::{gemm_strided, layer_norm, layer_norm_row, linear};
+use crate::matmul::{Epilogue, Lhs, PackedB, Precision, convert_to_bf16, matmul, matmul_raw};
+use crate::ops::{layer_norm, layer_norm_row};
 use crate::patchify::{Clip, patchify};
-use crate::vmath::{gelu_in_place, softmax_in_place};
-use crate::weights::{BlockWeights, EncoderWeights};
+use crate::vmath::softmax_in_place;
+use crate::weights::{EncoderWeights, LayerNormWeights, LinearWeights};
 use crate::{MarlinConfig, ModelError};
 
-/// Query rows per attention task: a block's scores (rows × tokens) stay in cache.
+/// Query rows per attention task: a block's scores (rows × tokens) stay in L2.
 const QUERY_BLOCK: usize = 128;
 
-/// The encoder: its config, its weights and the thread pool it computes on.
+/// A Linear layer packed for the product kernels.
+struct Dense {
+    w: PackedB,
+    bias: Option<Vec<f32>>,
+    in_dim: usize,
+    out_dim: usize,
+}
+
+impl Dense {
+    fn new(l: LinearWeights, precision: Precision) -> Self {
+        Dense { w: PackedB::from_weight(&l.weight, l.out_dim, l.in_dim, precision), bias: l.bias, in_dim: l.in_dim, out_dim: l.out_dim }
+    }
+}
+
+struct Block {
+    norm1: LayerNormWeights,
+    qkv: Dense,
+    proj: Dense,
+    norm2: LayerNormWeights,
+    fc1: Dense,
+    fc2: Dense,
+    gamma: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// The encoder: its config, packed weights and the thread pool it computes on.
 pub struct Encoder {
     cfg: MarlinConfig,
-    weights: EncoderWeights,
+    precision: Precision,
+    patch_embed: Dense,
+    pos_embed: Vec<f32>,
+    blocks: Vec<Block>,
+    norm: LayerNormWeights,
     pool: rayon::ThreadPool,
-    /// Activation buffers kept between forwards (no page faults in the hot loop).
+    /// Activation buffers kept between forwards (no allocation in the hot loop).
     scratch: Mutex<Scratch>,
 }
 
@@ -34,14 +67,36 @@ pub struct Hidden {
 }
 
 impl Encoder {
-    /// An encoder computing on `threads` threads (0: one per core).
-    pub fn new(cfg: MarlinConfig, weights: EncoderWeights, threads: usize) -> Result<Self, ModelError> {
+    /// An encoder computing on `threads` threads (0: one per core) in `precision` (bf16 falls
+    /// back to f32, with a warning, on CPUs without AVX512-BF16).
+    pub fn new(cfg: MarlinConfig, weights: EncoderWeights, threads: usize, precision: Precision) -> Result<Self, ModelError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("marlin-encoder-{i}"))
             .build()
             .map_err(|e| ModelError::Runtime(format!("cannot start the encoder threads: {e}")))?;
-        Ok(Encoder { cfg, weights, pool, scratch: Mutex::new(Scratch::default()) })
+        let supported = precision.supported();
+        if supported != precision {
+            tracing::warn!("this CPU has no AVX512-BF16: computing in f32 instead of bf16");
+        }
+        let precision = supported;
+        let EncoderWeights { patch_embed, pos_embed, blocks, norm } = weights;
+        let (patch_embed, blocks) = pool.install(|| {
+            let blocks = blocks
+                .into_iter()
+                .map(|b| Block {
+                    norm1: b.norm1,
+                    qkv: Dense::new(b.qkv, precision),
+                    proj: Dense::new(b.proj, precision),
+                    norm2: b.norm2,
+                    fc1: Dense::new(b.fc1, precision),
+                    fc2: Dense::new(b.fc2, precision),
+                    gamma: b.gamma,
+                })
+                .collect();
+            (Dense::new(patch_embed, precision), blocks)
+        });
+        Ok(Encoder { cfg, precision, patch_embed, pos_embed, blocks, norm, pool, scratch: Mutex::new(Scratch::default()) })
     }
 
     pub fn config(&self) -> &MarlinConfig {
@@ -56,6 +111,11 @@ impl Encoder {
     /// Threads the encoder computes on.
     pub fn threads(&self) -> usize {
         self.pool.current_num_threads()
+    }
+
+    /// The arithmetic the encoder runs in.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The official `extract_features(x, keep_seq)`, one result per clip: (D,) pooled, or
@@ -86,7 +146,7 @@ impl Encoder {
                 }
                 let mean: Vec<f32> = mean.iter().map(|&m| (m / n as f64) as f32).collect();
                 let mut out = vec![0f32; d];
-                layer_norm_row(&mean, &self.weights.norm, &mut out);
+                layer_norm_row(&mean, &self.norm, &mut out);
                 out
             })
             .collect()
@@ -96,7 +156,7 @@ impl Encoder {
     pub fn sequence(&self, hidden: Hidden) -> Vec<Vec<f32>> {
         let (n, d) = (self.cfg.num_tokens(), self.dim());
         let mut out = vec![0f32; hidden.values.len()];
-        self.pool.install(|| layer_norm(&hidden.values, d, &self.weights.norm, &mut out));
+        self.pool.install(|| layer_norm(&hidden.values, d, &self.norm, &mut out));
         out.chunks_exact(n * d).map(<[f32]>::to_vec).collect()
     }
 
@@ -106,72 +166,121 @@ impl Encoder {
         let rows = clips.len() * n;
         // a poisoned lock only means another forward panicked; the buffers are overwritten anyway
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let scratch = &mut *guard;
-        scratch.ensure(rows, d, pd, cfg.mlp_hidden(d));
-        let patches = &mut scratch.patches[..rows * pd];
+        let s = &mut *guard;
+        s.ensure(rows, d, pd, cfg.mlp_hidden(d), clips.len() * cfg.encoder.num_heads, self.precision);
+        let mut patches = std::mem::take(&mut s.patches);
         patches.par_chunks_mut(n * pd).zip(clips).for_each(|(out, clip)| patchify(clip, cfg, out));
         let mut x = vec![0f32; rows * d];
-        linear(patches, rows, &self.weights.patch_embed, &mut x);
-        x.par_chunks_mut(n * d).for_each(|clip| {
-            clip.iter_mut().zip(&self.weights.pos_embed).for_each(|(v, p)| *v += p);
-        });
-        for block in &self.weights.blocks {
-            self.block(block, &mut x, clips.len(), scratch);
+        for clip in x.chunks_exact_mut(n * d) {
+            clip.copy_from_slice(&self.pos_embed);
+        }
+        // x = pos + (patches·Wᵀ + b), the official order of the two additions
+        self.dense(&patches, rows, &self.patch_embed, &mut x, Epilogue::Accumulate, s);
+        s.patches = patches;
+        for block in &self.blocks {
+            self.block(block, &mut x, clips.len(), s);
         }
         Hidden { values: x, clips: clips.len() }
     }
 
-    /// `x += attn(norm1(x)); x += mlp(norm2(x))` (each scaled by gamma when present).
-    fn block(&self, w: &BlockWeights, x: &mut [f32], clips: usize, s: &mut Scratch) {
-        let cfg = &self.cfg;
-        let (n, d) = (cfg.num_tokens(), self.dim());
-        let rows = clips * n;
-        let heads = cfg.encoder.num_heads;
-        let hd = d / heads;
-        let scale = cfg.qk_scale.map_or((hd as f32).powf(-0.5), |s| s as f32);
-
-        layer_norm(x, d, &w.norm1, &mut s.normed);
-        linear(&s.normed, rows, &w.qkv, &mut s.qkv);
-        // q = q · scale, as the official attention does before q·kᵀ
-        s.qkv.par_chunks_mut(3 * d).for_each(|r| r[..d].iter_mut().for_each(|v| *v *= scale));
-        self.attention(&s.qkv, clips, &mut s.attn_out);
-        linear(&s.attn_out, rows, &w.proj, &mut s.normed);
-        add_residual(x, &s.normed, w.gamma.as_ref().map(|g| g.0.as_slice()), d);
-
-        layer_norm(x, d, &w.norm2, &mut s.normed);
-        linear(&s.normed, rows, &w.fc1, &mut s.hidden);
-        s.hidden.par_chunks_mut(1 << 14).for_each(gelu_in_place);
-        linear(&s.hidden, rows, &w.fc2, &mut s.normed);
-        add_residual(x, &s.normed, w.gamma.as_ref().map(|g| g.1.as_slice()), d);
+    /// `out (epi)= x·Wᵀ + b`, converting `x` to bf16 first when the weights are bf16.
+    fn dense(&self, x: &[f32], rows: usize, l: &Dense, out: &mut [f32], epi: Epilogue, s: &mut Scratch) {
+        let lhs = if l.w.wants_bf16() {
+            convert_to_bf16(&x[..rows * l.in_dim], &mut s.lhs16[..rows * l.in_dim]);
+            Lhs::Bf16(&s.lhs16)
+        } else {
+            Lhs::F32(x)
+        };
+        matmul(lhs, rows, l.in_dim, &l.w, out, l.out_dim, l.bias.as_deref(), epi, true);
     }
 
-    /// Multi-head softmax attention over each clip's tokens, tiled over query blocks so no
-    /// (tokens × tokens) matrix is ever held whole. `qkv` rows are [q·scale | k | v].
-    fn attention(&self, qkv: &[f32], clips: usize, out: &mut [f32]) {
+    /// `x += attn(norm1(x)); x += mlp(norm2(x))` (each scaled by gamma when present).
+    fn block(&self, w: &Block, x: &mut [f32], clips: usize, s: &mut Scratch) {
+        let (n, d) = (self.cfg.num_tokens(), self.dim());
+        let rows = clips * n;
+        let heads = self.cfg.encoder.num_heads;
+        let hd = d / heads;
+        let scale = self.cfg.qk_scale.map_or((hd as f32).powf(-0.5), |s| s as f32);
+
+        let mut normed = std::mem::take(&mut s.normed);
+        let mut qkv = std::mem::take(&mut s.qkv);
+        let mut attn = std::mem::take(&mut s.attn_out);
+        let mut hidden = std::mem::take(&mut s.hidden);
+
+        layer_norm(x, d, &w.norm1, &mut normed);
+        self.dense(&normed, rows, &w.qkv, &mut qkv, Epilogue::Store, s);
+        // q = q · scale, as the official attention does before q·kᵀ
+        qkv.par_chunks_mut(3 * d).for_each(|r| r[..d].iter_mut().for_each(|v| *v *= scale));
+        self.attention(&qkv, clips, &mut attn, s);
+        self.residual(&attn, rows, &w.proj, x, w.gamma.as_ref().map(|g| g.0.as_slice()), &mut normed, s);
+
+        layer_norm(x, d, &w.norm2, &mut normed);
+        self.dense(&normed, rows, &w.fc1, &mut hidden, Epilogue::Gelu, s);
+        self.residual(&hidden, rows, &w.fc2, x, w.gamma.as_ref().map(|g| g.1.as_slice()), &mut normed, s);
+
+        s.normed = normed;
+        s.qkv = qkv;
+        s.attn_out = attn;
+        s.hidden = hidden;
+    }
+
+    /// `x += y·Wᵀ + b`, or `x += gamma ⊙ (y·Wᵀ + b)` with layer scale (via `tmp`).
+    #[allow(clippy::too_many_arguments)]
+    fn residual(&self, y: &[f32], rows: usize, l: &Dense, x: &mut [f32], gamma: Option<&[f32]>, tmp: &mut [f32], s: &mut Scratch) {
+        match gamma {
+            None => self.dense(y, rows, l, x, Epilogue::Accumulate, s),
+            Some(g) => {
+                self.dense(y, rows, l, tmp, Epilogue::Store, s);
+                x.par_chunks_mut(l.out_dim).zip(tmp.par_chunks(l.out_dim)).for_each(|(x, y)| {
+                    x.iter_mut().zip(y).zip(g).for_each(|((x, y), g)| *x += g * y);
+                });
+            }
+        }
+    }
+
+    /// Multi-head softmax attention over each clip's tokens. `qkv` rows are [q·scale | k | v].
+    fn attention(&self, qkv: &[f32], clips: usize, out: &mut [f32], s: &mut Scratch) {
         let (n, d) = (self.cfg.num_tokens(), self.dim());
         let heads = self.cfg.encoder.num_heads;
         let hd = d / heads;
+        let ld = 3 * d;
+        // keys as B = Kᵀ (n_out = tokens, k = head_dim); values as B = V (n_out = head_dim, k = tokens)
+        s.keys.par_iter_mut().zip(s.values.par_iter_mut()).enumerate().for_each(|(ch, (kp, vp))| {
+            let (clip, h) = (ch / heads, ch % heads);
+            let base = clip * n * ld;
+            kp.pack(&qkv[base + d + h * hd..], n, hd, ld, 1);
+            vp.pack(&qkv[base + 2 * d + h * hd..], hd, n, 1, ld);
+        });
+        let bf16 = self.precision == Precision::Bf16;
+        if bf16 {
+            convert_to_bf16(qkv, &mut s.qkv16);
+        }
+        let (keys, values, qkv16) = (&s.keys, &s.values, &s.qkv16);
         let blocks = n.div_ceil(QUERY_BLOCK);
         let out_ptr = SendPtr(out.as_mut_ptr());
         (0..clips * heads * blocks).into_par_iter().for_each(|task| {
-            SCORES.with_borrow_mut(|scores| {
+            SCORES.with_borrow_mut(|(scores, scores16)| {
                 scores.resize(QUERY_BLOCK * n, 0.0);
-                let (clip, rest) = (task / (heads * blocks), task % (heads * blocks));
-                let (h, qb) = (rest / blocks, rest % blocks);
+                let (ch, qb) = (task / blocks, task % blocks);
+                let (clip, h) = (ch / heads, ch % heads);
                 let q0 = qb * QUERY_BLOCK;
                 let bq = QUERY_BLOCK.min(n - q0);
-                let base = clip * n * 3 * d;
-                let q = &qkv[base + q0 * 3 * d + h * hd..];
-                let k = &qkv[base + d + h * hd..];
-                let v = &qkv[base + 2 * d + h * hd..];
-                let ld = 3 * d as isize;
-                // SAFETY: q/k/v index rows < n with stride 3d inside this clip's qkv rows, scores
-                // holds bq×n, and each task writes its own (rows q0..q0+bq, head h) output tile.
+                let q_at = (clip * n + q0) * ld + h * hd;
+                let q = if bf16 { Lhs::Bf16(&qkv16[q_at..]) } else { Lhs::F32(&qkv[q_at..]) };
+                matmul(q, bq, ld, &keys[ch], scores, n, None, Epilogue::Store, false);
+                scores[..bq * n].chunks_exact_mut(n).for_each(softmax_in_place);
+                let p = if bf16 {
+                    scores16.resize(QUERY_BLOCK * n, 0);
+                    scores[..bq * n].iter().zip(scores16.iter_mut()).for_each(|(s, d)| *d = crate::matmul::to_bf16(*s));
+                    Lhs::Bf16(scores16)
+                } else {
+                    Lhs::F32(scores)
+                };
+                // SAFETY: each task writes rows q0..q0+bq, columns h·hd..(h+1)·hd of this clip's
+                // output: disjoint tiles of `out`, which outlives the parallel loop.
                 unsafe {
-                    gemm_strided(bq, n, hd, scores.as_mut_ptr(), (n as isize, 1), q.as_ptr(), (ld, 1), k.as_ptr(), (1, ld), false, false);
-                    scores[..bq * n].chunks_exact_mut(n).for_each(softmax_in_place);
                     let o = out_ptr.get().add((clip * n + q0) * d + h * hd);
-                    gemm_strided(bq, hd, n, o, (d as isize, 1), scores.as_ptr(), (n as isize, 1), v.as_ptr(), (ld, 1), false, false);
+                    matmul_raw(p, bq, n, &values[ch], o, d, None, Epilogue::Store, false);
                 }
             })
         });
@@ -179,8 +288,8 @@ impl Encoder {
 }
 
 thread_local! {
-    /// One attention task's (query block × tokens) scores, per worker thread.
-    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// One attention task's (query block × tokens) scores, f32 and bf16, per worker thread.
+    static SCORES: RefCell<(Vec<f32>, Vec<u16>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Activations reused across blocks and forwards.
@@ -191,11 +300,17 @@ struct Scratch {
     qkv: Vec<f32>,
     attn_out: Vec<f32>,
     hidden: Vec<f32>,
+    /// bf16 copy of a product's left operand (bf16 precision only).
+    lhs16: Vec<u16>,
+    qkv16: Vec<u16>,
+    /// Packed keys and values, one per (clip, head).
+    keys: Vec<PackedB>,
+    values: Vec<PackedB>,
 }
 
 impl Scratch {
-    /// Sizes every buffer for `rows` tokens (all clips of a batch).
-    fn ensure(&mut self, rows: usize, d: usize, patch_dim: usize, hidden: usize) {
+    /// Sizes every buffer for `rows` tokens (all clips of a batch) and `heads` (clip, head)s.
+    fn ensure(&mut self, rows: usize, d: usize, patch_dim: usize, hidden: usize, heads: usize, precision: Precision) {
         for (buf, len) in [
             (&mut self.patches, rows * patch_dim),
             (&mut self.normed, rows * d),
@@ -205,14 +320,13 @@ impl Scratch {
         ] {
             buf.resize(len, 0.0);
         }
+        if precision == Precision::Bf16 {
+            self.lhs16.resize(rows * patch_dim.max(hidden).max(d), 0);
+            self.qkv16.resize(rows * 3 * d, 0);
+        }
+        self.keys.resize_with(heads, || PackedB::empty(precision));
+        self.values.resize_with(heads, || PackedB::empty(precision));
     }
-}
-
-fn add_residual(x: &mut [f32], y: &[f32], gamma: Option<&[f32]>, d: usize) {
-    x.par_chunks_mut(d).zip(y.par_chunks(d)).for_each(|(x, y)| match gamma {
-        Some(g) => x.iter_mut().zip(y).zip(g).for_each(|((x, y), g)| *x += g * y),
-        None => x.iter_mut().zip(y).for_each(|(x, y)| *x += y),
-    });
 }
 
 /// A raw output pointer shared by tasks that write disjoint regions.

@@ -3,8 +3,8 @@
 //! official `marlin-pytorch` features.
 //!
 //! ```no_run
-//! use marlin_model::{Clip, Marlin};
-//! let model = Marlin::load("marlin_vit_small_ytf.encoder.pt".as_ref(), None, 0)?;
+//! use marlin_model::{Clip, Marlin, Precision};
+//! let model = Marlin::load("marlin_vit_small_ytf.encoder.pt".as_ref(), None, 0, Precision::F32)?;
 //! let clip = Clip::Rgb8(vec![0u8; 16 * 224 * 224 * 3]);
 //! let features = model.encoder.extract_features(&[clip], false)?; // one (384,) vector
 //! # Ok::<(), marlin_model::ModelError>(())
@@ -12,6 +12,7 @@
 
 mod config;
 mod encoder;
+mod matmul;
 mod ops;
 mod patchify;
 mod vmath;
@@ -24,6 +25,7 @@ use marlin_checkpoint::{Checkpoint, CheckpointError, Tensor};
 
 pub use config::{MarlinConfig, PRESETS, StackConfig};
 pub use encoder::{Encoder, Hidden};
+pub use matmul::Precision;
 pub use patchify::{Clip, patchify};
 pub use weights::{BlockWeights, EncoderWeights, LayerNormWeights, LinearWeights, MarlinWeights};
 
@@ -67,12 +69,12 @@ impl Marlin {
     /// Loads a checkpoint in any supported layout. Without `config` the architecture is the
     /// released preset matching the weights' width and depth; with one, it must agree with
     /// the weights. `threads` = 0 uses every core.
-    pub fn load(path: &Path, config: Option<MarlinConfig>, threads: usize) -> Result<Self, ModelError> {
+    pub fn load(path: &Path, config: Option<MarlinConfig>, threads: usize, precision: Precision) -> Result<Self, ModelError> {
         let ck = Checkpoint::load(path)?;
         let cfg = resolve_config(&ck, config)?;
         tracing::info!(path = %path.display(), model = %cfg.name, dim = cfg.encoder.embed_dim, "loaded checkpoint");
         let weights = MarlinWeights::from_checkpoint(ck, &cfg)?;
-        Ok(Marlin { path: path.to_path_buf(), encoder: Encoder::new(cfg, weights.encoder, threads)?, decoder: weights.decoder })
+        Ok(Marlin { path: path.to_path_buf(), encoder: Encoder::new(cfg, weights.encoder, threads, precision)?, decoder: weights.decoder })
     }
 
     /// Whether the checkpoint carried the decoder (`*.full.pt`).

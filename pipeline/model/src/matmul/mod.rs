@@ -1,0 +1,400 @@
+//! Matrix products of the encoder: `C (epi)= A · B + bias`, with B packed once into 64-column
+//! panels (weights at load; attention keys/values once per block) and A row-major.
+//!
+//! On CPUs with AVX-512 the hand-written tiles of [`avx512`] run (f32, or bf16 with AVX512-BF16);
+//! elsewhere the `gemm` crate computes the f32 product and the epilogue runs after it. Tasks
+//! of 48 rows × 32 columns are spread over the current rayon pool.
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+use rayon::prelude::*;
+
+/// Output columns per packed panel.
+pub const NR: usize = 64;
+/// Rows per parallel task (a multiple of the tile height).
+#[cfg(target_arch = "x86_64")]
+const TASK_ROWS: usize = 48;
+
+/// What happens to `A·B + bias` when it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    /// `C = A·B + bias`
+    Store,
+    /// `C = C + (A·B + bias)` (residual add)
+    Accumulate,
+    /// `C = gelu(A·B + bias)`
+    Gelu,
+}
+
+/// Arithmetic of the products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    /// bf16 operands, f32 accumulation (AVX512-BF16).
+    Bf16,
+}
+
+impl Precision {
+    /// The precision this CPU can run: bf16 needs AVX512-BF16, else f32 is used.
+    pub fn supported(self) -> Precision {
+        match self {
+            Precision::Bf16 if isa() == Isa::Avx512Bf16 => Precision::Bf16,
+            _ => Precision::F32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Generic,
+    Avx512,
+    Avx512Bf16,
+}
+
+fn isa() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return if std::arch::is_x86_feature_detected!("avx512bf16") { Isa::Avx512Bf16 } else { Isa::Avx512 };
+        }
+    }
+    Isa::Generic
+}
+
+#[derive(Debug, Clone)]
+enum Layout {
+    /// `[panel][k][64]` (AVX-512 f32 tiles)
+    F32Panels(Vec<f32>),
+    /// `[panel][k/2][64][2]` (AVX512-BF16 tiles)
+    Bf16Panels(Vec<u16>),
+    /// Row-major n × k (the `gemm` crate fallback)
+    RowMajor(Vec<f32>),
+}
+
+/// The right operand B (k × n), stored as its transpose's rows: column j of B is row j of the
+/// (n × k) matrix given to [`PackedB::pack`] — PyTorch's Linear weight layout.
+#[derive(Debug, Clone)]
+pub struct PackedB {
+    n: usize,
+    k: usize,
+    layout: Layout,
+}
+
+impl PackedB {
+    /// An empty operand to [`PackedB::pack`] into later.
+    pub fn empty(precision: Precision) -> Self {
+        let layout = match (isa(), precision) {
+            (Isa::Avx512Bf16, Precision::Bf16) => Layout::Bf16Panels(Vec::new()),
+            (Isa::Avx512 | Isa::Avx512Bf16, _) => Layout::F32Panels(Vec::new()),
+            _ => Layout::RowMajor(Vec::new()),
+        };
+        PackedB { n: 0, k: 0, layout }
+    }
+
+    /// Packs `w`, an (n × k) matrix with strides (`rs`, `cs`), reusing this allocation.
+    pub fn pack(&mut self, w: &[f32], n: usize, k: usize, rs: usize, cs: usize) {
+        self.n = n;
+        self.k = k;
+        let panels = n.div_ceil(NR);
+        let at = |j: usize, kk: usize| if j < n { w[j * rs + kk * cs] } else { 0.0 };
+        match &mut self.layout {
+            Layout::F32Panels(buf) => {
+                buf.resize(panels * k * NR, 0.0);
+                buf.par_chunks_mut(k * NR).enumerate().for_each(|(p, panel)| {
+                    for kk in 0..k {
+                        for l in 0..NR {
+                            panel[kk * NR + l] = at(p * NR + l, kk);
+                        }
+                    }
+                });
+            }
+            Layout::Bf16Panels(buf) => {
+                let kp = k.div_ceil(2);
+                buf.resize(panels * kp * 2 * NR, 0);
+                buf.par_chunks_mut(kp * 2 * NR).enumerate().for_each(|(p, panel)| {
+                    for pair in 0..kp {
+                        for l in 0..NR {
+                            for e in 0..2 {
+                                let kk = 2 * pair + e;
+                                let v = if kk < k { at(p * NR + l, kk) } else { 0.0 };
+                                panel[(pair * NR + l) * 2 + e] = to_bf16(v);
+                            }
+                        }
+                    }
+                });
+            }
+            Layout::RowMajor(buf) => {
+                buf.resize(n * k, 0.0);
+                buf.par_chunks_mut(k).enumerate().for_each(|(j, row)| {
+                    row.iter_mut().enumerate().for_each(|(kk, v)| *v = at(j, kk));
+                });
+            }
+        }
+    }
+
+    /// Packs a PyTorch Linear weight (out × in, row-major).
+    pub fn from_weight(w: &[f32], out_dim: usize, in_dim: usize, precision: Precision) -> Self {
+        let mut p = Self::empty(precision);
+        p.pack(w, out_dim, in_dim, in_dim, 1);
+        p
+    }
+
+    /// Whether products with this operand take a bf16 left operand.
+    pub fn wants_bf16(&self) -> bool {
+        matches!(self.layout, Layout::Bf16Panels(_))
+    }
+}
+
+/// The left operand A, row-major.
+#[derive(Debug, Clone, Copy)]
+pub enum Lhs<'a> {
+    F32(&'a [f32]),
+    /// bf16 bit patterns (for a bf16-packed B).
+    Bf16(&'a [u16]),
+}
+
+/// f32 → bf16 with round-to-nearest-even (finite inputs), as `_mm512_cvtneps_pbh` does.
+#[inline(always)]
+pub fn to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// Converts a slice to bf16 (vectorised by the compiler).
+pub fn convert_to_bf16(src: &[f32], dst: &mut [u16]) {
+    dst.par_chunks_mut(1 << 14).zip(src.par_chunks(1 << 14)).for_each(|(d, s)| {
+        d.iter_mut().zip(s).for_each(|(d, s)| *d = to_bf16(*s));
+    });
+}
+
+/// `C[m×n] (epi)= A[m×k] · B + bias`, A rows `lda` apart, C rows `ldc` apart. `parallel`
+/// spreads tiles over the rayon pool; without it the caller's thread computes everything.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(a: Lhs, m: usize, lda: usize, b: &PackedB, c: &mut [f32], ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+    if m == 0 || b.n == 0 {
+        return;
+    }
+    assert!(c.len() >= (m - 1) * ldc + b.n, "output too small");
+    // SAFETY: the output bounds were just checked and `c` is borrowed exclusively.
+    unsafe { matmul_raw(a, m, lda, b, c.as_mut_ptr(), ldc, bias, epi, parallel) }
+}
+
+/// [`matmul`] into a raw output, for callers whose tasks write disjoint parts of one matrix.
+///
+/// # Safety
+/// `c` must address `m` rows of `ldc` stride with `n` writable values each, and nothing else
+/// may access those values during the call.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn matmul_raw(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+    let (n, k) = (b.n, b.k);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), n, "bias length");
+    }
+    match (&b.layout, a) {
+        // SAFETY: forwarded contract.
+        (Layout::RowMajor(w), Lhs::F32(a)) => unsafe { fallback(a, m, lda, w, n, k, c, ldc, bias, epi, parallel) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: forwarded contract.
+        (Layout::F32Panels(_) | Layout::Bf16Panels(_), _) => unsafe { tiled(a, m, lda, b, c, ldc, bias, epi, parallel) },
+        _ => panic!("left operand type does not match the packed operand"),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+    use avx512::MR;
+    let (n, k) = (b.n, b.k);
+    match a {
+        Lhs::F32(a) => assert!(a.len() >= (m - 1) * lda + k, "left operand too small"),
+        Lhs::Bf16(a) => assert!(a.len() >= (m - 1) * lda + k && k % 2 == 0, "bf16 left operand too small or k odd"),
+    }
+    // bias padded to whole panels so the tiles can read NR values
+    let panels = n.div_ceil(NR);
+    let bias_padded: Option<Vec<f32>> = bias.map(|b| {
+        let mut v = b.to_vec();
+        v.resize(panels * NR, 0.0);
+        v
+    });
+    let out = SendPtr(c);
+    // one task: TASK_ROWS rows of A times every panel of B, tile by tile
+    let task = |t: usize| {
+        let r0 = t * TASK_ROWS;
+        let r_end = m.min(r0 + TASK_ROWS);
+        for p in 0..panels {
+            let cols = NR.min(n - p * NR);
+            let bias_p = bias_padded.as_ref().map_or(std::ptr::null(), |v| v[p * NR..].as_ptr());
+            let mut r = r0;
+            while r < r_end {
+                let rows = MR.min(r_end - r);
+                // SAFETY: the asserts above bound every row and column a tile touches; tasks
+                // write disjoint row ranges of C; the ISA was detected when B was packed.
+                unsafe {
+                    let cp = out.get().add(r * ldc + p * NR);
+                    match (&b.layout, a) {
+                        (Layout::F32Panels(w), Lhs::F32(a)) => avx512::tile_f32(
+                            k, a[r * lda..].as_ptr(), lda, rows, w[p * k * NR..].as_ptr(), cp, ldc, bias_p, cols, epi,
+                        ),
+                        (Layout::Bf16Panels(w), Lhs::Bf16(a)) => avx512::tile_bf16(
+                            k, a[r * lda..].as_ptr(), lda, rows, w[p * k * NR..].as_ptr(), cp, ldc, bias_p, cols, epi,
+                        ),
+                        _ => panic!("left operand type does not match the packed operand"),
+                    }
+                }
+                r += rows;
+            }
+        }
+    };
+    let tasks = m.div_ceil(TASK_ROWS);
+    if parallel {
+        (0..tasks).into_par_iter().for_each(task);
+    } else {
+        (0..tasks).for_each(task);
+    }
+}
+
+/// Without AVX-512: the `gemm` crate's f32 product, then the epilogue.
+#[allow(clippy::too_many_arguments)]
+unsafe fn fallback(a: &[f32], m: usize, lda: usize, w: &[f32], n: usize, k: usize, c: *mut f32, ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+    assert!(a.len() >= (m - 1) * lda + k && w.len() >= n * k);
+    let mut prod = vec![0f32; m * n];
+    let par = if parallel { gemm::Parallelism::Rayon(rayon::current_num_threads()) } else { gemm::Parallelism::None };
+    // SAFETY: a is m×k (row stride lda), w is n×k row-major read as k×n, prod is m×n; bounds
+    // asserted above.
+    unsafe {
+        gemm::gemm(
+            m, n, k, prod.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, lda as isize, w.as_ptr(), k as isize, 1, 0.0,
+            1.0, false, false, false, par,
+        );
+    }
+    for (r, p) in prod.chunks_exact(n).enumerate() {
+        // SAFETY: row r of the output, per the caller's contract.
+        let row = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), n) };
+        for (j, (o, &v)) in row.iter_mut().zip(p).enumerate() {
+            let v = v + bias.map_or(0.0, |b| b[j]);
+            *o = match epi {
+                Epilogue::Accumulate => *o + v,
+                _ => v,
+            };
+        }
+        if epi == Epilogue::Gelu {
+            crate::vmath::gelu_in_place(row);
+        }
+    }
+}
+
+/// A raw output pointer shared by tasks that write disjoint tiles.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+// SAFETY: only used for disjoint writes, see `tiled`.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|kk| a[i * k + kk] as f64 * w[j * k + kk] as f64).sum::<f64>() as f32 + bias[j];
+            }
+        }
+        out
+    }
+
+    fn data(len: usize, seed: f32) -> Vec<f32> {
+        (0..len).map(|i| ((i as f32 + seed) * 0.618).sin()).collect()
+    }
+
+    #[test]
+    fn every_epilogue_and_ragged_edges_match_a_naive_product() {
+        // m, n, k not multiples of the tile sizes
+        let (m, n, k) = (53, 45, 70);
+        let a = data(m * k, 1.0);
+        let w = data(n * k, 2.0);
+        let bias = data(n, 3.0);
+        let b = PackedB::from_weight(&w, n, k, Precision::F32);
+        let want = naive(&a, m, k, &w, n, &bias);
+        let mut c = vec![0f32; m * n];
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Some(&bias), Epilogue::Store, true);
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+        let base = data(m * n, 4.0);
+        let mut c = base.clone();
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Some(&bias), Epilogue::Accumulate, false);
+        for ((x, y), z) in c.iter().zip(&want).zip(&base) {
+            assert!((x - (y + z)).abs() < 1e-4);
+        }
+        let mut c = vec![0f32; m * n];
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Some(&bias), Epilogue::Gelu, true);
+        for (x, y) in c.iter().zip(&want) {
+            let g = 0.5 * y * (1.0 + libm::erff(y / std::f32::consts::SQRT_2));
+            assert!((x - g).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn strided_operands_and_output() {
+        // B given transposed (as attention's values are), C written into a wider matrix
+        let (m, n, k) = (13, 16, 40);
+        let a = data(m * k, 5.0);
+        let bt = data(k * n, 6.0); // k × n row-major: B[j][kk] = bt[kk * n + j]
+        let mut b = PackedB::empty(Precision::F32);
+        b.pack(&bt, n, k, 1, n);
+        let w: Vec<f32> = (0..n * k).map(|i| bt[(i % k) * n + i / k]).collect();
+        let want = naive(&a, m, k, &w, n, &vec![0.0; n]);
+        let ldc = 50;
+        let mut c = vec![7f32; m * ldc];
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, ldc, None, Epilogue::Store, false);
+        for i in 0..m {
+            for j in 0..n {
+                assert!((c[i * ldc + j] - want[i * n + j]).abs() < 1e-4);
+            }
+            assert_eq!(c[i * ldc + n], 7.0, "wrote outside the output columns");
+        }
+    }
+
+    #[test]
+    fn bf16_products_match_bf16_rounded_inputs() {
+        if Precision::Bf16.supported() != Precision::Bf16 {
+            eprintln!("no AVX512-BF16 on this CPU: the bf16 tiles are not exercised");
+            return;
+        }
+        let (m, n, k) = (29, 70, 66);
+        let a = data(m * k, 7.0);
+        let w = data(n * k, 8.0);
+        let round = |v: &[f32]| v.iter().map(|&x| f32::from_bits((to_bf16(x) as u32) << 16)).collect::<Vec<_>>();
+        let want = naive(&round(&a), m, k, &round(&w), n, &vec![0.0; n]);
+        let b = PackedB::from_weight(&w, n, k, Precision::Bf16);
+        assert!(b.wants_bf16());
+        let mut a16 = vec![0u16; a.len()];
+        convert_to_bf16(&a, &mut a16);
+        let mut c = vec![0f32; m * n];
+        matmul(Lhs::Bf16(&a16), m, k, &b, &mut c, n, None, Epilogue::Store, true);
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn bf16_rounding_is_to_nearest_even() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        // 1 + 2^-8 is halfway between two bf16 values: ties go to the even one (1.0)
+        assert_eq!(to_bf16(1.0 + 1.0 / 256.0), 0x3f80);
+        assert_eq!(to_bf16(1.0 + 3.0 / 256.0), 0x3f82);
+        assert_eq!(to_bf16(-2.5), half::bf16::from_f32(-2.5).to_bits());
+    }
+}
