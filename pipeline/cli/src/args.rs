@@ -98,7 +98,8 @@ pub enum ModelsCommand {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Encoder throughput on synthetic clips (model load excluded); last line
-    /// `clips/s=<x> gflops=<y>`.
+    /// `clips/s=<x> gflops=<y>`. `--model random:vit_base` benchmarks an architecture with
+    /// random weights.
     Encode {
         #[command(flatten)]
         model: ModelArgs,

@@ -11,8 +11,7 @@ use crate::model_source;
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     let BenchCommand::Encode { model, clips, batch } = cmd;
     ensure!(clips > 0 && batch > 0, "--clips and --batch must be positive");
-    let m = model_source::load(&model)?;
-    let enc = &m.encoder;
+    let enc = &model_source::load_or_random(&model)?;
     let cfg = enc.config();
     let len = cfg.n_frames * cfg.img_size * cfg.img_size * 3;
     // deterministic pseudo-random frames (an LCG): content does not change the work done

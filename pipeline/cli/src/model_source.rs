@@ -5,9 +5,25 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use marlin_hub::Release;
-use marlin_model::{Marlin, MarlinConfig};
+use marlin_model::{Encoder, EncoderWeights, Marlin, MarlinConfig};
 
 use crate::args::ModelArgs;
+
+/// `random:<preset>` in `--model` (benchmarks only): that architecture with random weights.
+pub fn load_or_random(args: &ModelArgs) -> anyhow::Result<Encoder> {
+    match args.model.strip_prefix("random:") {
+        Some(preset) => {
+            let cfg = match &args.config {
+                Some(p) => MarlinConfig::from_yaml_file(p)?,
+                None => MarlinConfig::preset(preset)
+                    .with_context(|| format!("no preset {preset:?}: vit_small, vit_base or vit_large"))?,
+            };
+            let weights = EncoderWeights::random(&cfg, 7);
+            Ok(Encoder::new(cfg, weights, args.threads, args.precision.into())?)
+        }
+        None => Ok(load(args)?.encoder),
+    }
+}
 
 pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
     let path = checkpoint_path(&args.model)?;

@@ -22,27 +22,18 @@ use crate::{MarlinConfig, ModelError};
 /// Query rows per attention task: a block's scores (rows × tokens) stay in L2.
 const QUERY_BLOCK: usize = 128;
 
-/// A Linear layer packed for the product kernels.
-struct Dense {
-    w: PackedB,
-    bias: Option<Vec<f32>>,
-    in_dim: usize,
-    out_dim: usize,
-}
-
-impl Dense {
-    fn new(l: LinearWeights, precision: Precision) -> Self {
-        Dense { w: PackedB::from_weight(&l.weight, l.out_dim, l.in_dim, precision), bias: l.bias, in_dim: l.in_dim, out_dim: l.out_dim }
-    }
+/// A Linear layer (weight and bias) packed for the product kernels.
+fn dense(l: LinearWeights, precision: Precision) -> PackedB {
+    PackedB::from_linear(&l.weight, l.bias.as_deref(), l.out_dim, l.in_dim, precision)
 }
 
 struct Block {
     norm1: LayerNormWeights,
-    qkv: Dense,
-    proj: Dense,
+    qkv: PackedB,
+    proj: PackedB,
     norm2: LayerNormWeights,
-    fc1: Dense,
-    fc2: Dense,
+    fc1: PackedB,
+    fc2: PackedB,
     gamma: Option<(Vec<f32>, Vec<f32>)>,
 }
 
@@ -50,7 +41,7 @@ struct Block {
 pub struct Encoder {
     cfg: MarlinConfig,
     precision: Precision,
-    patch_embed: Dense,
+    patch_embed: PackedB,
     pos_embed: Vec<f32>,
     blocks: Vec<Block>,
     norm: LayerNormWeights,
@@ -86,15 +77,15 @@ impl Encoder {
                 .into_iter()
                 .map(|b| Block {
                     norm1: b.norm1,
-                    qkv: Dense::new(b.qkv, precision),
-                    proj: Dense::new(b.proj, precision),
+                    qkv: dense(b.qkv, precision),
+                    proj: dense(b.proj, precision),
                     norm2: b.norm2,
-                    fc1: Dense::new(b.fc1, precision),
-                    fc2: Dense::new(b.fc2, precision),
+                    fc1: dense(b.fc1, precision),
+                    fc2: dense(b.fc2, precision),
                     gamma: b.gamma,
                 })
                 .collect();
-            (Dense::new(patch_embed, precision), blocks)
+            (dense(patch_embed, precision), blocks)
         });
         Ok(Encoder { cfg, precision, patch_embed, pos_embed, blocks, norm, pool, scratch: Mutex::new(Scratch::default()) })
     }
@@ -184,14 +175,14 @@ impl Encoder {
     }
 
     /// `out (epi)= x·Wᵀ + b`, converting `x` to bf16 first when the weights are bf16.
-    fn dense(&self, x: &[f32], rows: usize, l: &Dense, out: &mut [f32], epi: Epilogue, s: &mut Scratch) {
-        let lhs = if l.w.wants_bf16() {
-            convert_to_bf16(&x[..rows * l.in_dim], &mut s.lhs16[..rows * l.in_dim]);
+    fn dense(&self, x: &[f32], rows: usize, l: &PackedB, out: &mut [f32], epi: Epilogue, s: &mut Scratch) {
+        let lhs = if l.wants_bf16() {
+            convert_to_bf16(&x[..rows * l.k()], &mut s.lhs16[..rows * l.k()]);
             Lhs::Bf16(&s.lhs16)
         } else {
             Lhs::F32(x)
         };
-        matmul(lhs, rows, l.in_dim, &l.w, out, l.out_dim, l.bias.as_deref(), epi, true);
+        matmul(lhs, rows, l.k(), l, out, l.n(), epi, true);
     }
 
     /// `x += attn(norm1(x)); x += mlp(norm2(x))` (each scaled by gamma when present).
@@ -226,12 +217,12 @@ impl Encoder {
 
     /// `x += y·Wᵀ + b`, or `x += gamma ⊙ (y·Wᵀ + b)` with layer scale (via `tmp`).
     #[allow(clippy::too_many_arguments)]
-    fn residual(&self, y: &[f32], rows: usize, l: &Dense, x: &mut [f32], gamma: Option<&[f32]>, tmp: &mut [f32], s: &mut Scratch) {
+    fn residual(&self, y: &[f32], rows: usize, l: &PackedB, x: &mut [f32], gamma: Option<&[f32]>, tmp: &mut [f32], s: &mut Scratch) {
         match gamma {
             None => self.dense(y, rows, l, x, Epilogue::Accumulate, s),
             Some(g) => {
                 self.dense(y, rows, l, tmp, Epilogue::Store, s);
-                x.par_chunks_mut(l.out_dim).zip(tmp.par_chunks(l.out_dim)).for_each(|(x, y)| {
+                x.par_chunks_mut(l.n()).zip(tmp.par_chunks(l.n())).for_each(|(x, y)| {
                     x.iter_mut().zip(y).zip(g).for_each(|((x, y), g)| *x += g * y);
                 });
             }
@@ -267,7 +258,7 @@ impl Encoder {
                 let bq = QUERY_BLOCK.min(n - q0);
                 let q_at = (clip * n + q0) * ld + h * hd;
                 let q = if bf16 { Lhs::Bf16(&qkv16[q_at..]) } else { Lhs::F32(&qkv[q_at..]) };
-                matmul(q, bq, ld, &keys[ch], scores, n, None, Epilogue::Store, false);
+                matmul(q, bq, ld, &keys[ch], scores, n, Epilogue::Store, false);
                 scores[..bq * n].chunks_exact_mut(n).for_each(softmax_in_place);
                 let p = if bf16 {
                     scores16.resize(QUERY_BLOCK * n, 0);
@@ -280,7 +271,7 @@ impl Encoder {
                 // output: disjoint tiles of `out`, which outlives the parallel loop.
                 unsafe {
                     let o = out_ptr.get().add((clip * n + q0) * d + h * hd);
-                    matmul_raw(p, bq, n, &values[ch], o, d, None, Epilogue::Store, false);
+                    matmul_raw(p, bq, n, &values[ch], o, d, Epilogue::Store, false);
                 }
             })
         });

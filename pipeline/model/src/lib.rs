@@ -12,7 +12,7 @@
 
 mod config;
 mod encoder;
-mod matmul;
+pub mod matmul;
 mod ops;
 mod patchify;
 mod vmath;

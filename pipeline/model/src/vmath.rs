@@ -1,9 +1,9 @@
 //! Vectorised element-wise math for the encoder's hot loops: exp (softmax) and erf (GELU).
 //!
 //! The kernels are plain branch-free Rust over fixed-width lane arrays, which LLVM vectorises;
-//! each public function dispatches at run time to a copy compiled for AVX-512 or AVX2 when the
-//! CPU has it. No operation is fused differently between copies, so every path gives the same
-//! bits.
+//! each public function dispatches at run time to a copy compiled for AVX-512 or AVX2 (+FMA)
+//! when the CPU has it. Fused multiply-adds are written out (`mul_add`, exactly rounded on
+//! every path), so every copy gives the same bits.
 //!
 //! - `exp`: Cephes' `expf` range reduction (n = round(x·log2 e), r = x − n·ln 2 in two parts)
 //!   and its degree-6 polynomial; relative error ≈ 1 ulp.
@@ -47,16 +47,16 @@ fn exp_lane(x: f32) -> f32 {
     // 1.5·2^23: adding it rounds to the nearest integer and leaves it in the low mantissa bits
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let t = x * LOG2E + ROUND;
+    let t = x.mul_add(LOG2E, ROUND);
     let n = t - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
+    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
     let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
-    let y = p * r * r + r + 1.0;
+    p = p.mul_add(r, 1.398_199_9e-3);
+    p = p.mul_add(r, 8.333_452e-3);
+    p = p.mul_add(r, 4.166_579_6e-2);
+    p = p.mul_add(r, 1.666_666_5e-1);
+    p = p.mul_add(r, 0.5);
+    let y = (p * r).mul_add(r, r) + 1.0;
     let k = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     y * f32::from_bits(((k + 127) << 23) as u32)
 }

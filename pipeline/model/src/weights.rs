@@ -189,3 +189,46 @@ impl MarlinWeights {
         Ok(MarlinWeights { encoder: EncoderWeights { patch_embed, pos_embed, blocks, norm }, decoder })
     }
 }
+
+impl EncoderWeights {
+    /// Deterministic pseudo-random weights of the right shapes (uniform, scaled by
+    /// 1/√fan_in; norms near 1): for benchmarks and tests where no checkpoint is at hand.
+    pub fn random(cfg: &MarlinConfig, seed: u64) -> Self {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut uniform = move |len: usize, scale: f32, offset: f32| -> Vec<f32> {
+            (0..len)
+                .map(|_| {
+                    // xorshift64*
+                    state ^= state >> 12;
+                    state ^= state << 25;
+                    state ^= state >> 27;
+                    let u = (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as f32 / (1u64 << 24) as f32;
+                    offset + scale * (2.0 * u - 1.0)
+                })
+                .collect()
+        };
+        let mut linear = |out_dim: usize, in_dim: usize, bias: bool| LinearWeights {
+            weight: uniform(out_dim * in_dim, (3.0 / in_dim as f32).sqrt(), 0.0),
+            bias: bias.then(|| vec![0.01; out_dim]),
+            out_dim,
+            in_dim,
+        };
+        let d = cfg.encoder.embed_dim;
+        let h = cfg.mlp_hidden(d);
+        let norm = || LayerNormWeights { weight: vec![1.0; d], bias: vec![0.0; d] };
+        let blocks = (0..cfg.encoder.depth)
+            .map(|_| BlockWeights {
+                norm1: norm(),
+                qkv: linear(3 * d, d, true),
+                proj: linear(d, d, true),
+                norm2: norm(),
+                fc1: linear(h, d, true),
+                fc2: linear(d, h, true),
+                gamma: (cfg.init_values > 0.0).then(|| (vec![cfg.init_values as f32; d], vec![cfg.init_values as f32; d])),
+            })
+            .collect();
+        let patch_embed = linear(d, cfg.patch_dim(), true);
+        let pos_embed = (0..cfg.num_tokens() * d).map(|i| ((i % 97) as f32 / 97.0 - 0.5) * 0.1).collect();
+        EncoderWeights { patch_embed, pos_embed, blocks, norm: norm() }
+    }
+}

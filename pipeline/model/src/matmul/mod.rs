@@ -79,6 +79,8 @@ pub struct PackedB {
     n: usize,
     k: usize,
     layout: Layout,
+    /// The bias added to every output row, padded with zeros to whole panels.
+    bias: Option<Vec<f32>>,
 }
 
 impl PackedB {
@@ -89,7 +91,7 @@ impl PackedB {
             (Isa::Avx512 | Isa::Avx512Bf16, _) => Layout::F32Panels(Vec::new()),
             _ => Layout::RowMajor(Vec::new()),
         };
-        PackedB { n: 0, k: 0, layout }
+        PackedB { n: 0, k: 0, layout, bias: None }
     }
 
     /// Packs `w`, an (n × k) matrix with strides (`rs`, `cs`), reusing this allocation.
@@ -102,9 +104,28 @@ impl PackedB {
             Layout::F32Panels(buf) => {
                 buf.resize(panels * k * NR, 0.0);
                 buf.par_chunks_mut(k * NR).enumerate().for_each(|(p, panel)| {
-                    for kk in 0..k {
-                        for l in 0..NR {
-                            panel[kk * NR + l] = at(p * NR + l, kk);
+                    let cols = NR.min(n - p * NR);
+                    if rs == 1 {
+                        // the panel's columns are contiguous in each k row: copy rows
+                        for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+                            let src = &w[p * NR + kk * cs..][..cols];
+                            dst[..cols].copy_from_slice(src);
+                            dst[cols..].fill(0.0);
+                        }
+                    } else if cs == 1 {
+                        // each column is a contiguous run of k values: transpose by columns
+                        panel.fill(0.0);
+                        for l in 0..cols {
+                            let src = &w[(p * NR + l) * rs..][..k];
+                            for (kk, &v) in src.iter().enumerate() {
+                                panel[kk * NR + l] = v;
+                            }
+                        }
+                    } else {
+                        for kk in 0..k {
+                            for l in 0..NR {
+                                panel[kk * NR + l] = at(p * NR + l, kk);
+                            }
                         }
                     }
                 });
@@ -133,11 +154,26 @@ impl PackedB {
         }
     }
 
-    /// Packs a PyTorch Linear weight (out × in, row-major).
-    pub fn from_weight(w: &[f32], out_dim: usize, in_dim: usize, precision: Precision) -> Self {
+    /// Packs a PyTorch Linear layer: weight (out × in, row-major) and bias.
+    pub fn from_linear(w: &[f32], bias: Option<&[f32]>, out_dim: usize, in_dim: usize, precision: Precision) -> Self {
         let mut p = Self::empty(precision);
         p.pack(w, out_dim, in_dim, in_dim, 1);
+        p.bias = bias.map(|b| {
+            let mut v = b.to_vec();
+            v.resize(out_dim.div_ceil(NR) * NR, 0.0);
+            v
+        });
         p
+    }
+
+    /// Output columns.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Depth (columns of the left operand).
+    pub fn k(&self) -> usize {
+        self.k
     }
 
     /// Whether products with this operand take a bf16 left operand.
@@ -168,16 +204,17 @@ pub fn convert_to_bf16(src: &[f32], dst: &mut [u16]) {
     });
 }
 
-/// `C[m×n] (epi)= A[m×k] · B + bias`, A rows `lda` apart, C rows `ldc` apart. `parallel`
-/// spreads tiles over the rayon pool; without it the caller's thread computes everything.
+/// `C[m×n] (epi)= A[m×k] · B + bias` (the bias packed with B, if any), A rows `lda` apart, C
+/// rows `ldc` apart. `parallel` spreads tiles over the rayon pool; without it the caller's
+/// thread computes everything.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul(a: Lhs, m: usize, lda: usize, b: &PackedB, c: &mut [f32], ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+pub fn matmul(a: Lhs, m: usize, lda: usize, b: &PackedB, c: &mut [f32], ldc: usize, epi: Epilogue, parallel: bool) {
     if m == 0 || b.n == 0 {
         return;
     }
     assert!(c.len() >= (m - 1) * ldc + b.n, "output too small");
     // SAFETY: the output bounds were just checked and `c` is borrowed exclusively.
-    unsafe { matmul_raw(a, m, lda, b, c.as_mut_ptr(), ldc, bias, epi, parallel) }
+    unsafe { matmul_raw(a, m, lda, b, c.as_mut_ptr(), ldc, epi, parallel) }
 }
 
 /// [`matmul`] into a raw output, for callers whose tasks write disjoint parts of one matrix.
@@ -186,14 +223,12 @@ pub fn matmul(a: Lhs, m: usize, lda: usize, b: &PackedB, c: &mut [f32], ldc: usi
 /// `c` must address `m` rows of `ldc` stride with `n` writable values each, and nothing else
 /// may access those values during the call.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn matmul_raw(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+pub unsafe fn matmul_raw(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usize, epi: Epilogue, parallel: bool) {
     let (n, k) = (b.n, b.k);
     if m == 0 || n == 0 {
         return;
     }
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), n, "bias length");
-    }
+    let bias = b.bias.as_deref();
     match (&b.layout, a) {
         // SAFETY: forwarded contract.
         (Layout::RowMajor(w), Lhs::F32(a)) => unsafe { fallback(a, m, lda, w, n, k, c, ldc, bias, epi, parallel) },
@@ -213,13 +248,7 @@ unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usi
         Lhs::F32(a) => assert!(a.len() >= (m - 1) * lda + k, "left operand too small"),
         Lhs::Bf16(a) => assert!(a.len() >= (m - 1) * lda + k && k % 2 == 0, "bf16 left operand too small or k odd"),
     }
-    // bias padded to whole panels so the tiles can read NR values
     let panels = n.div_ceil(NR);
-    let bias_padded: Option<Vec<f32>> = bias.map(|b| {
-        let mut v = b.to_vec();
-        v.resize(panels * NR, 0.0);
-        v
-    });
     let out = SendPtr(c);
     // one task: TASK_ROWS rows of A times every panel of B, tile by tile
     let task = |t: usize| {
@@ -227,7 +256,7 @@ unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usi
         let r_end = m.min(r0 + TASK_ROWS);
         for p in 0..panels {
             let cols = NR.min(n - p * NR);
-            let bias_p = bias_padded.as_ref().map_or(std::ptr::null(), |v| v[p * NR..].as_ptr());
+            let bias_p = bias.map_or(std::ptr::null(), |v| v[p * NR..].as_ptr());
             let mut r = r0;
             while r < r_end {
                 let rows = MR.min(r_end - r);
@@ -325,21 +354,21 @@ mod tests {
         let a = data(m * k, 1.0);
         let w = data(n * k, 2.0);
         let bias = data(n, 3.0);
-        let b = PackedB::from_weight(&w, n, k, Precision::F32);
+        let b = PackedB::from_linear(&w, Some(&bias), n, k, Precision::F32);
         let want = naive(&a, m, k, &w, n, &bias);
         let mut c = vec![0f32; m * n];
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Some(&bias), Epilogue::Store, true);
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Store, true);
         for (x, y) in c.iter().zip(&want) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
         let base = data(m * n, 4.0);
         let mut c = base.clone();
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Some(&bias), Epilogue::Accumulate, false);
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Accumulate, false);
         for ((x, y), z) in c.iter().zip(&want).zip(&base) {
             assert!((x - (y + z)).abs() < 1e-4);
         }
         let mut c = vec![0f32; m * n];
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Some(&bias), Epilogue::Gelu, true);
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Gelu, true);
         for (x, y) in c.iter().zip(&want) {
             let g = 0.5 * y * (1.0 + libm::erff(y / std::f32::consts::SQRT_2));
             assert!((x - g).abs() < 1e-4);
@@ -358,7 +387,7 @@ mod tests {
         let want = naive(&a, m, k, &w, n, &vec![0.0; n]);
         let ldc = 50;
         let mut c = vec![7f32; m * ldc];
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, ldc, None, Epilogue::Store, false);
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, ldc, Epilogue::Store, false);
         for i in 0..m {
             for j in 0..n {
                 assert!((c[i * ldc + j] - want[i * n + j]).abs() < 1e-4);
@@ -378,12 +407,12 @@ mod tests {
         let w = data(n * k, 8.0);
         let round = |v: &[f32]| v.iter().map(|&x| f32::from_bits((to_bf16(x) as u32) << 16)).collect::<Vec<_>>();
         let want = naive(&round(&a), m, k, &round(&w), n, &vec![0.0; n]);
-        let b = PackedB::from_weight(&w, n, k, Precision::Bf16);
+        let b = PackedB::from_linear(&w, None, n, k, Precision::Bf16);
         assert!(b.wants_bf16());
         let mut a16 = vec![0u16; a.len()];
         convert_to_bf16(&a, &mut a16);
         let mut c = vec![0f32; m * n];
-        matmul(Lhs::Bf16(&a16), m, k, &b, &mut c, n, None, Epilogue::Store, true);
+        matmul(Lhs::Bf16(&a16), m, k, &b, &mut c, n, Epilogue::Store, true);
         for (x, y) in c.iter().zip(&want) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
