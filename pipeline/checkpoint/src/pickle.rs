@@ -59,11 +59,15 @@ pub struct Object {
     pub list_items: Vec<Value>,
 }
 
-/// One torch storage: the element type it was stored in and its values upcast to f32.
+/// A reference to one torch storage: its key in the file, element type and size, and the
+/// element offset of the view the id names (legacy views; 0 otherwise). The bytes are read
+/// only when a tensor is built from it.
 #[derive(Debug)]
 pub struct Storage {
     pub dtype: crate::DType,
-    pub data: Vec<f32>,
+    pub key: String,
+    pub numel: usize,
+    pub offset: usize,
 }
 
 /// Gives meaning to persistent ids and to calls of known globals.

@@ -18,38 +18,38 @@ impl Tensor {
     }
 }
 
-/// Converts `numel` little-endian elements of `dtype` from `bytes` to f32.
+/// Converts little-endian elements of `dtype` to f32.
 pub(crate) fn to_f32(dtype: DType, bytes: &[u8]) -> Vec<f32> {
-    let sz = dtype.size();
-    let ch = bytes.chunks_exact(sz);
+    bytes.chunks_exact(dtype.size()).map(|c| element(dtype, c)).collect()
+}
+
+#[inline]
+fn element(dtype: DType, c: &[u8]) -> f32 {
+    let b = |i: usize| c[i];
     match dtype {
-        DType::F32 => ch.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        DType::F64 => ch.map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect(),
-        DType::F16 => ch.map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-        DType::BF16 => ch.map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-        DType::I64 => ch.map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect(),
-        DType::I32 => ch.map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
-        DType::I16 => ch.map(|c| i16::from_le_bytes([c[0], c[1]]) as f32).collect(),
-        DType::I8 => ch.map(|c| c[0] as i8 as f32).collect(),
-        DType::U8 | DType::Bool => ch.map(|c| c[0] as f32).collect(),
+        DType::F32 => f32::from_le_bytes([b(0), b(1), b(2), b(3)]),
+        DType::F64 => f64::from_le_bytes([b(0), b(1), b(2), b(3), b(4), b(5), b(6), b(7)]) as f32,
+        DType::F16 => half::f16::from_le_bytes([b(0), b(1)]).to_f32(),
+        DType::BF16 => half::bf16::from_le_bytes([b(0), b(1)]).to_f32(),
+        DType::I64 => i64::from_le_bytes([b(0), b(1), b(2), b(3), b(4), b(5), b(6), b(7)]) as f32,
+        DType::I32 => i32::from_le_bytes([b(0), b(1), b(2), b(3)]) as f32,
+        DType::I16 => i16::from_le_bytes([b(0), b(1)]) as f32,
+        DType::I8 => b(0) as i8 as f32,
+        DType::U8 | DType::Bool => b(0) as f32,
     }
 }
 
-/// Gathers a strided view (`offset`, `shape`, `stride`, in elements) of `storage` into a
-/// contiguous tensor. Returns `None` when the view reaches outside the storage.
-pub(crate) fn from_strided(
-    storage: &[f32],
-    offset: usize,
-    shape: &[usize],
-    stride: &[usize],
-    stored_as: DType,
-) -> Option<Tensor> {
+/// Builds a contiguous f32 tensor from a strided view (`offset`, `shape`, `stride`, in
+/// elements) of a storage's raw bytes. Returns `None` when the view reaches outside them.
+pub(crate) fn from_strided(bytes: &[u8], dtype: DType, offset: usize, shape: &[usize], stride: &[usize]) -> Option<Tensor> {
+    let sz = dtype.size();
+    let len = bytes.len() / sz;
     let numel: usize = shape.iter().product();
     if numel == 0 {
-        return Some(Tensor { shape: shape.to_vec(), stored_as, data: Vec::new() });
+        return Some(Tensor { shape: shape.to_vec(), stored_as: dtype, data: Vec::new() });
     }
     let last = shape.iter().zip(stride).map(|(&n, &s)| (n - 1) * s).sum::<usize>();
-    if offset.checked_add(last)? >= storage.len() {
+    if offset.checked_add(last)? >= len {
         return None;
     }
     let contiguous = {
@@ -64,13 +64,13 @@ pub(crate) fn from_strided(
         ok
     };
     let data = if contiguous {
-        storage[offset..offset + numel].to_vec()
+        to_f32(dtype, &bytes[offset * sz..(offset + numel) * sz])
     } else {
         let mut data = Vec::with_capacity(numel);
         let mut idx = vec![0usize; shape.len()];
         for _ in 0..numel {
             let at = offset + idx.iter().zip(stride).map(|(i, s)| i * s).sum::<usize>();
-            data.push(storage[at]);
+            data.push(element(dtype, &bytes[at * sz..(at + 1) * sz]));
             for d in (0..shape.len()).rev() {
                 idx[d] += 1;
                 if idx[d] < shape[d] {
@@ -81,7 +81,7 @@ pub(crate) fn from_strided(
         }
         data
     };
-    Some(Tensor { shape: shape.to_vec(), stored_as, data })
+    Some(Tensor { shape: shape.to_vec(), stored_as: dtype, data })
 }
 
 #[cfg(test)]
@@ -90,14 +90,14 @@ mod tests {
 
     #[test]
     fn transposed_view_is_gathered() {
-        let storage: Vec<f32> = (0..6).map(|x| x as f32).collect(); // 2x3 row-major
-        let t = from_strided(&storage, 0, &[3, 2], &[1, 3], DType::F32).unwrap();
+        let storage: Vec<u8> = (0..6).flat_map(|x| (x as f32).to_le_bytes()).collect(); // 2x3 row-major
+        let t = from_strided(&storage, DType::F32, 0, &[3, 2], &[1, 3]).unwrap();
         assert_eq!(t.data, vec![0., 3., 1., 4., 2., 5.]);
     }
 
     #[test]
     fn view_outside_storage_is_rejected() {
-        let storage = vec![0f32; 4];
-        assert!(from_strided(&storage, 1, &[2, 2], &[2, 1], DType::F32).is_none());
+        let storage = vec![0u8; 4 * 4];
+        assert!(from_strided(&storage, DType::F32, 1, &[2, 2], &[2, 1]).is_none());
     }
 }

@@ -2,6 +2,7 @@
 //! under `<name>/data/`) and the legacy stream (magic, protocol, sys-info and object pickles,
 //! the storage key list, then each storage as `u64 numel` + raw bytes).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use crate::pickle::{self, Global, Resolver, Storage, Value};
-use crate::tensor::{from_strided, to_f32};
+use crate::tensor::from_strided;
 use crate::{CheckpointError, DType, LEGACY_MAGIC, Tensor};
 
 fn corrupt(path: &Path, detail: impl Into<String>) -> CheckpointError {
@@ -42,7 +43,7 @@ pub(crate) fn load_zip(path: &Path) -> Result<Value, CheckpointError> {
         }
     }
     let pkl = read_entry(&mut archive, &pkl_name, path)?;
-    let mut resolver = ZipStorages { archive, prefix, path, cache: HashMap::new() };
+    let mut resolver = ZipStorages { archive, prefix, path };
     let (value, _) = pickle::load(&pkl, &mut resolver).map_err(|e| corrupt(path, format!("data.pkl: {e}")))?;
     Ok(value)
 }
@@ -58,27 +59,24 @@ struct ZipStorages<'p> {
     archive: zip::ZipArchive<BufReader<File>>,
     prefix: String,
     path: &'p Path,
-    cache: HashMap<String, Value>,
 }
 
 impl Resolver for ZipStorages<'_> {
     fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
         let (dtype, key, numel) = parse_storage_pid(pid)?;
-        if let Some(v) = self.cache.get(&key) {
-            return Ok(v.clone());
-        }
-        let name = format!("{}data/{key}", self.prefix);
-        let bytes = read_entry(&mut self.archive, &name, self.path).map_err(|e| e.to_string())?;
-        let want = numel * dtype.size();
-        if bytes.len() < want {
-            return Err(format!("storage {key} holds {} bytes, expected {want}", bytes.len()));
-        }
-        let v = Value::Storage(Rc::new(Storage { dtype, data: to_f32(dtype, &bytes[..want]) }));
-        self.cache.insert(key, v.clone());
-        Ok(v)
+        Ok(Value::Storage(Rc::new(Storage { dtype, key, numel, offset: 0 })))
     }
     fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
-        rebuild_tensor(callable, args)
+        // each tensor reads its storage's entry on its own: no second copy of the weights
+        rebuild_tensor(callable, args, &mut |st: &Storage| {
+            let name = format!("{}data/{}", self.prefix, st.key);
+            let bytes = read_entry(&mut self.archive, &name, self.path).map_err(|e| e.to_string())?;
+            let want = st.numel * st.dtype.size();
+            if bytes.len() < want {
+                return Err(format!("storage {} holds {} bytes, expected {want}", st.key, bytes.len()));
+            }
+            Ok(Cow::Owned(bytes))
+        })
     }
 }
 
@@ -86,7 +84,7 @@ impl Resolver for ZipStorages<'_> {
 pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
     let data = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
     let mut pos = LEGACY_MAGIC.len();
-    let mut noop = LegacyStorages { storages: HashMap::new() };
+    let mut noop = PidCollector(HashMap::new());
     let next = |pos: &mut usize, r: &mut dyn Resolver| -> Result<Value, CheckpointError> {
         let (v, used) = pickle::load(&data[*pos..], r).map_err(|e| corrupt(path, e))?;
         *pos += used;
@@ -107,65 +105,65 @@ pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
         });
     }
     // The object pickle refers to storages whose bytes come after it: record the ids first,
-    // then fill the storages in and resolve the tensors in a second pass.
-    let mut collect = LegacyStorages { storages: HashMap::new() };
+    // then locate the storages, and resolve the tensors in a second pass.
+    let mut ids = PidCollector(HashMap::new());
     let obj_start = pos;
-    let _ = next(&mut pos, &mut PidCollector(&mut collect))?;
+    let _ = next(&mut pos, &mut ids)?;
     let keys = next(&mut pos, &mut noop)?;
     let keys = keys.items().ok_or_else(|| corrupt(path, "storage key list missing"))?;
+    let mut spans = HashMap::new();
     for key in keys {
         let key = key.as_str().ok_or_else(|| corrupt(path, "storage key is not a string"))?.to_string();
-        let Some((dtype, numel, slot)) = collect.storages.get_mut(&key) else {
+        let Some(&(dtype, numel)) = ids.0.get(&key) else {
             return Err(corrupt(path, format!("storage {key} listed but never used")));
         };
         let head = data.get(pos..pos + 8).ok_or_else(|| corrupt(path, format!("storage {key}: file ends early")))?;
         let n = u64::from_le_bytes(head.try_into().unwrap_or([0; 8])) as usize;
         pos += 8;
-        if n != *numel {
+        if n != numel {
             return Err(corrupt(path, format!("storage {key}: {n} elements, expected {numel}")));
         }
         let len = n * dtype.size();
-        let bytes = data
-            .get(pos..pos + len)
-            .ok_or_else(|| corrupt(path, format!("storage {key}: file ends early ({} of {len} bytes)", data.len() - pos)))?;
-        *slot = Some(Value::Storage(Rc::new(Storage { dtype: *dtype, data: to_f32(*dtype, bytes) })));
+        if data.len() < pos + len {
+            return Err(corrupt(path, format!("storage {key}: file ends early ({} of {len} bytes)", data.len() - pos)));
+        }
+        spans.insert(key, pos..pos + len);
         pos += len;
     }
-    let (value, _) = pickle::load(&data[obj_start..], &mut collect).map_err(|e| corrupt(path, e))?;
+    let mut storages = LegacyStorages { data: &data, spans };
+    let (value, _) = pickle::load(&data[obj_start..], &mut storages).map_err(|e| corrupt(path, e))?;
     Ok(value)
 }
 
-type LegacySlot = (DType, usize, Option<Value>);
-
-struct LegacyStorages {
-    storages: HashMap<String, LegacySlot>,
+/// Storages of a legacy file: byte ranges of the file, by key.
+struct LegacyStorages<'d> {
+    data: &'d [u8],
+    spans: HashMap<String, std::ops::Range<usize>>,
 }
 
-impl Resolver for LegacyStorages {
-    fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
-        let (_, key, _) = parse_storage_pid(pid)?;
-        let view_offset = legacy_view_offset(pid)?;
-        match self.storages.get(&key) {
-            Some((_, _, Some(Value::Storage(s)))) if view_offset > 0 => Ok(Value::Storage(Rc::new(Storage {
-                dtype: s.dtype,
-                data: s.data.get(view_offset..).ok_or("storage view outside its storage")?.to_vec(),
-            }))),
-            Some((_, _, Some(v))) => Ok(v.clone()),
-            _ => Err(format!("storage {key} has no data")),
-        }
-    }
-    fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
-        rebuild_tensor(callable, args)
-    }
-}
-
-/// First pass over a legacy object pickle: records each storage's id, builds no tensors.
-struct PidCollector<'a>(&'a mut LegacyStorages);
-
-impl Resolver for PidCollector<'_> {
+impl Resolver for LegacyStorages<'_> {
     fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
         let (dtype, key, numel) = parse_storage_pid(pid)?;
-        self.0.storages.entry(key).or_insert((dtype, numel, None));
+        let offset = legacy_view_offset(pid);
+        Ok(Value::Storage(Rc::new(Storage { dtype, key, numel, offset })))
+    }
+    fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
+        let (data, spans) = (self.data, &self.spans);
+        rebuild_tensor(callable, args, &mut |st: &Storage| {
+            let span = spans.get(&st.key).ok_or_else(|| format!("storage {} has no data", st.key))?;
+            Ok(Cow::Borrowed(&data[span.clone()]))
+        })
+    }
+}
+
+/// First pass over a legacy object pickle: records each storage's type and size, builds no
+/// tensors.
+struct PidCollector(HashMap<String, (DType, usize)>);
+
+impl Resolver for PidCollector {
+    fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
+        let (dtype, key, numel) = parse_storage_pid(pid)?;
+        self.0.entry(key).or_insert((dtype, numel));
         Ok(Value::None)
     }
     fn reduce(&mut self, _: &Global, _: &[Value]) -> Result<Option<Value>, String> {
@@ -192,11 +190,12 @@ fn parse_storage_pid(pid: &Value) -> Result<(DType, String, usize), String> {
     Ok((dtype, key, numel))
 }
 
-fn legacy_view_offset(pid: &Value) -> Result<usize, String> {
+/// The element offset of a legacy storage view (`view_metadata = (key, offset, size)`).
+fn legacy_view_offset(pid: &Value) -> usize {
     let t = pid.items().unwrap_or_default();
     match t.get(5) {
-        Some(Value::Tuple(view)) => Ok(view.get(1).and_then(Value::as_int).unwrap_or(0).max(0) as usize),
-        _ => Ok(0),
+        Some(Value::Tuple(view)) => view.get(1).and_then(Value::as_int).unwrap_or(0).max(0) as usize,
+        _ => 0,
     }
 }
 
@@ -216,8 +215,11 @@ fn storage_dtype(name: &str) -> Option<DType> {
     })
 }
 
+/// The raw bytes of a storage, read when a tensor needs them.
+type StorageBytes<'a> = dyn FnMut(&Storage) -> Result<Cow<'a, [u8]>, String> + 'a;
+
 /// torch's tensor and parameter rebuilders; `None` for any other callable.
-fn rebuild_tensor(callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
+fn rebuild_tensor<'a>(callable: &Global, args: &[Value], bytes_of: &mut StorageBytes<'a>) -> Result<Option<Value>, String> {
     match (callable.module.as_str(), callable.name.as_str()) {
         ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => {
             if args.len() < 4 {
@@ -239,7 +241,8 @@ fn rebuild_tensor(callable: &Global, args: &[Value]) -> Result<Option<Value>, St
             if shape.len() != stride.len() {
                 return Err("tensor size and stride differ in rank".into());
             }
-            let t = from_strided(&storage.data, offset, &shape, &stride, storage.dtype)
+            let bytes = bytes_of(storage)?;
+            let t = from_strided(&bytes, storage.dtype, storage.offset + offset, &shape, &stride)
                 .ok_or("tensor view reaches outside its storage")?;
             Ok(Some(Value::Tensor(Rc::new(t))))
         }
@@ -247,7 +250,7 @@ fn rebuild_tensor(callable: &Global, args: &[Value]) -> Result<Option<Value>, St
             Ok(Some(args.first().cloned().ok_or("parameter without data")?))
         }
         ("torch._tensor", "_rebuild_from_type_v2") => match (args.first(), args.get(2)) {
-            (Some(Value::Global(f)), Some(inner)) => rebuild_tensor(f, &inner.items().unwrap_or_default()),
+            (Some(Value::Global(f)), Some(inner)) => rebuild_tensor(f, &inner.items().unwrap_or_default(), bytes_of),
             _ => Ok(None),
         },
         _ => Ok(None),

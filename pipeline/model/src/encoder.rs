@@ -72,21 +72,20 @@ impl Encoder {
         }
         let precision = supported;
         let EncoderWeights { patch_embed, pos_embed, blocks, norm } = weights;
-        let (patch_embed, blocks) = pool.install(|| {
-            let blocks = blocks
-                .into_iter()
-                .map(|b| Block {
-                    norm1: b.norm1,
-                    qkv: dense(b.qkv, precision),
-                    proj: dense(b.proj, precision),
-                    norm2: b.norm2,
-                    fc1: dense(b.fc1, precision),
-                    fc2: dense(b.fc2, precision),
-                    gamma: b.gamma,
-                })
-                .collect();
-            (dense(patch_embed, precision), blocks)
-        });
+        // packed one layer at a time, each unpacked copy freed before the next is packed
+        let patch_embed = dense(patch_embed, precision);
+        let blocks = blocks
+            .into_iter()
+            .map(|b| Block {
+                norm1: b.norm1,
+                qkv: dense(b.qkv, precision),
+                proj: dense(b.proj, precision),
+                norm2: b.norm2,
+                fc1: dense(b.fc1, precision),
+                fc2: dense(b.fc2, precision),
+                gamma: b.gamma,
+            })
+            .collect();
         Ok(Encoder { cfg, precision, patch_embed, pos_embed, blocks, norm, pool, scratch: Mutex::new(Scratch::default()) })
     }
 

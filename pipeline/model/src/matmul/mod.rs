@@ -94,7 +94,9 @@ impl PackedB {
         PackedB { n: 0, k: 0, layout, bias: None }
     }
 
-    /// Packs `w`, an (n × k) matrix with strides (`rs`, `cs`), reusing this allocation.
+    /// Packs `w`, an (n × k) matrix with strides (`rs`, `cs`), reusing this allocation. Runs
+    /// on the calling thread (callers parallelise over operands), which also keeps the
+    /// allocation in that thread's heap, where the memory it replaces was freed.
     pub fn pack(&mut self, w: &[f32], n: usize, k: usize, rs: usize, cs: usize) {
         self.n = n;
         self.k = k;
@@ -103,7 +105,7 @@ impl PackedB {
         match &mut self.layout {
             Layout::F32Panels(buf) => {
                 buf.resize(panels * k * NR, 0.0);
-                buf.par_chunks_mut(k * NR).enumerate().for_each(|(p, panel)| {
+                buf.chunks_mut(k * NR).enumerate().for_each(|(p, panel)| {
                     let cols = NR.min(n - p * NR);
                     if rs == 1 {
                         // the panel's columns are contiguous in each k row: copy rows
@@ -133,7 +135,7 @@ impl PackedB {
             Layout::Bf16Panels(buf) => {
                 let kp = k.div_ceil(2);
                 buf.resize(panels * kp * 2 * NR, 0);
-                buf.par_chunks_mut(kp * 2 * NR).enumerate().for_each(|(p, panel)| {
+                buf.chunks_mut(kp * 2 * NR).enumerate().for_each(|(p, panel)| {
                     for pair in 0..kp {
                         for l in 0..NR {
                             for e in 0..2 {
@@ -147,7 +149,7 @@ impl PackedB {
             }
             Layout::RowMajor(buf) => {
                 buf.resize(n * k, 0.0);
-                buf.par_chunks_mut(k).enumerate().for_each(|(j, row)| {
+                buf.chunks_mut(k).enumerate().for_each(|(j, row)| {
                     row.iter_mut().enumerate().for_each(|(kk, v)| *v = at(j, kk));
                 });
             }
