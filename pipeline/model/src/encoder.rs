@@ -157,7 +157,7 @@ impl Encoder {
         // a poisoned lock only means another forward panicked; the buffers are overwritten anyway
         let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let s = &mut *guard;
-        s.ensure(rows, d, pd, cfg.mlp_hidden(d), clips.len() * cfg.encoder.num_heads, self.precision);
+        s.ensure(rows, d, pd, cfg.mlp_hidden(d), self.precision);
         let mut patches = std::mem::take(&mut s.patches);
         patches.par_chunks_mut(n * pd).zip(clips).for_each(|(out, clip)| patchify(clip, cfg, out));
         let mut x = vec![0f32; rows * d];
@@ -229,57 +229,82 @@ impl Encoder {
     }
 
     /// Multi-head softmax attention over each clip's tokens. `qkv` rows are [q·scale | k | v].
+    /// One task per (clip, head): it packs that head's keys and values, then runs every query
+    /// block against them, so they stay in its core's cache.
     fn attention(&self, qkv: &[f32], clips: usize, out: &mut [f32], s: &mut Scratch) {
         let (n, d) = (self.cfg.num_tokens(), self.dim());
         let heads = self.cfg.encoder.num_heads;
         let hd = d / heads;
         let ld = 3 * d;
-        // keys as B = Kᵀ (n_out = tokens, k = head_dim); values as B = V (n_out = head_dim, k = tokens)
-        s.keys.par_iter_mut().zip(s.values.par_iter_mut()).enumerate().for_each(|(ch, (kp, vp))| {
-            let (clip, h) = (ch / heads, ch % heads);
-            let base = clip * n * ld;
-            kp.pack(&qkv[base + d + h * hd..], n, hd, ld, 1);
-            vp.pack(&qkv[base + 2 * d + h * hd..], hd, n, 1, ld);
-        });
         let bf16 = self.precision == Precision::Bf16;
         if bf16 {
             convert_to_bf16(qkv, &mut s.qkv16);
         }
-        let (keys, values, qkv16) = (&s.keys, &s.values, &s.qkv16);
-        let blocks = n.div_ceil(QUERY_BLOCK);
+        let qkv16 = &s.qkv16;
+        let precision = self.precision;
         let out_ptr = SendPtr(out.as_mut_ptr());
-        (0..clips * heads * blocks).into_par_iter().for_each(|task| {
-            SCORES.with_borrow_mut(|(scores, scores16)| {
-                scores.resize(QUERY_BLOCK * n, 0.0);
-                let (ch, qb) = (task / blocks, task % blocks);
+        (0..clips * heads).into_par_iter().for_each(|ch| {
+            ATTENTION.with_borrow_mut(|buf| {
                 let (clip, h) = (ch / heads, ch % heads);
-                let q0 = qb * QUERY_BLOCK;
-                let bq = QUERY_BLOCK.min(n - q0);
-                let q_at = (clip * n + q0) * ld + h * hd;
-                let q = if bf16 { Lhs::Bf16(&qkv16[q_at..]) } else { Lhs::F32(&qkv[q_at..]) };
-                matmul(q, bq, ld, &keys[ch], scores, n, Epilogue::Store, false);
-                scores[..bq * n].chunks_exact_mut(n).for_each(softmax_in_place);
-                let p = if bf16 {
-                    scores16.resize(QUERY_BLOCK * n, 0);
-                    scores[..bq * n].iter().zip(scores16.iter_mut()).for_each(|(s, d)| *d = crate::matmul::to_bf16(*s));
-                    Lhs::Bf16(scores16)
-                } else {
-                    Lhs::F32(scores)
-                };
-                // SAFETY: each task writes rows q0..q0+bq, columns h·hd..(h+1)·hd of this clip's
-                // output: disjoint tiles of `out`, which outlives the parallel loop.
-                unsafe {
-                    let o = out_ptr.get().add((clip * n + q0) * d + h * hd);
-                    matmul_raw(p, bq, n, &values[ch], o, d, Epilogue::Store, false);
+                let base = clip * n * ld;
+                let (keys, values) = buf.operands(precision);
+                // keys as B = Kᵀ (n_out = tokens, k = head_dim); values as B = V (n_out = head_dim, k = tokens)
+                keys.pack(&qkv[base + d + h * hd..], n, hd, ld, 1);
+                values.pack(&qkv[base + 2 * d + h * hd..], hd, n, 1, ld);
+                buf.scores.resize(QUERY_BLOCK * n, 0.0);
+                for q0 in (0..n).step_by(QUERY_BLOCK) {
+                    let bq = QUERY_BLOCK.min(n - q0);
+                    let q_at = (clip * n + q0) * ld + h * hd;
+                    let q = if bf16 { Lhs::Bf16(&qkv16[q_at..]) } else { Lhs::F32(&qkv[q_at..]) };
+                    let scores = &mut buf.scores[..bq * n];
+                    matmul(q, bq, ld, buf.keys.as_ref().expect("packed above"), scores, n, Epilogue::Store, false);
+                    scores.chunks_exact_mut(n).for_each(softmax_in_place);
+                    let p = if bf16 {
+                        buf.scores16.resize(QUERY_BLOCK * n, 0);
+                        buf.scores[..bq * n].iter().zip(buf.scores16.iter_mut()).for_each(|(s, d)| *d = crate::matmul::to_bf16(*s));
+                        Lhs::Bf16(&buf.scores16)
+                    } else {
+                        Lhs::F32(&buf.scores)
+                    };
+                    // SAFETY: this task writes rows q0..q0+bq, columns h·hd..(h+1)·hd of this
+                    // clip's output: tiles no other task touches, of `out`, which outlives the loop.
+                    unsafe {
+                        let o = out_ptr.get().add((clip * n + q0) * d + h * hd);
+                        matmul_raw(p, bq, n, buf.values.as_ref().expect("packed above"), o, d, Epilogue::Store, false);
+                    }
                 }
             })
         });
     }
 }
 
+/// One attention task's working set, per worker thread: the head's packed keys and values
+/// and a query block's scores (f32, and bf16 in bf16 precision).
+#[derive(Default)]
+struct AttentionBuffers {
+    keys: Option<PackedB>,
+    values: Option<PackedB>,
+    scores: Vec<f32>,
+    scores16: Vec<u16>,
+}
+
+impl AttentionBuffers {
+    /// The key and value operands, (re)made for `precision`.
+    fn operands(&mut self, precision: Precision) -> (&mut PackedB, &mut PackedB) {
+        let fresh = |p: &Option<PackedB>| p.as_ref().is_none_or(|b| b.wants_bf16() != (precision == Precision::Bf16));
+        if fresh(&self.keys) || fresh(&self.values) {
+            self.keys = Some(PackedB::empty(precision));
+            self.values = Some(PackedB::empty(precision));
+        }
+        match (&mut self.keys, &mut self.values) {
+            (Some(k), Some(v)) => (k, v),
+            _ => unreachable!("both set above"),
+        }
+    }
+}
+
 thread_local! {
-    /// One attention task's (query block × tokens) scores, f32 and bf16, per worker thread.
-    static SCORES: RefCell<(Vec<f32>, Vec<u16>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static ATTENTION: RefCell<AttentionBuffers> = RefCell::new(AttentionBuffers::default());
 }
 
 /// Activations reused across blocks and forwards.
@@ -293,14 +318,11 @@ struct Scratch {
     /// bf16 copy of a product's left operand (bf16 precision only).
     lhs16: Vec<u16>,
     qkv16: Vec<u16>,
-    /// Packed keys and values, one per (clip, head).
-    keys: Vec<PackedB>,
-    values: Vec<PackedB>,
 }
 
 impl Scratch {
-    /// Sizes every buffer for `rows` tokens (all clips of a batch) and `heads` (clip, head)s.
-    fn ensure(&mut self, rows: usize, d: usize, patch_dim: usize, hidden: usize, heads: usize, precision: Precision) {
+    /// Sizes every buffer for `rows` tokens (all clips of a batch).
+    fn ensure(&mut self, rows: usize, d: usize, patch_dim: usize, hidden: usize, precision: Precision) {
         for (buf, len) in [
             (&mut self.patches, rows * patch_dim),
             (&mut self.normed, rows * d),
@@ -314,8 +336,6 @@ impl Scratch {
             self.lhs16.resize(rows * patch_dim.max(hidden).max(d), 0);
             self.qkv16.resize(rows * 3 * d, 0);
         }
-        self.keys.resize_with(heads, || PackedB::empty(precision));
-        self.values.resize_with(heads, || PackedB::empty(precision));
     }
 }
 
