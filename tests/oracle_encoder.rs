@@ -60,3 +60,34 @@ fn vit_small_f16_safetensors_matches_the_oracle() {
     assert_eq!(model.encoder.config().name, "marlin_vit_small_ytf");
     check(&model, "marlin_vit_small_random", 1e-4);
 }
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn vit_small_bf16_stays_within_cosine_0_9995_of_the_oracle() {
+    let model =
+        Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0, Precision::Bf16).unwrap();
+    eprintln!("bf16 request runs in {:?} on this CPU", model.encoder.precision());
+    for name in ["face", "noise"] {
+        let got = model.encoder.extract_features(&[clip(name)], false).unwrap().remove(0);
+        let (_, want) = read_f32(&oracle(&format!("features/marlin_vit_small_random/{name}.mean.npy")));
+        let cos = cosine(&got, &want);
+        eprintln!("bf16 {name}: cosine {cos:.7}, max-abs {:.2e}", max_abs_diff(&got, &want));
+        assert!(cos >= 0.9995, "{name}: cosine {cos}");
+    }
+}
+
+#[test]
+fn a_batch_of_clips_gives_each_clip_its_own_features() {
+    let model = Marlin::load(&oracle("models/marlin_tiny.encoder.pt"), Some(tiny_config()), 2, Precision::F32).unwrap();
+    let batch = model.encoder.extract_features(&[clip("noise"), clip("face"), clip("noise")], false).unwrap();
+    for (got, name) in batch.iter().zip(["noise", "face", "noise"]) {
+        let (_, want) = read_f32(&oracle(&format!("features/marlin_tiny/{name}.mean.npy")));
+        assert!(max_abs_diff(got, &want) <= 2e-5, "{name} in a batch");
+    }
+}

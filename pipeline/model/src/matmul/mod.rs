@@ -3,7 +3,7 @@
 //!
 //! On CPUs with AVX-512 the hand-written tiles of [`avx512`] run (f32, or bf16 with AVX512-BF16);
 //! elsewhere the `gemm` crate computes the f32 product and the epilogue runs after it. Tasks
-//! of 48 rows × 32 columns are spread over the current rayon pool.
+//! of (row chunk × block of panels sized for L2) are spread over the current rayon pool.
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -14,7 +14,10 @@ use rayon::prelude::*;
 pub const NR: usize = 64;
 /// Rows per parallel task (a multiple of the tile height).
 #[cfg(target_arch = "x86_64")]
-const TASK_ROWS: usize = 48;
+const TASK_ROWS: usize = 192;
+/// Bytes of packed B one task keeps hot in L2.
+#[cfg(target_arch = "x86_64")]
+const B_BLOCK_BYTES: usize = 512 * 1024;
 
 /// What happens to `A·B + bias` when it is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,18 +255,23 @@ unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usi
     }
     let panels = n.div_ceil(NR);
     let out = SendPtr(c);
-    // one task: TASK_ROWS rows of A times every panel of B, tile by tile
+    // Loop order (GotoBLAS-like): a task owns a block of panels (sized to stay in L2) and a
+    // chunk of rows; each MR-row tile of A (in L1) meets every panel of the block in turn.
+    let block_panels = (B_BLOCK_BYTES / (k.max(1) * NR * 4)).clamp(1, panels);
+    let n_blocks = panels.div_ceil(block_panels);
+    let row_chunks = m.div_ceil(TASK_ROWS);
     let task = |t: usize| {
-        let r0 = t * TASK_ROWS;
-        let r_end = m.min(r0 + TASK_ROWS);
-        for p in 0..panels {
-            let cols = NR.min(n - p * NR);
-            let bias_p = bias.map_or(std::ptr::null(), |v| v[p * NR..].as_ptr());
-            let mut r = r0;
-            while r < r_end {
-                let rows = MR.min(r_end - r);
+        let (nb, rc) = (t / row_chunks, t % row_chunks);
+        let (p0, p1) = (nb * block_panels, panels.min((nb + 1) * block_panels));
+        let r_end = m.min((rc + 1) * TASK_ROWS);
+        let mut r = rc * TASK_ROWS;
+        while r < r_end {
+            let rows = MR.min(r_end - r);
+            for p in p0..p1 {
+                let cols = NR.min(n - p * NR);
+                let bias_p = bias.map_or(std::ptr::null(), |v| v[p * NR..].as_ptr());
                 // SAFETY: the asserts above bound every row and column a tile touches; tasks
-                // write disjoint row ranges of C; the ISA was detected when B was packed.
+                // write disjoint (rows, panels) blocks of C; the ISA was detected when B was packed.
                 unsafe {
                     let cp = out.get().add(r * ldc + p * NR);
                     match (&b.layout, a) {
@@ -276,11 +284,11 @@ unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usi
                         _ => panic!("left operand type does not match the packed operand"),
                     }
                 }
-                r += rows;
             }
+            r += rows;
         }
     };
-    let tasks = m.div_ceil(TASK_ROWS);
+    let tasks = n_blocks * row_chunks;
     if parallel {
         (0..tasks).into_par_iter().for_each(task);
     } else {
