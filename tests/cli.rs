@@ -1,31 +1,36 @@
 //! The `marlin` binary end to end: encode against the oracle, and bad input reported with the
 //! file's name and a non-zero exit, writing nothing.
 
+use std::path::Path;
+
 use crate::util::{marlin, max_abs_diff, oracle, read_f32, stderr};
+
+/// `marlin encode` of `clip` with a tiny oracle checkpoint layout, plus `extra` flags.
+fn encode_tiny(layout: &str, clip: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let model = oracle(&format!("models/marlin_tiny.{layout}"));
+    let config = oracle("marlin_tiny.yaml");
+    let mut args = vec![
+        "encode",
+        "--model",
+        model.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--clip",
+        clip.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    marlin(&args, &[])
+}
 
 #[test]
 fn encode_reproduces_the_oracle_features() {
     let dir = tempfile::tempdir().unwrap();
-    let model = oracle("models/marlin_tiny.encoder.pt");
-    let config = oracle("marlin_tiny.yaml");
     let clip = oracle("clips/face.u8.npy");
-    for (flag, want, shape) in [("", "face.mean.npy", vec![64]), ("--keep-seq", "face.seq.npy", vec![1568, 64])] {
-        let out = dir.path().join(format!("out{flag}.npy"));
-        let mut args = vec![
-            "encode",
-            "--model",
-            model.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--clip",
-            clip.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ];
-        if !flag.is_empty() {
-            args.push(flag);
-        }
-        let o = marlin(&args, &[]);
+    for (flags, want, shape) in [(&[][..], "face.mean.npy", vec![64]), (&["--keep-seq"][..], "face.seq.npy", vec![1568, 64])] {
+        let out = dir.path().join(format!("out{}.npy", flags.len()));
+        let o = encode_tiny("encoder.pt", &clip, &out, flags);
         assert!(o.status.success(), "{}", stderr(&o));
         let (s, got) = read_f32(&out);
         assert_eq!(s, shape);
@@ -39,34 +44,11 @@ fn encode_accepts_a_float_channels_first_clip() {
     let dir = tempfile::tempdir().unwrap();
     let a = marlin_npy::read(oracle("clips/noise.u8.npy")).unwrap();
     let marlin_npy::Data::U8(rgb) = a.data else { panic!("uint8 expected") };
-    let (t, s) = (16, 224);
-    let mut chw = vec![0f32; rgb.len()];
-    for f in 0..t {
-        for y in 0..s {
-            for x in 0..s {
-                for c in 0..3 {
-                    chw[((c * t + f) * s + y) * s + x] = rgb[((f * s + y) * s + x) * 3 + c] as f32 / 255.0;
-                }
-            }
-        }
-    }
+    let chw = marlin_model::rgb8_to_channels_first(&rgb, 16, 224, 224);
     let clip = dir.path().join("noise.f32.npy");
-    marlin_npy::write_f32(&clip, &[1, 3, t, s, s], &chw).unwrap();
+    marlin_npy::write_f32(&clip, &[1, 3, 16, 224, 224], &chw).unwrap();
     let out = dir.path().join("f.npy");
-    let o = marlin(
-        &[
-            "encode",
-            "--model",
-            oracle("models/marlin_tiny.hf.safetensors").to_str().unwrap(),
-            "--config",
-            oracle("marlin_tiny.yaml").to_str().unwrap(),
-            "--clip",
-            clip.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = encode_tiny("hf.safetensors", &clip, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (_, got) = read_f32(&out);
     let (_, want) = read_f32(&oracle("features/marlin_tiny/noise.mean.npy"));
@@ -79,20 +61,7 @@ fn a_clip_of_the_wrong_shape_is_rejected_and_nothing_is_written() {
     let clip = dir.path().join("small_clip.npy");
     std::fs::write(&clip, marlin_npy::encode_u8(&[8, 112, 112, 3], &vec![0u8; 8 * 112 * 112 * 3])).unwrap();
     let out = dir.path().join("never.npy");
-    let o = marlin(
-        &[
-            "encode",
-            "--model",
-            oracle("models/marlin_tiny.encoder.pt").to_str().unwrap(),
-            "--config",
-            oracle("marlin_tiny.yaml").to_str().unwrap(),
-            "--clip",
-            clip.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = encode_tiny("encoder.pt", &clip, &out, &[]);
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(e.contains("small_clip.npy") && e.contains("[8, 112, 112, 3]") && e.contains("(16,224,224,3)"), "{e}");

@@ -13,6 +13,11 @@ Usage:
     [--weights ../shared/oracle/models/marlin_vit_small_random.encoder.f16.safetensors]
 
 Prints `s/clip=<x> clips/s=<y>` last, like `marlin bench encode`.
+
+`--save-encoder X.encoder.pt` also writes the model's encoder in the released checkpoint layout
+(seeded random weights unless --weights), and `--features CLIP.npy OUT.npy` the official pooled
+features of a (16,224,224,3) uint8 clip: a vit_base / vit_large check of `marlin encode` and
+of its memory use on a real-size checkpoint.
 """
 import argparse
 import time
@@ -28,7 +33,10 @@ def main() -> None:
     p.add_argument("--weights", help="safetensors with encoder.* keys (default: random init)")
     p.add_argument("--clips", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--save-encoder", help="write the encoder as a released-layout .encoder.pt")
+    p.add_argument("--features", nargs=2, metavar=("CLIP", "OUT"), help="official pooled features of a uint8 clip")
     a = p.parse_args()
+    torch.manual_seed(3)
     torch.set_num_threads(a.threads)
     cfg = resolve_config(f"marlin_{a.arch}_ytf")
     model = Marlin(cfg.img_size, cfg.patch_size, cfg.n_frames, cfg.encoder_embed_dim, cfg.encoder_depth,
@@ -40,6 +48,13 @@ def main() -> None:
         state = {k: v.float() for k, v in load_file(a.weights).items()}
         model.load_state_dict(state, strict=False)
     model.eval()
+    if a.save_encoder:
+        torch.save({k: v.contiguous() for k, v in model.state_dict().items() if k.startswith("encoder.")},
+                   a.save_encoder)
+    if a.features:
+        import numpy as np
+        clip = torch.from_numpy(np.load(a.features[0])).permute(3, 0, 1, 2).unsqueeze(0).float() / 255
+        np.save(a.features[1], model.extract_features(clip, keep_seq=False)[0].numpy())
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (1, 3, 16, 224, 224), generator=g).float() / 255
     model.extract_features(x, keep_seq=False)  # warm-up

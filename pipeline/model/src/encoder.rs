@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::matmul::{Epilogue, Lhs, PackedB, Precision, convert_to_bf16, matmul, matmul_raw};
+use crate::matmul::{Epilogue, Lhs, PackedB, Precision, SendPtr, convert_to_bf16, matmul, matmul_raw};
 use crate::ops::{layer_norm, layer_norm_row};
 use crate::patchify::{Clip, patchify};
 use crate::vmath::softmax_in_place;
@@ -338,16 +338,3 @@ impl Scratch {
         }
     }
 }
-
-/// A raw output pointer shared by tasks that write disjoint regions.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-// SAFETY: only used for disjoint writes, see `attention`.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}

@@ -26,7 +26,7 @@ use marlin_checkpoint::{Checkpoint, CheckpointError, Tensor};
 pub use config::{MarlinConfig, PRESETS, StackConfig};
 pub use encoder::{Encoder, Hidden};
 pub use matmul::Precision;
-pub use patchify::{Clip, patchify};
+pub use patchify::{Clip, patchify, rgb8_to_channels_first};
 pub use weights::{BlockWeights, EncoderWeights, LayerNormWeights, LinearWeights, MarlinWeights};
 
 /// Errors of model loading and inference; file problems name the file.

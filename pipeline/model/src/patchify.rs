@@ -33,6 +33,17 @@ impl Clip {
     }
 }
 
+/// (T, H, W, 3) uint8 frames → the official model input (3, T, H, W), `v / 255` in f32.
+pub fn rgb8_to_channels_first(frames: &[u8], t: usize, h: usize, w: usize) -> Vec<f32> {
+    let mut out = vec![0f32; frames.len()];
+    for (i, px) in frames.chunks_exact(3).enumerate() {
+        for (c, &v) in px.iter().enumerate() {
+            out[c * t * h * w + i] = v as f32 / 255.0;
+        }
+    }
+    out
+}
+
 /// Writes the (tokens × patch_dim) patch matrix of `clip` into `out`.
 pub fn patchify(clip: &Clip, cfg: &MarlinConfig, out: &mut [f32]) {
     let (t_all, side, p, kt) = (cfg.n_frames, cfg.img_size, cfg.patch_size, cfg.tubelet_size);
@@ -70,16 +81,9 @@ mod tests {
         let cfg = MarlinConfig::preset("vit_small").unwrap();
         let (t, side) = (cfg.n_frames, cfg.img_size);
         let rgb: Vec<u8> = (0..t * side * side * 3).map(|i| (i * 7 % 251) as u8).collect();
-        let mut chw = vec![0f32; rgb.len()];
-        for f in 0..t {
-            for y in 0..side {
-                for x in 0..side {
-                    for c in 0..3 {
-                        chw[((c * t + f) * side + y) * side + x] = rgb[((f * side + y) * side + x) * 3 + c] as f32 / 255.0;
-                    }
-                }
-            }
-        }
+        let chw = rgb8_to_channels_first(&rgb, t, side, side);
+        // frame 5, row 7, column 9, channel 2
+        assert_eq!(chw[((2 * t + 5) * side + 7) * side + 9], rgb[((5 * side + 7) * side + 9) * 3 + 2] as f32 / 255.0);
         let mut a = vec![0f32; cfg.num_tokens() * cfg.patch_dim()];
         let mut b = a.clone();
         patchify(&Clip::Rgb8(rgb.clone()), &cfg, &mut a);

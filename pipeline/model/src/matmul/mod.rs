@@ -326,16 +326,16 @@ unsafe fn fallback(a: &[f32], m: usize, lda: usize, w: &[f32], n: usize, k: usiz
     }
 }
 
-/// A raw output pointer shared by tasks that write disjoint tiles.
+/// A raw output pointer shared by parallel tasks that write disjoint parts of one matrix.
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+pub(crate) struct SendPtr(pub(crate) *mut f32);
 
 impl SendPtr {
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }
-// SAFETY: only used for disjoint writes, see `tiled`.
+// SAFETY: only used for disjoint writes (see `tiled` and the encoder's attention).
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
