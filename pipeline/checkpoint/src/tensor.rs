@@ -44,11 +44,15 @@ fn element(dtype: DType, c: &[u8]) -> f32 {
 pub(crate) fn from_strided(bytes: &[u8], dtype: DType, offset: usize, shape: &[usize], stride: &[usize]) -> Option<Tensor> {
     let sz = dtype.size();
     let len = bytes.len() / sz;
-    let numel: usize = shape.iter().product();
+    // checked arithmetic throughout: sizes come from the file
+    let numel = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n))?;
     if numel == 0 {
         return Some(Tensor { shape: shape.to_vec(), stored_as: dtype, data: Vec::new() });
     }
-    let last = shape.iter().zip(stride).map(|(&n, &s)| (n - 1) * s).sum::<usize>();
+    let last = shape
+        .iter()
+        .zip(stride)
+        .try_fold(0usize, |acc, (&n, &s)| acc.checked_add((n - 1).checked_mul(s)?))?;
     if offset.checked_add(last)? >= len {
         return None;
     }
@@ -93,6 +97,13 @@ mod tests {
         let storage: Vec<u8> = (0..6).flat_map(|x| (x as f32).to_le_bytes()).collect(); // 2x3 row-major
         let t = from_strided(&storage, DType::F32, 0, &[3, 2], &[1, 3]).unwrap();
         assert_eq!(t.data, vec![0., 3., 1., 4., 2., 5.]);
+    }
+
+    #[test]
+    fn absurd_sizes_are_rejected_not_overflowed() {
+        let storage = vec![0u8; 16];
+        assert!(from_strided(&storage, DType::F32, 0, &[usize::MAX, 2], &[1, 1]).is_none());
+        assert!(from_strided(&storage, DType::F32, usize::MAX, &[2], &[1]).is_none());
     }
 
     #[test]

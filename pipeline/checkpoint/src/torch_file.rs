@@ -50,7 +50,8 @@ pub(crate) fn load_zip(path: &Path) -> Result<Value, CheckpointError> {
 
 fn read_entry(archive: &mut zip::ZipArchive<BufReader<File>>, name: &str, path: &Path) -> Result<Vec<u8>, CheckpointError> {
     let mut entry = archive.by_name(name).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
-    let mut buf = Vec::with_capacity(entry.size() as usize);
+    // the declared size comes from the file: cap the up-front reservation
+    let mut buf = Vec::with_capacity((entry.size() as usize).min(1 << 28));
     entry.read_to_end(&mut buf).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
     Ok(buf)
 }
@@ -71,7 +72,7 @@ impl Resolver for ZipStorages<'_> {
         rebuild_tensor(callable, args, &mut |st: &Storage| {
             let name = format!("{}data/{}", self.prefix, st.key);
             let bytes = read_entry(&mut self.archive, &name, self.path).map_err(|e| e.to_string())?;
-            let want = st.numel * st.dtype.size();
+            let want = st.numel.checked_mul(st.dtype.size()).ok_or("storage size overflows")?;
             if bytes.len() < want {
                 return Err(format!("storage {} holds {} bytes, expected {want}", st.key, bytes.len()));
             }
@@ -123,8 +124,8 @@ pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
         if n != numel {
             return Err(corrupt(path, format!("storage {key}: {n} elements, expected {numel}")));
         }
-        let len = n * dtype.size();
-        if data.len() < pos + len {
+        let len = n.checked_mul(dtype.size()).ok_or_else(|| corrupt(path, format!("storage {key}: size overflows")))?;
+        if data.len().saturating_sub(pos) < len {
             return Err(corrupt(path, format!("storage {key}: file ends early ({} of {len} bytes)", data.len() - pos)));
         }
         spans.insert(key, pos..pos + len);
