@@ -19,8 +19,9 @@ use crate::vmath::softmax_in_place;
 use crate::weights::{EncoderWeights, LayerNormWeights, LinearWeights};
 use crate::{MarlinConfig, ModelError};
 
-/// Query rows per attention task: a block's scores (rows × tokens) stay in L2.
-const QUERY_BLOCK: usize = 128;
+/// Query rows per attention step: two 6-row tiles, whose (rows × tokens) scores stay in L1/L2
+/// through q·kᵀ, softmax and p·v (measured: 6–24 rows beat 128 by about 5 % on one thread).
+const QUERY_BLOCK: usize = 12;
 
 /// A Linear layer (weight and bias) packed for the product kernels.
 fn dense(l: LinearWeights, precision: Precision) -> PackedB {
