@@ -27,8 +27,9 @@ unsafe fn store(acc: &[[__m512; NV]; MR], rows: usize, c: *mut f32, ldc: usize, 
     // SAFETY: per the function's contract; masked loads/stores touch only the `cols` columns.
     unsafe {
         let masks: [__mmask16; NV] = std::array::from_fn(|v| lane_mask(cols.saturating_sub(16 * v)));
+        let has_bias = !bias.is_null();
         let b: [__m512; NV] = std::array::from_fn(|v| {
-            if bias.is_null() { _mm512_setzero_ps() } else { _mm512_maskz_loadu_ps(masks[v], bias.add(16 * v)) }
+            if has_bias { _mm512_maskz_loadu_ps(masks[v], bias.add(16 * v)) } else { _mm512_setzero_ps() }
         });
         for (r, row) in acc.iter().enumerate() {
             if r >= rows {
@@ -39,7 +40,8 @@ unsafe fn store(acc: &[[__m512; NV]; MR], rows: usize, c: *mut f32, ldc: usize, 
                 if masks[v] == 0 {
                     continue;
                 }
-                let mut x = _mm512_add_ps(row[v], b[v]);
+                // (no add at all without a bias: attention's products have none)
+                let mut x = if has_bias { _mm512_add_ps(row[v], b[v]) } else { row[v] };
                 if let Epilogue::Accumulate = epi {
                     x = _mm512_add_ps(_mm512_maskz_loadu_ps(masks[v], cr.add(16 * v)), x);
                 }
