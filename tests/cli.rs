@@ -40,6 +40,23 @@ fn encode_reproduces_the_oracle_features() {
 }
 
 #[test]
+fn the_portable_path_without_avx512_also_matches_the_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.npy");
+    let model = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
+    let clip = oracle("clips/noise.u8.npy");
+    let o = marlin(
+        &["encode", "--model", model.to_str().unwrap(), "--clip", clip.to_str().unwrap(), "--keep-seq", "-o", out.to_str().unwrap()],
+        &[("MARLIN_NO_AVX512", "1")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, got) = read_f32(&out);
+    let (_, want) = read_f32(&oracle("features/marlin_vit_small_random/noise.seq.npy"));
+    let d = max_abs_diff(&got, &want);
+    assert!(d <= 1e-4, "portable path: max-abs {d}");
+}
+
+#[test]
 fn encode_accepts_a_float_channels_first_clip() {
     let dir = tempfile::tempdir().unwrap();
     let a = marlin_npy::read(oracle("clips/noise.u8.npy")).unwrap();

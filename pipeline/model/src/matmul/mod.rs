@@ -55,7 +55,12 @@ enum Isa {
     Avx512Bf16,
 }
 
+/// The instruction set the products use. `MARLIN_NO_AVX512` (any value) forces the portable
+/// path, to test it, or to compare, on an AVX-512 machine.
 fn isa() -> Isa {
+    if std::env::var_os("MARLIN_NO_AVX512").is_some() {
+        return Isa::Generic;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
