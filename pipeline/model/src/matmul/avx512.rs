@@ -15,6 +15,8 @@ use super::{Epilogue, NR};
 pub const MR: usize = 6;
 /// Vectors per tile row.
 const NV: usize = NR / 16;
+/// How many k steps ahead the packed panel is prefetched.
+const PREFETCH: usize = 8;
 
 /// Applies the epilogue to one finished tile and stores its first `rows` rows, `cols` columns.
 ///
@@ -90,6 +92,10 @@ pub unsafe fn tile_f32(
     unsafe {
         let ap = row_ptrs(a, lda, rows);
         for kk in 0..k {
+            // the panel streams from L2: ask for it PREFETCH k steps ahead
+            for v in 0..NV {
+                _mm_prefetch::<_MM_HINT_T0>(panel.wrapping_add((kk + PREFETCH) * NR + 16 * v) as *const i8);
+            }
             let b: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(panel.add(kk * NR + 16 * v)));
             for (r, row) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_ps(*ap[r].add(kk));
@@ -125,6 +131,9 @@ pub unsafe fn tile_bf16(
     unsafe {
         let ap = row_ptrs(a, lda, rows);
         for kp in 0..k / 2 {
+            for v in 0..NV {
+                _mm_prefetch::<_MM_HINT_T0>(panel.wrapping_add((kp + PREFETCH) * 2 * NR + 32 * v) as *const i8);
+            }
             let b: [__m512bh; NV] = std::array::from_fn(|v| {
                 std::mem::transmute(_mm512_loadu_si512(panel.add(kp * 2 * NR + 32 * v) as *const __m512i))
             });
