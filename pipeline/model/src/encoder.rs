@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::matmul::{Epilogue, Lhs, PackedB, Precision, SendPtr, convert_to_bf16, matmul, matmul_raw};
 use crate::ops::{layer_norm, layer_norm_row};
 use crate::patchify::{Clip, patchify};
-use crate::vmath::softmax_in_place;
+use crate::vmath::softmax_exp_in_place;
 use crate::weights::{EncoderWeights, LayerNormWeights, LinearWeights};
 use crate::{MarlinConfig, ModelError};
 
@@ -259,7 +259,10 @@ impl Encoder {
                     let q = if bf16 { Lhs::Bf16(&qkv16[q_at..]) } else { Lhs::F32(&qkv[q_at..]) };
                     let scores = &mut buf.scores[..bq * n];
                     matmul(q, bq, ld, buf.keys.as_ref().expect("packed above"), scores, n, Epilogue::Store, false);
-                    scores.chunks_exact_mut(n).for_each(softmax_in_place);
+                    let mut inv_sums = [0f32; QUERY_BLOCK];
+                    for (row, inv) in scores.chunks_exact_mut(n).zip(inv_sums.iter_mut()) {
+                        *inv = softmax_exp_in_place(row);
+                    }
                     let p = if bf16 {
                         buf.scores16.resize(QUERY_BLOCK * n, 0);
                         buf.scores[..bq * n].iter().zip(buf.scores16.iter_mut()).for_each(|(s, d)| *d = crate::matmul::to_bf16(*s));
@@ -272,6 +275,10 @@ impl Encoder {
                     unsafe {
                         let o = out_ptr.get().add((clip * n + q0) * d + h * hd);
                         matmul_raw(p, bq, n, buf.values.as_ref().expect("packed above"), o, d, Epilogue::Store, false);
+                        // the softmax's division, applied to the (rows × head_dim) output
+                        for (r, inv) in inv_sums[..bq].iter().enumerate() {
+                            std::slice::from_raw_parts_mut(o.add(r * d), hd).iter_mut().for_each(|v| *v *= inv);
+                        }
                     }
                 }
             })

@@ -14,14 +14,14 @@ const LANES: usize = 16;
 
 /// Runs `$generic` through a copy compiled for the best instruction set available.
 macro_rules! dispatch {
-    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident) => {
-        $vis fn $name($($arg: $ty),*) {
+    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => $generic:ident) => {
+        $vis fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-                unsafe fn avx512($($arg: $ty),*) { $generic($($arg),*) }
+                unsafe fn avx512($($arg: $ty),*) -> $ret { $generic($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) { $generic($($arg),*) }
+                unsafe fn avx2($($arg: $ty),*) -> $ret { $generic($($arg),*) }
                 if std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512bw")
                     && std::arch::is_x86_feature_detected!("avx512vl")
@@ -87,8 +87,10 @@ pub(crate) fn gelu_inline(x: &mut [f32]) {
     x.iter_mut().for_each(|v| *v = gelu_lane(*v));
 }
 
+/// Softmax without its last division: `r ← exp(r − max r)`, returning `1 / Σ r` for the caller
+/// to apply later (attention scales the 64-wide output rows instead of the 1568-wide scores).
 #[inline(always)]
-fn softmax_generic(r: &mut [f32]) {
+fn softmax_exp_generic(r: &mut [f32]) -> f32 {
     let mut m = [f32::NEG_INFINITY; LANES];
     let mut chunks = r.chunks_exact(LANES);
     for c in &mut chunks {
@@ -110,12 +112,11 @@ fn softmax_generic(r: &mut [f32]) {
         *v = exp_lane(*v - max);
         sum += *v;
     }
-    let inv = 1.0 / sum;
-    r.iter_mut().for_each(|v| *v *= inv);
+    1.0 / sum
 }
 
-dispatch!(pub fn gelu_in_place(x: &mut [f32]) => gelu_inline);
-dispatch!(pub fn softmax_in_place(r: &mut [f32]) => softmax_generic);
+dispatch!(pub fn gelu_in_place(x: &mut [f32]) -> () => gelu_inline);
+dispatch!(pub fn softmax_exp_in_place(r: &mut [f32]) -> f32 => softmax_exp_generic);
 
 #[cfg(test)]
 mod tests {
@@ -154,15 +155,15 @@ mod tests {
         assert_eq!(a, b);
         let mut a = xs.clone();
         let mut b = xs;
-        softmax_in_place(&mut a);
-        softmax_generic(&mut b);
+        assert_eq!(softmax_exp_in_place(&mut a), softmax_exp_generic(&mut b));
         assert_eq!(a, b);
     }
 
     #[test]
     fn softmax_of_an_odd_length_row() {
         let mut r: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
-        softmax_in_place(&mut r);
+        let inv = softmax_exp_in_place(&mut r);
+        r.iter_mut().for_each(|v| *v *= inv);
         let want_last = 1.0 / (0..37).map(|i| ((i as f64 - 36.0) * 0.5).exp()).sum::<f64>();
         assert!((r[36] as f64 - want_last).abs() < 1e-7);
         assert!((r.iter().sum::<f32>() - 1.0).abs() < 1e-6);
