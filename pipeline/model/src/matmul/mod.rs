@@ -17,7 +17,7 @@ pub const NR: usize = 64;
 const TASK_ROWS: usize = 192;
 /// Bytes of packed B one task keeps hot in L2.
 #[cfg(target_arch = "x86_64")]
-const B_BLOCK_BYTES: usize = 512 * 1024;
+const B_BLOCK_BYTES: usize = 256 * 1024;
 
 /// What happens to `A·B + bias` when it is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
