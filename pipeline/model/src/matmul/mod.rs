@@ -301,33 +301,33 @@ unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usi
     }
 }
 
-/// Without AVX-512: the `gemm` crate's f32 product, then the epilogue.
+/// Without AVX-512: the `gemm` crate accumulates the product straight into C, which holds the
+/// bias first (added to C's old values for `Accumulate`); GELU runs over the rows afterwards.
 #[allow(clippy::too_many_arguments)]
 unsafe fn fallback(a: &[f32], m: usize, lda: usize, w: &[f32], n: usize, k: usize, c: *mut f32, ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
     assert!(a.len() >= (m - 1) * lda + k && w.len() >= n * k);
-    let mut prod = vec![0f32; m * n];
+    // SAFETY: row r of the output, per the caller's contract.
+    let row = |r: usize| unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), n) };
+    for r in 0..m {
+        let row = row(r);
+        match (epi, bias) {
+            (Epilogue::Accumulate, Some(b)) => row.iter_mut().zip(b).for_each(|(o, b)| *o += b),
+            (Epilogue::Accumulate, None) => {}
+            (_, Some(b)) => row.copy_from_slice(&b[..n]),
+            (_, None) => row.fill(0.0),
+        }
+    }
     let par = if parallel { gemm::Parallelism::Rayon(rayon::current_num_threads()) } else { gemm::Parallelism::None };
-    // SAFETY: a is m×k (row stride lda), w is n×k row-major read as k×n, prod is m×n; bounds
-    // asserted above.
+    // SAFETY: a is m×k (row stride lda), w is n×k row-major read as k×n, c is m×n (row stride
+    // ldc); bounds asserted above and by the caller.
     unsafe {
         gemm::gemm(
-            m, n, k, prod.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, lda as isize, w.as_ptr(), k as isize, 1, 0.0,
-            1.0, false, false, false, par,
+            m, n, k, c, 1, ldc as isize, true, a.as_ptr(), 1, lda as isize, w.as_ptr(), k as isize, 1, 1.0, 1.0, false,
+            false, false, par,
         );
     }
-    for (r, p) in prod.chunks_exact(n).enumerate() {
-        // SAFETY: row r of the output, per the caller's contract.
-        let row = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), n) };
-        for (j, (o, &v)) in row.iter_mut().zip(p).enumerate() {
-            let v = v + bias.map_or(0.0, |b| b[j]);
-            *o = match epi {
-                Epilogue::Accumulate => *o + v,
-                _ => v,
-            };
-        }
-        if epi == Epilogue::Gelu {
-            crate::vmath::gelu_in_place(row);
-        }
+    if epi == Epilogue::Gelu {
+        (0..m).for_each(|r| crate::vmath::gelu_in_place(row(r)));
     }
 }
 
@@ -362,6 +362,13 @@ mod tests {
         (0..len).map(|i| ((i as f32 + seed) * 0.618).sin()).collect()
     }
 
+    /// The operand as the AVX-512 tiles (where the CPU has them) and the portable path take it.
+    fn both_layouts(w: &[f32], bias: &[f32], n: usize, k: usize) -> Vec<PackedB> {
+        let mut portable = PackedB::from_linear(w, Some(bias), n, k, Precision::F32);
+        portable.layout = Layout::RowMajor(w.to_vec());
+        vec![PackedB::from_linear(w, Some(bias), n, k, Precision::F32), portable]
+    }
+
     #[test]
     fn every_epilogue_and_ragged_edges_match_a_naive_product() {
         // m, n, k not multiples of the tile sizes
@@ -369,24 +376,25 @@ mod tests {
         let a = data(m * k, 1.0);
         let w = data(n * k, 2.0);
         let bias = data(n, 3.0);
-        let b = PackedB::from_linear(&w, Some(&bias), n, k, Precision::F32);
         let want = naive(&a, m, k, &w, n, &bias);
-        let mut c = vec![0f32; m * n];
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Store, true);
-        for (x, y) in c.iter().zip(&want) {
-            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
-        }
-        let base = data(m * n, 4.0);
-        let mut c = base.clone();
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Accumulate, false);
-        for ((x, y), z) in c.iter().zip(&want).zip(&base) {
-            assert!((x - (y + z)).abs() < 1e-4);
-        }
-        let mut c = vec![0f32; m * n];
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Gelu, true);
-        for (x, y) in c.iter().zip(&want) {
-            let g = 0.5 * y * (1.0 + libm::erff(y / std::f32::consts::SQRT_2));
-            assert!((x - g).abs() < 1e-4);
+        for b in both_layouts(&w, &bias, n, k) {
+            let mut c = vec![0f32; m * n];
+            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Store, true);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            }
+            let base = data(m * n, 4.0);
+            let mut c = base.clone();
+            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Accumulate, false);
+            for ((x, y), z) in c.iter().zip(&want).zip(&base) {
+                assert!((x - (y + z)).abs() < 1e-4);
+            }
+            let mut c = vec![0f32; m * n];
+            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Gelu, true);
+            for (x, y) in c.iter().zip(&want) {
+                let g = 0.5 * y * (1.0 + libm::erff(y / std::f32::consts::SQRT_2));
+                assert!((x - g).abs() < 1e-4);
+            }
         }
     }
 
