@@ -19,6 +19,10 @@ pub struct Cli {
 pub enum Command {
     /// Encode one clip (.npy) into MARLIN features (.npy).
     Encode(EncodeArgs),
+    /// Decode a video's first frames to .npy, as the clip pipeline sees them.
+    Decode(DecodeArgs),
+    /// Features of a whole video, clip by clip (the official `extract_video`).
+    Extract(ExtractArgs),
     /// Measure speed.
     Bench {
         #[command(subcommand)]
@@ -81,6 +85,115 @@ pub struct EncodeArgs {
     pub output: PathBuf,
 }
 
+/// How a video is decoded and its frames turned into RGB.
+#[derive(Debug, Args)]
+pub struct VideoArgs {
+    /// Video decoder: auto (NVDEC where present, else libav), software (libav), nvdec.
+    #[arg(long, value_enum, default_value_t = DecoderArg::Auto)]
+    pub decoder: DecoderArg,
+    /// YUV → RGB: exact (the official frames' arithmetic, FFmpeg's swscale), videoconvert
+    /// (GStreamer's), or auto (exact where the decoder's format is covered).
+    #[arg(long, value_enum, default_value_t = ColourArg::Auto)]
+    pub colour: ColourArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecoderArg {
+    Auto,
+    Software,
+    Nvdec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColourArg {
+    Auto,
+    Exact,
+    Videoconvert,
+}
+
+impl VideoArgs {
+    pub fn options(&self) -> marlin_media::DecodeOptions {
+        use marlin_media::{ColourMode, DecoderChoice};
+        marlin_media::DecodeOptions {
+            decoder: match self.decoder {
+                DecoderArg::Auto => DecoderChoice::Auto,
+                DecoderArg::Software => DecoderChoice::Software,
+                DecoderArg::Nvdec => DecoderChoice::Nvdec,
+            },
+            colour: match self.colour {
+                ColourArg::Auto => ColourMode::Auto,
+                ColourArg::Exact => ColourMode::Exact,
+                ColourArg::Videoconvert => ColourMode::Videoconvert,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Any video GStreamer can open.
+    pub video: PathBuf,
+    /// How many frames, from the first (fewer if the video is shorter).
+    #[arg(long, default_value_t = 32)]
+    pub frames: usize,
+    #[command(flatten)]
+    pub video_args: VideoArgs,
+    /// Output: (K,H,W,3) uint8 RGB .npy.
+    #[arg(short, long, value_name = "FRAMES.npy")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReductionArg {
+    None,
+    Mean,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TailArg {
+    Drop,
+    Pad,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Any video GStreamer can open; its frames must be 224×224 face crops.
+    pub video: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub video_args: VideoArgs,
+    /// Take every n-th frame inside a clip window.
+    #[arg(long, default_value_t = 2)]
+    pub sample_rate: usize,
+    /// Clip windows start every stride·sample-rate frames.
+    #[arg(long, default_value_t = 16)]
+    pub stride: usize,
+    /// Frames after the last full window: drop (official) or one more clip, padded with the
+    /// last frame.
+    #[arg(long, value_enum, default_value_t = TailArg::Drop)]
+    pub tail: TailArg,
+    /// Stop after this many clips.
+    #[arg(long)]
+    pub max_clips: Option<usize>,
+    /// Resample the video to this frame rate (by timestamps) before cutting clips.
+    #[arg(long, value_name = "FPS")]
+    pub fps: Option<f64>,
+    /// Clips per encoder forward.
+    #[arg(long, default_value_t = 2)]
+    pub batch: usize,
+    /// Every token's feature per clip, (n_clips, 1568, D), instead of the pooled (n_clips, D).
+    #[arg(long)]
+    pub keep_seq: bool,
+    /// Reduce over clips: none (one row per clip), mean or max.
+    #[arg(long, value_enum, default_value_t = ReductionArg::None)]
+    pub reduction: ReductionArg,
+    /// Output features, float32 .npy.
+    #[arg(short, long, value_name = "OUT.npy")]
+    pub output: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// List the released models and whether they are in the cache.
@@ -109,5 +222,15 @@ pub enum BenchCommand {
         /// Clips per forward.
         #[arg(long, default_value_t = 1)]
         batch: usize,
+    },
+    /// Decode throughput: every frame of VIDEO decoded and converted to RGB; last line
+    /// `frames/s=<x>`.
+    Decode {
+        video: PathBuf,
+        #[command(flatten)]
+        video_args: VideoArgs,
+        /// Passes over the video; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
     },
 }

@@ -1,17 +1,53 @@
-//! `marlin bench encode`: encoder throughput on synthetic clips, model load excluded.
+//! `marlin bench`: encoder throughput on synthetic clips (model load excluded), decode
+//! throughput on a video.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::ensure;
 use marlin_model::Clip;
 
-use crate::args::BenchCommand;
+use marlin_media::VideoReader;
+
+use crate::args::{BenchCommand, ModelArgs, VideoArgs};
 use crate::model_source;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Encode { model, clips, batch } = cmd;
+    match cmd {
+        BenchCommand::Encode { model, clips, batch } => encode(&model, clips, batch),
+        BenchCommand::Decode { video, video_args, repeat } => decode(&video, &video_args, repeat),
+    }
+}
+
+/// Every frame decoded and converted to RGB, `repeat` passes; prints the best pass.
+fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
+    ensure!(repeat > 0, "--repeat must be positive");
+    let mut best = f64::INFINITY;
+    let mut frames = 0;
+    let mut report = String::new();
+    for _ in 0..repeat {
+        let t0 = Instant::now();
+        let mut reader = VideoReader::open(video, args.options())?;
+        frames = 0;
+        while let Some(f) = reader.next_frame(true)? {
+            std::hint::black_box(&f.image);
+            frames += 1;
+        }
+        best = best.min(t0.elapsed().as_secs_f64());
+        report = format!(
+            "decoder={} colour=\"{}\"",
+            reader.decoder().unwrap_or_else(|| "?".into()),
+            reader.colour_path().map_or_else(|| "?".into(), |c| c.to_string())
+        );
+    }
+    println!("video={} frames={frames} {report} best_seconds={best:.3}", video.display());
+    println!("frames/s={:.1}", frames as f64 / best);
+    Ok(())
+}
+
+fn encode(model: &ModelArgs, clips: usize, batch: usize) -> anyhow::Result<()> {
     ensure!(clips > 0 && batch > 0, "--clips and --batch must be positive");
-    let enc = &model_source::load_or_random(&model)?;
+    let enc = &model_source::load_or_random(model)?;
     let cfg = enc.config();
     let len = cfg.n_frames * cfg.img_size * cfg.img_size * 3;
     // deterministic pseudo-random frames (an LCG): content does not change the work done

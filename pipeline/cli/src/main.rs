@@ -2,7 +2,9 @@
 
 mod args;
 mod bench;
+mod decode;
 mod encode;
+mod extract;
 mod model_source;
 mod models;
 
@@ -25,6 +27,8 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         args::Command::Encode(a) => encode::run(a),
+        args::Command::Decode(a) => decode::run(a),
+        args::Command::Extract(a) => extract::run(a),
         args::Command::Bench { command } => bench::run(command),
         args::Command::Models { command } => models::run(command),
     };

@@ -1,0 +1,130 @@
+//! `marlin extract`: the official `extract_video(crop_face=False)`: a video's clips (MARLIN's
+//! sampling rule) through the encoder, one feature row per clip, optionally reduced.
+//!
+//! Decoding runs on its own thread, a batch ahead of the encoder.
+
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+use anyhow::{Context, bail};
+use marlin_media::sampling::{Clip, SamplingOptions, TailPolicy};
+use marlin_media::{RgbImage, VideoClips};
+use marlin_model::Clip as ModelClip;
+
+use crate::args::{ExtractArgs, ReductionArg, TailArg};
+use crate::model_source;
+
+pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
+    if args.batch == 0 {
+        bail!("--batch must be positive");
+    }
+    let model = model_source::load(&args.model)?;
+    let enc = &model.encoder;
+    let cfg = enc.config().clone();
+    let sampling = SamplingOptions {
+        clip_frames: cfg.n_frames,
+        sample_rate: args.sample_rate,
+        stride: args.stride,
+        tail: match args.tail {
+            TailArg::Drop => TailPolicy::Drop,
+            TailArg::Pad => TailPolicy::Pad,
+        },
+        max_clips: args.max_clips,
+    };
+    let (tx, rx) = sync_channel::<anyhow::Result<Clip<Arc<RgbImage>>>>(args.batch);
+    let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
+    let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64) {
+        let mut clips = match VideoClips::open(&video, decode, sampling, fps) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Err(e.into()));
+                return (None, None, 0);
+            }
+        };
+        loop {
+            match clips.next_clip() {
+                Ok(Some(c)) => {
+                    if tx.send(Ok(c)).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                    break;
+                }
+            }
+        }
+        (clips.decoder(), clips.colour_path().map(|c| c.to_string()), clips.frames_decoded())
+    });
+
+    let (t, s) = (cfg.n_frames, cfg.img_size);
+    let row = if args.keep_seq { cfg.num_tokens() * enc.dim() } else { enc.dim() };
+    let mut features: Vec<f32> = Vec::new();
+    let mut n_clips = 0;
+    let mut batch: Vec<ModelClip> = Vec::with_capacity(args.batch);
+    let encode = |batch: &mut Vec<ModelClip>, features: &mut Vec<f32>| -> anyhow::Result<()> {
+        for f in enc.extract_features(batch, args.keep_seq)? {
+            features.extend_from_slice(&f);
+        }
+        batch.clear();
+        Ok(())
+    };
+    for clip in rx.iter() {
+        let clip = clip?;
+        let first = &clip.frames[0];
+        if (first.width as usize, first.height as usize) != (s, s) {
+            bail!(
+                "{}: frames are {}x{}, but the encoder takes {s}x{s} face crops; crop the faces first (face detection comes with `--crop-face`, not available yet)",
+                args.video.display(),
+                first.width,
+                first.height
+            );
+        }
+        let mut data = Vec::with_capacity(t * s * s * 3);
+        for f in &clip.frames {
+            if (f.width as usize, f.height as usize) != (s, s) {
+                bail!("{}: the frame size changes mid-stream to {}x{}", args.video.display(), f.width, f.height);
+            }
+            data.extend_from_slice(&f.data);
+        }
+        batch.push(ModelClip::Rgb8(data));
+        n_clips += 1;
+        if batch.len() == args.batch {
+            encode(&mut batch, &mut features)?;
+        }
+    }
+    if !batch.is_empty() {
+        encode(&mut batch, &mut features)?;
+    }
+    let (decoder, colour, frames) = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
+    if n_clips == 0 {
+        bail!("{}: no clips", args.video.display());
+    }
+    let row_shape: Vec<usize> = if args.keep_seq { vec![cfg.num_tokens(), enc.dim()] } else { vec![enc.dim()] };
+    let (shape, out) = match args.reduction {
+        ReductionArg::None => ([vec![n_clips], row_shape].concat(), features),
+        ReductionArg::Mean => (row_shape, reduce(&features, row, |acc, x| acc + x, |acc| acc / n_clips as f32)),
+        ReductionArg::Max => (row_shape, reduce(&features, row, f32::max, |acc| acc)),
+    };
+    marlin_npy::write_f32(&args.output, &shape, &out).with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!(
+        "{}: {frames} frames, {n_clips} clips, decoder {}, colour {}",
+        args.video.display(),
+        decoder.unwrap_or_else(|| "?".into()),
+        colour.unwrap_or_else(|| "?".into())
+    );
+    Ok(())
+}
+
+/// Folds the rows of `features` (each `row` long) element-wise, then finishes each value.
+fn reduce(features: &[f32], row: usize, fold: impl Fn(f32, f32) -> f32, finish: impl Fn(f32) -> f32) -> Vec<f32> {
+    let mut rows = features.chunks_exact(row);
+    let mut acc = rows.next().map(<[f32]>::to_vec).unwrap_or_default();
+    for r in rows {
+        for (a, &x) in acc.iter_mut().zip(r) {
+            *a = fold(*a, x);
+        }
+    }
+    acc.into_iter().map(finish).collect()
+}

@@ -1,0 +1,89 @@
+//! Clips straight from a video file: [`VideoReader`] frames through the optional frame-rate
+//! resampler into the [`ClipSampler`], converting only the frames a clip will hold.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::sampling::{Clip, ClipQueue, ClipSampler, FpsResampler, SamplingOptions};
+use crate::{DecodeOptions, MediaError, RgbImage, VideoReader};
+
+/// Clips of one video, produced while it decodes.
+pub struct VideoClips {
+    reader: Option<VideoReader>,
+    sampler: ClipSampler<Arc<RgbImage>>,
+    resampler: Option<FpsResampler>,
+    ready: ClipQueue<Arc<RgbImage>>,
+    /// Output frame indices so far (after resampling).
+    frames_out: u64,
+    decoder: Option<String>,
+    colour: Option<crate::ColourPath>,
+    decoded: u64,
+}
+
+impl VideoClips {
+    /// Opens `path`; `fps` resamples to that frame rate before sampling.
+    pub fn open(path: &Path, decode: DecodeOptions, sampling: SamplingOptions, fps: Option<f64>) -> Result<Self, MediaError> {
+        let bad = |reason: String| MediaError::Unreadable { path: path.into(), reason };
+        let sampler = ClipSampler::new(sampling).map_err(bad)?;
+        let resampler = fps.map(FpsResampler::new).transpose().map_err(bad)?;
+        let reader = VideoReader::open(path, decode)?;
+        Ok(Self { reader: Some(reader), sampler, resampler, ready: ClipQueue::new(), frames_out: 0, decoder: None, colour: None, decoded: 0 })
+    }
+
+    /// The next clip, `Ok(None)` once the video is exhausted (or `max_clips` reached).
+    pub fn next_clip(&mut self) -> Result<Option<Clip<Arc<RgbImage>>>, MediaError> {
+        loop {
+            if let Some(clip) = self.ready.pop_front() {
+                return Ok(Some(clip));
+            }
+            let Some(reader) = self.reader.as_mut() else { return Ok(None) };
+            if self.sampler.done() {
+                self.close();
+                continue;
+            }
+            let want_next = self.sampler.wants(self.frames_out);
+            // Without resampling each frame is one output frame; with it, the frame's output
+            // slots are only known from its timestamp, so convert and decide afterwards.
+            let frame = reader.next_frame(want_next || self.resampler.is_some())?;
+            let Some(frame) = frame else {
+                self.ready.extend(self.sampler.finish());
+                self.close();
+                continue;
+            };
+            let slots = match &mut self.resampler {
+                Some(r) => r.map(frame.pts),
+                None => self.frames_out..=self.frames_out,
+            };
+            let image = frame.image.map(Arc::new);
+            for o in slots {
+                let keep = self.sampler.wants(o).then(|| image.clone()).flatten();
+                self.ready.extend(self.sampler.push(o, keep));
+                self.frames_out = o + 1;
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(r) = self.reader.take() {
+            self.decoder = r.decoder();
+            self.colour = r.colour_path().cloned();
+            self.decoded = r.frames_decoded();
+        }
+    }
+
+    /// The video decoder used (factory name), once known.
+    pub fn decoder(&self) -> Option<String> {
+        self.reader.as_ref().map_or_else(|| self.decoder.clone(), |r| r.decoder())
+    }
+
+    /// The colour conversion that ran, once a frame was converted.
+    pub fn colour_path(&self) -> Option<crate::ColourPath> {
+        self.reader.as_ref().map_or_else(|| self.colour.clone(), |r| r.colour_path().cloned())
+    }
+
+    /// Frames decoded so far (all of them once `next_clip` returned `None`, unless
+    /// `max_clips` stopped decoding early).
+    pub fn frames_decoded(&self) -> u64 {
+        self.reader.as_ref().map_or(self.decoded, |r| r.frames_decoded())
+    }
+}

@@ -1,0 +1,339 @@
+//! Streaming decode of any video GStreamer can open: `filesrc ! decodebin ! appsink`, one
+//! frame at a time, converted to RGB only when the caller wants the frame.
+//!
+//! Memory stays bounded whatever the video's length: the appsink queue holds a few frames and
+//! nothing else is kept here. Errors from GStreamer's bus are turned into [`MediaError`]s that
+//! name the file and the cause.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use crate::colour::{ColourMode, ColourPath, ExactConverter, ExactLayout, copy_packed_rgb};
+use crate::decoder_choice::{DecoderChoice, Verdict, verdict};
+use crate::{MediaError, RgbImage};
+
+/// Initialises GStreamer once per process.
+pub fn init() -> Result<(), MediaError> {
+    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| gst::init().map_err(|e| e.to_string())).clone().map_err(MediaError::Init)
+}
+
+/// How to decode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    pub decoder: DecoderChoice,
+    pub colour: ColourMode,
+}
+
+/// One decoded frame: its index in decode order, its timestamp, and its pixels if asked for.
+#[derive(Debug)]
+pub struct Frame {
+    pub index: u64,
+    pub pts: Option<Duration>,
+    pub image: Option<RgbImage>,
+}
+
+/// What the GStreamer callbacks found out, read by the reader.
+#[derive(Default)]
+struct Shared {
+    decoder: Option<String>,
+    error: Option<MediaError>,
+    unknown_codec: Option<String>,
+    video_linked: bool,
+    via_videoconvert: bool,
+}
+
+/// A video being decoded. Dropping it stops the pipeline.
+pub struct VideoReader {
+    path: PathBuf,
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    bus: gst::Bus,
+    shared: Arc<Mutex<Shared>>,
+    next_index: u64,
+    exact: ExactConverter,
+    colour_path: Option<ColourPath>,
+    finished: bool,
+}
+
+/// How long one wait on the appsink lasts before the bus is checked.
+const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(50);
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl VideoReader {
+    /// Starts decoding `path`. Errors found before the first frame (no such file, not a video)
+    /// surface here or from the first [`next_frame`](Self::next_frame).
+    pub fn open(path: &Path, options: DecodeOptions) -> Result<Self, MediaError> {
+        init()?;
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MediaError::NotFound { path: path.into() }),
+            Err(e) => return Err(MediaError::Unreadable { path: path.into(), reason: e.to_string() }),
+            Ok(m) if m.is_dir() => return Err(MediaError::Unreadable { path: path.into(), reason: "is a directory".into() }),
+            Ok(m) if m.len() == 0 => return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() }),
+            Ok(_) => {}
+        }
+        let build_err = |e: glib::BoolError| MediaError::Init(format!("cannot build the decoding pipeline: {e}"));
+        let pipeline = gst::Pipeline::new();
+        let src = gst::ElementFactory::make("filesrc").property("location", path.to_string_lossy().as_ref()).build().map_err(build_err)?;
+        let video_caps = gst::Caps::from_str("video/x-raw(ANY)").map_err(build_err)?;
+        let decodebin = gst::ElementFactory::make("decodebin")
+            .property("caps", &video_caps)
+            .property("expose-all-streams", false)
+            .build()
+            .map_err(build_err)?;
+        let sink_caps = match options.colour {
+            ColourMode::Videoconvert => gst::Caps::builder("video/x-raw").field("format", "RGB").build(),
+            _ => gst::Caps::builder("video/x-raw").build(),
+        };
+        let sink = gst_app::AppSink::builder().caps(&sink_caps).sync(false).max_buffers(4).drop(false).enable_last_sample(false).build();
+        pipeline.add_many([&src, &decodebin, sink.upcast_ref()]).map_err(build_err)?;
+        src.link(&decodebin).map_err(build_err)?;
+
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let select_type = glib::Type::from_name("GstAutoplugSelectResult")
+            .filter(|t| autoplug_select_value(*t, false).is_some())
+            .ok_or_else(|| MediaError::Init("decodebin's GstAutoplugSelectResult type is missing".into()))?;
+        let (choice, sh) = (options.decoder, shared.clone());
+        let file: PathBuf = path.into();
+        decodebin.connect("autoplug-select", false, move |args| {
+            let caps = args[2].get::<gst::Caps>().ok()?;
+            let factory = args[3].get::<gst::ElementFactory>().ok()?;
+            let v = verdict(choice, &caps, &factory);
+            if v == Verdict::NoNvdec {
+                let mut s = lock(&sh);
+                if s.error.is_none() {
+                    s.error = Some(MediaError::NoNvdec { path: file.clone(), codec: caps_name(&caps) });
+                }
+            }
+            autoplug_select_value(select_type, v != Verdict::Try)
+        });
+        let sh = shared.clone();
+        decodebin.connect("unknown-type", false, move |args| {
+            if let Ok(caps) = args[2].get::<gst::Caps>() {
+                let name = caps_name(&caps);
+                let mut s = lock(&sh);
+                if !name.starts_with("audio/") && s.unknown_codec.is_none() {
+                    s.unknown_codec = Some(name);
+                }
+            }
+            None
+        });
+        let sh = shared.clone();
+        pipeline.connect_deep_element_added(move |_, _, element| {
+            if let Some(f) = element.factory() {
+                let klass = f.klass();
+                if klass.contains("Decoder") && klass.contains("Video") {
+                    lock(&sh).decoder = Some(f.name().to_string());
+                }
+            }
+        });
+        let (sh, pipeline_weak, sink_weak) = (shared.clone(), pipeline.downgrade(), sink.downgrade());
+        let (mode, file) = (options.colour, PathBuf::from(path));
+        decodebin.connect_pad_added(move |_, pad| {
+            let (Some(pipeline), Some(sink)) = (pipeline_weak.upgrade(), sink_weak.upgrade()) else { return };
+            if let Err(e) = link_video_pad(pad, &pipeline, &sink, mode, &sh, &file) {
+                let mut s = lock(&sh);
+                if s.error.is_none() {
+                    s.error = Some(e);
+                }
+            }
+        });
+
+        let bus = pipeline.bus().ok_or_else(|| MediaError::Init("pipeline without a bus".into()))?;
+        let reader = Self {
+            path: path.into(),
+            pipeline,
+            sink,
+            bus,
+            shared,
+            next_index: 0,
+            exact: ExactConverter::default(),
+            colour_path: None,
+            finished: false,
+        };
+        if reader.pipeline.set_state(gst::State::Playing).is_err() {
+            return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo { path: path.into(), reason: "the pipeline did not start".into() }));
+        }
+        Ok(reader)
+    }
+
+    /// The next frame in decode order, its pixels converted when `convert` is true;
+    /// `Ok(None)` at the end of the stream.
+    pub fn next_frame(&mut self, convert: bool) -> Result<Option<Frame>, MediaError> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if let Some(sample) = self.sink.try_pull_sample(POLL) {
+                return self.frame_from(&sample, convert).map(Some);
+            }
+            if let Some(e) = self.pending_error() {
+                self.finished = true;
+                return Err(e);
+            }
+            if self.sink.is_eos() {
+                self.finished = true;
+                if self.next_index == 0 {
+                    let s = lock(&self.shared);
+                    return Err(if s.video_linked {
+                        MediaError::NoFrames { path: self.path.clone() }
+                    } else {
+                        MediaError::NoVideoStream { path: self.path.clone() }
+                    });
+                }
+            }
+        }
+    }
+
+    /// The video decoder's factory name (`avdec_h264`, `nvh264dec`…), once known.
+    pub fn decoder(&self) -> Option<String> {
+        lock(&self.shared).decoder.clone()
+    }
+
+    /// The colour conversion that ran, once a frame was converted.
+    pub fn colour_path(&self) -> Option<&ColourPath> {
+        self.colour_path.as_ref()
+    }
+
+    /// Frames decoded so far.
+    pub fn frames_decoded(&self) -> u64 {
+        self.next_index
+    }
+
+    fn frame_from(&mut self, sample: &gst::Sample, convert: bool) -> Result<Frame, MediaError> {
+        let index = self.next_index;
+        self.next_index += 1;
+        let buffer = sample.buffer().ok_or_else(|| self.decode_error("a sample without a buffer"))?;
+        let pts = buffer.pts().map(|t| Duration::from_nanos(t.nseconds()));
+        if !convert {
+            return Ok(Frame { index, pts, image: None });
+        }
+        let caps = sample.caps().ok_or_else(|| self.decode_error("a sample without caps"))?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| self.decode_error(&format!("unusable caps {caps}: {e}")))?;
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| self.decode_error(&format!("cannot map a frame: {e}")))?;
+        let mut data = Vec::new();
+        let via_videoconvert = lock(&self.shared).via_videoconvert;
+        let path = if via_videoconvert {
+            copy_packed_rgb(&frame, &mut data).map_err(|reason| MediaError::Convert { path: self.path.clone(), reason })?;
+            ColourPath::Videoconvert
+        } else {
+            let layout = ExactLayout::for_format(info.format(), info.colorimetry().range())
+                .ok_or_else(|| MediaError::ExactColourUnsupported { path: self.path.clone(), format: info.format().to_str().to_string() })?;
+            self.exact.convert(&frame, layout, &mut data).map_err(|reason| MediaError::Convert { path: self.path.clone(), reason })?;
+            ColourPath::Exact { format: info.format().to_str().to_string() }
+        };
+        if self.colour_path.as_ref() != Some(&path) {
+            tracing::info!("{}: colour conversion {path}", self.path.display());
+            self.colour_path = Some(path);
+        }
+        let image = RgbImage::new(info.width(), info.height(), data).ok_or_else(|| self.decode_error("converted frame of the wrong size"))?;
+        Ok(Frame { index, pts, image: Some(image) })
+    }
+
+    fn decode_error(&self, reason: &str) -> MediaError {
+        MediaError::Decode { path: self.path.clone(), frames: self.next_index, reason: reason.into() }
+    }
+
+    /// The first error on the bus (or found by a callback), as a [`MediaError`].
+    fn pending_error(&self) -> Option<MediaError> {
+        while let Some(msg) = self.bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Warning]) {
+            match msg.view() {
+                gst::MessageView::Error(err) => return Some(self.map_error(err)),
+                gst::MessageView::Warning(w) => tracing::warn!("{}: {}", self.path.display(), w.error()),
+                _ => {}
+            }
+        }
+        lock(&self.shared).error.take()
+    }
+
+    fn map_error(&self, err: &gst::message::Error) -> MediaError {
+        let path = self.path.clone();
+        let mut s = lock(&self.shared);
+        if let Some(e) = s.error.take() {
+            return e;
+        }
+        let e = err.error();
+        let reason = e.message().to_string();
+        if e.matches(gst::ResourceError::NotFound) {
+            MediaError::NotFound { path }
+        } else if e.matches(gst::ResourceError::OpenRead) || e.matches(gst::ResourceError::Read) {
+            MediaError::Unreadable { path, reason }
+        } else if e.matches(gst::StreamError::TypeNotFound) || e.matches(gst::StreamError::WrongType) {
+            MediaError::NotAVideo { path, reason }
+        } else if let Some(codec) = s.unknown_codec.take().filter(|_| e.matches(gst::CoreError::MissingPlugin) || e.matches(gst::StreamError::CodecNotFound)) {
+            MediaError::UnsupportedCodec { path, codec }
+        } else if self.next_index == 0 && !s.video_linked && e.matches(gst::StreamError::CodecNotFound) {
+            MediaError::NoVideoStream { path }
+        } else if self.next_index == 0 && (e.matches(gst::StreamError::Demux) || e.matches(gst::StreamError::Format)) {
+            MediaError::NotAVideo { path, reason }
+        } else {
+            let detail = err.debug().map(|d| d.to_string()).unwrap_or_default();
+            tracing::debug!("{}: {reason}: {detail}", self.path.display());
+            MediaError::Decode { path, frames: self.next_index, reason }
+        }
+    }
+}
+
+impl Drop for VideoReader {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// decodebin's `GstAutoplugSelectResult` value `try` (0) or `skip` (2).
+fn autoplug_select_value(ty: glib::Type, skip: bool) -> Option<glib::Value> {
+    glib::EnumClass::with_type(ty)?.to_value(if skip { 2 } else { 0 })
+}
+
+fn caps_name(caps: &gst::CapsRef) -> String {
+    caps.structure(0).map(|s| s.name().to_string()).unwrap_or_else(|| caps.to_string())
+}
+
+/// Links decodebin's first raw-video pad to the appsink, through videoconvert where the
+/// colour mode asks for it or the exact path does not cover the decoder's format.
+fn link_video_pad(pad: &gst::Pad, pipeline: &gst::Pipeline, sink: &gst_app::AppSink, mode: ColourMode, shared: &Mutex<Shared>, path: &Path) -> Result<(), MediaError> {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    if !caps_name(&caps).starts_with("video/x-raw") || lock(shared).video_linked {
+        return Ok(());
+    }
+    let format = gst_video::VideoInfo::from_caps(&caps).ok().map(|i| (i.format(), i.colorimetry().range()));
+    let covered = format.is_none_or(|(f, r)| ExactLayout::for_format(f, r).is_some());
+    let use_videoconvert = match mode {
+        ColourMode::Videoconvert => true,
+        ColourMode::Auto => !covered,
+        ColourMode::Exact if covered => false,
+        ColourMode::Exact => {
+            let format = format.map(|(f, _)| f.to_str().to_string()).unwrap_or_default();
+            return Err(MediaError::ExactColourUnsupported { path: path.into(), format });
+        }
+    };
+    let link_err = |what: &str| MediaError::Init(format!("cannot link the decoder to {what}"));
+    let target = if use_videoconvert {
+        let convert = gst::ElementFactory::make("videoconvert").build().map_err(|_| link_err("videoconvert (missing?)"))?;
+        if mode != ColourMode::Videoconvert {
+            sink.set_caps(Some(&gst::Caps::builder("video/x-raw").field("format", "RGB").build()));
+        }
+        pipeline.add(&convert).map_err(|_| link_err("videoconvert"))?;
+        convert.link(sink).map_err(|_| link_err("the appsink"))?;
+        convert.sync_state_with_parent().map_err(|_| link_err("videoconvert"))?;
+        convert.static_pad("sink").ok_or_else(|| link_err("videoconvert"))?
+    } else {
+        sink.static_pad("sink").ok_or_else(|| link_err("the appsink"))?
+    };
+    pad.link(&target).map_err(|e| link_err(&format!("the appsink ({e:?})")))?;
+    let mut s = lock(shared);
+    s.video_linked = true;
+    s.via_videoconvert = use_videoconvert;
+    Ok(())
+}

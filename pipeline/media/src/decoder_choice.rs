@@ -1,0 +1,72 @@
+//! Which decoder decodebin may use: NVDEC, libav, or what the registry ranks first.
+//!
+//! decodebin asks through its `autoplug-select` signal for every factory it is about to try;
+//! we answer `skip` for the video decoders the user's choice excludes.
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+/// The decoder the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecoderChoice {
+    /// NVDEC (`nvh264dec`, `nvh265dec`, `nvvp9dec`, `nvav1dec`…) where the nvcodec plugin
+    /// registered one for the codec, else libav (`avdec_*`), else any software decoder.
+    #[default]
+    Auto,
+    /// libav where it has the codec, else any other software decoder; never hardware.
+    Software,
+    /// NVDEC only; an error where none takes the codec.
+    Nvdec,
+}
+
+/// decodebin's answer for one candidate factory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Try,
+    Skip,
+    /// Skip, because NVDEC was required and no NVDEC decoder takes these caps.
+    NoNvdec,
+}
+
+fn is_video_decoder(f: &gst::ElementFactory) -> bool {
+    let klass = f.klass();
+    klass.contains("Decoder") && klass.contains("Video")
+}
+
+fn is_nvdec(f: &gst::ElementFactory) -> bool {
+    f.name().starts_with("nv")
+}
+
+fn is_libav(f: &gst::ElementFactory) -> bool {
+    f.name().starts_with("avdec_")
+}
+
+/// Hardware decoders other than NVDEC, never picked: their output is not the official frames'
+/// and they may be present without working hardware.
+fn is_other_hardware(f: &gst::ElementFactory) -> bool {
+    let n = f.name();
+    ["va", "vaapi", "v4l2", "msdk", "qsv", "d3d", "vtdec", "amf"].iter().any(|p| n.starts_with(p))
+}
+
+/// Whether decodebin may try `factory` for `caps` under `choice`.
+pub fn verdict(choice: DecoderChoice, caps: &gst::CapsRef, factory: &gst::ElementFactory) -> Verdict {
+    if !is_video_decoder(factory) {
+        return Verdict::Try;
+    }
+    let candidates: Vec<gst::ElementFactory> = gst::ElementFactory::factories_with_type(
+        gst::ElementFactoryType::DECODER | gst::ElementFactoryType::MEDIA_VIDEO,
+        gst::Rank::MARGINAL,
+    )
+    .into_iter()
+    .filter(|f| f.can_sink_any_caps(caps))
+    .collect();
+    let any = |pred: fn(&gst::ElementFactory) -> bool| candidates.iter().any(pred);
+    let allowed = match choice {
+        DecoderChoice::Nvdec if !any(is_nvdec) => return Verdict::NoNvdec,
+        DecoderChoice::Nvdec => is_nvdec(factory),
+        DecoderChoice::Auto if any(is_nvdec) => is_nvdec(factory),
+        DecoderChoice::Auto | DecoderChoice::Software if any(is_libav) => is_libav(factory),
+        DecoderChoice::Auto | DecoderChoice::Software => !is_nvdec(factory) && !is_other_hardware(factory),
+    };
+    if allowed { Verdict::Try } else { Verdict::Skip }
+}

@@ -1,0 +1,19 @@
+//! Video in for MARLIN: decode any video GStreamer can open ([`VideoReader`]), turn the
+//! decoder's pictures into RGB exactly as the official code's OpenCV/PyAV frames
+//! ([`colour`]), and cut them into clips by MARLIN's rule ([`sampling`]).
+
+mod clips;
+pub mod colour;
+mod decode;
+mod decoder_choice;
+mod error;
+mod image;
+pub mod sampling;
+mod swscale;
+
+pub use clips::VideoClips;
+pub use colour::{ColourMode, ColourPath};
+pub use decode::{DecodeOptions, Frame, VideoReader, init};
+pub use decoder_choice::DecoderChoice;
+pub use error::MediaError;
+pub use image::RgbImage;
