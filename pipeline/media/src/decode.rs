@@ -62,6 +62,8 @@ pub struct VideoReader {
     exact: ExactConverter,
     colour_path: Option<ColourPath>,
     finished: bool,
+    last_pts: Option<Duration>,
+    frame_interval: Option<Duration>,
 }
 
 /// How long one wait on the appsink lasts before the bus is checked.
@@ -132,8 +134,7 @@ impl VideoReader {
         let sh = shared.clone();
         pipeline.connect_deep_element_added(move |_, _, element| {
             if let Some(f) = element.factory() {
-                let klass = f.klass();
-                if klass.contains("Decoder") && klass.contains("Video") {
+                if crate::decoder_choice::is_video_decoder(&f) {
                     lock(&sh).decoder = Some(f.name().to_string());
                 }
             }
@@ -161,6 +162,8 @@ impl VideoReader {
             exact: ExactConverter::default(),
             colour_path: None,
             finished: false,
+            last_pts: None,
+            frame_interval: None,
         };
         if reader.pipeline.set_state(gst::State::Playing).is_err() {
             return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo { path: path.into(), reason: "the pipeline did not start".into() }));
@@ -176,6 +179,9 @@ impl VideoReader {
                 return Ok(None);
             }
             if let Some(sample) = self.sink.try_pull_sample(POLL) {
+                if starts_before_segment(&sample) {
+                    continue;
+                }
                 return self.frame_from(&sample, convert).map(Some);
             }
             if let Some(e) = self.pending_error() {
@@ -184,7 +190,9 @@ impl VideoReader {
             }
             if self.sink.is_eos() {
                 self.finished = true;
-                if self.next_index == 0 {
+                if self.next_index > 0 {
+                    self.check_complete()?;
+                } else {
                     let s = lock(&self.shared);
                     return Err(if s.video_linked {
                         MediaError::NoFrames { path: self.path.clone() }
@@ -216,6 +224,12 @@ impl VideoReader {
         self.next_index += 1;
         let buffer = sample.buffer().ok_or_else(|| self.decode_error("a sample without a buffer"))?;
         let pts = buffer.pts().map(|t| Duration::from_nanos(t.nseconds()));
+        if let Some(p) = pts {
+            if let Some(prev) = self.last_pts.filter(|prev| p > *prev) {
+                self.frame_interval = Some(p - prev);
+            }
+            self.last_pts = self.last_pts.max(Some(p));
+        }
         if !convert {
             return Ok(Frame { index, pts, image: None });
         }
@@ -265,17 +279,22 @@ impl VideoReader {
         }
         let e = err.error();
         let reason = e.message().to_string();
+        let first_frame = self.next_index == 0;
+        let missing_decoder = e.matches(gst::CoreError::MissingPlugin) || e.matches(gst::StreamError::CodecNotFound);
         if e.matches(gst::ResourceError::NotFound) {
             MediaError::NotFound { path }
         } else if e.matches(gst::ResourceError::OpenRead) || e.matches(gst::ResourceError::Read) {
             MediaError::Unreadable { path, reason }
         } else if e.matches(gst::StreamError::TypeNotFound) || e.matches(gst::StreamError::WrongType) {
             MediaError::NotAVideo { path, reason }
-        } else if let Some(codec) = s.unknown_codec.take().filter(|_| e.matches(gst::CoreError::MissingPlugin) || e.matches(gst::StreamError::CodecNotFound)) {
+        } else if let Some(codec) = s.unknown_codec.take().filter(|_| missing_decoder) {
             MediaError::UnsupportedCodec { path, codec }
-        } else if self.next_index == 0 && !s.video_linked && e.matches(gst::StreamError::CodecNotFound) {
+        } else if missing_decoder && !s.video_linked {
+            // decodebin stops at raw video: a file whose only streams are audio ends here.
             MediaError::NoVideoStream { path }
-        } else if self.next_index == 0 && (e.matches(gst::StreamError::Demux) || e.matches(gst::StreamError::Format)) {
+        } else if first_frame && e.matches(gst::StreamError::Decode) {
+            MediaError::NoFrames { path }
+        } else if first_frame && (e.matches(gst::StreamError::Demux) || e.matches(gst::StreamError::Format)) {
             MediaError::NotAVideo { path, reason }
         } else {
             let detail = err.debug().map(|d| d.to_string()).unwrap_or_default();
@@ -283,12 +302,45 @@ impl VideoReader {
             MediaError::Decode { path, frames: self.next_index, reason }
         }
     }
+
+    /// At the end of the stream: an error if the video stream stopped well before the
+    /// container's duration (a file cut short: demuxers end such streams quietly).
+    fn check_complete(&self) -> Result<(), MediaError> {
+        let (Some(last), Some(duration)) = (self.last_pts, self.pipeline.query_duration::<gst::ClockTime>()) else { return Ok(()) };
+        let frame = self.frame_interval.unwrap_or_default();
+        let end = last + frame;
+        let declared = Duration::from_nanos(duration.nseconds());
+        let shortfall = declared.saturating_sub(end);
+        if shortfall > TRUNCATION_SLACK && shortfall.as_secs_f64() > 0.1 * declared.as_secs_f64() {
+            return Err(MediaError::Truncated { path: self.path.clone(), frames: self.next_index, end: end.as_secs_f64(), declared: declared.as_secs_f64() });
+        }
+        Ok(())
+    }
 }
+
+/// How much shorter than the container's duration a video stream may end (audio often runs
+/// on a little) before the file counts as cut short.
+const TRUNCATION_SLACK: Duration = Duration::from_secs(1);
 
 impl Drop for VideoReader {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
+}
+
+/// Whether the decoder clipped this frame's start to the segment's (an edit list starting
+/// mid-frame, as phone videos often have): GStreamer keeps such a frame with its timestamp moved
+/// to the segment start and its duration shortened; FFmpeg, and so the official frames, drop
+/// every frame whose timestamp precedes the edit's start.
+fn starts_before_segment(sample: &gst::Sample) -> bool {
+    let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else { return false };
+    let Some(segment) = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned()) else { return false };
+    let (Some(pts), Some(duration), Some(start)) = (buffer.pts(), buffer.duration(), segment.start()) else { return false };
+    let Some(fps) = caps.structure(0).and_then(|s| s.get::<gst::Fraction>("framerate").ok()).filter(|f| f.numer() > 0 && f.denom() > 0) else {
+        return false;
+    };
+    let nominal = gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64).unwrap_or(gst::ClockTime::ZERO);
+    pts == start && start > gst::ClockTime::ZERO && duration + gst::ClockTime::from_useconds(100) < nominal
 }
 
 /// decodebin's `GstAutoplugSelectResult` value `try` (0) or `skip` (2).
@@ -307,7 +359,7 @@ fn link_video_pad(pad: &gst::Pad, pipeline: &gst::Pipeline, sink: &gst_app::AppS
     if !caps_name(&caps).starts_with("video/x-raw") || lock(shared).video_linked {
         return Ok(());
     }
-    let format = gst_video::VideoInfo::from_caps(&caps).ok().map(|i| (i.format(), i.colorimetry().range()));
+    let format = caps.is_fixed().then(|| gst_video::VideoInfo::from_caps(&caps).ok()).flatten().map(|i| (i.format(), i.colorimetry().range()));
     let covered = format.is_none_or(|(f, r)| ExactLayout::for_format(f, r).is_some());
     let use_videoconvert = match mode {
         ColourMode::Videoconvert => true,

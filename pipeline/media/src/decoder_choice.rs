@@ -28,9 +28,10 @@ pub enum Verdict {
     NoNvdec,
 }
 
-fn is_video_decoder(f: &gst::ElementFactory) -> bool {
+/// Decoders of video or of still images (MJPEG streams go to image decoders).
+pub(crate) fn is_video_decoder(f: &gst::ElementFactory) -> bool {
     let klass = f.klass();
-    klass.contains("Decoder") && klass.contains("Video")
+    klass.contains("Decoder") && (klass.contains("Video") || klass.contains("Image"))
 }
 
 fn is_nvdec(f: &gst::ElementFactory) -> bool {
@@ -53,12 +54,9 @@ pub fn verdict(choice: DecoderChoice, caps: &gst::CapsRef, factory: &gst::Elemen
     if !is_video_decoder(factory) {
         return Verdict::Try;
     }
-    let candidates: Vec<gst::ElementFactory> = gst::ElementFactory::factories_with_type(
-        gst::ElementFactoryType::DECODER | gst::ElementFactoryType::MEDIA_VIDEO,
-        gst::Rank::MARGINAL,
-    )
-    .into_iter()
-    .filter(|f| f.can_sink_any_caps(caps))
+    let candidates: Vec<gst::ElementFactory> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::MARGINAL)
+        .into_iter()
+        .filter(|f| is_video_decoder(f) && f.can_sink_any_caps(caps))
     .collect();
     let any = |pred: fn(&gst::ElementFactory) -> bool| candidates.iter().any(pred);
     let allowed = match choice {

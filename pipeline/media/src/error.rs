@@ -21,6 +21,8 @@ pub enum MediaError {
     NoNvdec { path: PathBuf, codec: String },
     #[error("{}: decoding failed after {frames} frame(s): {reason}", path.display())]
     Decode { path: PathBuf, frames: u64, reason: String },
+    #[error("{}: truncated: the video stops after {frames} frames at {end:.2} s, the container says {declared:.2} s", path.display())]
+    Truncated { path: PathBuf, frames: u64, end: f64, declared: f64 },
     #[error("{}: no decodable video frames", path.display())]
     NoFrames { path: PathBuf },
     #[error("{}: the decoder outputs {format}, which the exact colour path does not cover; use colour mode `auto` or `videoconvert`", path.display())]

@@ -119,7 +119,7 @@ impl<T: Clone> ClipSampler<T> {
         if !self.sliding && index < self.f {
             return true;
         }
-        if index % self.sr != 0 {
+        if !index.is_multiple_of(self.sr) {
             return false;
         }
         let lo = self.next_start.max(index.saturating_sub((self.f - 1) * self.sr));
