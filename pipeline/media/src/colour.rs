@@ -145,6 +145,14 @@ impl ExactConverter {
     /// Converts one decoded frame into packed RGB24 (`out`, `width·height·3` bytes).
     pub fn convert(&mut self, frame: &VideoFrameRef<&gstreamer::BufferRef>, layout: ExactLayout, out: &mut Vec<u8>) -> Result<(), String> {
         let (w, h) = (frame.width() as usize, frame.height() as usize);
+        let format = swscale::pixel_format(layout.ffmpeg).ok_or_else(|| format!("libavutil does not know {}", layout.ffmpeg))?;
+        let conv = match &mut self.converter {
+            Some(c) if c.matches(w as u32, h as u32, format) => c,
+            slot => slot.insert(Converter::new(w as u32, h as u32, format)?),
+        };
+        if let Some(picture) = in_place_420(frame, layout) {
+            return conv.convert(&picture, out);
+        }
         // Copy (and unpack) the planes: (offset, stride) of each destination plane.
         let mut dst: Vec<(usize, usize)> = Vec::with_capacity(4);
         let mut total = 0;
@@ -191,11 +199,6 @@ impl ExactConverter {
                 }
             }
         }
-        let format = swscale::pixel_format(layout.ffmpeg).ok_or_else(|| format!("libavutil does not know {}", layout.ffmpeg))?;
-        let conv = match &mut self.converter {
-            Some(c) if c.matches(w as u32, h as u32, format) => c,
-            slot => slot.insert(Converter::new(w as u32, h as u32, format)?),
-        };
         let mut planes: [&[u8]; 4] = [&[]; 4];
         let mut strides = [0usize; 4];
         for (k, &(off, stride)) in dst.iter().enumerate() {
@@ -204,6 +207,31 @@ impl ExactConverter {
         }
         conv.convert(&Picture { planes, strides }, out)
     }
+}
+
+/// The frame's own planes, when swscale can read them where they are: planar 4:2:0 (its
+/// special converter, which reads exactly the visible width once that is a multiple of 16),
+/// an even height, and every row inside the mapped planes. Saves a copy per frame of the most
+/// common videos; anything else goes through the padded copy.
+fn in_place_420<'a>(frame: &'a VideoFrameRef<&gstreamer::BufferRef>, layout: ExactLayout) -> Option<Picture<'a>> {
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let planar_420 = std::ptr::eq(layout.planes, P420) || std::ptr::eq(layout.planes, P420_YV12);
+    if !planar_420 || layout.repack != Repack::None || w % 16 != 0 || h % 2 != 0 {
+        return None;
+    }
+    let mut planes: [&[u8]; 4] = [&[]; 4];
+    let mut strides = [0usize; 4];
+    for (k, spec) in layout.planes.iter().enumerate() {
+        let data = frame.plane_data(spec.src as u32).ok()?;
+        let stride = frame.plane_stride()[spec.src] as usize;
+        let (cols, rows) = (w >> spec.wshift, h >> spec.hshift);
+        if stride < cols || data.len() < stride * (rows - 1) + cols {
+            return None;
+        }
+        planes[k] = data;
+        strides[k] = stride;
+    }
+    Some(Picture { planes, strides })
 }
 
 /// Copies an RGB frame (from videoconvert) into packed rows.

@@ -135,6 +135,12 @@ impl VideoReader {
         pipeline.connect_deep_element_added(move |_, _, element| {
             if let Some(f) = element.factory() {
                 if crate::decoder_choice::is_video_decoder(&f) {
+                    // libav's frame threading: measured ~15% faster than its default on a
+                    // 2-core machine for files (the added latency of a frame per thread does
+                    // not matter here).
+                    if f.name().starts_with("avdec_") {
+                        set_flags_by_nick(element, "thread-type", "frame");
+                    }
                     lock(&sh).decoder = Some(f.name().to_string());
                 }
             }
@@ -341,6 +347,15 @@ fn starts_before_segment(sample: &gst::Sample) -> bool {
     };
     let nominal = gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64).unwrap_or(gst::ClockTime::ZERO);
     pts == start && start > gst::ClockTime::ZERO && duration + gst::ClockTime::from_useconds(100) < nominal
+}
+
+/// Sets a flags property by a value's nick, if the element has it and knows the nick.
+fn set_flags_by_nick(element: &gst::Element, property: &str, nick: &str) {
+    let Some(pspec) = element.find_property(property) else { return };
+    let value = glib::FlagsClass::with_type(pspec.value_type()).and_then(|c| c.builder().set_by_nick(nick).build());
+    if let Some(v) = value {
+        element.set_property_from_value(property, &v);
+    }
 }
 
 /// decodebin's `GstAutoplugSelectResult` value `try` (0) or `skip` (2).

@@ -112,14 +112,18 @@ impl Converter {
     /// Converts `src` into `out`, packed RGB24 without padding (`width*height*3` bytes).
     ///
     /// The source planes must hold `height` rows (chroma planes their subsampled rows) at their
-    /// strides, with every row readable 64 bytes past the visible width: the SIMD converter
-    /// reads whole vector groups (callers copy planes into padded buffers, see `decode`).
+    /// strides, every row readable up to the width rounded up to 16 pixels: the SIMD converter
+    /// reads whole vector groups (see `colour::ExactConverter`).
     pub fn convert(&mut self, src: &Picture<'_>, out: &mut Vec<u8>) -> Result<(), String> {
         let (w, h) = (self.key.0 as usize, self.key.1 as usize);
-        self.scratch.resize(self.scratch_stride * h + 64, 0);
+        // Lines as OpenCV's are exactly as long as the packed output's: write straight into it.
+        let direct = self.scratch_stride == 3 * w;
+        let dst_buf = if direct { &mut *out } else { &mut self.scratch };
+        dst_buf.clear();
+        dst_buf.resize(self.scratch_stride * h + 64, 0);
         let planes: [*const u8; 4] = std::array::from_fn(|i| if src.planes[i].is_empty() { ptr::null() } else { src.planes[i].as_ptr() });
         let strides: [c_int; 4] = std::array::from_fn(|i| src.strides[i] as c_int);
-        let dst: [*mut u8; 4] = [self.scratch.as_mut_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
+        let dst: [*mut u8; 4] = [dst_buf.as_mut_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
         let dst_strides: [c_int; 4] = [self.scratch_stride as c_int, 0, 0, 0];
         // SAFETY: the context was made for exactly this size and format; the caller guarantees
         // the source planes cover `h` rows at their strides (plus read slack); the destination
@@ -129,10 +133,14 @@ impl Converter {
         if rows != h as c_int {
             return Err(format!("swscale returned {rows} rows instead of {h}"));
         }
-        out.clear();
-        out.reserve(w * h * 3);
-        for row in self.scratch.chunks(self.scratch_stride).take(h) {
-            out.extend_from_slice(&row[..w * 3]);
+        if direct {
+            out.truncate(w * h * 3);
+        } else {
+            out.clear();
+            out.reserve(w * h * 3);
+            for row in self.scratch.chunks(self.scratch_stride).take(h) {
+                out.extend_from_slice(&row[..w * 3]);
+            }
         }
         Ok(())
     }
