@@ -7,3 +7,5 @@ mod checkpoint_errors;
 mod cli;
 mod fetch;
 mod oracle_encoder;
+mod video;
+mod video_errors;

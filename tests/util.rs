@@ -47,3 +47,58 @@ pub fn marlin(args: &[&str], env: &[(&str, &str)]) -> Output {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A test video in `../shared/media`.
+pub fn media(rel: &str) -> PathBuf {
+    let p = shared().join("media").join(rel);
+    assert!(p.exists(), "test media missing: {}", p.display());
+    p
+}
+
+/// The `frames` array of an oracle `.npz`: (shape, bytes).
+pub fn npz_frames(path: &Path) -> (Vec<usize>, Vec<u8>) {
+    use std::io::Read;
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut zip = zip::ZipArchive::new(file).unwrap();
+    let mut entry = zip.by_name("frames.npy").unwrap();
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).unwrap();
+    let a = marlin_npy::parse(&bytes).unwrap_or_else(|(_, e)| panic!("{e}"));
+    match a.data {
+        marlin_npy::Data::U8(v) => (a.shape, v),
+        _ => panic!("{}: frames are not uint8", path.display()),
+    }
+}
+
+/// Reads a uint8 .npy written by `marlin decode`.
+pub fn read_u8(path: &Path) -> (Vec<usize>, Vec<u8>) {
+    let a = marlin_npy::read(path).unwrap_or_else(|e| panic!("{e}"));
+    match a.data {
+        marlin_npy::Data::U8(v) => (a.shape, v),
+        _ => panic!("{}: not uint8", path.display()),
+    }
+}
+
+/// Encodes a test video with `gst-launch-1.0` (gstreamer1.0-tools; .ci/run installs it).
+pub fn gst_make(pipeline: &str, out: &Path) {
+    let line = format!("{pipeline} ! filesink location={}", out.display());
+    let o = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(line.split_whitespace())
+        .output()
+        .expect("gst-launch-1.0 is needed to make test videos (apt-get install gstreamer1.0-tools)");
+    assert!(o.status.success() && out.exists(), "gst-launch-1.0 {line}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Every frame of `video` as FFmpeg's command line converts it to RGB24 (an independent
+/// reference for the exact colour path; .ci/run installs ffmpeg).
+pub fn ffmpeg_rgb(video: &Path) -> Vec<u8> {
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg is needed as a reference (apt-get install ffmpeg)");
+    assert!(o.status.success(), "ffmpeg {}: {}", video.display(), String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}

@@ -40,9 +40,17 @@ fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
             reader.colour_path().map_or_else(|| "?".into(), |c| c.to_string())
         );
     }
-    println!("video={} frames={frames} {report} best_seconds={best:.3}", video.display());
+    let rss = peak_rss_mb().map_or_else(|| "?".into(), |m| format!("{m:.0}"));
+    println!("video={} frames={frames} {report} best_seconds={best:.3} peak_rss_mb={rss}", video.display());
     println!("frames/s={:.1}", frames as f64 / best);
     Ok(())
+}
+
+/// This process's peak resident memory (Linux: VmHWM), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 fn encode(model: &ModelArgs, clips: usize, batch: usize) -> anyhow::Result<()> {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages marlin-rs builds and tests with (Debian 12 / Ubuntu 22.04+):
+# a C compiler, GStreamer 1.22 with its decoders, FFmpeg's libswscale (the exact colour path),
+# and for the tests gst-launch-1.0 (test videos) and ffmpeg (an independent colour reference).
+# Installs only what is missing; uses sudo when not root. .ci/run calls it.
+set -euo pipefail
+packages=(build-essential pkg-config
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+    gstreamer1.0-libav gstreamer1.0-tools libswscale-dev ffmpeg)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
