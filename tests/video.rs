@@ -191,3 +191,22 @@ fn memory_does_not_grow_with_video_length() {
     let (short, long) = (rss(150), rss(1500));
     assert!(long < short + 25.0, "peak RSS {short} MB for 150 frames, {long} MB for 1500");
 }
+
+/// A format the exact path does not cover (raw AYUV in Matroska): `exact` refuses it with a
+/// clear error, `auto` falls back to videoconvert and says so.
+#[test]
+fn uncovered_format_falls_back_or_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("ayuv.mkv");
+    gst_make("videotestsrc num-buffers=5 ! video/x-raw,format=AYUV,width=64,height=48,framerate=25/1 ! matroskamux", &video);
+    let out = dir.path().join("exact.npy");
+    let o = decode(&video, &out, &["--colour", "exact"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("ayuv.mkv: the decoder outputs AYUV, which the exact colour path does not cover"), "{}", stderr(&o));
+    assert!(!out.exists());
+    let out = dir.path().join("auto.npy");
+    let o = decode(&video, &out, &["--colour", "auto"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("decoder none (raw video), colour videoconvert"), "{}", stderr(&o));
+    assert_eq!(read_u8(&out).0, vec![5, 48, 64, 3]);
+}

@@ -36,7 +36,7 @@ fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
         best = best.min(t0.elapsed().as_secs_f64());
         report = format!(
             "decoder={} colour=\"{}\"",
-            reader.decoder().unwrap_or_else(|| "?".into()),
+            reader.decoder().unwrap_or_else(|| "none (raw video)".into()),
             reader.colour_path().map_or_else(|| "?".into(), |c| c.to_string())
         );
     }

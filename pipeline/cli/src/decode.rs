@@ -39,7 +39,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
     eprintln!(
         "{}: {count} frames {w}x{h}, decoder {}, colour {}",
         args.video.display(),
-        reader.decoder().unwrap_or_else(|| "?".into()),
+        reader.decoder().unwrap_or_else(|| "none (raw video)".into()),
         reader.colour_path().map_or_else(|| "?".into(), |c| c.to_string())
     );
     Ok(())

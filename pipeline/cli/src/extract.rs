@@ -111,7 +111,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     eprintln!(
         "{}: {frames} frames, {n_clips} clips, decoder {}, colour {}",
         args.video.display(),
-        decoder.unwrap_or_else(|| "?".into()),
+        decoder.unwrap_or_else(|| "none (raw video)".into()),
         colour.unwrap_or_else(|| "?".into())
     );
     Ok(())

@@ -118,23 +118,32 @@ impl Converter {
         let (w, h) = (self.key.0 as usize, self.key.1 as usize);
         // Lines as OpenCV's are exactly as long as the packed output's: write straight into it.
         let direct = self.scratch_stride == 3 * w;
-        let dst_buf = if direct { &mut *out } else { &mut self.scratch };
-        dst_buf.clear();
-        dst_buf.resize(self.scratch_stride * h + 64, 0);
+        let dst_buf = if direct {
+            // swscale writes every byte of the output: no zero-filling first.
+            out.clear();
+            out.reserve(3 * w * h);
+            &mut *out
+        } else {
+            self.scratch.resize(self.scratch_stride * h + 64, 0);
+            &mut self.scratch
+        };
         let planes: [*const u8; 4] = std::array::from_fn(|i| if src.planes[i].is_empty() { ptr::null() } else { src.planes[i].as_ptr() });
         let strides: [c_int; 4] = std::array::from_fn(|i| src.strides[i] as c_int);
         let dst: [*mut u8; 4] = [dst_buf.as_mut_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
         let dst_strides: [c_int; 4] = [self.scratch_stride as c_int, 0, 0, 0];
         // SAFETY: the context was made for exactly this size and format; the caller guarantees
         // the source planes cover `h` rows at their strides (plus read slack); the destination
-        // holds `h` lines of `scratch_stride` ≥ 3·round_up(w, 8) bytes, room for the widest
-        // write of the SIMD converter.
+        // has capacity for `h` lines of `scratch_stride` ≥ 3·round_up(w, 8) bytes, room for the
+        // widest write of the SIMD converter (direct only when `3w` is a multiple of 32, so
+        // `w` is a multiple of 8 and nothing is written past the line).
         let rows = unsafe { sws_scale(self.ctx, planes.as_ptr(), strides.as_ptr(), 0, h as c_int, dst.as_ptr(), dst_strides.as_ptr()) };
         if rows != h as c_int {
             return Err(format!("swscale returned {rows} rows instead of {h}"));
         }
         if direct {
-            out.truncate(w * h * 3);
+            // SAFETY: sws_scale returned all `h` rows, each of `3w` bytes at stride `3w`: the
+            // first `3wh` bytes of the reserved capacity are initialised.
+            unsafe { out.set_len(3 * w * h) };
         } else {
             out.clear();
             out.reserve(w * h * 3);
