@@ -142,6 +142,7 @@ fn containers_and_codecs() {
         ("mpeg4.avi", format!("{src},format=I420 ! avenc_mpeg4 ! avimux"), "avdec_mpeg4"),
         ("mjpeg.avi", format!("{src},format=I420 ! jpegenc ! avimux"), "avdec_mjpeg"),
         ("hevc.mov", format!("{src},format=I420 ! x265enc ! h265parse ! qtmux"), "avdec_h265"),
+        ("av1.mkv", format!("{src},format=I420 ! av1enc cpu-used=8 ! av1parse ! matroskamux"), "av1dec"),
         ("h264_422.mp4", format!("{src},format=Y42B ! x264enc ! mp4mux"), "avdec_h264"),
         ("h264_444_10bit.mp4", format!("{src},format=Y444_10LE ! x264enc ! mp4mux"), "avdec_h264"),
     ];

@@ -24,8 +24,8 @@ pub enum TailPolicy {
     /// Dropped, as the official code does.
     #[default]
     Drop,
-    /// One more window starting where the next would, its missing frames repeating the last
-    /// sampled frame; only when that window reaches frames no earlier window covered.
+    /// One more window starting where the next would (when that is inside the video), its
+    /// missing frames repeating the last sampled frame.
     Pad,
 }
 
@@ -158,9 +158,10 @@ impl<T: Clone> ClipSampler<T> {
         let indices: Vec<u64> = if !self.sliding {
             (0..self.f).map(|i| i.min(n - 1)).collect()
         } else if self.tail == TailPolicy::Pad {
+            // The official windows always leave the last frame out (s < N − F·sr is strict),
+            // so there is a tail whenever the next window would start inside the video.
             let s = self.next_start;
-            let last_covered = s - self.step + (self.f - 1) * self.sr;
-            if s >= n || n - 1 <= last_covered {
+            if s >= n {
                 return Vec::new();
             }
             let last_sampled = s + (n - 1 - s) / self.sr * self.sr;
@@ -299,7 +300,9 @@ mod tests {
     fn memory_is_one_window_for_long_videos() {
         let (clips, held) = run(100_000, SamplingOptions::default());
         assert_eq!(clips.len(), 3124);
-        assert!(held <= 17, "held {held}");
+        // At most frames 0..15 (needed while the video could still be ≤ 32 frames long) and
+        // the even frames 16..30: 24, however long the video.
+        assert!(held <= 24, "held {held}");
     }
 
     #[test]
@@ -316,9 +319,15 @@ mod tests {
         assert_eq!(run(128, o).0.len(), 4);
         // Short videos are unaffected.
         assert_eq!(run(27, o).0, run(27, SamplingOptions::default()).0);
-        // Nothing uncovered (overlapping windows reach the end): no extra clip.
+        // Overlapping windows (stride 1): windows 0, 2, 4, 6 end at frame 36; the tail
+        // window starts at 8 and reaches 38.
         let o = SamplingOptions { tail: TailPolicy::Pad, stride: 1, ..Default::default() };
-        assert_eq!(run(40, o).0, official(40, 16, 2, 1));
+        let (c, _) = run(40, o);
+        assert_eq!(&c[..4], &official(40, 16, 2, 1)[..]);
+        assert_eq!(c[4], (8..40).step_by(2).collect::<Vec<_>>());
+        // Windows 80 frames apart: the next one would start past the end, so no tail clip.
+        let o = SamplingOptions { tail: TailPolicy::Pad, stride: 40, ..Default::default() };
+        assert_eq!(run(40, o).0, official(40, 16, 2, 40));
     }
 
     #[test]
