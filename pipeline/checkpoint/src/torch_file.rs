@@ -144,6 +144,9 @@ struct LegacyStorages<'d> {
 
 impl Resolver for LegacyStorages<'_> {
     fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
+        if let Some(class) = module_class_pid(pid) {
+            return Ok(class);
+        }
         let (dtype, key, numel) = parse_storage_pid(pid)?;
         let offset = legacy_view_offset(pid);
         Ok(Value::Storage(Rc::new(Storage { dtype, key, numel, offset })))
@@ -157,12 +160,26 @@ impl Resolver for LegacyStorages<'_> {
     }
 }
 
+/// A whole pickled module (legacy `torch.save(model)`) names each module class by a persistent
+/// id `("module", class, source file, source text)`, which torch checks against the running
+/// code. We take the class as an inert global and never look at the source.
+fn module_class_pid(pid: &Value) -> Option<Value> {
+    let items = pid.items()?;
+    match items.as_slice() {
+        [kind, class @ Value::Global(_), ..] if kind.as_str() == Some("module") => Some(class.clone()),
+        _ => None,
+    }
+}
+
 /// First pass over a legacy object pickle: records each storage's type and size, builds no
 /// tensors.
 struct PidCollector(HashMap<String, (DType, usize)>);
 
 impl Resolver for PidCollector {
     fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
+        if let Some(class) = module_class_pid(pid) {
+            return Ok(class);
+        }
         let (dtype, key, numel) = parse_storage_pid(pid)?;
         self.0.entry(key).or_insert((dtype, numel));
         Ok(Value::None)

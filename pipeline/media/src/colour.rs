@@ -108,6 +108,14 @@ impl ExactLayout {
                 planes: PNV,
                 repack: Repack::SplitChroma { u_first: format == VideoFormat::Nv12 },
             }),
+            VideoFormat::Rgb => l("rgb24", PACKED3),
+            VideoFormat::Bgr => l("bgr24", PACKED3),
+            VideoFormat::Rgba => l("rgba", PACKED4),
+            VideoFormat::Bgra => l("bgra", PACKED4),
+            VideoFormat::Rgbx => l("rgb0", PACKED4),
+            VideoFormat::Bgrx => l("bgr0", PACKED4),
+            VideoFormat::Gbr => l("gbrp", PGBR),
+            // Range only matters for YUV and grey; FFmpeg has no full-range variants of these.
             _ if full => None,
             VideoFormat::Y41b => l("yuv411p", P411),
             VideoFormat::A420 => l("yuva420p", PA420),
@@ -118,13 +126,6 @@ impl ExactLayout {
             VideoFormat::Gray8 => l("gray", PACKED1),
             VideoFormat::Yuy2 => l("yuyv422", PACKED422),
             VideoFormat::Uyvy => l("uyvy422", PACKED422),
-            VideoFormat::Gbr => l("gbrp", PGBR),
-            VideoFormat::Rgb => l("rgb24", PACKED3),
-            VideoFormat::Bgr => l("bgr24", PACKED3),
-            VideoFormat::Rgba => l("rgba", PACKED4),
-            VideoFormat::Bgra => l("bgra", PACKED4),
-            VideoFormat::Rgbx => l("rgb0", PACKED4),
-            VideoFormat::Bgrx => l("bgr0", PACKED4),
             _ => None,
         }
     }

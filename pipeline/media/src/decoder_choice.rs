@@ -56,7 +56,7 @@ pub fn verdict(choice: DecoderChoice, caps: &gst::CapsRef, factory: &gst::Elemen
     }
     let candidates: Vec<gst::ElementFactory> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::MARGINAL)
         .into_iter()
-        .filter(|f| is_video_decoder(f) && f.can_sink_any_caps(caps))
+        .filter(|f| is_video_decoder(f) && f.can_sink_all_caps(caps))
     .collect();
     let any = |pred: fn(&gst::ElementFactory) -> bool| candidates.iter().any(pred);
     let allowed = match choice {

@@ -1,0 +1,299 @@
+//! The detector's layers on NHWC feature maps: 3×3 convolutions (dense by im2col + GEMM, or
+//! depthwise by direct loops), 1×1 convolutions as one GEMM, BatchNorm folded into the weights
+//! at load, activations applied in place.
+
+use rayon::prelude::*;
+
+/// A feature map, `h × w × c`, channels innermost.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub data: Vec<f32>,
+}
+
+impl Feature {
+    pub fn zeros(h: usize, w: usize, c: usize) -> Self {
+        Self { h, w, c, data: vec![0.0; h * w * c] }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Act {
+    None,
+    Leaky(f32),
+}
+
+impl Act {
+    fn apply(self, x: &mut [f32]) {
+        match self {
+            Act::None => {}
+            Act::Leaky(s) => x.iter_mut().for_each(|v| {
+                if *v < 0.0 {
+                    *v *= s
+                }
+            }),
+        }
+    }
+}
+
+/// A convolution with its BatchNorm folded in: `k × k` (1 or 3), padding `k / 2`.
+#[derive(Debug)]
+pub struct Conv {
+    pub k: usize,
+    pub stride: usize,
+    pub cin: usize,
+    pub cout: usize,
+    pub depthwise: bool,
+    /// Dense: `(k·k·cin) × cout` row-major, rows in (ky, kx, ci) order. Depthwise: `(k·k) × c`.
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub act: Act,
+}
+
+/// Output size of a `k`-wide convolution with padding `k / 2` and `stride`.
+fn out_len(n: usize, k: usize, stride: usize) -> usize {
+    (n + 2 * (k / 2) - k) / stride + 1
+}
+
+impl Conv {
+    /// From a torch weight `(cout, cin/groups, k, k)`, its bias (or zeros) and a BatchNorm
+    /// (`gamma, beta, mean, var`, eps 1e-5) to fold in.
+    pub fn new(w: &[f32], shape: &[usize], bias: Option<&[f32]>, bn: Option<[&[f32]; 4]>, stride: usize, act: Act) -> Result<Self, String> {
+        let &[cout, cin_g, k, k2] = shape else { return Err(format!("conv weight of shape {shape:?}")) };
+        if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k {
+            return Err(format!("unsupported conv weight of shape {shape:?}"));
+        }
+        let depthwise = cin_g == 1 && k == 3 && cout > 1;
+        let mut scale = vec![1.0f64; cout];
+        let mut shift: Vec<f64> = bias.map_or_else(|| vec![0.0; cout], |b| b.iter().map(|&x| x as f64).collect());
+        if let Some([gamma, beta, mean, var]) = bn {
+            for o in 0..cout {
+                let s = gamma[o] as f64 / (var[o] as f64 + 1e-5).sqrt();
+                scale[o] = s;
+                shift[o] = (shift[o] - mean[o] as f64) * s + beta[o] as f64;
+            }
+        }
+        let kk = k * k;
+        let weight = if depthwise {
+            let mut out = vec![0.0f32; kk * cout];
+            for o in 0..cout {
+                for t in 0..kk {
+                    out[t * cout + o] = (w[o * kk + t] as f64 * scale[o]) as f32;
+                }
+            }
+            out
+        } else {
+            let mut out = vec![0.0f32; kk * cin_g * cout];
+            for o in 0..cout {
+                for ci in 0..cin_g {
+                    for t in 0..kk {
+                        out[(t * cin_g + ci) * cout + o] = (w[(o * cin_g + ci) * kk + t] as f64 * scale[o]) as f32;
+                    }
+                }
+            }
+            out
+        };
+        let cin = if depthwise { cout } else { cin_g };
+        Ok(Self { k, stride, cin, cout, depthwise, weight, bias: shift.iter().map(|&x| x as f32).collect(), act })
+    }
+
+    pub fn forward(&self, x: &Feature) -> Feature {
+        debug_assert_eq!(x.c, self.cin);
+        let (oh, ow) = (out_len(x.h, self.k, self.stride), out_len(x.w, self.k, self.stride));
+        let mut y = Feature::zeros(oh, ow, self.cout);
+        if self.depthwise {
+            self.depthwise_into(x, &mut y);
+        } else if self.k == 1 && self.stride == 1 {
+            self.gemm_into(&x.data, self.cin, &mut y);
+        } else {
+            let cols = im2col(x, self.k, self.stride, oh, ow);
+            self.gemm_into(&cols, self.k * self.k * self.cin, &mut y);
+        }
+        let act = self.act;
+        y.data.par_chunks_mut(4096).for_each(|c| act.apply(c));
+        y
+    }
+
+    /// `y = a · W + bias` for `a` of `(oh·ow) × kdim`.
+    fn gemm_into(&self, a: &[f32], kdim: usize, y: &mut Feature) {
+        let (m, n) = (y.h * y.w, self.cout);
+        for row in y.data.chunks_mut(n) {
+            row.copy_from_slice(&self.bias);
+        }
+        let threads = rayon::current_num_threads();
+        // SAFETY: dst is m×n row-major (row stride n), lhs m×kdim row-major, rhs kdim×n
+        // row-major, all with the lengths these strides imply.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                kdim,
+                y.data.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                a.as_ptr(),
+                1,
+                kdim as isize,
+                self.weight.as_ptr(),
+                1,
+                n as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
+            )
+        }
+    }
+
+    fn depthwise_into(&self, x: &Feature, y: &mut Feature) {
+        let (c, s) = (x.c, self.stride);
+        let (w, bias) = (&self.weight, &self.bias);
+        let ow = y.w;
+        y.data.par_chunks_mut(ow * c).enumerate().for_each(|(oy, row)| {
+            for ox in 0..ow {
+                let out = &mut row[ox * c..(ox + 1) * c];
+                out.copy_from_slice(bias);
+                for ky in 0..3 {
+                    let iy = (oy * s + ky) as isize - 1;
+                    if iy < 0 || iy >= x.h as isize {
+                        continue;
+                    }
+                    for kx in 0..3 {
+                        let ix = (ox * s + kx) as isize - 1;
+                        if ix < 0 || ix >= x.w as isize {
+                            continue;
+                        }
+                        let src = &x.data[(iy as usize * x.w + ix as usize) * c..][..c];
+                        let wt = &w[(ky * 3 + kx) * c..][..c];
+                        for ((o, &v), &k) in out.iter_mut().zip(src).zip(wt) {
+                            *o += v * k;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// `(oh·ow) × (k·k·c)` patches, zero outside the image (padding `k / 2`).
+fn im2col(x: &Feature, k: usize, s: usize, oh: usize, ow: usize) -> Vec<f32> {
+    let c = x.c;
+    let pad = (k / 2) as isize;
+    let kdim = k * k * c;
+    let mut cols = vec![0.0f32; oh * ow * kdim];
+    cols.par_chunks_mut(ow * kdim).enumerate().for_each(|(oy, row)| {
+        for ox in 0..ow {
+            let dst = &mut row[ox * kdim..(ox + 1) * kdim];
+            for ky in 0..k {
+                let iy = (oy * s + ky) as isize - pad;
+                if iy < 0 || iy >= x.h as isize {
+                    continue;
+                }
+                for kx in 0..k {
+                    let ix = (ox * s + kx) as isize - pad;
+                    if ix < 0 || ix >= x.w as isize {
+                        continue;
+                    }
+                    let src = &x.data[(iy as usize * x.w + ix as usize) * c..][..c];
+                    dst[(ky * k + kx) * c..][..c].copy_from_slice(src);
+                }
+            }
+        }
+    });
+    cols
+}
+
+/// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index
+/// `floor(dst · in/out)` in f32.
+pub fn add_upsampled(a: &mut Feature, b: &Feature) {
+    let (sy, sx) = (b.h as f32 / a.h as f32, b.w as f32 / a.w as f32);
+    let c = a.c;
+    for y in 0..a.h {
+        let by = ((y as f32 * sy).floor() as usize).min(b.h - 1);
+        for x in 0..a.w {
+            let bx = ((x as f32 * sx).floor() as usize).min(b.w - 1);
+            let src = &b.data[(by * b.w + bx) * c..][..c];
+            for (o, &v) in a.data[(y * a.w + x) * c..][..c].iter_mut().zip(src) {
+                *o += v;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct convolution over NCHW torch weights, the reference for the fast paths.
+    fn reference(x: &Feature, w: &[f32], cout: usize, cin_g: usize, k: usize, s: usize, groups: usize) -> Feature {
+        let (oh, ow) = (out_len(x.h, k, s), out_len(x.w, k, s));
+        let mut y = Feature::zeros(oh, ow, cout);
+        let pad = (k / 2) as isize;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..cout {
+                    let g = o / (cout / groups);
+                    let mut acc = 0.0f64;
+                    for ci in 0..cin_g {
+                        let cin = g * cin_g + ci;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let (iy, ix) = ((oy * s + ky) as isize - pad, (ox * s + kx) as isize - pad);
+                                if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
+                                    acc += x.data[(iy as usize * x.w + ix as usize) * x.c + cin] as f64 * w[((o * cin_g + ci) * k + ky) * k + kx] as f64;
+                                }
+                            }
+                        }
+                    }
+                    y.data[(oy * ow + ox) * cout + o] = acc as f32;
+                }
+            }
+        }
+        y
+    }
+
+    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn convolutions_match_the_direct_reference() {
+        let x = Feature { h: 13, w: 10, c: 6, data: pseudo(13 * 10 * 6, 1) };
+        for (k, s, depthwise) in [(3, 1, false), (3, 2, false), (1, 1, false), (3, 1, true), (3, 2, true)] {
+            let (cout, cin_g, groups) = if depthwise { (6, 1, 6) } else { (5, 6, 1) };
+            let w = pseudo(cout * cin_g * k * k, 7);
+            let conv = Conv::new(&w, &[cout, cin_g, k, k], None, None, s, Act::None).unwrap();
+            let got = conv.forward(&x);
+            let want = reference(&x, &w, cout, cin_g, k, s, groups);
+            assert_eq!((got.h, got.w, got.c), (want.h, want.w, want.c));
+            let err = got.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err < 1e-5, "k={k} s={s} dw={depthwise}: {err}");
+        }
+    }
+
+    #[test]
+    fn batchnorm_folding() {
+        let x = Feature { h: 4, w: 4, c: 2, data: pseudo(32, 3) };
+        let w = pseudo(2 * 2, 5);
+        let (g, b, m, v) = ([2.0f32, 0.5], [0.1f32, -0.2], [0.3f32, 0.0], [4.0f32, 0.25]);
+        let conv = Conv::new(&w, &[2, 2, 1, 1], None, Some([&g, &b, &m, &v]), 1, Act::None).unwrap();
+        let y = conv.forward(&x);
+        let plain = reference(&x, &w, 2, 2, 1, 1, 1);
+        for (i, (&got, &p)) in y.data.iter().zip(&plain.data).enumerate() {
+            let o = i % 2;
+            let want = (p - m[o]) / (v[o] + 1e-5).sqrt() * g[o] + b[o];
+            assert!((got - want).abs() < 1e-5);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! FaceX-Zoo's RetinaFace (MobileNet-0.25), the detector MARLIN's `crop_face` uses, loaded from
+//! its pickled whole module (`face_detection_retina.pkl`) without running any pickle code.
+
+mod layers;
+mod net;
+mod postprocess;
+pub mod weights;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use net::RawOutput;
+pub use postprocess::{Detection, NMS_THRESHOLD, SCORE_THRESHOLD, priors};
+
+use crate::FaceError;
+use layers::Feature;
+
+/// The byte order of the pixels handed to the detector. The network was trained on BGR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelOrder {
+    Rgb,
+    Bgr,
+}
+
+/// The detector with its weights (BatchNorm folded) and a thread pool for its products.
+pub struct RetinaFace {
+    net: net::Network,
+    pool: rayon::ThreadPool,
+}
+
+impl RetinaFace {
+    /// Loads `face_detection_retina.pkl` (FaceX-Zoo's `torch.save` of the whole module).
+    /// `threads` 0 means every core.
+    pub fn load(path: &Path, threads: usize) -> Result<Self, FaceError> {
+        let not = |detail: String| FaceError::NotRetinaFace { path: path.into(), detail };
+        let object = marlin_checkpoint::load_pickled_object(path)?;
+        let mut tensors = BTreeMap::new();
+        weights::collect(&object, "", &mut tensors);
+        if tensors.is_empty() {
+            return Err(not("no module tensors in the pickle".into()));
+        }
+        let net = net::Network::new(&tensors).map_err(not)?;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| not(format!("thread pool: {e}")))?;
+        Ok(Self { net, pool })
+    }
+
+    /// The network's raw outputs for an 8-bit 3-channel image (`width·height·3` bytes, in
+    /// `order`), at full resolution.
+    pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, FaceError> {
+        if pixels.len() != width * height * 3 || width == 0 || height == 0 {
+            return Err(FaceError::BadImage { width, height, len: pixels.len() });
+        }
+        // The handler's preprocessing: float BGR minus (104, 117, 123).
+        let (first, last) = match order {
+            PixelOrder::Bgr => (0, 2),
+            PixelOrder::Rgb => (2, 0),
+        };
+        let mut data = Vec::with_capacity(pixels.len());
+        for px in pixels.chunks_exact(3) {
+            data.extend_from_slice(&[px[first] as f32 - 104.0, px[1] as f32 - 117.0, px[last] as f32 - 123.0]);
+        }
+        let x = Feature { h: height, w: width, c: 3, data };
+        Ok(self.pool.install(|| self.net.forward(x)))
+    }
+
+    /// Faces in the image, best first: the official handler's decoding, score > 0.7 and NMS 0.2.
+    pub fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+        let raw = self.raw(pixels, width, height, order)?;
+        Ok(postprocess::detections(&raw, width, height))
+    }
+}
