@@ -183,6 +183,16 @@ pub struct ExtractArgs {
     /// Clips per encoder forward.
     #[arg(long, default_value_t = 2)]
     pub batch: usize,
+    /// Detect the face in every sampled frame and crop it to 224×224 (for uncropped videos).
+    #[arg(long)]
+    pub crop_face: bool,
+    /// With --crop-face: reproduce the official crops bit for bit (detector fed RGB as if BGR,
+    /// the official 2×2 corner crop on frames without a face). Default crop mode `marlin`: the
+    /// detector fed BGR, the previous crop kept when a frame has no face.
+    #[arg(long, requires = "crop_face")]
+    pub compat: bool,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
     /// Every token's feature per clip, (n_clips, 1568, D), instead of the pooled (n_clips, D).
     #[arg(long)]
     pub keep_seq: bool,
@@ -192,6 +202,18 @@ pub struct ExtractArgs {
     /// Output features, float32 .npy.
     #[arg(short, long, value_name = "OUT.npy")]
     pub output: PathBuf,
+}
+
+/// Where the face detector comes from.
+#[derive(Debug, Args)]
+pub struct DetectorArgs {
+    /// FaceX-Zoo's RetinaFace `face_detection_retina.pkl` (default: the cache, where
+    /// `marlin models fetch retinaface` puts it).
+    #[arg(long, value_name = "PKL")]
+    pub detector: Option<PathBuf>,
+    /// Detector threads (0: every core).
+    #[arg(long, default_value_t = 0)]
+    pub detector_threads: usize,
 }
 
 #[derive(Debug, Subcommand)]

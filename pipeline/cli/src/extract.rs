@@ -3,16 +3,18 @@
 //!
 //! Decoding runs on its own thread, a batch ahead of the encoder.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, bail};
 use marlin_media::sampling::{Clip, SamplingOptions, TailPolicy};
+use marlin_faces::{CropMode, FaceCropper};
 use marlin_media::{RgbImage, VideoClips};
 use marlin_model::Clip as ModelClip;
 
 use crate::args::{ExtractArgs, ReductionArg, TailArg};
-use crate::model_source;
+use crate::{detector_source, model_source};
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if args.batch == 0 {
@@ -31,7 +33,11 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         },
         max_clips: args.max_clips,
     };
-    let (tx, rx) = sync_channel::<anyhow::Result<Clip<Arc<RgbImage>>>>(args.batch);
+    let cropper = match args.crop_face {
+        true => Some((detector_source::load(&args.detector)?, if args.compat { CropMode::Compat } else { CropMode::Marlin })),
+        false => None,
+    };
+    let (tx, rx) = sync_channel::<anyhow::Result<Vec<Arc<RgbImage>>>>(args.batch);
     let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
     let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64) {
         let mut clips = match VideoClips::open(&video, decode, sampling, fps) {
@@ -41,18 +47,19 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 return (None, None, 0);
             }
         };
+        let mut faces = cropper.as_ref().map(|(d, mode)| (FaceCropper::new(d, *mode), HashMap::new()));
         loop {
-            match clips.next_clip() {
-                Ok(Some(c)) => {
-                    if tx.send(Ok(c)).is_err() {
-                        break;
-                    }
-                }
+            let item = match clips.next_clip() {
+                Ok(Some(c)) => match &mut faces {
+                    Some((cropper, cache)) => crop_clip(cropper, cache, c),
+                    None => Ok(c.frames),
+                },
                 Ok(None) => break,
-                Err(e) => {
-                    let _ = tx.send(Err(e.into()));
-                    break;
-                }
+                Err(e) => Err(e.into()),
+            };
+            let failed = item.is_err();
+            if tx.send(item).is_err() || failed {
+                break;
             }
         }
         (clips.decoder(), clips.colour_path().map(|c| c.to_string()), clips.frames_decoded())
@@ -71,18 +78,18 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         Ok(())
     };
     for clip in rx.iter() {
-        let clip = clip?;
-        let first = &clip.frames[0];
+        let frames = clip?;
+        let first = &frames[0];
         if (first.width as usize, first.height as usize) != (s, s) {
             bail!(
-                "{}: frames are {}x{}, but the encoder takes {s}x{s} face crops; crop the faces first (face detection comes with `--crop-face`, not available yet)",
+                "{}: frames are {}x{}, but the encoder takes {s}x{s} face crops: add --crop-face",
                 args.video.display(),
                 first.width,
                 first.height
             );
         }
         let mut data = Vec::with_capacity(t * s * s * 3);
-        for f in &clip.frames {
+        for f in &frames {
             if (f.width as usize, f.height as usize) != (s, s) {
                 bail!("{}: the frame size changes mid-stream to {}x{}", args.video.display(), f.width, f.height);
             }
@@ -115,6 +122,27 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         colour.unwrap_or_else(|| "?".into())
     );
     Ok(())
+}
+
+/// Replaces a clip's frames by their face crops; a frame shared by overlapping clips is
+/// detected once (`cache` holds the previous clip's crops by frame index).
+fn crop_clip(cropper: &mut FaceCropper, cache: &mut HashMap<u64, Arc<RgbImage>>, clip: Clip<Arc<RgbImage>>) -> anyhow::Result<Vec<Arc<RgbImage>>> {
+    let mut next = HashMap::new();
+    let mut out = Vec::with_capacity(clip.frames.len());
+    for (&index, frame) in clip.frame_indices.iter().zip(&clip.frames) {
+        let face = match cache.get(&index).or_else(|| next.get(&index)) {
+            Some(f) => Arc::clone(f),
+            None => {
+                let c = cropper.crop(&frame.data, frame.width as usize, frame.height as usize)?;
+                let size = marlin_faces::crop::FACE_SIZE as u32;
+                Arc::new(RgbImage::new(size, size, c.pixels).ok_or_else(|| anyhow::anyhow!("face crop of the wrong size"))?)
+            }
+        };
+        next.insert(index, Arc::clone(&face));
+        out.push(face);
+    }
+    *cache = next;
+    Ok(out)
 }
 
 /// Folds the rows of `features` (each `row` long) element-wise, then finishes each value.

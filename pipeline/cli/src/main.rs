@@ -3,6 +3,7 @@
 mod args;
 mod bench;
 mod decode;
+mod detector_source;
 mod encode;
 mod extract;
 mod model_source;

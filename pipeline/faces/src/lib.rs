@@ -1,7 +1,11 @@
-//! Faces for MARLIN: the official face detector (FaceX-Zoo's RetinaFace) and the crops the
-//! official `extract_video(crop_face=True)` makes.
+//! Faces for MARLIN: the official face detector (FaceX-Zoo's RetinaFace), OpenCV-exact
+//! resizing, and the crops the official `extract_video(crop_face=True)` makes.
 
+pub mod crop;
 mod error;
+pub mod resize;
 pub mod retinaface;
 
+pub use crop::{CropMode, FaceCrop, FaceCropper, SquareCrop};
 pub use error::FaceError;
+pub use retinaface::{Detection, PixelOrder, RetinaFace};

@@ -1,0 +1,114 @@
+//! `cv2.resize(img, (dw, dh))` for 8-bit 3-channel images, bit for bit: OpenCV's default
+//! `INTER_LINEAR` in its fixed-point form.
+//!
+//! OpenCV (4.x `imgproc/src/resize.cpp`) computes, per destination column, `fx =
+//! (dx+0.5)·sw/dw − 0.5` in f32, `sx = floor(fx)`, weights `(1−fx, fx)` (clamped to the edge)
+//! scaled to shorts by 2048 and rounded; the horizontal pass sums `S[sx]·a0 + S[sx+1]·a1` in
+//! 32 bits. The vertical pass is vectorised: `((S0>>4)·b0 >> 16) + ((S1>>4)·b1 >> 16)`, then
+//! `(v + 2) >> 2` saturated to u8 — which differs from the scalar `(S0·b0 + S1·b1 + 2^21) >> 22`
+//! by a grey level now and then, so both are kept: the vector formula covers whole 16-byte groups
+//! of a row, the scalar one the remainder, as OpenCV's loop does. An exact 2× reduction takes
+//! OpenCV's `INTER_AREA` fast path (2×2 mean rounded), and an equal size is a copy.
+
+const COEF_BITS: u32 = 11;
+const COEF_SCALE: f32 = (1 << COEF_BITS) as f32;
+/// Bytes of a row the vector loop covers per step (128-bit registers).
+const VECTOR_BYTES: usize = 16;
+
+/// Column sampling: source index and the two fixed-point weights. Columns outside the image
+/// take the edge column with weights (2048, 0).
+fn column_taps(src_len: usize, dst_len: usize) -> Vec<(usize, i32, i32)> {
+    raw_taps(src_len, dst_len)
+        .into_iter()
+        .map(|(s, f)| {
+            let (s, f) = if s < 0 { (0, 0.0) } else if s >= src_len as isize - 1 { (src_len as isize - 1, 0.0) } else { (s, f) };
+            (s as usize, weight(1.0 - f), weight(f))
+        })
+        .collect()
+}
+
+/// Row sampling: OpenCV does not clamp the weights of rows, only the row indices, so the first
+/// and last destination rows blend an edge row with itself (two truncated products).
+fn row_taps(src_len: usize, dst_len: usize) -> Vec<(usize, usize, i32, i32)> {
+    let clamp = |s: isize| s.clamp(0, src_len as isize - 1) as usize;
+    raw_taps(src_len, dst_len).into_iter().map(|(s, f)| (clamp(s), clamp(s + 1), weight(1.0 - f), weight(f))).collect()
+}
+
+/// `fx = (d+0.5)·src/dst − 0.5` in f32, split into `floor` and fraction.
+fn raw_taps(src_len: usize, dst_len: usize) -> Vec<(isize, f32)> {
+    let scale = 1.0 / (dst_len as f64 / src_len as f64);
+    (0..dst_len)
+        .map(|d| {
+            let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let s = f.floor();
+            (s as isize, f - s)
+        })
+        .collect()
+}
+
+fn weight(f: f32) -> i32 {
+    (f * COEF_SCALE).round_ties_even() as i32
+}
+
+/// Resizes a packed RGB (or BGR) image of `sw × sh` to `dw × dh` as `cv2.resize` does.
+pub fn resize_linear(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
+    assert_eq!(src.len(), sw * sh * 3, "resize_linear: source of the wrong size");
+    if (sw, sh) == (dw, dh) {
+        return src.to_vec();
+    }
+    if sw == 2 * dw && sh == 2 * dh {
+        return halve(src, sw, dw, dh);
+    }
+    let (xt, yt) = (column_taps(sw, dw), row_taps(sh, dh));
+    let row_len = dw * 3;
+    // Horizontal pass of every source row a destination row needs, cached by source row.
+    let hrow = |sy: usize| -> Vec<i32> {
+        let s = &src[sy * sw * 3..(sy + 1) * sw * 3];
+        let mut out = Vec::with_capacity(row_len);
+        for &(sx, a0, a1) in &xt {
+            let next = (sx + 1).min(sw - 1);
+            for c in 0..3 {
+                out.push(s[sx * 3 + c] as i32 * a0 + s[next * 3 + c] as i32 * a1);
+            }
+        }
+        out
+    };
+    let vector_end = row_len / VECTOR_BYTES * VECTOR_BYTES;
+    let mut dst = vec![0u8; dw * dh * 3];
+    let mut cache: Option<((usize, usize), Vec<i32>, Vec<i32>)> = None;
+    for (dy, &(y0, y1, b0, b1)) in yt.iter().enumerate() {
+        let (r0, r1) = match &cache {
+            Some((rows, r0, r1)) if *rows == (y0, y1) => (r0, r1),
+            _ => {
+                let c = cache.insert(((y0, y1), hrow(y0), hrow(y1)));
+                (&c.1, &c.2)
+            }
+        };
+        let out = &mut dst[dy * row_len..(dy + 1) * row_len];
+        for x in 0..row_len {
+            out[x] = if x < vector_end {
+                let hi = |s: i32, b: i32| ((s >> 4).clamp(i16::MIN as i32, i16::MAX as i32) * b) >> 16;
+                ((hi(r0[x], b0) + hi(r1[x], b1) + 2) >> 2).clamp(0, 255) as u8
+            } else {
+                ((r0[x] * b0 + r1[x] * b1 + (1 << 21)) >> 22).clamp(0, 255) as u8
+            };
+        }
+    }
+    dst
+}
+
+/// OpenCV's INTER_AREA fast path for an exact 2× reduction: the rounded mean of each 2×2 block.
+fn halve(src: &[u8], sw: usize, dw: usize, dh: usize) -> Vec<u8> {
+    let mut dst = Vec::with_capacity(dw * dh * 3);
+    for y in 0..dh {
+        let (r0, r1) = (&src[2 * y * sw * 3..], &src[(2 * y + 1) * sw * 3..]);
+        for x in 0..dw {
+            for c in 0..3 {
+                let (a, b) = (6 * x + c, 6 * x + 3 + c);
+                let sum = r0[a] as u32 + r0[b] as u32 + r1[a] as u32 + r1[b] as u32;
+                dst.push(((sum + 2) >> 2) as u8);
+            }
+        }
+    }
+    dst
+}
