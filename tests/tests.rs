@@ -5,6 +5,7 @@ mod util;
 
 mod checkpoint_errors;
 mod cli;
+mod faces;
 mod fetch;
 mod oracle_encoder;
 mod video;

@@ -55,15 +55,20 @@ pub fn media(rel: &str) -> PathBuf {
     p
 }
 
-/// The `frames` array of an oracle `.npz`: (shape, bytes).
-pub fn npz_frames(path: &Path) -> (Vec<usize>, Vec<u8>) {
+/// One array of an `.npz`.
+pub fn npz_array(path: &Path, key: &str) -> marlin_npy::Array {
     use std::io::Read;
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut zip = zip::ZipArchive::new(file).unwrap();
-    let mut entry = zip.by_name("frames.npy").unwrap();
+    let mut entry = zip.by_name(&format!("{key}.npy")).unwrap_or_else(|e| panic!("{}: {key}: {e}", path.display()));
     let mut bytes = Vec::new();
     entry.read_to_end(&mut bytes).unwrap();
-    let a = marlin_npy::parse(&bytes).unwrap_or_else(|(_, e)| panic!("{e}"));
+    marlin_npy::parse(&bytes).unwrap_or_else(|(_, e)| panic!("{e}"))
+}
+
+/// The `frames` array of an oracle `.npz`: (shape, bytes).
+pub fn npz_frames(path: &Path) -> (Vec<usize>, Vec<u8>) {
+    let a = npz_array(path, "frames");
     match a.data {
         marlin_npy::Data::U8(v) => (a.shape, v),
         _ => panic!("{}: frames are not uint8", path.display()),

@@ -23,6 +23,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Features of a whole video, clip by clip (the official `extract_video`).
     Extract(ExtractArgs),
+    /// Faces in an image or in every frame of a video (FaceX-Zoo's RetinaFace), as CSV.
+    Detect(DetectArgs),
     /// Measure speed.
     Bench {
         #[command(subcommand)]
@@ -193,6 +195,10 @@ pub struct ExtractArgs {
     pub compat: bool,
     #[command(flatten)]
     pub detector: DetectorArgs,
+    /// With --crop-face: write each sampled frame's top detection and crop square here
+    /// (`clip,frame,x1,y1,x2,y2,score,cx,cy,half`; empty box fields where no face was found).
+    #[arg(long, value_name = "CSV", requires = "crop_face")]
+    pub faces_csv: Option<PathBuf>,
     /// Every token's feature per clip, (n_clips, 1568, D), instead of the pooled (n_clips, D).
     #[arg(long)]
     pub keep_seq: bool,
@@ -201,6 +207,23 @@ pub struct ExtractArgs {
     pub reduction: ReductionArg,
     /// Output features, float32 .npy.
     #[arg(short, long, value_name = "OUT.npy")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// An image (JPEG, PNG…) or any video GStreamer can open.
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    #[command(flatten)]
+    pub video_args: VideoArgs,
+    /// Faces narrower than this many pixels are left out.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_size: f32,
+    /// Output: `frame,track,x1,y1,x2,y2,score,lm1x,lm1y,…,lm5x,lm5y`, one row per face (track
+    /// ids link a face across frames: greedy IoU ≥ 0.3 over gaps of up to 15 frames).
+    #[arg(short, long, value_name = "FACES.csv")]
     pub output: PathBuf,
 }
 

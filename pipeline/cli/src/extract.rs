@@ -39,19 +39,21 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     };
     let (tx, rx) = sync_channel::<anyhow::Result<Vec<Arc<RgbImage>>>>(args.batch);
     let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
-    let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64) {
+    let log_faces = args.faces_csv.is_some();
+    let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64, String) {
+        let mut faces_log = if log_faces { Some(String::from("clip,frame,x1,y1,x2,y2,score,cx,cy,half\n")) } else { None };
         let mut clips = match VideoClips::open(&video, decode, sampling, fps) {
             Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Err(e.into()));
-                return (None, None, 0);
+                return (None, None, 0, String::new());
             }
         };
         let mut faces = cropper.as_ref().map(|(d, mode)| (FaceCropper::new(d, *mode), HashMap::new()));
         loop {
             let item = match clips.next_clip() {
                 Ok(Some(c)) => match &mut faces {
-                    Some((cropper, cache)) => crop_clip(cropper, cache, c),
+                    Some((cropper, cache)) => crop_clip(cropper, cache, c, &mut faces_log),
                     None => Ok(c.frames),
                 },
                 Ok(None) => break,
@@ -62,7 +64,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 break;
             }
         }
-        (clips.decoder(), clips.colour_path().map(|c| c.to_string()), clips.frames_decoded())
+        (clips.decoder(), clips.colour_path().map(|c| c.to_string()), clips.frames_decoded(), faces_log.unwrap_or_default())
     });
 
     let (t, s) = (cfg.n_frames, cfg.img_size);
@@ -104,7 +106,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if !batch.is_empty() {
         encode(&mut batch, &mut features)?;
     }
-    let (decoder, colour, frames) = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
+    let (decoder, colour, frames, faces_log) = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
     if n_clips == 0 {
         bail!("{}: no clips", args.video.display());
     }
@@ -115,6 +117,9 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         ReductionArg::Max => (row_shape, reduce(&features, row, f32::max, |acc| acc)),
     };
     marlin_npy::write_f32(&args.output, &shape, &out).with_context(|| format!("cannot write {}", args.output.display()))?;
+    if let Some(path) = &args.faces_csv {
+        marlin_npy::write_atomic(path, faces_log.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     eprintln!(
         "{}: {frames} frames, {n_clips} clips, decoder {}, colour {}",
         args.video.display(),
@@ -126,7 +131,12 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
 
 /// Replaces a clip's frames by their face crops; a frame shared by overlapping clips is
 /// detected once (`cache` holds the previous clip's crops by frame index).
-fn crop_clip(cropper: &mut FaceCropper, cache: &mut HashMap<u64, Arc<RgbImage>>, clip: Clip<Arc<RgbImage>>) -> anyhow::Result<Vec<Arc<RgbImage>>> {
+fn crop_clip(
+    cropper: &mut FaceCropper,
+    cache: &mut HashMap<u64, Arc<RgbImage>>,
+    clip: Clip<Arc<RgbImage>>,
+    log: &mut Option<String>,
+) -> anyhow::Result<Vec<Arc<RgbImage>>> {
     let mut next = HashMap::new();
     let mut out = Vec::with_capacity(clip.frames.len());
     for (&index, frame) in clip.frame_indices.iter().zip(&clip.frames) {
@@ -134,6 +144,10 @@ fn crop_clip(cropper: &mut FaceCropper, cache: &mut HashMap<u64, Arc<RgbImage>>,
             Some(f) => Arc::clone(f),
             None => {
                 let c = cropper.crop(&frame.data, frame.width as usize, frame.height as usize)?;
+                if let Some(log) = log {
+                    let b = c.detection.as_ref().map_or_else(|| ",,,,".to_string(), |d| format!("{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score));
+                    log.push_str(&format!("{},{index},{b},{},{},{}\n", clip.index, c.crop.cx, c.crop.cy, c.crop.half));
+                }
                 let size = marlin_faces::crop::FACE_SIZE as u32;
                 Arc::new(RgbImage::new(size, size, c.pixels).ok_or_else(|| anyhow::anyhow!("face crop of the wrong size"))?)
             }

@@ -3,6 +3,7 @@
 mod args;
 mod bench;
 mod decode;
+mod detect;
 mod detector_source;
 mod encode;
 mod extract;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         args::Command::Encode(a) => encode::run(a),
         args::Command::Decode(a) => decode::run(a),
         args::Command::Extract(a) => extract::run(a),
+        args::Command::Detect(a) => detect::run(a),
         args::Command::Bench { command } => bench::run(command),
         args::Command::Models { command } => models::run(command),
     };

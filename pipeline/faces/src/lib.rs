@@ -5,7 +5,9 @@ pub mod crop;
 mod error;
 pub mod resize;
 pub mod retinaface;
+pub mod tracker;
 
 pub use crop::{CropMode, FaceCrop, FaceCropper, SquareCrop};
 pub use error::FaceError;
 pub use retinaface::{Detection, PixelOrder, RetinaFace};
+pub use tracker::Tracker;

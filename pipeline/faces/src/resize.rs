@@ -50,6 +50,9 @@ fn weight(f: f32) -> i32 {
     (f * COEF_SCALE).round_ties_even() as i32
 }
 
+/// The horizontal passes of the two source rows a destination row blends, by row indices.
+type CachedRows = ((usize, usize), Vec<i32>, Vec<i32>);
+
 /// Resizes a packed RGB (or BGR) image of `sw × sh` to `dw × dh` as `cv2.resize` does.
 pub fn resize_linear(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
     assert_eq!(src.len(), sw * sh * 3, "resize_linear: source of the wrong size");
@@ -75,7 +78,7 @@ pub fn resize_linear(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> 
     };
     let vector_end = row_len / VECTOR_BYTES * VECTOR_BYTES;
     let mut dst = vec![0u8; dw * dh * 3];
-    let mut cache: Option<((usize, usize), Vec<i32>, Vec<i32>)> = None;
+    let mut cache: Option<CachedRows> = None;
     for (dy, &(y0, y1, b0, b1)) in yt.iter().enumerate() {
         let (r0, r1) = match &cache {
             Some((rows, r0, r1)) if *rows == (y0, y1) => (r0, r1),

@@ -9,6 +9,7 @@ mod decoder_choice;
 mod error;
 mod image;
 pub mod sampling;
+mod still;
 mod swscale;
 
 pub use clips::VideoClips;
@@ -17,3 +18,4 @@ pub use decode::{DecodeOptions, Frame, VideoReader, init};
 pub use decoder_choice::DecoderChoice;
 pub use error::MediaError;
 pub use image::RgbImage;
+pub use still::read_image;

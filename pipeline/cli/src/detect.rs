@@ -1,0 +1,56 @@
+//! `marlin detect`: faces (box, score, 5 landmarks, track id) in an image or in every frame of
+//! a video, written as CSV.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use marlin_faces::{Detection, PixelOrder, Tracker};
+use marlin_media::{RgbImage, VideoReader};
+
+use crate::args::DetectArgs;
+use crate::detector_source;
+
+const HEADER: &str = "frame,track,x1,y1,x2,y2,score,lm1x,lm1y,lm2x,lm2y,lm3x,lm3y,lm4x,lm4y,lm5x,lm5y\n";
+
+fn is_image(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff" | "webp")
+}
+
+pub fn run(args: DetectArgs) -> anyhow::Result<()> {
+    let detector = detector_source::load(&args.detector)?;
+    let mut csv = String::from(HEADER);
+    let mut tracker = Tracker::default();
+    let (mut frames, mut faces) = (0u64, 0usize);
+    let mut each = |index: u64, img: &RgbImage| -> anyhow::Result<()> {
+        let dets: Vec<Detection> = detector
+            .detect(&img.data, img.width as usize, img.height as usize, PixelOrder::Rgb)?
+            .into_iter()
+            .filter(|d| d.x2 - d.x1 >= args.min_size)
+            .collect();
+        for (d, track) in dets.iter().zip(tracker.update(index, &dets)) {
+            write!(csv, "{index},{track},{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score)?;
+            for [x, y] in d.landmarks {
+                write!(csv, ",{x},{y}")?;
+            }
+            csv.push('\n');
+        }
+        frames += 1;
+        faces += dets.len();
+        Ok(())
+    };
+    if is_image(&args.input) {
+        each(0, &marlin_media::read_image(&args.input)?)?;
+    } else {
+        let mut reader = VideoReader::open(&args.input, args.video_args.options())?;
+        while let Some(frame) = reader.next_frame(true)? {
+            if let Some(img) = &frame.image {
+                each(frame.index, img)?;
+            }
+        }
+    }
+    marlin_npy::write_atomic(&args.output, csv.as_bytes()).with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!("{}: {faces} faces in {frames} frame(s)", args.input.display());
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Faces: the RetinaFace port against the official detector's raw outputs and detections, and
+//! `marlin extract --crop-face --compat` against the official crops and video features.
+
+use std::path::PathBuf;
+
+use marlin_faces::{PixelOrder, RetinaFace};
+
+use crate::util::{marlin, media, npz_array, oracle, read_f32, stderr};
+
+fn detector_path() -> PathBuf {
+    let p = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    assert!(p.exists(), "detector weights missing: {}", p.display());
+    p
+}
+
+#[test]
+fn raw_outputs_and_detections_match_the_official_detector() {
+    let det = RetinaFace::load(&detector_path(), 0).unwrap();
+    for image in ["astronaut.png", "single_face.jpg", "multi_face.jpg"] {
+        let img = marlin_media::read_image(&media(&format!("registry/{image}"))).unwrap();
+        let (w, h) = (img.width as usize, img.height as usize);
+        let npz = oracle(&format!("detector/{}.npz", image.split('.').next().unwrap()));
+        let raw = det.raw(&img.data, w, h, PixelOrder::Rgb).unwrap();
+        for (key, got) in [
+            ("loc", raw.loc.iter().flatten().copied().collect::<Vec<f32>>()),
+            ("conf", raw.conf.iter().flatten().copied().collect()),
+            ("landmarks", raw.landmarks.iter().flatten().copied().collect()),
+        ] {
+            let want = npz_array(&npz, key).to_f32();
+            assert_eq!(got.len(), want.len(), "{image} {key}");
+            let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(err < 1e-3, "{image} {key}: max-abs {err}");
+        }
+        let dets = det.detect(&img.data, w, h, PixelOrder::Rgb).unwrap();
+        let want = npz_array(&npz, "dets").to_f32();
+        assert_eq!(dets.len(), want.len() / 5, "{image}: detection count");
+        for (d, o) in dets.iter().zip(want.chunks(5)) {
+            for (a, b) in [d.x1, d.y1, d.x2, d.y2].iter().zip(o) {
+                assert!((a - b).abs() < 0.5, "{image}: box {:?} vs {o:?}", [d.x1, d.y1, d.x2, d.y2]);
+            }
+            assert!((d.score - o[4]).abs() < 1e-3);
+        }
+    }
+}
+
+#[test]
+fn detect_writes_the_faces_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("faces.csv");
+    let det = detector_path();
+    let o = marlin(&["detect", media("registry/multi_face.jpg").to_str().unwrap(), "--detector", det.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), "frame,track,x1,y1,x2,y2,score,lm1x,lm1y,lm2x,lm2y,lm3x,lm3y,lm4x,lm4y,lm5x,lm5y");
+    let rows: Vec<Vec<f32>> = lines.map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 5);
+    let want = npz_array(&oracle("detector/multi_face.npz"), "dets").to_f32();
+    for (k, (r, o)) in rows.iter().zip(want.chunks(5)).enumerate() {
+        assert_eq!(r.len(), 17);
+        assert_eq!((r[0], r[1]), (0.0, k as f32), "frame 0, one track per face");
+        assert!(r[2..7].iter().zip(o).all(|(a, b)| (a - b).abs() < 0.5));
+        // Landmarks inside the face box.
+        for l in r[7..].chunks(2) {
+            assert!(l[0] > r[2] && l[0] < r[4] && l[1] > r[3] && l[1] < r[5], "landmark {l:?} outside {:?}", &r[2..6]);
+        }
+    }
+}
+
+/// `extract --crop-face --compat` on the wild videos: the official clip counts and features,
+/// and crop squares equal to the official ones.
+#[test]
+fn compat_crops_reproduce_the_official_video_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = detector_path();
+    let boxes = std::fs::read_to_string(oracle("videos/official_face_boxes.csv")).unwrap();
+    let s = |p: PathBuf| p.to_str().unwrap().to_string();
+    let models = [
+        ("marlin_tiny", s(oracle("models/marlin_tiny.encoder.pt")), vec!["--config".to_string(), s(oracle("marlin_tiny.yaml"))]),
+        ("marlin_vit_small_random", s(oracle("models/marlin_vit_small_random.encoder.f16.safetensors")), vec![]),
+    ];
+    for (folder, model, flags) in &models {
+        for video in ["video01", "video02", "video03"] {
+            let out = dir.path().join(format!("{folder}.{video}.npy"));
+            let faces = dir.path().join(format!("{folder}.{video}.csv"));
+            let mut args = vec!["extract", "--crop-face", "--compat", "--detector", det.to_str().unwrap(), "--model", model.as_str()];
+            args.extend(flags.iter().map(String::as_str));
+            let v = media(&format!("marlin/{video}.mp4"));
+            args.extend([v.to_str().unwrap(), "--faces-csv", faces.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+            let o = marlin(&args, &[]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let (shape, got) = read_f32(&out);
+            let (want_shape, want) = read_f32(&oracle(&format!("videos/{folder}/{video}.npy")));
+            assert_eq!(shape, want_shape, "{folder} {video}: clip count");
+            let d = shape[1];
+            for c in 0..shape[0] {
+                let mad = (0..d).map(|i| (got[c * d + i] - want[c * d + i]).abs()).sum::<f32>() / d as f32;
+                assert!(mad < 1.5e-4, "{folder} {video} clip {c}: mean-abs-diff {mad}");
+            }
+            // Crop squares: the official CSV lists (cx, cy, half) per detector call in order.
+            let official: Vec<(String, String, String)> = boxes
+                .lines()
+                .skip(1)
+                .filter(|l| l.starts_with(&format!("{video}.mp4,")))
+                .map(|l| {
+                    let f: Vec<&str> = l.split(',').collect();
+                    (f[8].into(), f[9].into(), f[10].into())
+                })
+                .collect();
+            let ours: Vec<(String, String, String)> = std::fs::read_to_string(&faces)
+                .unwrap()
+                .lines()
+                .skip(1)
+                .map(|l| {
+                    let f: Vec<&str> = l.split(',').collect();
+                    (f[7].into(), f[8].into(), f[9].into())
+                })
+                .collect();
+            assert_eq!(ours.len(), official.len(), "{video}: frames cropped");
+            let same = ours.iter().zip(&official).filter(|(a, b)| a == b).count();
+            assert!(same * 100 >= 99 * ours.len(), "{video}: {same} of {} crop squares equal the official ones", ours.len());
+        }
+    }
+}
+
+/// A video that cuts between a face and a cartoon (HEVC): default crop mode keeps the last face
+/// crop over the face-less frames, compat mode takes the official corner crop; both finish.
+#[test]
+fn videos_with_faceless_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = detector_path();
+    let model = oracle("models/marlin_tiny.encoder.pt");
+    let config = oracle("marlin_tiny.yaml");
+    let video = media("registry/face_noface.mov");
+    for compat in [false, true] {
+        let out = dir.path().join(format!("f{compat}.npy"));
+        let faces = dir.path().join(format!("f{compat}.csv"));
+        let mut args = vec!["extract", video.to_str().unwrap(), "--crop-face", "--detector", det.to_str().unwrap()];
+        if compat {
+            args.push("--compat");
+        }
+        args.extend(["--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "--faces-csv", faces.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        let o = marlin(&args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(read_f32(&out).0, vec![5, 64]);
+        let csv = std::fs::read_to_string(&faces).unwrap();
+        let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        let faceless: Vec<&Vec<&str>> = rows.iter().filter(|r| r[2].is_empty()).collect();
+        assert!(!faceless.is_empty() && faceless.len() < rows.len(), "{} of {} frames without a face", faceless.len(), rows.len());
+        for r in faceless {
+            let square = (r[7], r[8], r[9]);
+            if compat {
+                assert_eq!(square, ("0", "0", "1"), "the official no-face crop");
+            } else {
+                assert_ne!(square, ("0", "0", "1"), "the previous face's crop is kept");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_detector_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("retina.pkl");
+    std::fs::write(&fake, b"not a pickle").unwrap();
+    let out = dir.path().join("faces.csv");
+    for (det, want) in [(fake.clone(), "retina.pkl"), (dir.path().join("missing.pkl"), "no such detector file"), (oracle("models/marlin_tiny.encoder.pt"), "not the RetinaFace detector")] {
+        let o = marlin(&["detect", media("registry/single_face.jpg").to_str().unwrap(), "--detector", det.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert!(!out.exists());
+    }
+}
