@@ -109,7 +109,8 @@ mod tests {
         assert_eq!(p[0], [4.0 / 640.0, 4.0 / 480.0, 16.0 / 640.0, 16.0 / 480.0]);
         assert_eq!(p[1][2], 32.0 / 640.0);
         // Odd sizes round the feature maps up.
-        assert_eq!(priors(17, 9).len(), 3 * 2 * 2 + 2 * 1 * 2 + 1 * 1 * 2);
+        // Feature maps 2x3, 1x2 and 1x1, two priors per cell.
+        assert_eq!(priors(17, 9).len(), (6 + 2 + 1) * 2);
     }
 
     #[test]
