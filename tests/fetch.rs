@@ -132,3 +132,27 @@ fn a_download_that_is_not_the_model_is_deleted() {
     assert!(!cache.path().join("marlin_vit_base_ytf.encoder.pt").exists());
     assert!(!cache.path().join("marlin_vit_base_ytf.encoder.pt.part").exists());
 }
+
+#[test]
+fn the_face_detector_is_fetched_into_the_cache_and_found_there() {
+    let body = std::fs::read(crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl")).unwrap();
+    let (url, _) = serve(body.clone(), Behaviour::CutOnce);
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("MARLIN_CACHE_DIR", cache.path().to_str().unwrap()), ("MARLIN_DETECTOR_URL", &format!("{url}/face_detection_retina.pkl"))];
+    let o = marlin(&["models", "fetch", "retinaface"], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dest = cache.path().join("face_detection_retina.pkl");
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    // `detect` without --detector finds it.
+    let out = cache.path().join("faces.csv");
+    let o = marlin(&["detect", crate::util::media("registry/single_face.jpg").to_str().unwrap(), "-o", out.to_str().unwrap()], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
+    // A file that is not the detector is refused and removed.
+    let (url, _) = serve(std::fs::read(oracle("models/marlin_tiny.encoder.pt")).unwrap(), Behaviour::CutOnce);
+    let other = tempfile::tempdir().unwrap();
+    let env = [("MARLIN_CACHE_DIR", other.path().to_str().unwrap()), ("MARLIN_DETECTOR_URL", &format!("{url}/x.pkl"))];
+    let o = marlin(&["models", "fetch", "retinaface"], &env);
+    assert!(!o.status.success());
+    assert!(!other.path().join("face_detection_retina.pkl").exists());
+}

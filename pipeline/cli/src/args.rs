@@ -243,9 +243,11 @@ pub struct DetectorArgs {
 pub enum ModelsCommand {
     /// List the released models and whether they are in the cache.
     List,
-    /// Download a released checkpoint into the cache (resumes a partial download).
+    /// Download a released checkpoint, or the face detector, into the cache (resumes a partial
+    /// download).
     Fetch {
-        /// vit_small_ytf, vit_base_ytf or vit_large_ytf.
+        /// vit_small_ytf, vit_base_ytf, vit_large_ytf, or retinaface (FaceX-Zoo's detector, from
+        /// its GitHub repository; `MARLIN_DETECTOR_URL` overrides the address).
         name: String,
         /// The full model (encoder + decoder, for reconstruction) instead of the encoder.
         #[arg(long)]
@@ -267,6 +269,15 @@ pub enum BenchCommand {
         /// Clips per forward.
         #[arg(long, default_value_t = 1)]
         batch: usize,
+    },
+    /// Face detector speed on one image (or a video's first frame): median of `--repeat`
+    /// detections after a warm-up; last line `ms/frame=<x>`.
+    Detect {
+        input: PathBuf,
+        #[command(flatten)]
+        detector: DetectorArgs,
+        #[arg(long, default_value_t = 10)]
+        repeat: usize,
     },
     /// Decode throughput: every frame of VIDEO decoded and converted to RGB; last line
     /// `frames/s=<x>`.

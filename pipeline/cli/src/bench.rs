@@ -1,5 +1,5 @@
 //! `marlin bench`: encoder throughput on synthetic clips (model load excluded), decode
-//! throughput on a video.
+//! throughput on a video, detector latency on a frame.
 
 use std::path::Path;
 use std::time::Instant;
@@ -7,15 +7,17 @@ use std::time::Instant;
 use anyhow::ensure;
 use marlin_model::Clip;
 
+use marlin_faces::PixelOrder;
 use marlin_media::VideoReader;
 
-use crate::args::{BenchCommand, ModelArgs, VideoArgs};
+use crate::args::{BenchCommand, DetectorArgs, ModelArgs, VideoArgs};
 use crate::model_source;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Encode { model, clips, batch } => encode(&model, clips, batch),
         BenchCommand::Decode { video, video_args, repeat } => decode(&video, &video_args, repeat),
+        BenchCommand::Detect { input, detector, repeat } => detect(&input, &detector, repeat),
     }
 }
 
@@ -43,6 +45,32 @@ fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
     let rss = peak_rss_mb().map_or_else(|| "?".into(), |m| format!("{m:.0}"));
     println!("video={} frames={frames} {report} best_seconds={best:.3} peak_rss_mb={rss}", video.display());
     println!("frames/s={:.1}", frames as f64 / best);
+    Ok(())
+}
+
+/// Detector latency on one frame: median and best of `repeat` runs after one warm-up.
+fn detect(input: &Path, args: &DetectorArgs, repeat: usize) -> anyhow::Result<()> {
+    ensure!(repeat > 0, "--repeat must be positive");
+    let det = crate::detector_source::load(args)?;
+    let img = if crate::detect::is_image(input) {
+        marlin_media::read_image(input)?
+    } else {
+        let mut r = VideoReader::open(input, Default::default())?;
+        r.next_frame(true)?.and_then(|f| f.image).ok_or_else(|| anyhow::anyhow!("{}: no frame", input.display()))?
+    };
+    let (w, h) = (img.width as usize, img.height as usize);
+    let faces = det.detect(&img.data, w, h, PixelOrder::Rgb)?.len();
+    let mut ms: Vec<f64> = (0..repeat)
+        .map(|_| {
+            let t0 = Instant::now();
+            let r = det.detect(&img.data, w, h, PixelOrder::Rgb);
+            std::hint::black_box(&r);
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    println!("input={} size={w}x{h} faces={faces} threads={} best_ms={:.1} repeat={repeat}", input.display(), det.threads(), ms[0]);
+    println!("ms/frame={:.1}", ms[ms.len() / 2]);
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use crate::detector_source;
 
 const HEADER: &str = "frame,track,x1,y1,x2,y2,score,lm1x,lm1y,lm2x,lm2y,lm3x,lm3y,lm4x,lm4y,lm5x,lm5y\n";
 
-fn is_image(path: &Path) -> bool {
+/// Whether `path` names a still image (by extension).
+pub fn is_image(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff" | "webp")
 }

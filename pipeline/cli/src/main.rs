@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// mimalloc keeps freed memory for reuse: the detector's per-layer feature maps (megabytes each)
+// otherwise go back to the kernel and page-fault in again at every layer of every frame.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let filter = match cli.verbose {

@@ -115,3 +115,31 @@ fn halve(src: &[u8], sw: usize, dw: usize, dh: usize) -> Vec<u8> {
     }
     dst
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 5×3 image whose bytes are `i·17 mod 256`, and what `cv2.resize` (opencv-python 4.12)
+    /// returns for it (values printed by OpenCV itself): a short row takes the scalar formula,
+    /// the first/last rows blend an edge row with itself.
+    #[test]
+    fn small_images_match_opencv() {
+        let src: Vec<u8> = (0..45u32).map(|i| (i * 17 % 256) as u8).collect();
+        let up = [
+            0, 17, 34, 29, 46, 63, 65, 82, 99, 102, 119, 136, 138, 155, 172, 175, 192, 209, 204, 221, 238, 159, 16, 33, 97, 45, 62, 65, 82, 99, 101, 118, 135, 138, 155, 172, 174, 191, 208, 203, 220,
+            237, 255, 16, 33, 137, 45, 62, 64, 81, 98, 101, 118, 135, 137, 154, 171, 173, 190, 207, 203, 220, 237, 254, 15, 32, 137, 44, 61, 63, 80, 97, 100, 117, 134, 136, 153, 170, 173, 190, 207,
+            202, 219, 236,
+        ];
+        assert_eq!(resize_linear(&src, 5, 3, 7, 4), up);
+        assert_eq!(resize_linear(&src, 5, 3, 2, 1), [101, 54, 71, 165, 182, 199]);
+        assert_eq!(resize_linear(&src, 5, 3, 5, 3), src);
+    }
+
+    #[test]
+    fn exact_halving_is_a_rounded_block_mean() {
+        let src = [10u8, 20, 30, 11, 21, 31, 12, 22, 32, 13, 23, 33];
+        // 2×2 → 1×1: (10+11+12+13+2)/4 = 12, (20+21+22+23+2)/4 = 22, …
+        assert_eq!(resize_linear(&src, 2, 2, 1, 1), [12, 22, 32]);
+    }
+}

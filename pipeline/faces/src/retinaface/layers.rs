@@ -52,6 +52,9 @@ pub struct Conv {
     pub act: Act,
 }
 
+/// Convolutions with at most this many weights run as direct loops.
+const DIRECT_MAX_WEIGHTS: usize = 4096;
+
 /// Output size of a `k`-wide convolution with padding `k / 2` and `stride`.
 fn out_len(n: usize, k: usize, stride: usize) -> usize {
     (n + 2 * (k / 2) - k) / stride + 1
@@ -103,8 +106,13 @@ impl Conv {
         debug_assert_eq!(x.c, self.cin);
         let (oh, ow) = (out_len(x.h, self.k, self.stride), out_len(x.w, self.k, self.stride));
         let mut y = Feature::zeros(oh, ow, self.cout);
-        if self.depthwise {
+        let small = self.k * self.k * self.cin * self.cout <= DIRECT_MAX_WEIGHTS;
+        if self.depthwise && self.stride == 1 {
+            self.depthwise_rows_into(x, &mut y);
+        } else if self.depthwise {
             self.depthwise_into(x, &mut y);
+        } else if small {
+            self.direct_into(x, &mut y);
         } else if self.k == 1 && self.stride == 1 {
             self.gemm_into(&x.data, self.cin, &mut y);
         } else {
@@ -112,7 +120,7 @@ impl Conv {
             self.gemm_into(&cols, self.k * self.k * self.cin, &mut y);
         }
         let act = self.act;
-        y.data.par_chunks_mut(4096).for_each(|c| act.apply(c));
+        y.data.par_chunks_mut(1 << 16).for_each(|c| act.apply(c));
         y
     }
 
@@ -150,6 +158,84 @@ impl Conv {
         }
     }
 
+    /// Small convolutions (few channels: the first layer, the 1×1s of stage 1, SSH's 16-channel
+    /// convs, the heads) as direct loops: per output pixel, the weights' rows scaled by each
+    /// input value and summed into `cout` accumulators held in registers (the channel counts the
+    /// network has are compiled as constants). GEMM libraries waste most of their tiles here.
+    fn direct_into(&self, x: &Feature, y: &mut Feature) {
+        match self.cout {
+            4 => self.direct_n::<4>(x, y),
+            8 => self.direct_n::<8>(x, y),
+            16 => self.direct_n::<16>(x, y),
+            20 => self.direct_n::<20>(x, y),
+            32 => self.direct_n::<32>(x, y),
+            64 => self.direct_n::<64>(x, y),
+            _ => self.direct_any(x, y),
+        }
+    }
+
+    fn direct_n<const N: usize>(&self, x: &Feature, y: &mut Feature) {
+        let ow = y.w;
+        let fast = simd::available();
+        y.data.par_chunks_mut(ow * N).enumerate().for_each(|(oy, row)| {
+            if fast {
+                // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+                unsafe { simd::direct_row_avx2::<N>(self, x, oy, row) }
+            } else {
+                direct_row::<N>(self, x, oy, row)
+            }
+        });
+    }
+
+    fn direct_any(&self, x: &Feature, y: &mut Feature) {
+        let (k, s, cin, n) = (self.k, self.stride, self.cin, self.cout);
+        let pad = (k / 2) as isize;
+        let (w, bias) = (&self.weight, &self.bias);
+        let ow = y.w;
+        y.data.par_chunks_mut(ow * n).enumerate().for_each(|(oy, row)| {
+            for (ox, acc) in row.chunks_exact_mut(n).enumerate() {
+                acc.copy_from_slice(bias);
+                for ky in 0..k {
+                    let iy = (oy * s + ky) as isize - pad;
+                    if iy < 0 || iy >= x.h as isize {
+                        continue;
+                    }
+                    for kx in 0..k {
+                        let ix = (ox * s + kx) as isize - pad;
+                        if ix < 0 || ix >= x.w as isize {
+                            continue;
+                        }
+                        let src = &x.data[(iy as usize * x.w + ix as usize) * cin..][..cin];
+                        let taps = &w[(ky * k + kx) * cin * n..][..cin * n];
+                        for (&v, wrow) in src.iter().zip(taps.chunks_exact(n)) {
+                            for (a, &wt) in acc.iter_mut().zip(wrow) {
+                                *a += v * wt;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Depthwise 3×3 at stride 1, a row at a time: for each tap, the whole (shifted) input row
+    /// times the tap's weights tiled along the row — long, branch-free vector loops.
+    fn depthwise_rows_into(&self, x: &Feature, y: &mut Feature) {
+        let c = x.c;
+        let row_len = x.w * c;
+        // tiled[t][i] = weight of tap t for channel i % c.
+        let tiled: Vec<Vec<f32>> = (0..9).map(|t| (0..row_len).map(|i| self.weight[t * c + i % c]).collect()).collect();
+        let fast = simd::available();
+        y.data.par_chunks_mut(row_len).enumerate().for_each(|(oy, out)| {
+            if fast {
+                // SAFETY: the CPU has AVX2 and FMA (checked at run time).
+                unsafe { simd::depthwise_row_avx2(&self.bias, &tiled, x, oy, out) }
+            } else {
+                depthwise_row(&self.bias, &tiled, x, oy, out)
+            }
+        });
+    }
+
     fn depthwise_into(&self, x: &Feature, y: &mut Feature) {
         let (c, s) = (x.c, self.stride);
         let (w, bias) = (&self.weight, &self.bias);
@@ -177,6 +263,94 @@ impl Conv {
                 }
             }
         });
+    }
+}
+
+/// One output row of [`Conv::direct_n`].
+#[inline(always)]
+fn direct_row<const N: usize>(conv: &Conv, x: &Feature, oy: usize, row: &mut [f32]) {
+    let (k, s, cin) = (conv.k, conv.stride, conv.cin);
+    let pad = (k / 2) as isize;
+    let w = &conv.weight;
+    let bias: [f32; N] = conv.bias[..N].try_into().unwrap_or([0.0; N]);
+    for (ox, out) in row.chunks_exact_mut(N).enumerate() {
+        let mut acc = bias;
+        for ky in 0..k {
+            let iy = (oy * s + ky) as isize - pad;
+            if iy < 0 || iy >= x.h as isize {
+                continue;
+            }
+            for kx in 0..k {
+                let ix = (ox * s + kx) as isize - pad;
+                if ix < 0 || ix >= x.w as isize {
+                    continue;
+                }
+                let src = &x.data[(iy as usize * x.w + ix as usize) * cin..][..cin];
+                let taps = &w[(ky * k + kx) * cin * N..][..cin * N];
+                for (&v, wrow) in src.iter().zip(taps.chunks_exact(N)) {
+                    for o in 0..N {
+                        acc[o] += v * wrow[o];
+                    }
+                }
+            }
+        }
+        out.copy_from_slice(&acc);
+    }
+}
+
+/// One output row of [`Conv::depthwise_rows_into`].
+#[inline(always)]
+fn depthwise_row(bias: &[f32], tiled: &[Vec<f32>], x: &Feature, oy: usize, out: &mut [f32]) {
+    let c = x.c;
+    let row_len = x.w * c;
+    for (o, b) in out.iter_mut().zip(bias.iter().cycle()) {
+        *o = *b;
+    }
+    for ky in 0..3 {
+        let iy = oy as isize + ky as isize - 1;
+        if iy < 0 || iy >= x.h as isize {
+            continue;
+        }
+        let src = &x.data[iy as usize * row_len..(iy as usize + 1) * row_len];
+        // kx = 0 reads the pixel to the left: outputs 1.., inputs ..w-1.
+        let t = &tiled[ky * 3];
+        for ((o, &v), &wt) in out[c..].iter_mut().zip(&src[..row_len - c]).zip(&t[c..]) {
+            *o += v * wt;
+        }
+        let t = &tiled[ky * 3 + 1];
+        for ((o, &v), &wt) in out.iter_mut().zip(src).zip(t) {
+            *o += v * wt;
+        }
+        let t = &tiled[ky * 3 + 2];
+        for ((o, &v), &wt) in out[..row_len - c].iter_mut().zip(&src[c..]).zip(t) {
+            *o += v * wt;
+        }
+    }
+}
+
+/// The row kernels compiled for AVX2 + FMA, chosen at run time.
+mod simd {
+    use super::{Conv, Feature, depthwise_row, direct_row};
+
+    pub fn available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+    pub unsafe fn direct_row_avx2<const N: usize>(conv: &Conv, x: &Feature, oy: usize, row: &mut [f32]) {
+        direct_row::<N>(conv, x, oy, row)
+    }
+
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+    pub unsafe fn depthwise_row_avx2(bias: &[f32], tiled: &[Vec<f32>], x: &Feature, oy: usize, out: &mut [f32]) {
+        depthwise_row(bias, tiled, x, oy, out)
     }
 }
 
@@ -270,8 +444,8 @@ mod tests {
     #[test]
     fn convolutions_match_the_direct_reference() {
         let x = Feature { h: 13, w: 10, c: 6, data: pseudo(13 * 10 * 6, 1) };
-        for (k, s, depthwise) in [(3, 1, false), (3, 2, false), (1, 1, false), (3, 1, true), (3, 2, true)] {
-            let (cout, cin_g, groups) = if depthwise { (6, 1, 6) } else { (5, 6, 1) };
+        for (k, s, depthwise, cout) in [(3, 1, false, 5), (3, 2, false, 5), (1, 1, false, 5), (3, 1, false, 80), (3, 2, false, 80), (1, 1, false, 700), (1, 1, false, 7), (3, 2, false, 8), (1, 1, false, 64), (3, 1, true, 6), (3, 2, true, 6)] {
+            let (cin_g, groups) = if depthwise { (1, 6) } else { (6, 1) };
             let w = pseudo(cout * cin_g * k * k, 7);
             let conv = Conv::new(&w, &[cout, cin_g, k, k], None, None, s, Act::None).unwrap();
             let got = conv.forward(&x);

@@ -44,6 +44,11 @@ impl RetinaFace {
         Ok(Self { net, pool })
     }
 
+    /// Threads of the detector's pool.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
     /// The network's raw outputs for an 8-bit 3-channel image (`width·height·3` bytes, in
     /// `order`), at full resolution.
     pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, FaceError> {
