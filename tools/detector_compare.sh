@@ -15,7 +15,7 @@ py=${PY:-/tmp/venv-official/bin/python}
 det=../shared/models/facexzoo_retinaface/face_detection_retina.pkl
 for r in $(seq 1 "$rounds"); do
     for v in ../shared/media/marlin/video02.mp4 ../shared/media/registry/single_face.mp4; do
-        echo "round=$r official $("$py" tools/official_detector_bench.py "$sdk" "$v" | tr '\n' ' ')"
+        echo "round=$r official $("$py" tools/official_detector_bench.py "$sdk" "$v" 2>/dev/null | tail -n 2 | tr '\n' ' ')"
         echo "round=$r marlin-rs $(target/release/marlin bench detect "$v" --detector "$det" --detector-threads 2 | tr '\n' ' ')"
     done
 done
