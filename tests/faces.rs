@@ -171,3 +171,60 @@ fn bad_detector_files() {
         assert!(!out.exists());
     }
 }
+
+/// `detect --draw`: a PNG for an image, an MP4 with every frame for a video, both readable.
+#[test]
+fn detect_draws_for_people_to_look_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = detector_path();
+    let png = dir.path().join("faces.png");
+    let csv = dir.path().join("faces.csv");
+    let o = marlin(&["detect", media("registry/multi_face.jpg").to_str().unwrap(), "--detector", det.to_str().unwrap(), "--draw", png.to_str().unwrap(), "-o", csv.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = marlin_media::read_image(&png).unwrap();
+    assert_eq!((img.width, img.height), (1000, 667));
+    let src = marlin_media::read_image(&media("registry/multi_face.jpg")).unwrap();
+    let changed = img.data.iter().zip(&src.data).filter(|(a, b)| a != b).count();
+    assert!(changed > 1000 && changed < img.data.len() / 10, "{changed} bytes drawn over");
+    // A video: every frame, H.264 4:2:0.
+    let video = dir.path().join("clip.mp4");
+    crate::util::gst_make("videotestsrc num-buffers=12 ! video/x-raw,width=160,height=120,framerate=10/1 ! x264enc ! mp4mux", &video);
+    let mp4 = dir.path().join("drawn.mp4");
+    let o = marlin(&["detect", video.to_str().unwrap(), "--detector", det.to_str().unwrap(), "--draw", mp4.to_str().unwrap(), "-o", csv.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("frames.npy");
+    let o = marlin(&["decode", mp4.to_str().unwrap(), "--frames", "100", "-o", out.to_str().unwrap()], &[]);
+    assert!(o.status.success() && stderr(&o).contains("from I420"), "{}", stderr(&o));
+    let frames = crate::util::read_u8(&out).0[0];
+    assert!((11..=12).contains(&frames), "{frames} frames");
+    // A bad drawing path is an error before any work.
+    let o = marlin(&["detect", video.to_str().unwrap(), "--detector", det.to_str().unwrap(), "--draw", dir.path().join("x.gif").to_str().unwrap(), "-o", csv.to_str().unwrap()], &[]);
+    assert!(!o.status.success() && stderr(&o).contains(".png or .mp4"), "{}", stderr(&o));
+}
+
+/// The non-official crop modes run end to end: square (smoothed) and aligned crops give
+/// features, and different ones.
+#[test]
+fn marlin_and_aligned_crop_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = detector_path();
+    let model = oracle("models/marlin_tiny.encoder.pt");
+    let config = oracle("marlin_tiny.yaml");
+    let video = media("marlin/video01.mp4");
+    let mut results = Vec::new();
+    for mode in ["marlin", "aligned"] {
+        let out = dir.path().join(format!("{mode}.npy"));
+        let o = marlin(
+            &["extract", video.to_str().unwrap(), "--crop-face", "--crop-mode", mode, "--detector", det.to_str().unwrap(), "--max-clips", "2", "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+            &[],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (shape, v) = read_f32(&out);
+        assert_eq!(shape, vec![2, 64]);
+        results.push(v);
+    }
+    assert_ne!(results[0], results[1]);
+    // --compat and --crop-mode exclude each other.
+    let o = marlin(&["extract", video.to_str().unwrap(), "--crop-face", "--compat", "--crop-mode", "aligned", "--model", model.to_str().unwrap(), "-o", "x.npy"], &[]);
+    assert!(!o.status.success());
+}

@@ -153,6 +153,12 @@ pub enum ReductionArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CropModeArg {
+    Marlin,
+    Aligned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TailArg {
     Drop,
     Pad,
@@ -191,8 +197,16 @@ pub struct ExtractArgs {
     /// With --crop-face: reproduce the official crops bit for bit (detector fed RGB as if BGR,
     /// the official 2×2 corner crop on frames without a face). Default crop mode `marlin`: the
     /// detector fed BGR, the previous crop kept when a frame has no face.
-    #[arg(long, requires = "crop_face")]
+    #[arg(long, requires = "crop_face", conflicts_with = "crop_mode")]
     pub compat: bool,
+    /// With --crop-face: `marlin` (square around the face, as the official geometry) or
+    /// `aligned` (5-point similarity warp onto ArcFace's template scaled to 224).
+    #[arg(long, value_enum, requires = "crop_face")]
+    pub crop_mode: Option<CropModeArg>,
+    /// With --crop-face (not --compat): weight of the newest box in the temporal smoothing of
+    /// boxes and landmarks, 0 < w ≤ 1 (1 turns smoothing off).
+    #[arg(long, default_value_t = 0.5, requires = "crop_face")]
+    pub smooth: f32,
     #[command(flatten)]
     pub detector: DetectorArgs,
     /// With --crop-face: write each sampled frame's top detection and crop square here
@@ -221,6 +235,10 @@ pub struct DetectArgs {
     /// Faces narrower than this many pixels are left out.
     #[arg(long, default_value_t = 0.0)]
     pub min_size: f32,
+    /// Also render the frames with boxes, landmarks and track ids: OUT.png (an image, or a
+    /// video's first frame) or OUT.mp4 (every frame, H.264).
+    #[arg(long, value_name = "OUT.png|OUT.mp4")]
+    pub draw: Option<PathBuf>,
     /// Output: `frame,track,x1,y1,x2,y2,score,lm1x,lm1y,…,lm5x,lm5y`, one row per face (track
     /// ids link a face across frames: greedy IoU ≥ 0.3 over gaps of up to 15 frames).
     #[arg(short, long, value_name = "FACES.csv")]

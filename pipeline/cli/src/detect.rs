@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
+use marlin_faces::draw::Canvas;
 use marlin_faces::{Detection, PixelOrder, Tracker};
-use marlin_media::{RgbImage, VideoReader};
+use marlin_media::{FrameWriter, RgbImage, VideoReader};
 
 use crate::args::DetectArgs;
 use crate::detector_source;
@@ -24,13 +25,27 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
     let mut csv = String::from(HEADER);
     let mut tracker = Tracker::default();
     let (mut frames, mut faces) = (0u64, 0usize);
-    let mut each = |index: u64, img: &RgbImage| -> anyhow::Result<()> {
+    let mut writer: Option<FrameWriter> = None;
+    let mut each = |index: u64, img: &RgbImage, fps: (i32, i32)| -> anyhow::Result<()> {
         let dets: Vec<Detection> = detector
             .detect(&img.data, img.width as usize, img.height as usize, PixelOrder::Rgb)?
             .into_iter()
             .filter(|d| d.x2 - d.x1 >= args.min_size)
             .collect();
-        for (d, track) in dets.iter().zip(tracker.update(index, &dets)) {
+        let tracks = tracker.update(index, &dets);
+        if let Some(path) = &args.draw {
+            let w = match &mut writer {
+                Some(w) => w,
+                None => writer.insert(FrameWriter::create(path, img.width, img.height, fps)?),
+            };
+            let mut drawn = img.clone();
+            let mut canvas = Canvas { pixels: &mut drawn.data, width: img.width as usize, height: img.height as usize };
+            for (d, &t) in dets.iter().zip(&tracks) {
+                canvas.face(d, t);
+            }
+            w.push(&drawn)?;
+        }
+        for (d, track) in dets.iter().zip(tracks) {
             write!(csv, "{index},{track},{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score)?;
             for [x, y] in d.landmarks {
                 write!(csv, ",{x},{y}")?;
@@ -42,14 +57,17 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
         Ok(())
     };
     if is_image(&args.input) {
-        each(0, &marlin_media::read_image(&args.input)?)?;
+        each(0, &marlin_media::read_image(&args.input)?, (1, 1))?;
     } else {
         let mut reader = VideoReader::open(&args.input, args.video_args.options())?;
         while let Some(frame) = reader.next_frame(true)? {
             if let Some(img) = &frame.image {
-                each(frame.index, img)?;
+                each(frame.index, img, reader.frame_rate())?;
             }
         }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
     }
     marlin_npy::write_atomic(&args.output, csv.as_bytes()).with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!("{}: {faces} faces in {frames} frame(s)", args.input.display());

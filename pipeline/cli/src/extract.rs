@@ -13,7 +13,7 @@ use marlin_faces::{CropMode, FaceCropper};
 use marlin_media::{RgbImage, VideoClips};
 use marlin_model::Clip as ModelClip;
 
-use crate::args::{ExtractArgs, ReductionArg, TailArg};
+use crate::args::{CropModeArg, ExtractArgs, ReductionArg, TailArg};
 use crate::{detector_source, model_source};
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
@@ -33,8 +33,16 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         },
         max_clips: args.max_clips,
     };
+    if !(args.smooth > 0.0 && args.smooth <= 1.0) {
+        bail!("--smooth must be in (0, 1], got {}", args.smooth);
+    }
+    let mode = match (args.compat, args.crop_mode) {
+        (true, _) => CropMode::Compat,
+        (false, Some(CropModeArg::Aligned)) => CropMode::Aligned,
+        (false, _) => CropMode::Marlin,
+    };
     let cropper = match args.crop_face {
-        true => Some((detector_source::load(&args.detector)?, if args.compat { CropMode::Compat } else { CropMode::Marlin })),
+        true => Some((detector_source::load(&args.detector)?, mode, args.smooth)),
         false => None,
     };
     let (tx, rx) = sync_channel::<anyhow::Result<Vec<Arc<RgbImage>>>>(args.batch);
@@ -49,7 +57,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 return (None, None, 0, String::new());
             }
         };
-        let mut faces = cropper.as_ref().map(|(d, mode)| (FaceCropper::new(d, *mode), HashMap::new()));
+        let mut faces = cropper.as_ref().map(|(d, mode, smooth)| (FaceCropper::new(d, *mode, *smooth), HashMap::new()));
         loop {
             let item = match clips.next_clip() {
                 Ok(Some(c)) => match &mut faces {

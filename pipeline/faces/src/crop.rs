@@ -2,9 +2,10 @@
 //! half-size from the top detection (Python `int()` of f32 arithmetic), a zero-padded
 //! `2·half` square, `cv2.resize` to 224.
 
+use crate::FaceError;
 use crate::resize::resize_linear;
 use crate::retinaface::{Detection, PixelOrder, RetinaFace};
-use crate::FaceError;
+use crate::align::aligned_face;
 
 /// The side of MARLIN's face crops.
 pub const FACE_SIZE: usize = 224;
@@ -57,13 +58,17 @@ impl SquareCrop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CropMode {
     /// Bit-exact `extract_video(crop_face=True)`: the RGB frame handed to the detector as if it
-    /// were BGR (the official code's quirk), the official 2×2 corner crop when no face is found.
+    /// were BGR (the official code's quirk), the official 2×2 corner crop when no face is found,
+    /// no smoothing.
     Compat,
-    /// The same geometry with the detector fed BGR (what it was trained on), and the previous
-    /// frame's crop carried over when a frame has no face (MARLIN's own dataset preprocessing);
-    /// before any face, the official no-face crop.
+    /// The same square geometry with the detector fed BGR (what it was trained on), the box
+    /// smoothed over time, and the last face kept when a frame has none (MARLIN's own dataset
+    /// preprocessing); before any face, the official corner crop.
     #[default]
     Marlin,
+    /// The face warped so its 5 landmarks land on ArcFace's template scaled to 224 (see
+    /// [`crate::align`]); smoothing and face-less frames as `Marlin`.
+    Aligned,
 }
 
 /// One frame's crop and what produced it.
@@ -71,39 +76,89 @@ pub enum CropMode {
 pub struct FaceCrop {
     /// 224×224 RGB.
     pub pixels: Vec<u8>,
+    /// The square cut (for `Aligned`, the square around the face the warp used).
     pub crop: SquareCrop,
-    /// The top detection, if the frame had a face.
+    /// The top detection of this frame, if it had a face (before smoothing).
     pub detection: Option<Detection>,
+}
+
+/// Exponential smoothing of one face's box and landmarks across frames; a new face (IoU < 0.3
+/// with the smoothed box, e.g. after a cut) restarts it.
+#[derive(Debug, Clone)]
+pub struct Smoother {
+    /// Weight of the newest detection (1: no smoothing).
+    alpha: f32,
+    state: Option<Detection>,
+}
+
+impl Smoother {
+    pub fn new(alpha: f32) -> Self {
+        Self { alpha: alpha.clamp(0.01, 1.0), state: None }
+    }
+
+    /// The smoothed face after seeing `d`.
+    pub fn update(&mut self, d: &Detection) -> Detection {
+        let a = self.alpha;
+        let next = match &self.state {
+            Some(s) if crate::tracker::iou(s, d) >= 0.3 => {
+                let mix = |new: f32, old: f32| a * new + (1.0 - a) * old;
+                Detection {
+                    x1: mix(d.x1, s.x1),
+                    y1: mix(d.y1, s.y1),
+                    x2: mix(d.x2, s.x2),
+                    y2: mix(d.y2, s.y2),
+                    score: d.score,
+                    landmarks: std::array::from_fn(|k| [mix(d.landmarks[k][0], s.landmarks[k][0]), mix(d.landmarks[k][1], s.landmarks[k][1])]),
+                }
+            }
+            _ => d.clone(),
+        };
+        self.state = Some(next.clone());
+        next
+    }
+
+    /// The last smoothed face, if any.
+    pub fn last(&self) -> Option<&Detection> {
+        self.state.as_ref()
+    }
 }
 
 /// Crops faces frame after frame under a [`CropMode`].
 pub struct FaceCropper<'a> {
     detector: &'a RetinaFace,
     mode: CropMode,
-    previous: Option<SquareCrop>,
+    smoother: Smoother,
 }
 
 impl<'a> FaceCropper<'a> {
-    pub fn new(detector: &'a RetinaFace, mode: CropMode) -> Self {
-        Self { detector, mode, previous: None }
+    /// `smooth`: weight of the newest box in the temporal smoothing (1 turns it off; `Compat`
+    /// never smooths).
+    pub fn new(detector: &'a RetinaFace, mode: CropMode, smooth: f32) -> Self {
+        Self { detector, mode, smoother: Smoother::new(if mode == CropMode::Compat { 1.0 } else { smooth }) }
     }
 
     /// The face crop of one RGB frame (`width·height·3` bytes).
     pub fn crop(&mut self, rgb: &[u8], width: usize, height: usize) -> Result<FaceCrop, FaceError> {
         let order = match self.mode {
             CropMode::Compat => PixelOrder::Bgr,
-            CropMode::Marlin => PixelOrder::Rgb,
+            CropMode::Marlin | CropMode::Aligned => PixelOrder::Rgb,
         };
         let detection = self.detector.detect(rgb, width, height, order)?.into_iter().next();
-        let crop = match (&detection, self.mode) {
-            (Some(d), _) => SquareCrop::around(d),
-            (None, CropMode::Compat) => SquareCrop::NO_FACE,
-            (None, CropMode::Marlin) => self.previous.unwrap_or(SquareCrop::NO_FACE),
-        };
-        if detection.is_some() {
-            self.previous = Some(crop);
+        if self.mode == CropMode::Compat {
+            let crop = detection.as_ref().map_or(SquareCrop::NO_FACE, SquareCrop::around);
+            return Ok(FaceCrop { pixels: crop.face(rgb, width, height), crop, detection });
         }
-        Ok(FaceCrop { pixels: crop.face(rgb, width, height), crop, detection })
+        let face = match &detection {
+            Some(d) => Some(self.smoother.update(d)),
+            None => self.smoother.last().cloned(),
+        };
+        let crop = face.as_ref().map_or(SquareCrop::NO_FACE, SquareCrop::around);
+        let aligned = match (self.mode, &face) {
+            (CropMode::Aligned, Some(f)) => aligned_face(rgb, width, height, &f.landmarks),
+            _ => None,
+        };
+        let pixels = aligned.unwrap_or_else(|| crop.face(rgb, width, height));
+        Ok(FaceCrop { pixels, crop, detection })
     }
 }
 
@@ -125,6 +180,25 @@ mod tests {
         assert_eq!(&vals[4..8], &[12, 13, 14, 0]);
         assert_eq!(&vals[8..], &[22, 23, 24, 0, 0, 0, 0, 0]);
         assert!(SquareCrop { cx: -10, cy: 1, half: 2 }.cut(&frame, w, h).iter().all(|&v| v == 0));
+    }
+
+    fn det(x: f32) -> Detection {
+        Detection { x1: x, y1: 0.0, x2: x + 100.0, y2: 100.0, score: 0.9, landmarks: [[x + 50.0, 50.0]; 5] }
+    }
+
+    #[test]
+    fn smoothing_follows_a_face_and_restarts_on_a_new_one() {
+        let mut s = Smoother::new(0.5);
+        assert_eq!(s.update(&det(0.0)).x1, 0.0);
+        // Same face moved by 10: half-way.
+        let d = s.update(&det(10.0));
+        assert_eq!((d.x1, d.landmarks[0][0]), (5.0, 55.0));
+        // Another face far away: taken as is.
+        assert_eq!(s.update(&det(500.0)).x1, 500.0);
+        // alpha 1: no smoothing.
+        let mut s = Smoother::new(1.0);
+        s.update(&det(0.0));
+        assert_eq!(s.update(&det(10.0)).x1, 10.0);
     }
 
     #[test]

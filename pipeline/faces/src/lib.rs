@@ -1,13 +1,15 @@
 //! Faces for MARLIN: the official face detector (FaceX-Zoo's RetinaFace), OpenCV-exact
 //! resizing, and the crops the official `extract_video(crop_face=True)` makes.
 
+pub mod align;
 pub mod crop;
+pub mod draw;
 mod error;
 pub mod resize;
 pub mod retinaface;
 pub mod tracker;
 
-pub use crop::{CropMode, FaceCrop, FaceCropper, SquareCrop};
+pub use crop::{CropMode, FaceCrop, FaceCropper, Smoother, SquareCrop};
 pub use error::FaceError;
 pub use retinaface::{Detection, PixelOrder, RetinaFace};
 pub use tracker::Tracker;

@@ -21,7 +21,8 @@ impl Default for Tracker {
     }
 }
 
-fn iou(a: &Detection, b: &Detection) -> f32 {
+/// Intersection over union of two boxes (continuous coordinates).
+pub fn iou(a: &Detection, b: &Detection) -> f32 {
     let iw = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
     let ih = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
     let inter = iw * ih;

@@ -219,6 +219,16 @@ impl VideoReader {
         self.colour_path.as_ref()
     }
 
+    /// The stream's nominal frame rate (numerator, denominator) from the decoder's caps; (0, 1)
+    /// when unknown or before the first frame.
+    pub fn frame_rate(&self) -> (i32, i32) {
+        self.sink
+            .static_pad("sink")
+            .and_then(|p| p.current_caps())
+            .and_then(|c| c.structure(0).and_then(|s| s.get::<gst::Fraction>("framerate").ok()))
+            .map_or((0, 1), |f| (f.numer(), f.denom()))
+    }
+
     /// Frames decoded so far.
     pub fn frames_decoded(&self) -> u64 {
         self.next_index

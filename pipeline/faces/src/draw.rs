@@ -1,0 +1,93 @@
+//! Drawing detections onto RGB frames so a person can check them: box outlines, the 5
+//! landmarks, and the track id in a small built-in digit font.
+
+use crate::retinaface::Detection;
+
+/// 3×5 bitmaps of the digits 0–9, one row per 3 bits (most significant = leftmost).
+const DIGITS: [[u8; 5]; 10] = [
+    [7, 5, 5, 5, 7],
+    [2, 6, 2, 2, 7],
+    [7, 1, 7, 4, 7],
+    [7, 1, 7, 1, 7],
+    [5, 5, 7, 1, 1],
+    [7, 4, 7, 1, 7],
+    [7, 4, 7, 5, 7],
+    [7, 1, 1, 1, 1],
+    [7, 5, 7, 5, 7],
+    [7, 5, 7, 1, 7],
+];
+
+/// A colour per track, cycling.
+const COLOURS: [[u8; 3]; 6] = [[0, 255, 0], [255, 64, 64], [64, 160, 255], [255, 220, 0], [255, 0, 255], [0, 255, 255]];
+
+/// An RGB frame to draw on.
+pub struct Canvas<'a> {
+    pub pixels: &'a mut [u8],
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Canvas<'_> {
+    fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
+        if x >= 0 && y >= 0 && (x as usize) < self.width && (y as usize) < self.height {
+            let i = (y as usize * self.width + x as usize) * 3;
+            self.pixels[i..i + 3].copy_from_slice(&c);
+        }
+    }
+
+    fn fill(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
+        for y in y0..y1 {
+            for x in x0..x1 {
+                self.put(x, y, c);
+            }
+        }
+    }
+
+    /// Box outline, landmark dots and the track id above the box's top-left corner.
+    pub fn face(&mut self, d: &Detection, track: u64) {
+        let c = COLOURS[(track % COLOURS.len() as u64) as usize];
+        let t = ((self.width.max(self.height) / 400).max(1)) as i64;
+        let (x1, y1, x2, y2) = (d.x1.round() as i64, d.y1.round() as i64, d.x2.round() as i64, d.y2.round() as i64);
+        self.fill(x1, y1, x2 + 1, y1 + t, c);
+        self.fill(x1, y2 + 1 - t, x2 + 1, y2 + 1, c);
+        self.fill(x1, y1, x1 + t, y2 + 1, c);
+        self.fill(x2 + 1 - t, y1, x2 + 1, y2 + 1, c);
+        for [lx, ly] in d.landmarks {
+            let (lx, ly) = (lx.round() as i64, ly.round() as i64);
+            self.fill(lx - t, ly - t, lx + t + 1, ly + t + 1, c);
+        }
+        let scale = 2 * t;
+        let digits = track.to_string();
+        let y0 = y1 - 6 * scale - t;
+        for (k, ch) in digits.bytes().enumerate() {
+            let glyph = DIGITS[(ch - b'0') as usize];
+            let x0 = x1 + k as i64 * 4 * scale;
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..3 {
+                    if bits >> (2 - col) & 1 == 1 {
+                        let (px, py) = (x0 + col * scale, y0 + row as i64 * scale);
+                        self.fill(px, py, px + scale, py + scale, c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_inside_the_frame_only() {
+        let (w, h) = (40, 30);
+        let mut px = vec![0u8; w * h * 3];
+        let d = Detection { x1: 5.0, y1: 12.0, x2: 50.0, y2: 25.0, score: 0.9, landmarks: [[10.0, 15.0]; 5] };
+        Canvas { pixels: &mut px, width: w, height: h }.face(&d, 7);
+        let at = |x: usize, y: usize| &px[(y * w + x) * 3..(y * w + x) * 3 + 3];
+        assert_eq!(at(5, 12), [0, 255, 255]); // box corner in track 7's colour
+        assert_eq!(at(10, 15), [0, 255, 255]); // landmark
+        assert_eq!(at(20, 18), [0, 0, 0]); // inside the box: untouched
+        assert_eq!(at(5, 1), [0, 255, 255]); // the digit 7's top row
+    }
+}
