@@ -153,6 +153,12 @@ pub enum ReductionArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PickArg {
+    Largest,
+    Score,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CropModeArg {
     Marlin,
     Aligned,
@@ -207,6 +213,21 @@ pub struct ExtractArgs {
     /// boxes and landmarks, 0 < w ≤ 1 (1 turns smoothing off).
     #[arg(long, default_value_t = 0.5, requires = "crop_face")]
     pub smooth: f32,
+    /// With --crop-face (not --compat): which face to follow when a frame has several: the
+    /// largest, or the best-scored (the official choice).
+    #[arg(long, value_enum, default_value_t = PickArg::Largest, requires = "crop_face")]
+    pub pick: PickArg,
+    /// With --crop-face (not --compat): run the detector on every k-th frame of a clip (and its
+    /// last), interpolating boxes and landmarks in between. Faster by about k.
+    #[arg(long, default_value_t = 1, requires = "crop_face", conflicts_with = "compat")]
+    pub detect_every: usize,
+    /// With --crop-face (not --compat): detect on frames downscaled to this longer side (boxes
+    /// scaled back). Faster on large videos; see docs/BENCHMARKS.md for its effect on boxes.
+    #[arg(long, value_name = "PX", requires = "crop_face", conflicts_with = "compat")]
+    pub max_side: Option<usize>,
+    /// With --crop-face (not --compat): ignore faces narrower than this many pixels.
+    #[arg(long, default_value_t = 0.0, value_name = "PX", requires = "crop_face", conflicts_with = "compat")]
+    pub min_face: f32,
     #[command(flatten)]
     pub detector: DetectorArgs,
     /// With --crop-face: write each sampled frame's top detection and crop square here

@@ -9,11 +9,11 @@ use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, bail};
 use marlin_media::sampling::{Clip, SamplingOptions, TailPolicy};
-use marlin_faces::{CropMode, FaceCropper};
+use marlin_faces::{CropMode, CropOptions, FaceCropper, FrameRef, Pick};
 use marlin_media::{RgbImage, VideoClips};
 use marlin_model::Clip as ModelClip;
 
-use crate::args::{CropModeArg, ExtractArgs, ReductionArg, TailArg};
+use crate::args::{CropModeArg, ExtractArgs, PickArg, ReductionArg, TailArg};
 use crate::{detector_source, model_source};
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
@@ -41,8 +41,22 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         (false, Some(CropModeArg::Aligned)) => CropMode::Aligned,
         (false, _) => CropMode::Marlin,
     };
+    if args.detect_every == 0 {
+        bail!("--detect-every must be at least 1");
+    }
+    let options = CropOptions {
+        mode,
+        smooth: args.smooth,
+        detect_every: args.detect_every,
+        max_side: args.max_side,
+        min_face: args.min_face,
+        pick: match args.pick {
+            PickArg::Largest => Pick::Largest,
+            PickArg::Score => Pick::BestScore,
+        },
+    };
     let cropper = match args.crop_face {
-        true => Some((detector_source::load(&args.detector)?, mode, args.smooth)),
+        true => Some((detector_source::load(&args.detector)?, options)),
         false => None,
     };
     let (tx, rx) = sync_channel::<anyhow::Result<Vec<Arc<RgbImage>>>>(args.batch);
@@ -57,7 +71,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 return (None, None, 0, String::new());
             }
         };
-        let mut faces = cropper.as_ref().map(|(d, mode, smooth)| (FaceCropper::new(d, *mode, *smooth), HashMap::new()));
+        let mut faces = cropper.as_ref().map(|(d, options)| (FaceCropper::new(d, *options), HashMap::new()));
         loop {
             let item = match clips.next_clip() {
                 Ok(Some(c)) => match &mut faces {
@@ -137,31 +151,41 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replaces a clip's frames by their face crops; a frame shared by overlapping clips is
-/// detected once (`cache` holds the previous clip's crops by frame index).
+/// Replaces a clip's frames by their face crops. Frames shared with the previous clip
+/// (overlapping windows) keep their crops (`cache`, by frame index); the others are cropped
+/// together, so the detector can skip and interpolate within the clip.
 fn crop_clip(
     cropper: &mut FaceCropper,
     cache: &mut HashMap<u64, Arc<RgbImage>>,
     clip: Clip<Arc<RgbImage>>,
     log: &mut Option<String>,
 ) -> anyhow::Result<Vec<Arc<RgbImage>>> {
+    let todo: Vec<usize> = (0..clip.frames.len()).filter(|&k| !cache.contains_key(&clip.frame_indices[k])).collect();
+    let refs: Vec<FrameRef> = todo.iter().map(|&k| {
+        let f = &clip.frames[k];
+        FrameRef { rgb: &f.data, width: f.width as usize, height: f.height as usize }
+    }).collect();
+    let crops = cropper.crop_clip(&refs)?;
+    let size = marlin_faces::crop::FACE_SIZE as u32;
     let mut next = HashMap::new();
+    for (&k, c) in todo.iter().zip(crops) {
+        let index = clip.frame_indices[k];
+        if let Some(log) = log {
+            let b = c.detection.as_ref().map_or_else(|| ",,,,".to_string(), |d| format!("{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score));
+            log.push_str(&format!("{},{index},{b},{},{},{}\n", clip.index, c.crop.cx, c.crop.cy, c.crop.half));
+        }
+        let img = RgbImage::new(size, size, c.pixels).ok_or_else(|| anyhow::anyhow!("face crop of the wrong size"))?;
+        next.insert(index, Arc::new(img));
+    }
     let mut out = Vec::with_capacity(clip.frames.len());
-    for (&index, frame) in clip.frame_indices.iter().zip(&clip.frames) {
-        let face = match cache.get(&index).or_else(|| next.get(&index)) {
-            Some(f) => Arc::clone(f),
-            None => {
-                let c = cropper.crop(&frame.data, frame.width as usize, frame.height as usize)?;
-                if let Some(log) = log {
-                    let b = c.detection.as_ref().map_or_else(|| ",,,,".to_string(), |d| format!("{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score));
-                    log.push_str(&format!("{},{index},{b},{},{},{}\n", clip.index, c.crop.cx, c.crop.cy, c.crop.half));
-                }
-                let size = marlin_faces::crop::FACE_SIZE as u32;
-                Arc::new(RgbImage::new(size, size, c.pixels).ok_or_else(|| anyhow::anyhow!("face crop of the wrong size"))?)
-            }
-        };
-        next.insert(index, Arc::clone(&face));
+    for &index in &clip.frame_indices {
+        let face = next.get(&index).or_else(|| cache.get(&index)).cloned().ok_or_else(|| anyhow::anyhow!("frame {index} was not cropped"))?;
         out.push(face);
+    }
+    for &index in &clip.frame_indices {
+        if let Some(f) = cache.get(&index) {
+            next.entry(index).or_insert_with(|| Arc::clone(f));
+        }
     }
     *cache = next;
     Ok(out)

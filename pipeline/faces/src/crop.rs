@@ -123,42 +123,153 @@ impl Smoother {
     }
 }
 
-/// Crops faces frame after frame under a [`CropMode`].
+/// Which face a frame's crop follows when it has several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pick {
+    /// The largest box (the main subject, usually).
+    #[default]
+    Largest,
+    /// The highest score (what the official code takes: `dets[0]`).
+    BestScore,
+}
+
+/// How [`FaceCropper`] works; `Compat` ignores everything but `mode`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropOptions {
+    pub mode: CropMode,
+    /// Weight of the newest box in the temporal smoothing (1: off).
+    pub smooth: f32,
+    /// Run the detector on every k-th frame of a clip (and its last); boxes and landmarks of the
+    /// frames between are interpolated linearly.
+    pub detect_every: usize,
+    /// Downscale frames so their longer side is at most this before detecting (boxes are scaled
+    /// back).
+    pub max_side: Option<usize>,
+    /// Faces narrower than this (pixels, full resolution) are ignored.
+    pub min_face: f32,
+    pub pick: Pick,
+}
+
+impl Default for CropOptions {
+    fn default() -> Self {
+        Self { mode: CropMode::Marlin, smooth: 0.5, detect_every: 1, max_side: None, min_face: 0.0, pick: Pick::Largest }
+    }
+}
+
+/// One RGB frame: `width·height·3` bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    pub rgb: &'a [u8],
+    pub width: usize,
+    pub height: usize,
+}
+
+/// Crops faces frame after frame under [`CropOptions`].
 pub struct FaceCropper<'a> {
     detector: &'a RetinaFace,
-    mode: CropMode,
+    opts: CropOptions,
     smoother: Smoother,
 }
 
 impl<'a> FaceCropper<'a> {
-    /// `smooth`: weight of the newest box in the temporal smoothing (1 turns it off; `Compat`
-    /// never smooths).
-    pub fn new(detector: &'a RetinaFace, mode: CropMode, smooth: f32) -> Self {
-        Self { detector, mode, smoother: Smoother::new(if mode == CropMode::Compat { 1.0 } else { smooth }) }
+    pub fn new(detector: &'a RetinaFace, opts: CropOptions) -> Self {
+        let smooth = if opts.mode == CropMode::Compat { 1.0 } else { opts.smooth };
+        Self { detector, opts, smoother: Smoother::new(smooth) }
     }
 
-    /// The face crop of one RGB frame (`width·height·3` bytes).
-    pub fn crop(&mut self, rgb: &[u8], width: usize, height: usize) -> Result<FaceCrop, FaceError> {
-        let order = match self.mode {
-            CropMode::Compat => PixelOrder::Bgr,
-            CropMode::Marlin | CropMode::Aligned => PixelOrder::Rgb,
-        };
-        let detection = self.detector.detect(rgb, width, height, order)?.into_iter().next();
-        if self.mode == CropMode::Compat {
-            let crop = detection.as_ref().map_or(SquareCrop::NO_FACE, SquareCrop::around);
-            return Ok(FaceCrop { pixels: crop.face(rgb, width, height), crop, detection });
+    /// The face crops of a clip's frames, in order.
+    pub fn crop_clip(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<FaceCrop>, FaceError> {
+        if self.opts.mode == CropMode::Compat {
+            return frames.iter().map(|f| self.compat(f)).collect();
         }
-        let face = match &detection {
-            Some(d) => Some(self.smoother.update(d)),
-            None => self.smoother.last().cloned(),
-        };
-        let crop = face.as_ref().map_or(SquareCrop::NO_FACE, SquareCrop::around);
-        let aligned = match (self.mode, &face) {
-            (CropMode::Aligned, Some(f)) => aligned_face(rgb, width, height, &f.landmarks),
+        let n = frames.len();
+        let every = self.opts.detect_every.max(1);
+        // Detect on the key frames; smooth in order; interpolate the rest.
+        let mut faces: Vec<Option<Detection>> = vec![None; n];
+        let mut detections: Vec<Option<Detection>> = vec![None; n];
+        let keys: Vec<usize> = (0..n).filter(|&i| i % every == 0 || i + 1 == n).collect();
+        for &i in &keys {
+            let d = self.detect(&frames[i])?;
+            faces[i] = match &d {
+                Some(d) => Some(self.smoother.update(d)),
+                None => self.smoother.last().cloned(),
+            };
+            detections[i] = d;
+        }
+        for pair in keys.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            for i in a + 1..b {
+                faces[i] = match (&faces[a], &faces[b]) {
+                    (Some(fa), Some(fb)) => Some(lerp(fa, fb, (i - a) as f32 / (b - a) as f32)),
+                    (Some(f), None) | (None, Some(f)) => Some(f.clone()),
+                    (None, None) => None,
+                };
+            }
+        }
+        Ok(frames.iter().zip(faces).zip(detections).map(|((f, face), detection)| self.cut(f, face.as_ref(), detection)).collect())
+    }
+
+    /// The face crop of one frame (a clip of one).
+    pub fn crop(&mut self, frame: FrameRef<'_>) -> Result<FaceCrop, FaceError> {
+        Ok(self.crop_clip(&[frame])?.remove(0))
+    }
+
+    fn compat(&self, f: &FrameRef<'_>) -> Result<FaceCrop, FaceError> {
+        let detection = self.detector.detect(f.rgb, f.width, f.height, PixelOrder::Bgr)?.into_iter().next();
+        let crop = detection.as_ref().map_or(SquareCrop::NO_FACE, SquareCrop::around);
+        Ok(FaceCrop { pixels: crop.face(f.rgb, f.width, f.height), crop, detection })
+    }
+
+    /// The face the crop follows in this frame, if any (at full-resolution coordinates).
+    fn detect(&self, f: &FrameRef<'_>) -> Result<Option<Detection>, FaceError> {
+        let dets = detect_scaled(self.detector, f, self.opts.max_side)?;
+        let dets = dets.into_iter().filter(|d| d.x2 - d.x1 >= self.opts.min_face);
+        Ok(match self.opts.pick {
+            Pick::BestScore => dets.into_iter().next(),
+            Pick::Largest => dets.max_by(|a, b| ((a.x2 - a.x1) * (a.y2 - a.y1)).total_cmp(&((b.x2 - b.x1) * (b.y2 - b.y1)))),
+        })
+    }
+
+    fn cut(&self, f: &FrameRef<'_>, face: Option<&Detection>, detection: Option<Detection>) -> FaceCrop {
+        let crop = face.map_or(SquareCrop::NO_FACE, SquareCrop::around);
+        let aligned = match (self.opts.mode, face) {
+            (CropMode::Aligned, Some(face)) => aligned_face(f.rgb, f.width, f.height, &face.landmarks),
             _ => None,
         };
-        let pixels = aligned.unwrap_or_else(|| crop.face(rgb, width, height));
-        Ok(FaceCrop { pixels, crop, detection })
+        let pixels = aligned.unwrap_or_else(|| crop.face(f.rgb, f.width, f.height));
+        FaceCrop { pixels, crop, detection }
+    }
+}
+
+/// Detections of an RGB frame (detector fed BGR), on a copy downscaled so its longer side is at
+/// most `max_side` when given; boxes and landmarks scaled back to the frame.
+pub fn detect_scaled(detector: &RetinaFace, f: &FrameRef<'_>, max_side: Option<usize>) -> Result<Vec<Detection>, FaceError> {
+    let side = f.width.max(f.height);
+    match max_side {
+        Some(m) if m > 0 && side > m => {
+            let (w, h) = (((f.width * m) as f64 / side as f64).round().max(1.0) as usize, ((f.height * m) as f64 / side as f64).round().max(1.0) as usize);
+            let small = resize_linear(f.rgb, f.width, f.height, w, h);
+            let (sx, sy) = (f.width as f32 / w as f32, f.height as f32 / h as f32);
+            Ok(detector
+                .detect(&small, w, h, PixelOrder::Rgb)?
+                .into_iter()
+                .map(|d| Detection { x1: d.x1 * sx, y1: d.y1 * sy, x2: d.x2 * sx, y2: d.y2 * sy, score: d.score, landmarks: d.landmarks.map(|[x, y]| [x * sx, y * sy]) })
+                .collect())
+        }
+        _ => detector.detect(f.rgb, f.width, f.height, PixelOrder::Rgb),
+    }
+}
+
+/// `a + t·(b − a)` for box and landmarks.
+fn lerp(a: &Detection, b: &Detection, t: f32) -> Detection {
+    let m = |x: f32, y: f32| x + t * (y - x);
+    Detection {
+        x1: m(a.x1, b.x1),
+        y1: m(a.y1, b.y1),
+        x2: m(a.x2, b.x2),
+        y2: m(a.y2, b.y2),
+        score: m(a.score, b.score),
+        landmarks: std::array::from_fn(|k| [m(a.landmarks[k][0], b.landmarks[k][0]), m(a.landmarks[k][1], b.landmarks[k][1])]),
     }
 }
 
