@@ -224,7 +224,63 @@ fn marlin_and_aligned_crop_modes() {
         results.push(v);
     }
     assert_ne!(results[0], results[1]);
+    // Detecting every 4th frame of a clip (and its last) on frames downscaled to 240 px.
+    let out = dir.path().join("fast.npy");
+    let faces = dir.path().join("fast.csv");
+    let o = marlin(
+        &["extract", video.to_str().unwrap(), "--crop-face", "--detect-every", "4", "--max-side", "240", "--detector", det.to_str().unwrap(), "--max-clips", "2", "--faces-csv", faces.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&faces).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 32);
+    let detected: Vec<usize> = rows.iter().enumerate().filter(|(_, r)| !r[2].is_empty()).map(|(i, _)| i % 16).collect();
+    assert_eq!(detected, vec![0, 4, 8, 12, 15, 0, 4, 8, 12, 15], "detections on key frames only");
+    // Interpolated frames still get a face crop (not the corner crop).
+    assert!(rows.iter().all(|r| (r[7], r[8], r[9]) != ("0", "0", "1")));
     // --compat and --crop-mode exclude each other.
     let o = marlin(&["extract", video.to_str().unwrap(), "--crop-face", "--compat", "--crop-mode", "aligned", "--model", model.to_str().unwrap(), "-o", "x.npy"], &[]);
     assert!(!o.status.success());
+}
+
+/// `--faces all`: a clip per face track, the rows listed beside the output.
+#[test]
+fn every_face_gets_its_own_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("group.mp4");
+    let photo = media("registry/multi_face.jpg");
+    crate::util::gst_make(
+        &format!("filesrc location={} ! jpegdec ! imagefreeze num-buffers=70 ! videoconvert ! videoscale ! video/x-raw,format=I420,width=1000,height=666,framerate=10/1 ! x264enc ! mp4mux", photo.display()),
+        &video,
+    );
+    let out = dir.path().join("group.npy");
+    let det = detector_path();
+    let (model, config) = (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
+    let o = marlin(
+        &["extract", video.to_str().unwrap(), "--crop-face", "--faces", "all", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 70 frames: windows 0 and 32; five people in each.
+    let (shape, rows) = read_f32(&out);
+    assert_eq!(shape, vec![10, 64]);
+    let listed = std::fs::read_to_string(dir.path().join("group.rows.csv")).unwrap();
+    let want: String = std::iter::once("row,clip,track\n".to_string()).chain((0..10).map(|r| format!("{r},{},{}\n", r / 5, r % 5))).collect();
+    assert_eq!(listed, want, "the same five tracks in both clips");
+    // A still video (up to H.264 noise): each track's two clips give nearly the same features,
+    // and different tracks different ones.
+    let mad = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+    for t in 0..5 {
+        let (a, b) = (&rows[t * 64..(t + 1) * 64], &rows[(t + 5) * 64..(t + 6) * 64]);
+        assert!(mad(a, b) < 0.05, "track {t}: {}", mad(a, b));
+        let other = &rows[((t + 1) % 5) * 64..((t + 1) % 5 + 1) * 64];
+        assert!(mad(a, other) > mad(a, b), "track {t} vs {}", (t + 1) % 5);
+    }
+    // Reductions mix tracks: refused.
+    let o = marlin(
+        &["extract", video.to_str().unwrap(), "--crop-face", "--faces", "all", "--reduction", "mean", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[],
+    );
+    assert!(!o.status.success() && stderr(&o).contains("--faces all"), "{}", stderr(&o));
 }

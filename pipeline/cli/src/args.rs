@@ -153,9 +153,10 @@ pub enum ReductionArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PickArg {
+pub enum FacesArg {
     Largest,
     Score,
+    All,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -213,10 +214,11 @@ pub struct ExtractArgs {
     /// boxes and landmarks, 0 < w ≤ 1 (1 turns smoothing off).
     #[arg(long, default_value_t = 0.5, requires = "crop_face")]
     pub smooth: f32,
-    /// With --crop-face (not --compat): which face to follow when a frame has several: the
-    /// largest, or the best-scored (the official choice).
-    #[arg(long, value_enum, default_value_t = PickArg::Largest, requires = "crop_face")]
-    pub pick: PickArg,
+    /// With --crop-face (not --compat): which faces become clips: the largest face, the
+    /// best-scored (the official choice), or all of them — one row per (clip, face track), the
+    /// rows listed in OUT.rows.csv (`row,clip,track`).
+    #[arg(long, value_enum, default_value_t = FacesArg::Largest, requires = "crop_face", conflicts_with = "compat")]
+    pub faces: FacesArg,
     /// With --crop-face (not --compat): run the detector on every k-th frame of a clip (and its
     /// last), interpolating boxes and landmarks in between. Faster by about k.
     #[arg(long, default_value_t = 1, requires = "crop_face", conflicts_with = "compat")]
@@ -317,6 +319,10 @@ pub enum BenchCommand {
         detector: DetectorArgs,
         #[arg(long, default_value_t = 10)]
         repeat: usize,
+        /// Also time detection on the frame downscaled to this longer side, and report the IoU
+        /// of its top box with the full-resolution one.
+        #[arg(long, value_name = "PX")]
+        max_side: Option<usize>,
     },
     /// Decode throughput: every frame of VIDEO decoded and converted to RGB; last line
     /// `frames/s=<x>`.

@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::ensure;
 use marlin_model::Clip;
 
-use marlin_faces::PixelOrder;
+use marlin_faces::crop::detect_scaled;
+use marlin_faces::{Detection, FrameRef};
 use marlin_media::VideoReader;
 
 use crate::args::{BenchCommand, DetectorArgs, ModelArgs, VideoArgs};
@@ -17,7 +18,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Encode { model, clips, batch } => encode(&model, clips, batch),
         BenchCommand::Decode { video, video_args, repeat } => decode(&video, &video_args, repeat),
-        BenchCommand::Detect { input, detector, repeat } => detect(&input, &detector, repeat),
+        BenchCommand::Detect { input, detector, repeat, max_side } => detect(&input, &detector, repeat, max_side),
     }
 }
 
@@ -48,8 +49,9 @@ fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Detector latency on one frame: median and best of `repeat` runs after one warm-up.
-fn detect(input: &Path, args: &DetectorArgs, repeat: usize) -> anyhow::Result<()> {
+/// Detector latency on one frame: median and best of `repeat` runs after one warm-up; with
+/// `max_side`, the same on the downscaled frame and the IoU of the two top boxes.
+fn detect(input: &Path, args: &DetectorArgs, repeat: usize, max_side: Option<usize>) -> anyhow::Result<()> {
     ensure!(repeat > 0, "--repeat must be positive");
     let det = crate::detector_source::load(args)?;
     let img = if crate::detect::is_image(input) {
@@ -58,19 +60,30 @@ fn detect(input: &Path, args: &DetectorArgs, repeat: usize) -> anyhow::Result<()
         let mut r = VideoReader::open(input, Default::default())?;
         r.next_frame(true)?.and_then(|f| f.image).ok_or_else(|| anyhow::anyhow!("{}: no frame", input.display()))?
     };
-    let (w, h) = (img.width as usize, img.height as usize);
-    let faces = det.detect(&img.data, w, h, PixelOrder::Rgb)?.len();
-    let mut ms: Vec<f64> = (0..repeat)
-        .map(|_| {
-            let t0 = Instant::now();
-            let r = det.detect(&img.data, w, h, PixelOrder::Rgb);
-            std::hint::black_box(&r);
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    println!("input={} size={w}x{h} faces={faces} threads={} best_ms={:.1} repeat={repeat}", input.display(), det.threads(), ms[0]);
-    println!("ms/frame={:.1}", ms[ms.len() / 2]);
+    let frame = FrameRef { rgb: &img.data, width: img.width as usize, height: img.height as usize };
+    let time = |side: Option<usize>| -> anyhow::Result<(Vec<Detection>, f64, f64)> {
+        let dets = detect_scaled(&det, &frame, side)?;
+        let mut ms: Vec<f64> = (0..repeat)
+            .map(|_| {
+                let t0 = Instant::now();
+                std::hint::black_box(detect_scaled(&det, &frame, side).ok());
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        Ok((dets, ms[0], ms[ms.len() / 2]))
+    };
+    let (full, best, median) = time(None)?;
+    println!("input={} size={}x{} faces={} threads={} best_ms={best:.1} repeat={repeat}", input.display(), img.width, img.height, full.len(), det.threads());
+    if let Some(side) = max_side {
+        let (small, best, median) = time(Some(side))?;
+        let iou = match (full.first(), small.first()) {
+            (Some(a), Some(b)) => format!("{:.3}", marlin_faces::tracker::iou(a, b)),
+            _ => "none".into(),
+        };
+        println!("max_side={side} faces={} best_ms={best:.1} median_ms={median:.1} top_box_iou={iou}", small.len());
+    }
+    println!("ms/frame={median:.1}");
     Ok(())
 }
 

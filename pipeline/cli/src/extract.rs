@@ -3,17 +3,16 @@
 //!
 //! Decoding runs on its own thread, a batch ahead of the encoder.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, bail};
-use marlin_media::sampling::{Clip, SamplingOptions, TailPolicy};
-use marlin_faces::{CropMode, CropOptions, FaceCropper, FrameRef, Pick};
-use marlin_media::{RgbImage, VideoClips};
+use marlin_media::sampling::{SamplingOptions, TailPolicy};
+use marlin_faces::{CropMode, CropOptions, Pick};
+use marlin_media::VideoClips;
 use marlin_model::Clip as ModelClip;
 
-use crate::args::{CropModeArg, ExtractArgs, PickArg, ReductionArg, TailArg};
+use crate::args::{CropModeArg, ExtractArgs, FacesArg, ReductionArg, TailArg};
+use crate::clip_faces::{ClipFaces, ClipItem};
 use crate::{detector_source, model_source};
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
@@ -50,16 +49,20 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         detect_every: args.detect_every,
         max_side: args.max_side,
         min_face: args.min_face,
-        pick: match args.pick {
-            PickArg::Largest => Pick::Largest,
-            PickArg::Score => Pick::BestScore,
+        pick: match args.faces {
+            FacesArg::Score => Pick::BestScore,
+            FacesArg::Largest | FacesArg::All => Pick::Largest,
         },
     };
+    let all_faces = args.faces == FacesArg::All;
+    if all_faces && args.reduction != ReductionArg::None {
+        bail!("--faces all gives one row per (clip, face track); reduce per track from the rows file instead of --reduction");
+    }
     let cropper = match args.crop_face {
         true => Some((detector_source::load(&args.detector)?, options)),
         false => None,
     };
-    let (tx, rx) = sync_channel::<anyhow::Result<Vec<Arc<RgbImage>>>>(args.batch);
+    let (tx, rx) = sync_channel::<anyhow::Result<Vec<ClipItem>>>(args.batch);
     let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
     let log_faces = args.faces_csv.is_some();
     let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64, String) {
@@ -71,12 +74,12 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 return (None, None, 0, String::new());
             }
         };
-        let mut faces = cropper.as_ref().map(|(d, options)| (FaceCropper::new(d, *options), HashMap::new()));
+        let mut faces = cropper.as_ref().map(|(d, options)| ClipFaces::new(d, *options, all_faces));
         loop {
             let item = match clips.next_clip() {
                 Ok(Some(c)) => match &mut faces {
-                    Some((cropper, cache)) => crop_clip(cropper, cache, c, &mut faces_log),
-                    None => Ok(c.frames),
+                    Some(faces) => faces.crop(c, &mut faces_log),
+                    None => Ok(vec![ClipItem { clip: c.index, track: None, frames: c.frames }]),
                 },
                 Ok(None) => break,
                 Err(e) => Err(e.into()),
@@ -101,28 +104,33 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         batch.clear();
         Ok(())
     };
-    for clip in rx.iter() {
-        let frames = clip?;
-        let first = &frames[0];
-        if (first.width as usize, first.height as usize) != (s, s) {
-            bail!(
-                "{}: frames are {}x{}, but the encoder takes {s}x{s} face crops: add --crop-face",
-                args.video.display(),
-                first.width,
-                first.height
-            );
-        }
-        let mut data = Vec::with_capacity(t * s * s * 3);
-        for f in &frames {
-            if (f.width as usize, f.height as usize) != (s, s) {
-                bail!("{}: the frame size changes mid-stream to {}x{}", args.video.display(), f.width, f.height);
+    let mut rows_csv = String::from("row,clip,track\n");
+    for items in rx.iter() {
+        for item in items? {
+            let frames = item.frames;
+            let first = &frames[0];
+            if (first.width as usize, first.height as usize) != (s, s) {
+                bail!(
+                    "{}: frames are {}x{}, but the encoder takes {s}x{s} face crops: add --crop-face",
+                    args.video.display(),
+                    first.width,
+                    first.height
+                );
             }
-            data.extend_from_slice(&f.data);
-        }
-        batch.push(ModelClip::Rgb8(data));
-        n_clips += 1;
-        if batch.len() == args.batch {
-            encode(&mut batch, &mut features)?;
+            let mut data = Vec::with_capacity(t * s * s * 3);
+            for f in &frames {
+                if (f.width as usize, f.height as usize) != (s, s) {
+                    bail!("{}: the frame size changes mid-stream to {}x{}", args.video.display(), f.width, f.height);
+                }
+                data.extend_from_slice(&f.data);
+            }
+            let track = item.track.map_or_else(String::new, |t| t.to_string());
+            rows_csv.push_str(&format!("{n_clips},{},{track}\n", item.clip));
+            batch.push(ModelClip::Rgb8(data));
+            n_clips += 1;
+            if batch.len() == args.batch {
+                encode(&mut batch, &mut features)?;
+            }
         }
     }
     if !batch.is_empty() {
@@ -130,7 +138,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     }
     let (decoder, colour, frames, faces_log) = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
     if n_clips == 0 {
-        bail!("{}: no clips", args.video.display());
+        bail!("{}: no clips{}", args.video.display(), if all_faces { " with a face track" } else { "" });
     }
     let row_shape: Vec<usize> = if args.keep_seq { vec![cfg.num_tokens(), enc.dim()] } else { vec![enc.dim()] };
     let (shape, out) = match args.reduction {
@@ -139,56 +147,21 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         ReductionArg::Max => (row_shape, reduce(&features, row, f32::max, |acc| acc)),
     };
     marlin_npy::write_f32(&args.output, &shape, &out).with_context(|| format!("cannot write {}", args.output.display()))?;
+    if all_faces {
+        let path = args.output.with_extension("rows.csv");
+        marlin_npy::write_atomic(&path, rows_csv.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let Some(path) = &args.faces_csv {
         marlin_npy::write_atomic(path, faces_log.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     }
     eprintln!(
-        "{}: {frames} frames, {n_clips} clips, decoder {}, colour {}",
+        "{}: {frames} frames, {n_clips} {}, decoder {}, colour {}",
         args.video.display(),
+        if all_faces { "rows (clip × face track)" } else { "clips" },
         decoder.unwrap_or_else(|| "none (raw video)".into()),
         colour.unwrap_or_else(|| "?".into())
     );
     Ok(())
-}
-
-/// Replaces a clip's frames by their face crops. Frames shared with the previous clip
-/// (overlapping windows) keep their crops (`cache`, by frame index); the others are cropped
-/// together, so the detector can skip and interpolate within the clip.
-fn crop_clip(
-    cropper: &mut FaceCropper,
-    cache: &mut HashMap<u64, Arc<RgbImage>>,
-    clip: Clip<Arc<RgbImage>>,
-    log: &mut Option<String>,
-) -> anyhow::Result<Vec<Arc<RgbImage>>> {
-    let todo: Vec<usize> = (0..clip.frames.len()).filter(|&k| !cache.contains_key(&clip.frame_indices[k])).collect();
-    let refs: Vec<FrameRef> = todo.iter().map(|&k| {
-        let f = &clip.frames[k];
-        FrameRef { rgb: &f.data, width: f.width as usize, height: f.height as usize }
-    }).collect();
-    let crops = cropper.crop_clip(&refs)?;
-    let size = marlin_faces::crop::FACE_SIZE as u32;
-    let mut next = HashMap::new();
-    for (&k, c) in todo.iter().zip(crops) {
-        let index = clip.frame_indices[k];
-        if let Some(log) = log {
-            let b = c.detection.as_ref().map_or_else(|| ",,,,".to_string(), |d| format!("{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score));
-            log.push_str(&format!("{},{index},{b},{},{},{}\n", clip.index, c.crop.cx, c.crop.cy, c.crop.half));
-        }
-        let img = RgbImage::new(size, size, c.pixels).ok_or_else(|| anyhow::anyhow!("face crop of the wrong size"))?;
-        next.insert(index, Arc::new(img));
-    }
-    let mut out = Vec::with_capacity(clip.frames.len());
-    for &index in &clip.frame_indices {
-        let face = next.get(&index).or_else(|| cache.get(&index)).cloned().ok_or_else(|| anyhow::anyhow!("frame {index} was not cropped"))?;
-        out.push(face);
-    }
-    for &index in &clip.frame_indices {
-        if let Some(f) = cache.get(&index) {
-            next.entry(index).or_insert_with(|| Arc::clone(f));
-        }
-    }
-    *cache = next;
-    Ok(out)
 }
 
 /// Folds the rows of `features` (each `row` long) element-wise, then finishes each value.

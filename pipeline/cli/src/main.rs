@@ -2,6 +2,7 @@
 
 mod args;
 mod bench;
+mod clip_faces;
 mod decode;
 mod detect;
 mod detector_source;

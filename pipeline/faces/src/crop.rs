@@ -206,7 +206,7 @@ impl<'a> FaceCropper<'a> {
                 };
             }
         }
-        Ok(frames.iter().zip(faces).zip(detections).map(|((f, face), detection)| self.cut(f, face.as_ref(), detection)).collect())
+        Ok(frames.iter().zip(faces).zip(detections).map(|((f, face), detection)| cut(self.opts.mode, f, face.as_ref(), detection)).collect())
     }
 
     /// The face crop of one frame (a clip of one).
@@ -230,14 +230,83 @@ impl<'a> FaceCropper<'a> {
         })
     }
 
-    fn cut(&self, f: &FrameRef<'_>, face: Option<&Detection>, detection: Option<Detection>) -> FaceCrop {
-        let crop = face.map_or(SquareCrop::NO_FACE, SquareCrop::around);
-        let aligned = match (self.opts.mode, face) {
-            (CropMode::Aligned, Some(face)) => aligned_face(f.rgb, f.width, f.height, &face.landmarks),
-            _ => None,
-        };
-        let pixels = aligned.unwrap_or_else(|| crop.face(f.rgb, f.width, f.height));
-        FaceCrop { pixels, crop, detection }
+}
+
+/// The crop of `face` in a frame under `mode` (square, or aligned when the landmarks allow).
+fn cut(mode: CropMode, f: &FrameRef<'_>, face: Option<&Detection>, detection: Option<Detection>) -> FaceCrop {
+    let crop = face.map_or(SquareCrop::NO_FACE, SquareCrop::around);
+    let aligned = match (mode, face) {
+        (CropMode::Aligned, Some(face)) => aligned_face(f.rgb, f.width, f.height, &face.landmarks),
+        _ => None,
+    };
+    let pixels = aligned.unwrap_or_else(|| crop.face(f.rgb, f.width, f.height));
+    FaceCrop { pixels, crop, detection }
+}
+
+/// Every face of a clip, followed across clips: one crop sequence per track.
+pub struct TrackCropper<'a> {
+    detector: &'a RetinaFace,
+    opts: CropOptions,
+    tracker: crate::tracker::Tracker,
+    smoothers: std::collections::HashMap<u64, Smoother>,
+    /// Sampled frames seen so far (the tracker's clock).
+    clock: u64,
+}
+
+impl<'a> TrackCropper<'a> {
+    /// `opts.mode` must not be `Compat` (the official code follows one face); `pick` is unused.
+    pub fn new(detector: &'a RetinaFace, opts: CropOptions) -> Self {
+        Self { detector, opts, tracker: crate::tracker::Tracker::default(), smoothers: Default::default(), clock: 0 }
+    }
+
+    /// For each track seen on at least half of the clip's key frames: its id and a crop per
+    /// frame (frames between key frames interpolated, frames where the track is missing holding
+    /// its nearest face), tracks in id order.
+    pub fn crop_clip(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<(u64, Vec<FaceCrop>)>, FaceError> {
+        let n = frames.len();
+        let every = self.opts.detect_every.max(1);
+        let keys: Vec<usize> = (0..n).filter(|&i| i % every == 0 || i + 1 == n).collect();
+        // track id → face at each key frame (smoothed per track)
+        let mut seen: std::collections::BTreeMap<u64, Vec<Option<Detection>>> = Default::default();
+        for (ki, &i) in keys.iter().enumerate() {
+            let dets: Vec<Detection> = detect_scaled(self.detector, &frames[i], self.opts.max_side)?.into_iter().filter(|d| d.x2 - d.x1 >= self.opts.min_face).collect();
+            let ids = self.tracker.update(self.clock + i as u64, &dets);
+            for (d, id) in dets.iter().zip(ids) {
+                let smooth = self.smoothers.entry(id).or_insert_with(|| Smoother::new(self.opts.smooth)).update(d);
+                seen.entry(id).or_insert_with(|| vec![None; keys.len()])[ki] = Some(smooth);
+            }
+        }
+        self.clock += n as u64;
+        let mut out = Vec::new();
+        for (id, at_keys) in seen {
+            if at_keys.iter().filter(|f| f.is_some()).count() * 2 < keys.len() {
+                continue;
+            }
+            let mut faces: Vec<Option<Detection>> = vec![None; n];
+            for (ki, &i) in keys.iter().enumerate() {
+                faces[i] = at_keys[ki].clone();
+            }
+            for pair in keys.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                if let (Some(fa), Some(fb)) = (faces[a].clone(), faces[b].clone()) {
+                    for i in a + 1..b {
+                        faces[i] = Some(lerp(&fa, &fb, (i - a) as f32 / (b - a) as f32));
+                    }
+                }
+            }
+            // Hold the nearest face where the track is missing.
+            let present: Vec<usize> = (0..n).filter(|&i| faces[i].is_some()).collect();
+            let crops = (0..n)
+                .map(|i| {
+                    let nearest = present.iter().min_by_key(|&&p| p.abs_diff(i)).and_then(|&p| faces[p].clone());
+                    let detection = keys.binary_search(&i).ok().and_then(|ki| at_keys[ki].clone());
+                    cut(self.opts.mode, &frames[i], nearest.as_ref(), detection)
+                })
+                .collect();
+            out.push((id, crops));
+        }
+        self.smoothers.retain(|id, _| out.iter().any(|(t, _)| t == id) || self.tracker.is_active(*id));
+        Ok(out)
     }
 }
 

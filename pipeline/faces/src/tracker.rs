@@ -36,6 +36,11 @@ impl Tracker {
         Self { min_iou, max_gap, next_id: 0, tracks: Vec::new() }
     }
 
+    /// Whether track `id` is still followed (seen within the last `max_gap` frames).
+    pub fn is_active(&self, id: u64) -> bool {
+        self.tracks.iter().any(|t| t.0 == id)
+    }
+
     /// Track ids for `detections` of frame `frame` (frames in increasing order), same order.
     pub fn update(&mut self, frame: u64, detections: &[Detection]) -> Vec<u64> {
         self.tracks.retain(|t| frame.saturating_sub(t.2) <= self.max_gap);

@@ -35,7 +35,12 @@ impl FrameWriter {
             _ => return Err(bad("the drawing must be a .png or .mp4 file".into())),
         };
         let temp = path.with_extension(format!("{ext}.part"));
-        let encoder = if png { "pngenc snapshot=true" } else { "video/x-raw,format=I420 ! x264enc speed-preset=veryfast ! mp4mux" };
+        // H.264 4:2:0 needs even sizes: an odd row or column is scaled away.
+        let encoder = if png {
+            "pngenc snapshot=true".to_string()
+        } else {
+            format!("videoscale ! video/x-raw,format=I420,width={},height={} ! x264enc speed-preset=veryfast ! mp4mux", (width & !1).max(2), (height & !1).max(2))
+        };
         let (fn_, fd) = if fps.0 > 0 && fps.1 > 0 { fps } else { (25, 1) };
         let line = format!(
             "appsrc name=src format=time caps=video/x-raw,format=RGB,width={width},height={height},framerate={fn_}/{fd} ! videoconvert ! {encoder} ! filesink location=\"{}\"",
