@@ -289,8 +289,8 @@ impl<'a> TrackCropper<'a> {
             for pair in keys.windows(2) {
                 let (a, b) = (pair[0], pair[1]);
                 if let (Some(fa), Some(fb)) = (faces[a].clone(), faces[b].clone()) {
-                    for i in a + 1..b {
-                        faces[i] = Some(lerp(&fa, &fb, (i - a) as f32 / (b - a) as f32));
+                    for (step, slot) in faces[a + 1..b].iter_mut().enumerate() {
+                        *slot = Some(lerp(&fa, &fb, (step + 1) as f32 / (b - a) as f32));
                     }
                 }
             }
