@@ -284,3 +284,18 @@ fn every_face_gets_its_own_clips() {
     );
     assert!(!o.status.success() && stderr(&o).contains("--faces all"), "{}", stderr(&o));
 }
+
+/// A video without any face: features of the fallback crop, and a warning saying so.
+#[test]
+fn a_video_without_faces_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.npy");
+    let (det, model, config) = (detector_path(), oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
+    let video = media("registry/no_face.mp4");
+    let o = marlin(&["extract", video.to_str().unwrap(), "--crop-face", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("a face in 0 of 32 detected frames") && stderr(&o).contains("warning: "), "{}", stderr(&o));
+    assert_eq!(read_f32(&out).0, vec![2, 64]);
+    let o = marlin(&["extract", video.to_str().unwrap(), "--crop-face", "--faces", "all", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    assert!(!o.status.success() && stderr(&o).contains("no clips with a face track"), "{}", stderr(&o));
+}

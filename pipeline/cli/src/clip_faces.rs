@@ -17,7 +17,14 @@ pub struct ClipItem {
     pub frames: Vec<Arc<RgbImage>>,
 }
 
-pub enum ClipFaces<'a> {
+/// How a video's frames are cropped, and how many of the frames run through the detector had
+/// a face (`counts`: with a face, in all).
+pub struct ClipFaces<'a> {
+    kind: Kind<'a>,
+    pub counts: (u64, u64),
+}
+
+enum Kind<'a> {
     /// The followed face; `cache` holds the previous clip's crops by frame index, so frames
     /// shared by overlapping windows are cropped once.
     One { cropper: FaceCropper<'a>, cache: HashMap<u64, Arc<RgbImage>> },
@@ -29,7 +36,9 @@ fn image(c: FaceCrop) -> anyhow::Result<Arc<RgbImage>> {
     Ok(Arc::new(RgbImage::new(size, size, c.pixels).ok_or_else(|| anyhow::anyhow!("face crop of the wrong size"))?))
 }
 
-fn log_row(log: &mut Option<String>, clip: usize, index: u64, c: &FaceCrop) {
+fn log_row(log: &mut Option<String>, counts: &mut (u64, u64), clip: usize, index: u64, c: &FaceCrop) {
+    counts.0 += u64::from(c.detection.is_some());
+    counts.1 += 1;
     if let Some(log) = log {
         let b = c.detection.as_ref().map_or_else(|| ",,,,".to_string(), |d| format!("{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score));
         log.push_str(&format!("{clip},{index},{b},{},{},{}\n", c.crop.cx, c.crop.cy, c.crop.half));
@@ -38,7 +47,8 @@ fn log_row(log: &mut Option<String>, clip: usize, index: u64, c: &FaceCrop) {
 
 impl<'a> ClipFaces<'a> {
     pub fn new(detector: &'a RetinaFace, options: CropOptions, all: bool) -> Self {
-        if all { ClipFaces::All(TrackCropper::new(detector, options)) } else { ClipFaces::One { cropper: FaceCropper::new(detector, options), cache: HashMap::new() } }
+        let kind = if all { Kind::All(TrackCropper::new(detector, options)) } else { Kind::One { cropper: FaceCropper::new(detector, options), cache: HashMap::new() } };
+        Self { kind, counts: (0, 0) }
     }
 
     /// The encoder inputs of one clip; `log` collects `--faces-csv` rows.
@@ -49,25 +59,26 @@ impl<'a> ClipFaces<'a> {
                 FrameRef { rgb: &f.data, width: f.width as usize, height: f.height as usize }
             }).collect()
         };
-        match self {
-            ClipFaces::All(cropper) => {
+        let counts = &mut self.counts;
+        match &mut self.kind {
+            Kind::All(cropper) => {
                 let all: Vec<usize> = (0..clip.frames.len()).collect();
                 let mut items = Vec::new();
                 for (track, crops) in cropper.crop_clip(&refs(&all))? {
                     let mut frames = Vec::with_capacity(crops.len());
                     for (c, &index) in crops.into_iter().zip(&clip.frame_indices) {
-                        log_row(log, clip.index, index, &c);
+                        log_row(log, counts, clip.index, index, &c);
                         frames.push(image(c)?);
                     }
                     items.push(ClipItem { clip: clip.index, track: Some(track), frames });
                 }
                 Ok(items)
             }
-            ClipFaces::One { cropper, cache } => {
+            Kind::One { cropper, cache } => {
                 let todo: Vec<usize> = (0..clip.frames.len()).filter(|&k| !cache.contains_key(&clip.frame_indices[k])).collect();
                 let mut next = HashMap::new();
                 for (&k, c) in todo.iter().zip(cropper.crop_clip(&refs(&todo))?) {
-                    log_row(log, clip.index, clip.frame_indices[k], &c);
+                    log_row(log, counts, clip.index, clip.frame_indices[k], &c);
                     next.insert(clip.frame_indices[k], image(c)?);
                 }
                 for &index in &clip.frame_indices {

@@ -65,13 +65,13 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     let (tx, rx) = sync_channel::<anyhow::Result<Vec<ClipItem>>>(args.batch);
     let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
     let log_faces = args.faces_csv.is_some();
-    let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64, String) {
+    let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64, String, Option<(u64, u64)>) {
         let mut faces_log = if log_faces { Some(String::from("clip,frame,x1,y1,x2,y2,score,cx,cy,half\n")) } else { None };
         let mut clips = match VideoClips::open(&video, decode, sampling, fps) {
             Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Err(e.into()));
-                return (None, None, 0, String::new());
+                return (None, None, 0, String::new(), None);
             }
         };
         let mut faces = cropper.as_ref().map(|(d, options)| ClipFaces::new(d, *options, all_faces));
@@ -89,7 +89,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 break;
             }
         }
-        (clips.decoder(), clips.colour_path().map(|c| c.to_string()), clips.frames_decoded(), faces_log.unwrap_or_default())
+        let counts = faces.as_ref().map(|f| f.counts);
+        (clips.decoder(), clips.colour_path().map(|c| c.to_string()), clips.frames_decoded(), faces_log.unwrap_or_default(), counts)
     });
 
     let (t, s) = (cfg.n_frames, cfg.img_size);
@@ -136,7 +137,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if !batch.is_empty() {
         encode(&mut batch, &mut features)?;
     }
-    let (decoder, colour, frames, faces_log) = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
+    let (decoder, colour, frames, faces_log, face_counts) = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
     if n_clips == 0 {
         bail!("{}: no clips{}", args.video.display(), if all_faces { " with a face track" } else { "" });
     }
@@ -161,6 +162,12 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         decoder.unwrap_or_else(|| "none (raw video)".into()),
         colour.unwrap_or_else(|| "?".into())
     );
+    if let Some((with, all)) = face_counts {
+        eprintln!("{}: a face in {with} of {all} detected frames", args.video.display());
+        if with == 0 {
+            eprintln!("warning: {}: no face found at all: the features are of the fallback crop (the frame's top-left corner, as the official code does)", args.video.display());
+        }
+    }
     Ok(())
 }
 
