@@ -65,13 +65,13 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     let (tx, rx) = sync_channel::<anyhow::Result<Vec<ClipItem>>>(args.batch);
     let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
     let log_faces = args.faces_csv.is_some();
-    let producer = std::thread::spawn(move || -> (Option<String>, Option<String>, u64, String, Option<(u64, u64)>) {
+    let producer = std::thread::spawn(move || -> ProducerReport {
         let mut faces_log = if log_faces { Some(String::from("clip,frame,x1,y1,x2,y2,score,cx,cy,half\n")) } else { None };
         let mut clips = match VideoClips::open(&video, decode, sampling, fps) {
             Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Err(e.into()));
-                return (None, None, 0, String::new(), None);
+                return ProducerReport::default();
             }
         };
         let mut faces = cropper.as_ref().map(|(d, options)| ClipFaces::new(d, *options, all_faces));
@@ -89,8 +89,13 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 break;
             }
         }
-        let counts = faces.as_ref().map(|f| f.counts);
-        (clips.decoder(), clips.colour_path().map(|c| c.to_string()), clips.frames_decoded(), faces_log.unwrap_or_default(), counts)
+        ProducerReport {
+            decoder: clips.decoder(),
+            colour: clips.colour_path().map(|c| c.to_string()),
+            frames: clips.frames_decoded(),
+            faces_log: faces_log.unwrap_or_default(),
+            face_counts: faces.as_ref().map(|f| f.counts),
+        }
     });
 
     let (t, s) = (cfg.n_frames, cfg.img_size);
@@ -137,7 +142,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if !batch.is_empty() {
         encode(&mut batch, &mut features)?;
     }
-    let (decoder, colour, frames, faces_log, face_counts) = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
+    let ProducerReport { decoder, colour, frames, faces_log, face_counts } = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
     if n_clips == 0 {
         bail!("{}: no clips{}", args.video.display(), if all_faces { " with a face track" } else { "" });
     }
@@ -169,6 +174,18 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the decoding thread reports once done.
+#[derive(Default)]
+struct ProducerReport {
+    decoder: Option<String>,
+    colour: Option<String>,
+    frames: u64,
+    /// `--faces-csv` rows.
+    faces_log: String,
+    /// Frames with a face, frames detected on.
+    face_counts: Option<(u64, u64)>,
 }
 
 /// Folds the rows of `features` (each `row` long) element-wise, then finishes each value.
