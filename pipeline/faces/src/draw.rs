@@ -85,9 +85,10 @@ mod tests {
         let d = Detection { x1: 5.0, y1: 12.0, x2: 50.0, y2: 25.0, score: 0.9, landmarks: [[10.0, 15.0]; 5] };
         Canvas { pixels: &mut px, width: w, height: h }.face(&d, 7);
         let at = |x: usize, y: usize| &px[(y * w + x) * 3..(y * w + x) * 3 + 3];
-        assert_eq!(at(5, 12), [0, 255, 255]); // box corner in track 7's colour
-        assert_eq!(at(10, 15), [0, 255, 255]); // landmark
+        assert_eq!(at(5, 12), [255, 64, 64]); // box corner in track 7's colour (7 mod 6 = 1)
+        assert_eq!(at(10, 15), [255, 64, 64]); // landmark
         assert_eq!(at(20, 18), [0, 0, 0]); // inside the box: untouched
-        assert_eq!(at(5, 1), [0, 255, 255]); // the digit 7's top row
+        assert_eq!(at(5, 0), [255, 64, 64]); // the digit 7's top row (scaled ×2, just above the box)
+        assert_eq!(at(5, 2), [0, 0, 0]); // its second row lights only the right column
     }
 }
