@@ -111,8 +111,8 @@ impl Conv {
             self.depthwise_rows_into(x, &mut y);
         } else if self.depthwise {
             self.depthwise_into(x, &mut y);
-        } else if small {
-            self.direct_into(x, &mut y);
+        } else if small && self.direct_into(x, &mut y) {
+            // done by the direct loops
         } else if self.k == 1 && self.stride == 1 {
             self.gemm_into(&x.data, self.cin, &mut y);
         } else {
@@ -162,7 +162,9 @@ impl Conv {
     /// convs, the heads) as direct loops: per output pixel, the weights' rows scaled by each
     /// input value and summed into `cout` accumulators held in registers (the channel counts the
     /// network has are compiled as constants). GEMM libraries waste most of their tiles here.
-    fn direct_into(&self, x: &Feature, y: &mut Feature) {
+    /// Runs the direct loops if this conv's output width is one they are compiled for; false
+    /// (nothing written) otherwise.
+    fn direct_into(&self, x: &Feature, y: &mut Feature) -> bool {
         match self.cout {
             4 => self.direct_n::<4>(x, y),
             8 => self.direct_n::<8>(x, y),
@@ -170,8 +172,9 @@ impl Conv {
             20 => self.direct_n::<20>(x, y),
             32 => self.direct_n::<32>(x, y),
             64 => self.direct_n::<64>(x, y),
-            _ => self.direct_any(x, y),
+            _ => return false,
         }
+        true
     }
 
     fn direct_n<const N: usize>(&self, x: &Feature, y: &mut Feature) {
@@ -183,37 +186,6 @@ impl Conv {
                 unsafe { simd::direct_row_avx2::<N>(self, x, oy, row) }
             } else {
                 direct_row::<N>(self, x, oy, row)
-            }
-        });
-    }
-
-    fn direct_any(&self, x: &Feature, y: &mut Feature) {
-        let (k, s, cin, n) = (self.k, self.stride, self.cin, self.cout);
-        let pad = (k / 2) as isize;
-        let (w, bias) = (&self.weight, &self.bias);
-        let ow = y.w;
-        y.data.par_chunks_mut(ow * n).enumerate().for_each(|(oy, row)| {
-            for (ox, acc) in row.chunks_exact_mut(n).enumerate() {
-                acc.copy_from_slice(bias);
-                for ky in 0..k {
-                    let iy = (oy * s + ky) as isize - pad;
-                    if iy < 0 || iy >= x.h as isize {
-                        continue;
-                    }
-                    for kx in 0..k {
-                        let ix = (ox * s + kx) as isize - pad;
-                        if ix < 0 || ix >= x.w as isize {
-                            continue;
-                        }
-                        let src = &x.data[(iy as usize * x.w + ix as usize) * cin..][..cin];
-                        let taps = &w[(ky * k + kx) * cin * n..][..cin * n];
-                        for (&v, wrow) in src.iter().zip(taps.chunks_exact(n)) {
-                            for (a, &wt) in acc.iter_mut().zip(wrow) {
-                                *a += v * wt;
-                            }
-                        }
-                    }
-                }
             }
         });
     }
@@ -444,7 +416,7 @@ mod tests {
     #[test]
     fn convolutions_match_the_direct_reference() {
         let x = Feature { h: 13, w: 10, c: 6, data: pseudo(13 * 10 * 6, 1) };
-        for (k, s, depthwise, cout) in [(3, 1, false, 5), (3, 2, false, 5), (1, 1, false, 5), (3, 1, false, 80), (3, 2, false, 80), (1, 1, false, 700), (1, 1, false, 7), (3, 2, false, 8), (1, 1, false, 64), (3, 1, true, 6), (3, 2, true, 6)] {
+        for (k, s, depthwise, cout) in [(3, 1, false, 5), (3, 2, false, 5), (1, 1, false, 5), (3, 1, false, 80), (3, 2, false, 80), (1, 1, false, 700), (1, 1, false, 7), (3, 2, false, 8), (1, 1, false, 64), (3, 1, false, 7), (3, 1, true, 6), (3, 2, true, 6)] {
             let (cin_g, groups) = if depthwise { (1, 6) } else { (6, 1) };
             let w = pseudo(cout * cin_g * k * k, 7);
             let conv = Conv::new(&w, &[cout, cin_g, k, k], None, None, s, Act::None).unwrap();
