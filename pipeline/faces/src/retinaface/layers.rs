@@ -116,8 +116,11 @@ impl Conv {
         } else if self.k == 1 && self.stride == 1 {
             self.gemm_into(&x.data, self.cin, &mut y);
         } else {
-            let cols = im2col(x, self.k, self.stride, oh, ow);
-            self.gemm_into(&cols, self.k * self.k * self.cin, &mut y);
+            COLS.with(|cols| {
+                let mut cols = cols.borrow_mut();
+                im2col_into(x, self.k, self.stride, oh, ow, &mut cols);
+                self.gemm_into(&cols[..oh * ow * self.k * self.k * self.cin], self.k * self.k * self.cin, &mut y);
+            });
         }
         let act = self.act;
         y.data.par_chunks_mut(1 << 16).for_each(|c| act.apply(c));
@@ -326,32 +329,36 @@ mod simd {
     }
 }
 
-/// `(oh·ow) × (k·k·c)` patches, zero outside the image (padding `k / 2`).
-fn im2col(x: &Feature, k: usize, s: usize, oh: usize, ow: usize) -> Vec<f32> {
+/// `(oh·ow) × (k·k·c)` patches into `cols` (reused between calls: every element is written,
+/// zero outside the image for padding `k / 2`).
+fn im2col_into(x: &Feature, k: usize, s: usize, oh: usize, ow: usize, cols: &mut Vec<f32>) {
     let c = x.c;
     let pad = (k / 2) as isize;
     let kdim = k * k * c;
-    let mut cols = vec![0.0f32; oh * ow * kdim];
-    cols.par_chunks_mut(ow * kdim).enumerate().for_each(|(oy, row)| {
+    cols.resize(oh * ow * kdim, 0.0);
+    cols[..oh * ow * kdim].par_chunks_mut(ow * kdim).enumerate().for_each(|(oy, row)| {
         for ox in 0..ow {
             let dst = &mut row[ox * kdim..(ox + 1) * kdim];
             for ky in 0..k {
                 let iy = (oy * s + ky) as isize - pad;
-                if iy < 0 || iy >= x.h as isize {
-                    continue;
-                }
                 for kx in 0..k {
                     let ix = (ox * s + kx) as isize - pad;
-                    if ix < 0 || ix >= x.w as isize {
-                        continue;
+                    let tap = &mut dst[(ky * k + kx) * c..][..c];
+                    if iy < 0 || iy >= x.h as isize || ix < 0 || ix >= x.w as isize {
+                        tap.fill(0.0);
+                    } else {
+                        tap.copy_from_slice(&x.data[(iy as usize * x.w + ix as usize) * c..][..c]);
                     }
-                    let src = &x.data[(iy as usize * x.w + ix as usize) * c..][..c];
-                    dst[(ky * k + kx) * c..][..c].copy_from_slice(src);
                 }
             }
         }
     });
-    cols
+}
+
+thread_local! {
+    /// The im2col matrix, kept between convolutions and frames (tens of MB at 720p: allocating it
+    /// afresh costs page faults every time).
+    static COLS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index
