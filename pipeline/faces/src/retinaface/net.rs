@@ -10,12 +10,14 @@ use super::layers::{Act, Conv, Feature, add_upsampled};
 
 const LEAKY: Act = Act::Leaky(0.1);
 
-/// One SSH context module: the 3×3, 5×5 and 7×7 (stacked 3×3) branches.
+/// One SSH context module: the 3×3, 5×5 and 7×7 (stacked 3×3) branches. The two convs reading
+/// the module's input are fused into one (`conv3X3` ⊕ `conv5X5_1`), and so are the two reading
+/// `conv5X5_1`'s output (`conv5X5_2` ⊕ `conv7X7_2`).
 struct Ssh {
-    conv3: Conv,
-    conv5_1: Conv,
-    conv5_2: Conv,
-    conv7_2: Conv,
+    /// 3×3 branch (no activation) then the shared first 3×3 of the 5×5/7×7 branches (leaky).
+    first: Conv,
+    /// 5×5 branch's second 3×3 (no activation) then the 7×7 branch's second (leaky).
+    second: Conv,
     conv7_3: Conv,
 }
 
@@ -65,11 +67,13 @@ impl Weights<'_> {
     }
 
     fn ssh(&self, p: &str) -> Result<Ssh, String> {
+        let conv3 = self.conv_bn(&format!("{p}.conv3X3"), 0, 1, 1, Act::None)?;
+        let conv5_1 = self.conv_bn(&format!("{p}.conv5X5_1"), 0, 1, 1, LEAKY)?;
+        let conv5_2 = self.conv_bn(&format!("{p}.conv5X5_2"), 0, 1, 1, Act::None)?;
+        let conv7_2 = self.conv_bn(&format!("{p}.conv7X7_2"), 0, 1, 1, LEAKY)?;
         Ok(Ssh {
-            conv3: self.conv_bn(&format!("{p}.conv3X3"), 0, 1, 1, Act::None)?,
-            conv5_1: self.conv_bn(&format!("{p}.conv5X5_1"), 0, 1, 1, LEAKY)?,
-            conv5_2: self.conv_bn(&format!("{p}.conv5X5_2"), 0, 1, 1, Act::None)?,
-            conv7_2: self.conv_bn(&format!("{p}.conv7X7_2"), 0, 1, 1, LEAKY)?,
+            first: Conv::concat(&conv3, &conv5_1).map_err(|e| format!("{p}: {e}"))?,
+            second: Conv::concat(&conv5_2, &conv7_2).map_err(|e| format!("{p}: {e}"))?,
             conv7_3: self.conv_bn(&format!("{p}.conv7x7_3"), 0, 1, 1, Act::None)?,
         })
     }
@@ -145,17 +149,18 @@ impl Network {
 
 impl Ssh {
     fn forward(&self, x: &Feature) -> Feature {
-        let c3 = self.conv3.forward(x);
-        let c5_1 = self.conv5_1.forward(x);
-        let c5 = self.conv5_2.forward(&c5_1);
-        let c7 = self.conv7_3.forward(&self.conv7_2.forward(&c5_1));
-        let c = c3.c + c5.c + c7.c;
+        let first = self.first.forward(x);
+        let half = self.first.act_from; // channels of the 3×3 branch
+        let second = self.second.forward(&first.channels(half, first.c - half));
+        let quarter = self.second.act_from; // channels of the 5×5 branch
+        let c7 = self.conv7_3.forward(&second.channels(quarter, second.c - quarter));
+        let c = half + quarter + c7.c;
         let mut out = Feature::zeros(x.h, x.w, c);
         for p in 0..x.h * x.w {
             let dst = &mut out.data[p * c..(p + 1) * c];
-            dst[..c3.c].copy_from_slice(&c3.data[p * c3.c..(p + 1) * c3.c]);
-            dst[c3.c..c3.c + c5.c].copy_from_slice(&c5.data[p * c5.c..(p + 1) * c5.c]);
-            dst[c3.c + c5.c..].copy_from_slice(&c7.data[p * c7.c..(p + 1) * c7.c]);
+            dst[..half].copy_from_slice(&first.data[p * first.c..p * first.c + half]);
+            dst[half..half + quarter].copy_from_slice(&second.data[p * second.c..p * second.c + quarter]);
+            dst[half + quarter..].copy_from_slice(&c7.data[p * c7.c..(p + 1) * c7.c]);
             dst.iter_mut().for_each(|v| *v = v.max(0.0));
         }
         out
