@@ -230,8 +230,16 @@ impl Conv {
     fn depthwise_rows_into(&self, x: &Feature, y: &mut Feature) {
         let c = x.c;
         let row_len = x.w * c;
-        // tiled[t][i] = weight of tap t for channel i % c.
-        let tiled: Vec<Vec<f32>> = (0..9).map(|t| (0..row_len).map(|i| self.weight[t * c + i % c]).collect()).collect();
+        // tiled[t][i] = weight of tap t for channel i % c (built by copies: a division per
+        // element cost more than the convolution itself on wide rows).
+        let tiled: Vec<Vec<f32>> = (0..9)
+            .map(|t| {
+                let taps = &self.weight[t * c..(t + 1) * c];
+                let mut row = Vec::with_capacity(row_len);
+                (0..x.w).for_each(|_| row.extend_from_slice(taps));
+                row
+            })
+            .collect();
         let fast = simd::available();
         y.data.par_chunks_mut(row_len).enumerate().for_each(|(oy, out)| {
             if fast {
