@@ -63,7 +63,13 @@ pub struct Conv {
     pub act_from: usize,
 }
 
-/// Convolutions with at most this many weights run as direct loops.
+/// The output widths the direct loops are compiled for.
+const DIRECT_WIDTHS: [usize; 6] = [4, 8, 16, 20, 32, 64];
+/// Maps up to this many values are processed on the calling thread.
+const SEQUENTIAL_MAX: usize = 1 << 16;
+
+/// Convolutions with at most this many weights (and an output width in [`DIRECT_WIDTHS`]) run
+/// as direct loops.
 const DIRECT_MAX_WEIGHTS: usize = 4608;
 
 /// Output size of a `k`-wide convolution with padding `k / 2` and `stride`.
@@ -117,13 +123,12 @@ impl Conv {
         debug_assert_eq!(x.c, self.cin);
         let (oh, ow) = (out_len(x.h, self.k, self.stride), out_len(x.w, self.k, self.stride));
         let mut y = Feature::zeros(oh, ow, self.cout);
-        let small = self.k * self.k * self.cin * self.cout <= DIRECT_MAX_WEIGHTS;
         if self.depthwise && self.stride == 1 {
             self.depthwise_rows_into(x, &mut y);
         } else if self.depthwise {
             self.depthwise_into(x, &mut y);
-        } else if small && self.direct_into(x, &mut y) {
-            // done by the direct loops
+        } else if !self.packed_path() {
+            self.direct_into(x, &mut y);
         } else if self.k == 1 && self.stride == 1 {
             self.gemm_into(&x.data, self.cin, &mut y);
         } else {
@@ -133,13 +138,37 @@ impl Conv {
                 self.gemm_into(&cols[..oh * ow * self.k * self.k * self.cin], self.k * self.k * self.cin, &mut y);
             });
         }
-        let (act, from, n) = (self.act, self.act_from, self.cout);
-        if from == 0 {
-            y.data.par_chunks_mut(1 << 16).for_each(|c| act.apply(c));
-        } else {
-            y.data.par_chunks_mut(n * 1024).for_each(|c| c.chunks_mut(n).for_each(|px| act.apply(&mut px[from..])));
+        if self.packed_path() {
+            // The products leave the activation to a pass of its own; small maps on this
+            // thread (waking the pool costs more than the work).
+            if y.data.len() <= SEQUENTIAL_MAX {
+                y.data.chunks_mut(self.cout).for_each(|px| self.activate(px));
+            } else {
+                y.data.par_chunks_mut(self.cout * 1024).for_each(|c| c.chunks_mut(self.cout).for_each(|px| self.activate(px)));
+            }
         }
         y
+    }
+
+    /// Whether `forward` runs this conv as a product (im2col + GEMM) rather than a direct kernel
+    /// (which applies the activation itself, row by row).
+    fn packed_path(&self) -> bool {
+        !self.depthwise && !(self.k * self.k * self.cin * self.cout <= DIRECT_MAX_WEIGHTS && DIRECT_WIDTHS.contains(&self.cout))
+    }
+
+    /// The activation on one pixel's outputs (channels from `act_from` on).
+    #[inline]
+    fn activate(&self, px: &mut [f32]) {
+        self.act.apply(&mut px[self.act_from..]);
+    }
+
+    /// The activation on a row of whole pixels.
+    fn activate_row(&self, row: &mut [f32]) {
+        if self.act_from == 0 {
+            self.act.apply(row);
+        } else {
+            row.chunks_mut(self.cout).for_each(|px| self.activate(px));
+        }
     }
 
     /// Two convolutions of the same input as one: `a`'s outputs (which take no activation) then
@@ -197,19 +226,16 @@ impl Conv {
     /// convs, the heads) as direct loops: per output pixel, the weights' rows scaled by each
     /// input value and summed into `cout` accumulators held in registers (the channel counts the
     /// network has are compiled as constants). GEMM libraries waste most of their tiles here.
-    /// Runs the direct loops if this conv's output width is one they are compiled for; false
-    /// (nothing written) otherwise.
-    fn direct_into(&self, x: &Feature, y: &mut Feature) -> bool {
+    /// The direct loops, for the output widths they are compiled for ([`DIRECT_WIDTHS`]).
+    fn direct_into(&self, x: &Feature, y: &mut Feature) {
         match self.cout {
             4 => self.direct_n::<4>(x, y),
             8 => self.direct_n::<8>(x, y),
             16 => self.direct_n::<16>(x, y),
             20 => self.direct_n::<20>(x, y),
             32 => self.direct_n::<32>(x, y),
-            64 => self.direct_n::<64>(x, y),
-            _ => return false,
+            _ => self.direct_n::<64>(x, y),
         }
-        true
     }
 
     fn direct_n<const N: usize>(&self, x: &Feature, y: &mut Feature) {
@@ -222,6 +248,7 @@ impl Conv {
             } else {
                 direct_row::<N>(self, x, oy, row)
             }
+            self.activate_row(row);
         });
     }
 
@@ -248,6 +275,7 @@ impl Conv {
             } else {
                 depthwise_row(&self.bias, &tiled, x, oy, out)
             }
+            self.activate_row(out);
         });
     }
 
@@ -277,6 +305,7 @@ impl Conv {
                     }
                 }
             }
+            self.activate_row(row);
         });
     }
 }
