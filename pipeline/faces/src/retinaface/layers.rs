@@ -153,7 +153,8 @@ impl Conv {
     /// Whether `forward` runs this conv as a product (im2col + GEMM) rather than a direct kernel
     /// (which applies the activation itself, row by row).
     fn packed_path(&self) -> bool {
-        !self.depthwise && !(self.k * self.k * self.cin * self.cout <= DIRECT_MAX_WEIGHTS && DIRECT_WIDTHS.contains(&self.cout))
+        let direct = self.k * self.k * self.cin * self.cout <= DIRECT_MAX_WEIGHTS && DIRECT_WIDTHS.contains(&self.cout);
+        !(self.depthwise || direct)
     }
 
     /// The activation on one pixel's outputs (channels from `act_from` on).
