@@ -54,12 +54,8 @@ fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
 fn detect(input: &Path, args: &DetectorArgs, repeat: usize, max_side: Option<usize>) -> anyhow::Result<()> {
     ensure!(repeat > 0, "--repeat must be positive");
     let det = crate::detector_source::load(args)?;
-    let img = if crate::detect::is_image(input) {
-        marlin_media::read_image(input)?
-    } else {
-        let mut r = VideoReader::open(input, Default::default())?;
-        r.next_frame(true)?.and_then(|f| f.image).ok_or_else(|| anyhow::anyhow!("{}: no frame", input.display()))?
-    };
+    // An image, or a video's first frame (read_image decodes whatever GStreamer opens).
+    let img = marlin_media::read_image(input)?;
     let frame = FrameRef { rgb: &img.data, width: img.width as usize, height: img.height as usize };
     let time = |side: Option<usize>| -> anyhow::Result<(Vec<Detection>, f64, f64)> {
         let dets = detect_scaled(&det, &frame, side)?;

@@ -15,7 +15,7 @@ use crate::detector_source;
 const HEADER: &str = "frame,track,x1,y1,x2,y2,score,lm1x,lm1y,lm2x,lm2y,lm3x,lm3y,lm4x,lm4y,lm5x,lm5y\n";
 
 /// Whether `path` names a still image (by extension).
-pub fn is_image(path: &Path) -> bool {
+fn is_image(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff" | "webp")
 }
@@ -60,9 +60,12 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
         each(0, &marlin_media::read_image(&args.input)?, (1, 1))?;
     } else {
         let mut reader = VideoReader::open(&args.input, args.video_args.options())?;
+        let mut fps = None;
         while let Some(frame) = reader.next_frame(true)? {
             if let Some(img) = &frame.image {
-                each(frame.index, img, reader.frame_rate())?;
+                // Known once the first frame has negotiated the caps; the same for the stream.
+                let fps = *fps.get_or_insert_with(|| reader.frame_rate());
+                each(frame.index, img, fps)?;
             }
         }
     }

@@ -173,8 +173,8 @@ pub struct FaceCropper<'a> {
 
 impl<'a> FaceCropper<'a> {
     pub fn new(detector: &'a RetinaFace, opts: CropOptions) -> Self {
-        let smooth = if opts.mode == CropMode::Compat { 1.0 } else { opts.smooth };
-        Self { detector, opts, smoother: Smoother::new(smooth) }
+        // `Compat` returns before the smoother is ever used.
+        Self { detector, opts, smoother: Smoother::new(opts.smooth) }
     }
 
     /// The face crops of a clip's frames, in order.
@@ -183,11 +183,10 @@ impl<'a> FaceCropper<'a> {
             return frames.iter().map(|f| self.compat(f)).collect();
         }
         let n = frames.len();
-        let every = self.opts.detect_every.max(1);
         // Detect on the key frames; smooth in order; interpolate the rest.
         let mut faces: Vec<Option<Detection>> = vec![None; n];
         let mut detections: Vec<Option<Detection>> = vec![None; n];
-        let keys: Vec<usize> = (0..n).filter(|&i| i % every == 0 || i + 1 == n).collect();
+        let keys = key_frames(n, self.opts.detect_every);
         for &i in &keys {
             let d = self.detect(&frames[i])?;
             faces[i] = match &d {
@@ -196,14 +195,12 @@ impl<'a> FaceCropper<'a> {
             };
             detections[i] = d;
         }
+        interpolate_between_keys(&mut faces, &keys);
+        // Between a face and no face (before the first face), the face is held.
         for pair in keys.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            for i in a + 1..b {
-                faces[i] = match (&faces[a], &faces[b]) {
-                    (Some(fa), Some(fb)) => Some(lerp(fa, fb, (i - a) as f32 / (b - a) as f32)),
-                    (Some(f), None) | (None, Some(f)) => Some(f.clone()),
-                    (None, None) => None,
-                };
+            if let Some(f) = faces[a].clone().xor(faces[b].clone()) {
+                faces[a + 1..b].fill(Some(f));
             }
         }
         Ok(frames.iter().zip(faces).zip(detections).map(|((f, face), detection)| cut(self.opts.mode, f, face.as_ref(), detection)).collect())
@@ -222,8 +219,7 @@ impl<'a> FaceCropper<'a> {
 
     /// The face the crop follows in this frame, if any (at full-resolution coordinates).
     fn detect(&self, f: &FrameRef<'_>) -> Result<Option<Detection>, FaceError> {
-        let dets = detect_scaled(self.detector, f, self.opts.max_side)?;
-        let dets = dets.into_iter().filter(|d| d.x2 - d.x1 >= self.opts.min_face);
+        let dets = faces_in(self.detector, f, &self.opts)?.into_iter();
         Ok(match self.opts.pick {
             Pick::BestScore => dets.into_iter().next(),
             Pick::Largest => dets.max_by(|a, b| ((a.x2 - a.x1) * (a.y2 - a.y1)).total_cmp(&((b.x2 - b.x1) * (b.y2 - b.y1)))),
@@ -264,12 +260,11 @@ impl<'a> TrackCropper<'a> {
     /// its nearest face), tracks in id order.
     pub fn crop_clip(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<(u64, Vec<FaceCrop>)>, FaceError> {
         let n = frames.len();
-        let every = self.opts.detect_every.max(1);
-        let keys: Vec<usize> = (0..n).filter(|&i| i % every == 0 || i + 1 == n).collect();
+        let keys = key_frames(n, self.opts.detect_every);
         // track id → face at each key frame (smoothed per track)
         let mut seen: std::collections::BTreeMap<u64, Vec<Option<Detection>>> = Default::default();
         for (ki, &i) in keys.iter().enumerate() {
-            let dets: Vec<Detection> = detect_scaled(self.detector, &frames[i], self.opts.max_side)?.into_iter().filter(|d| d.x2 - d.x1 >= self.opts.min_face).collect();
+            let dets = faces_in(self.detector, &frames[i], &self.opts)?;
             let ids = self.tracker.update(self.clock + i as u64, &dets);
             for (d, id) in dets.iter().zip(ids) {
                 let smooth = self.smoothers.entry(id).or_insert_with(|| Smoother::new(self.opts.smooth)).update(d);
@@ -286,14 +281,7 @@ impl<'a> TrackCropper<'a> {
             for (ki, &i) in keys.iter().enumerate() {
                 faces[i] = at_keys[ki].clone();
             }
-            for pair in keys.windows(2) {
-                let (a, b) = (pair[0], pair[1]);
-                if let (Some(fa), Some(fb)) = (faces[a].clone(), faces[b].clone()) {
-                    for (step, slot) in faces[a + 1..b].iter_mut().enumerate() {
-                        *slot = Some(lerp(&fa, &fb, (step + 1) as f32 / (b - a) as f32));
-                    }
-                }
-            }
+            interpolate_between_keys(&mut faces, &keys);
             // Hold the nearest face where the track is missing.
             let present: Vec<usize> = (0..n).filter(|&i| faces[i].is_some()).collect();
             let crops = (0..n)
@@ -327,6 +315,30 @@ pub fn detect_scaled(detector: &RetinaFace, f: &FrameRef<'_>, max_side: Option<u
         }
         _ => detector.detect(f.rgb, f.width, f.height, PixelOrder::Rgb),
     }
+}
+
+/// The key frames of a clip of `n` frames: every `every`-th (at least every one) and the last.
+fn key_frames(n: usize, every: usize) -> Vec<usize> {
+    let every = every.max(1);
+    (0..n).filter(|&i| i % every == 0 || i + 1 == n).collect()
+}
+
+/// Frames between two key frames that both have a face get the linear interpolation of the two.
+fn interpolate_between_keys(faces: &mut [Option<Detection>], keys: &[usize]) {
+    for pair in keys.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if let (Some(fa), Some(fb)) = (faces[a].clone(), faces[b].clone()) {
+            for (step, slot) in faces[a + 1..b].iter_mut().enumerate() {
+                *slot = Some(lerp(&fa, &fb, (step + 1) as f32 / (b - a) as f32));
+            }
+        }
+    }
+}
+
+/// The faces of a frame the croppers consider: detected (downscaled per `max_side`), at least
+/// `min_face` wide.
+fn faces_in(detector: &RetinaFace, f: &FrameRef<'_>, opts: &CropOptions) -> Result<Vec<Detection>, FaceError> {
+    Ok(detect_scaled(detector, f, opts.max_side)?.into_iter().filter(|d| d.x2 - d.x1 >= opts.min_face).collect())
 }
 
 /// `a + t·(b − a)` for box and landmarks.

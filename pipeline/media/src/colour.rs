@@ -135,6 +135,8 @@ impl ExactLayout {
 #[derive(Default)]
 pub struct ExactConverter {
     converter: Option<Converter>,
+    /// The last FFmpeg pixel format looked up, by name (the lookup is a string search).
+    format: Option<(&'static str, i32)>,
     /// The source planes, each row padded so swscale's vector reads stay inside.
     padded: Vec<u8>,
 }
@@ -146,7 +148,14 @@ impl ExactConverter {
     /// Converts one decoded frame into packed RGB24 (`out`, `width·height·3` bytes).
     pub fn convert(&mut self, frame: &VideoFrameRef<&gstreamer::BufferRef>, layout: ExactLayout, out: &mut Vec<u8>) -> Result<(), String> {
         let (w, h) = (frame.width() as usize, frame.height() as usize);
-        let format = swscale::pixel_format(layout.ffmpeg).ok_or_else(|| format!("libavutil does not know {}", layout.ffmpeg))?;
+        let format = match self.format {
+            Some((name, f)) if name == layout.ffmpeg => f,
+            _ => {
+                let f = swscale::pixel_format(layout.ffmpeg).ok_or_else(|| format!("libavutil does not know {}", layout.ffmpeg))?;
+                self.format = Some((layout.ffmpeg, f));
+                f
+            }
+        };
         let conv = match &mut self.converter {
             Some(c) if c.matches(w as u32, h as u32, format) => c,
             slot => slot.insert(Converter::new(w as u32, h as u32, format)?),

@@ -18,7 +18,7 @@ unsafe extern "C" {
 
 const TJPF_RGB: c_int = 0;
 
-/// Reads an image file into RGB.
+/// Reads an image file into RGB (for a video: its first frame).
 pub fn read_image(path: &Path) -> Result<RgbImage, MediaError> {
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => MediaError::NotFound { path: path.into() },
