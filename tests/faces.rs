@@ -44,6 +44,24 @@ fn raw_outputs_and_detections_match_the_official_detector() {
 }
 
 #[test]
+fn one_detector_serves_several_threads_at_once() {
+    // the batch runner's decode workers share one detector (and its thread pool)
+    let det = RetinaFace::load(&detector_path(), 2).unwrap();
+    let img = marlin_media::read_image(&media("registry/multi_face.jpg")).unwrap();
+    let (w, h) = (img.width as usize, img.height as usize);
+    let alone = det.raw(&img.data, w, h, PixelOrder::Bgr).unwrap();
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4).map(|_| s.spawn(|| (0..8).map(|_| det.raw(&img.data, w, h, PixelOrder::Bgr).unwrap()).collect::<Vec<_>>())).collect();
+        for r in runs {
+            for raw in r.join().expect("a detection thread panicked") {
+                assert_eq!(raw.conf, alone.conf);
+                assert_eq!(raw.loc, alone.loc);
+            }
+        }
+    });
+}
+
+#[test]
 fn detect_writes_the_faces_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("faces.csv");

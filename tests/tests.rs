@@ -6,6 +6,7 @@ mod util;
 mod checkpoint_errors;
 mod cli;
 mod faces;
+mod featurize;
 mod fetch;
 mod oracle_encoder;
 mod video;

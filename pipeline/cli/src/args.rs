@@ -25,6 +25,15 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Faces in an image or in every frame of a video (FaceX-Zoo's RetinaFace), as CSV.
     Detect(DetectArgs),
+    /// Features of many videos (files, folders, manifest CSVs) into one folder:
+    /// features.npy, clips.csv, failures.csv, manifest.json. Resumable, shardable.
+    #[command(after_help = FEATURIZE_AFTER_HELP)]
+    Featurize(FeaturizeArgs),
+    /// Join the shards of a sharded featurize run (DIR/shard-<I>-of-<N>/) into DIR.
+    Merge {
+        /// The --out folder the shards were written under.
+        dir: PathBuf,
+    },
     /// Measure speed.
     Bench {
         #[command(subcommand)]
@@ -266,6 +275,71 @@ pub struct DetectArgs {
     /// ids link a face across frames: greedy IoU ≥ 0.3 over gaps of up to 15 frames).
     #[arg(short, long, value_name = "FACES.csv")]
     pub output: PathBuf,
+}
+
+const FEATURIZE_AFTER_HELP: &str = "\
+Exit status: 0 every video succeeded; 2 some videos failed (listed in failures.csv, the others
+are written); 1 a fatal error (bad settings, unwritable output, full disk: rerun with --resume
+once fixed); 130 interrupted by SIGINT/SIGTERM (finished videos are written; --resume goes on).
+
+Sharding: --shard I/N (0 <= I < N) takes the videos whose id hashes to I and writes
+DIR/shard-<I>-of-<N>/; Slurm job arrays (SLURM_ARRAY_TASK_ID/_COUNT) and Kubernetes Indexed Jobs
+(JOB_COMPLETION_INDEX with MARLIN_SHARD_COUNT) set it without the flag. `marlin merge DIR` joins
+the shards. Every key of --config is documented in configs/default.yaml.";
+
+/// `marlin featurize`; every flag overrides the --config file's key.
+#[derive(Debug, Args)]
+pub struct FeaturizeArgs {
+    /// Video files, folders (searched recursively for video extensions) and manifest CSVs
+    /// (a `path` column; `video_id`, `label`, `split` and other columns are carried into
+    /// clips.csv).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Checkpoint (.pt, .safetensors) or released name (vit_small_ytf…); key `model`.
+    #[arg(long, value_name = "CKPT|NAME")]
+    pub model: Option<String>,
+    /// Settings file (YAML; configs/default.yaml lists every key).
+    #[arg(long, value_name = "YAML")]
+    pub config: Option<PathBuf>,
+    /// MARLIN's YAML model config; key `model_config`.
+    #[arg(long, value_name = "YAML")]
+    pub model_config: Option<PathBuf>,
+    /// Detect and crop faces; key `faces.crop_face`.
+    #[arg(long)]
+    pub crop_face: bool,
+    /// Videos decoded at once; key `jobs`.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Clips per encoder forward; key `batch_size`.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Encoder threads (0: every core); key `encoder_threads`.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// f32 or bf16; key `precision`.
+    #[arg(long)]
+    pub precision: Option<marlin_batch::config::Precision>,
+    /// combined or per-video (also videos/<id>.npy); key `output.layout`.
+    #[arg(long)]
+    pub layout: Option<marlin_batch::config::Layout>,
+    /// Every token's feature per clip; key `output.keep_seq`.
+    #[arg(long)]
+    pub keep_seq: bool,
+    /// Face detector .pkl; key `faces.detector`.
+    #[arg(long, value_name = "PKL")]
+    pub detector: Option<PathBuf>,
+    /// Continue the run already in DIR: finished videos are skipped.
+    #[arg(long)]
+    pub resume: bool,
+    /// This machine's share: I/N, 0 <= I < N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<marlin_batch::Shard>,
+    /// No progress output (errors and failed videos are still reported).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Where the face detector comes from.

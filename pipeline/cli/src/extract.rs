@@ -7,12 +7,12 @@ use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, bail};
 use marlin_media::sampling::{SamplingOptions, TailPolicy};
+use marlin_batch::clip_faces::{ClipFaces, ClipItem};
 use marlin_faces::{CropMode, CropOptions, Pick};
 use marlin_media::VideoClips;
 use marlin_model::Clip as ModelClip;
 
 use crate::args::{CropModeArg, ExtractArgs, FacesArg, ReductionArg, TailArg};
-use crate::clip_faces::{ClipFaces, ClipItem};
 use crate::{detector_source, model_source};
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
@@ -78,8 +78,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         loop {
             let item = match clips.next_clip() {
                 Ok(Some(c)) => match &mut faces {
-                    Some(faces) => faces.crop(c, &mut faces_log),
-                    None => Ok(vec![ClipItem { clip: c.index, track: None, frames: c.frames }]),
+                    Some(faces) => faces.crop(c, &mut faces_log).map_err(Into::into),
+                    None => Ok(vec![ClipItem { clip: c.index, track: None, frames: c.frames, faces: None }]),
                 },
                 Ok(None) => break,
                 Err(e) => Err(e.into()),

@@ -2,12 +2,12 @@
 
 mod args;
 mod bench;
-mod clip_faces;
 mod decode;
 mod detect;
 mod detector_source;
 mod encode;
 mod extract;
+mod featurize;
 mod model_source;
 mod models;
 
@@ -33,16 +33,19 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        args::Command::Encode(a) => encode::run(a),
-        args::Command::Decode(a) => decode::run(a),
-        args::Command::Extract(a) => extract::run(a),
-        args::Command::Detect(a) => detect::run(a),
-        args::Command::Bench { command } => bench::run(command),
-        args::Command::Models { command } => models::run(command),
+        args::Command::Featurize(a) => featurize::run(a),
+        args::Command::Merge { dir } => done(featurize::merge(&dir)),
+        args::Command::Encode(a) => done(encode::run(a)),
+        args::Command::Decode(a) => done(decode::run(a)),
+        args::Command::Extract(a) => done(extract::run(a)),
+        args::Command::Detect(a) => done(detect::run(a)),
+        args::Command::Bench { command } => done(bench::run(command)),
+        args::Command::Models { command } => done(models::run(command)),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -18,6 +18,8 @@ pub struct VideoClips {
     decoder: Option<String>,
     colour: Option<crate::ColourPath>,
     decoded: u64,
+    /// The stream's nominal rate, kept once the reader is closed.
+    rate: (i32, i32),
 }
 
 impl VideoClips {
@@ -27,7 +29,7 @@ impl VideoClips {
         let sampler = ClipSampler::new(sampling).map_err(bad)?;
         let resampler = fps.map(FpsResampler::new).transpose().map_err(bad)?;
         let reader = VideoReader::open(path, decode)?;
-        Ok(Self { reader: Some(reader), sampler, resampler, ready: ClipQueue::new(), frames_out: 0, decoder: None, colour: None, decoded: 0 })
+        Ok(Self { reader: Some(reader), sampler, resampler, ready: ClipQueue::new(), frames_out: 0, decoder: None, colour: None, decoded: 0, rate: (0, 1) })
     }
 
     /// The next clip, `Ok(None)` once the video is exhausted (or `max_clips` reached).
@@ -68,7 +70,18 @@ impl VideoClips {
             self.decoder = r.decoder();
             self.colour = r.colour_path().cloned();
             self.decoded = r.frames_decoded();
+            self.rate = r.frame_rate();
         }
+    }
+
+    /// Frames per second of the clips' frame indices: the `fps` resampled to, else the stream's
+    /// nominal rate once a frame has decoded; `None` when unknown (variable-rate streams).
+    pub fn frame_rate(&self) -> Option<f64> {
+        if let Some(r) = &self.resampler {
+            return Some(r.fps());
+        }
+        let (n, d) = self.reader.as_ref().map_or(self.rate, |r| r.frame_rate());
+        (n > 0 && d > 0).then(|| f64::from(n) / f64::from(d))
     }
 
     /// The video decoder used (factory name), once known.

@@ -26,6 +26,11 @@ pub fn init() -> Result<(), MediaError> {
     INIT.get_or_init(|| gst::init().map_err(|e| e.to_string())).clone().map_err(MediaError::Init)
 }
 
+/// The GStreamer library version in use (`GStreamer 1.22.0`).
+pub fn gstreamer_version() -> String {
+    gst::version_string().to_string()
+}
+
 /// How to decode.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DecodeOptions {

@@ -210,6 +210,11 @@ impl FpsResampler {
         Ok(Self { fps, first: None, next_out: 0 })
     }
 
+    /// The output frame rate.
+    pub fn fps(&self) -> f64 {
+        self.fps
+    }
+
     /// The output frame indices the source frame at `pts` fills (empty when it is dropped).
     /// Frames without a timestamp take the next output index.
     pub fn map(&mut self, pts: Option<Duration>) -> RangeInclusive<u64> {

@@ -5,6 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+mod rows;
+
+pub use rows::{ROWS_HEADER_LEN, RowFile};
+
 #[derive(Debug, thiserror::Error)]
 pub enum NpyError {
     #[error("{}: {source}", path.display())]
@@ -58,8 +62,31 @@ fn invalid(detail: impl Into<String>) -> ParseError {
     (false, detail.into())
 }
 
-/// Parses `.npy` bytes (as in a file or an `.npz` member).
-pub fn parse(bytes: &[u8]) -> Result<Array, (bool, String)> {
+/// An array's header: element type, shape, and where its data starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub descr: String,
+    pub shape: Vec<usize>,
+    pub data_offset: usize,
+}
+
+/// Reads just the header of a `.npy` file.
+pub fn read_header(path: impl AsRef<Path>) -> Result<Header, NpyError> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let io = |source| NpyError::Io { path: path.to_path_buf(), source };
+    let mut start = Vec::with_capacity(4096);
+    std::fs::File::open(path).map_err(io)?.take(1 << 16).read_to_end(&mut start).map_err(io)?;
+    parse_header(&start).map_err(|(unsupported, detail)| {
+        if unsupported {
+            NpyError::Unsupported { path: path.to_path_buf(), detail }
+        } else {
+            NpyError::Invalid { path: path.to_path_buf(), detail }
+        }
+    })
+}
+
+fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(invalid("missing the \\x93NUMPY magic"));
     }
@@ -82,8 +109,15 @@ pub fn parse(bytes: &[u8]) -> Result<Array, (bool, String)> {
         return Err((true, "Fortran-ordered array (save it C-ordered: np.ascontiguousarray)".into()));
     }
     let shape = parse_shape(header).ok_or_else(|| invalid("header has no valid 'shape'"))?;
+    Ok(Header { descr: descr.to_string(), shape, data_offset: hstart + hlen })
+}
+
+/// Parses `.npy` bytes (as in a file or an `.npz` member).
+pub fn parse(bytes: &[u8]) -> Result<Array, (bool, String)> {
+    let Header { descr, shape, data_offset } = parse_header(bytes)?;
+    let descr = descr.as_str();
     let numel: usize = shape.iter().product();
-    let body = &bytes[hstart + hlen..];
+    let body = &bytes[data_offset..];
     let need = |size: usize| -> Result<&[u8], ParseError> {
         body.get(..numel * size)
             .ok_or_else(|| invalid(format!("data ends early: {} bytes for {numel} elements of {size} bytes", body.len())))
@@ -126,13 +160,19 @@ fn parse_shape(header: &str) -> Option<Vec<usize>> {
 }
 
 fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    header_aligned(descr, shape, 64)
+}
+
+/// The header, padded with spaces so its length is a multiple of `align` (64 as NumPy writes
+/// it; a fixed length for files whose shape is rewritten in place).
+fn header_aligned(descr: &str, shape: &[usize], align: usize) -> Vec<u8> {
     let dims = match shape {
         [n] => format!("{n},"),
         _ => shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
     };
     let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}");
     let total = 10 + h.len() + 1;
-    h.push_str(&" ".repeat((64 - total % 64) % 64));
+    h.push_str(&" ".repeat((align - total % align) % align));
     h.push('\n');
     let mut out = b"\x93NUMPY\x01\x00".to_vec();
     out.extend_from_slice(&(h.len() as u16).to_le_bytes());

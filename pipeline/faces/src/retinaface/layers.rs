@@ -132,11 +132,13 @@ impl Conv {
         } else if self.k == 1 && self.stride == 1 {
             self.gemm_into(&x.data, self.cin, &mut y);
         } else {
-            COLS.with(|cols| {
-                let mut cols = cols.borrow_mut();
-                im2col_into(x, self.k, self.stride, oh, ow, &mut cols);
-                self.gemm_into(&cols[..oh * ow * self.k * self.k * self.cin], self.k * self.k * self.cin, &mut y);
-            });
+            // Taken out of the thread's slot for the product: while this thread waits inside
+            // it, rayon may run another detection's layer here, which then finds the slot
+            // empty and allocates its own buffer.
+            let mut cols = COLS.take();
+            im2col_into(x, self.k, self.stride, oh, ow, &mut cols);
+            self.gemm_into(&cols[..oh * ow * self.k * self.k * self.cin], self.k * self.k * self.cin, &mut y);
+            COLS.set(cols);
         }
         if self.packed_path() {
             // The products leave the activation to a pass of its own; small maps on this

@@ -1,0 +1,25 @@
+//! Bulk featurisation: many videos (files, folders, manifest CSVs) through decoding, face
+//! cropping and one batching encoder into `features.npy` + `clips.csv`, resumable after any
+//! interruption and shardable across machines; `merge` joins the shards.
+
+pub mod clip_faces;
+pub mod config;
+mod error;
+pub mod inputs;
+pub mod journal;
+mod manifest;
+pub mod merge;
+mod run;
+pub mod shard;
+pub mod stats;
+pub mod tables;
+mod worker;
+
+pub use config::FeaturizeConfig;
+pub use error::BatchError;
+pub use inputs::{Inputs, VideoInput};
+pub use manifest::{ModelInfo, sha256_file};
+pub use merge::merge;
+pub use run::{Featurizer, RunSummary};
+pub use shard::Shard;
+pub use stats::Stats;

@@ -1,0 +1,176 @@
+//! `marlin featurize` and `marlin merge`: settings from the config file and flags, the model and
+//! detector loaded, SIGINT/SIGTERM turned into a clean stop, progress shown, exit status set.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use marlin_batch::config::Precision;
+use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats};
+
+use crate::args::{DetectorArgs, FeaturizeArgs, ModelArgs, PrecisionArg};
+use crate::{detector_source, model_source};
+
+/// Exit status when some videos failed.
+const SOME_FAILED: u8 = 2;
+/// Exit status after SIGINT/SIGTERM (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
+
+pub fn run(args: FeaturizeArgs) -> anyhow::Result<ExitCode> {
+    let config = settings(&args)?;
+    let shard = match args.shard {
+        Some(s) => Some(s),
+        None => Shard::from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let inputs = Inputs::collect(&args.inputs, &config.extensions)?;
+    if inputs.videos.is_empty() && inputs.rejected.is_empty() {
+        bail!("no videos found in {} (extensions: {})", args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), config.extensions.join(", "));
+    }
+
+    let spec = config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --config file")?;
+    let model_args = ModelArgs {
+        model: spec.clone(),
+        config: config.model_config.clone(),
+        threads: config.encoder_threads,
+        precision: match config.precision {
+            Precision::F32 => PrecisionArg::F32,
+            Precision::Bf16 => PrecisionArg::Bf16,
+        },
+    };
+    let model = model_source::load(&model_args)?;
+    let info = ModelInfo {
+        spec,
+        sha256: marlin_batch::sha256_file(&model.path)?,
+        path: std::fs::canonicalize(&model.path).unwrap_or(model.path.clone()),
+        architecture: model.encoder.config().name.clone(),
+        dim: model.encoder.dim(),
+    };
+    let detector = match config.faces.crop_face {
+        true => Some(detector_source::load(&DetectorArgs { detector: config.faces.detector.clone(), detector_threads: config.detector_threads })?),
+        false => None,
+    };
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // a second signal while stopping exits at once
+        signal_hook::flag::register_conditional_shutdown(signal, INTERRUPTED.into(), Arc::clone(&cancel)).context("cannot install signal handlers")?;
+        signal_hook::flag::register(signal, Arc::clone(&cancel)).context("cannot install signal handlers")?;
+    }
+    let stats = Stats::default();
+    let featurizer = Featurizer { config: &config, encoder: &model.encoder, detector: detector.as_ref(), model: &info, cancel: &cancel, stats: &stats };
+    let finished = AtomicBool::new(false);
+    let summary = std::thread::scope(|s| {
+        if !args.quiet {
+            s.spawn(|| show_progress(&stats, &finished));
+        }
+        let result = featurizer.run(inputs, &args.out, args.resume, shard);
+        finished.store(true, Ordering::Relaxed);
+        result
+    })?;
+
+    let c = summary.counts;
+    let snap = stats.snapshot();
+    eprintln!(
+        "{}: {} videos: {} done, {} failed{}; {} rows in features.npy; this run: {} clips, encoder busy {:.1} s",
+        summary.out.display(),
+        c.videos,
+        c.done,
+        c.failed,
+        if c.pending > 0 { format!(", {} not started or unfinished", c.pending) } else { String::new() },
+        c.rows,
+        snap.clips,
+        snap.encode_s
+    );
+    if summary.interrupted {
+        eprintln!("interrupted: the finished videos are written; rerun with --resume to continue");
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
+    if c.failed > 0 {
+        eprintln!("{} videos failed: see {}", c.failed, summary.out.join("failures.csv").display());
+        return Ok(ExitCode::from(SOME_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn merge(dir: &Path) -> anyhow::Result<()> {
+    let c = marlin_batch::merge(dir)?;
+    eprintln!("{}: merged {} videos ({} done, {} failed), {} rows", dir.display(), c.videos, c.done, c.failed, c.rows);
+    Ok(())
+}
+
+/// The config file, then the flags over it.
+fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
+    let mut c = match &args.config {
+        Some(p) => FeaturizeConfig::from_yaml_file(p)?,
+        None => FeaturizeConfig::default(),
+    };
+    if let Some(m) = &args.model {
+        c.model = Some(m.clone());
+    }
+    if let Some(m) = &args.model_config {
+        c.model_config = Some(m.clone());
+    }
+    c.faces.crop_face |= args.crop_face;
+    c.output.keep_seq |= args.keep_seq;
+    if let Some(v) = args.jobs {
+        c.jobs = v;
+    }
+    if let Some(v) = args.batch {
+        c.batch_size = v;
+    }
+    if let Some(v) = args.threads {
+        c.encoder_threads = v;
+    }
+    if let Some(v) = args.precision {
+        c.precision = v;
+    }
+    if let Some(v) = args.layout {
+        c.output.layout = v;
+    }
+    if let Some(v) = &args.detector {
+        c.faces.detector = Some(v.clone());
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+/// A progress bar on a terminal, a log line every 30 s otherwise, until `finished`.
+fn show_progress(stats: &Stats, finished: &AtomicBool) {
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} videos {msg} ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut last_log = Instant::now();
+    while !finished.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let s = stats.snapshot();
+        let rate = s.clips as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let msg = format!("{} failed, {} clips, {rate:.2} clips/s", s.videos_failed, s.clips);
+        match &bar {
+            Some(bar) => {
+                bar.set_length(s.videos_total);
+                bar.set_position(s.videos_finished());
+                bar.set_message(msg);
+            }
+            None if last_log.elapsed() >= Duration::from_secs(30) => {
+                last_log = Instant::now();
+                eprintln!("progress: {}/{} videos, {msg} (+{} finished earlier)", s.videos_finished(), s.videos_total, s.videos_earlier);
+            }
+            None => {}
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+}
