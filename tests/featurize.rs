@@ -138,7 +138,7 @@ fn a_messy_folder_keeps_going_and_records_failures() {
 /// Runs featurize and sends it `signal` once `min_done` videos are journaled; returns its exit
 /// code.
 fn signal_midway(args: &[String], journal: &Path, min_done: usize, signal: &str) -> Option<i32> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_marlin")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marlin")).args(args).env_remove("SLURM_ARRAY_TASK_ID").env_remove("JOB_COMPLETION_INDEX").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let start = Instant::now();
     loop {
         let done = std::fs::read_to_string(journal).map(|t| t.lines().count()).unwrap_or(0);
@@ -254,4 +254,23 @@ fn settings_errors_are_clear() {
     assert!(stderr(&o).contains("other settings"), "{}", stderr(&o));
     let o = marlin(&["merge", out.to_str().unwrap()], &[]);
     assert!(stderr(&o).contains("no shard"), "{}", stderr(&o));
+}
+
+#[test]
+fn schedulers_pick_the_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let out = dir.path().join("out");
+    let args = featurize_args(&media("marlin/cropped04.mp4"), &empty, &out, &["--quiet"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let slurm = marlin(&args, &[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")]);
+    assert!(slurm.status.success(), "{}", stderr(&slurm));
+    assert!(out.join("shard-1-of-3/manifest.json").exists());
+    let k8s = marlin(&args, &[("JOB_COMPLETION_INDEX", "0"), ("MARLIN_SHARD_COUNT", "2")]);
+    assert!(k8s.status.success(), "{}", stderr(&k8s));
+    assert!(out.join("shard-0-of-2/manifest.json").exists());
+    let missing = marlin(&args, &[("JOB_COMPLETION_INDEX", "0")]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("MARLIN_SHARD_COUNT"), "{}", stderr(&missing));
 }

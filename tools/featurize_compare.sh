@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# End to end: the 3 wild shared videos with face cropping and vit_small, `marlin featurize`
+# against the official `extract_video(crop_face=True)` run on each, interleaved rounds.
+# The numbers in docs/BENCHMARKS.md come from this script.
+#
+#   tools/featurize_compare.sh FACE_SDK_DIR [ROUNDS]     (default 2)
+#
+# FACE_SDK_DIR and $PY as for tools/official_featurize_bench.py. Needs
+# `cargo build --release -p marlin-cli`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sdk=$1
+rounds=${2:-2}
+py=${PY:-/tmp/venv-official/bin/python}
+model=../shared/oracle/models/marlin_vit_small_random.encoder.f16.safetensors
+det=../shared/models/facexzoo_retinaface/face_detection_retina.pkl
+videos=(../shared/media/marlin/video01.mp4 ../shared/media/marlin/video02.mp4 ../shared/media/marlin/video03.mp4)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for r in $(seq 1 "$rounds"); do
+    echo "round=$r official $("$py" tools/official_featurize_bench.py "$sdk" "${videos[@]}" 2>/dev/null | tail -n 1)"
+    for preset in featurize_vit_small featurize_compat featurize_fast; do
+        rm -rf "$work/out"
+        /usr/bin/time -f "%e %M" -o "$work/time" target/release/marlin featurize "${videos[@]}" \
+            --config "configs/$preset.yaml" --model "$model" --detector "$det" --out "$work/out" --quiet 2>/dev/null
+        read -r wall rss < "$work/time"
+        echo "round=$r marlin-rs config=$preset total_s=$wall peak_rss_mb=$((rss / 1024)) rows=$(($(wc -l < "$work/out/clips.csv") - 1))"
+    done
+done
