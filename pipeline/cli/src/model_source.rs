@@ -1,10 +1,9 @@
 //! Turns `--model` / `--config` into a loaded model: a checkpoint path, or a released name
 //! resolved through the cache.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use marlin_hub::Release;
+use anyhow::Context;
 use marlin_model::{Encoder, EncoderWeights, Marlin, MarlinConfig};
 
 use crate::args::ModelArgs;
@@ -32,15 +31,5 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
 }
 
 fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {
-    let p = Path::new(spec);
-    if p.exists() {
-        return Ok(p.to_path_buf());
-    }
-    match Release::parse(spec) {
-        Ok(r) => match r.find_cached()? {
-            Some(p) => Ok(p),
-            None => bail!("model `{spec}` is not downloaded yet: run `marlin models fetch {}`", r.name()),
-        },
-        Err(_) => bail!("{spec}: no such checkpoint file (nor a released model name: vit_small_ytf, vit_base_ytf, vit_large_ytf)"),
-    }
+    Ok(marlin_hub::resolve_checkpoint(spec)?)
 }

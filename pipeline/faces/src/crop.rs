@@ -212,20 +212,61 @@ impl<'a> FaceCropper<'a> {
     }
 
     fn compat(&self, f: &FrameRef<'_>) -> Result<FaceCrop, FaceError> {
-        let detection = self.detector.detect(f.rgb, f.width, f.height, PixelOrder::Bgr)?.into_iter().next();
-        let crop = detection.as_ref().map_or(SquareCrop::NO_FACE, SquareCrop::around);
-        Ok(FaceCrop { pixels: crop.face(f.rgb, f.width, f.height), crop, detection })
+        Ok(compat_cut(f, detect_compat(self.detector, f)?.into_iter().next()))
     }
 
     /// The face the crop follows in this frame, if any (at full-resolution coordinates).
     fn detect(&self, f: &FrameRef<'_>) -> Result<Option<Detection>, FaceError> {
-        let dets = faces_in(self.detector, f, &self.opts)?.into_iter();
-        Ok(match self.opts.pick {
-            Pick::BestScore => dets.into_iter().next(),
-            Pick::Largest => dets.max_by(|a, b| ((a.x2 - a.x1) * (a.y2 - a.y1)).total_cmp(&((b.x2 - b.x1) * (b.y2 - b.y1)))),
-        })
+        Ok(pick_face(faces_in(self.detector, f, &self.opts)?, self.opts.pick))
+    }
+}
+
+/// Crops frames whose faces were found elsewhere (the GStreamer detector element upstream),
+/// one frame at a time, under [`FaceCropper`]'s rules: the followed face picked and smoothed,
+/// the last face held over face-less frames; `Compat`: the best-scored face or the official
+/// corner crop.
+pub struct DetectedCropper {
+    opts: CropOptions,
+    smoother: Smoother,
+}
+
+impl DetectedCropper {
+    pub fn new(opts: CropOptions) -> Self {
+        Self { opts, smoother: Smoother::new(opts.smooth) }
     }
 
+    /// The crop of `f` given its faces, best score first (as the detector orders them).
+    pub fn crop(&mut self, f: FrameRef<'_>, faces: &[Detection]) -> FaceCrop {
+        if self.opts.mode == CropMode::Compat {
+            return compat_cut(&f, faces.first().cloned());
+        }
+        let detection = pick_face(faces.iter().filter(|d| d.x2 - d.x1 >= self.opts.min_face).cloned(), self.opts.pick);
+        let face = match &detection {
+            Some(d) => Some(self.smoother.update(d)),
+            None => self.smoother.last().cloned(),
+        };
+        cut(self.opts.mode, &f, face.as_ref(), detection)
+    }
+}
+
+/// The official crop: the square around the top detection, or the corner crop without one.
+fn compat_cut(f: &FrameRef<'_>, detection: Option<Detection>) -> FaceCrop {
+    let crop = detection.as_ref().map_or(SquareCrop::NO_FACE, SquareCrop::around);
+    FaceCrop { pixels: crop.face(f.rgb, f.width, f.height), crop, detection }
+}
+
+/// The official code's detections: the RGB frame handed over as if it were BGR.
+pub fn detect_compat(detector: &RetinaFace, f: &FrameRef<'_>) -> Result<Vec<Detection>, FaceError> {
+    detector.detect(f.rgb, f.width, f.height, PixelOrder::Bgr)
+}
+
+/// The face followed among a frame's faces (given best score first).
+fn pick_face(faces: impl IntoIterator<Item = Detection>, pick: Pick) -> Option<Detection> {
+    let mut faces = faces.into_iter();
+    match pick {
+        Pick::BestScore => faces.next(),
+        Pick::Largest => faces.max_by(|a, b| ((a.x2 - a.x1) * (a.y2 - a.y1)).total_cmp(&((b.x2 - b.x1) * (b.y2 - b.y1)))),
+    }
 }
 
 /// The crop of `face` in a frame under `mode` (square, or aligned when the landmarks allow).
@@ -337,7 +378,7 @@ fn interpolate_between_keys(faces: &mut [Option<Detection>], keys: &[usize]) {
 
 /// The faces of a frame the croppers consider: detected (downscaled per `max_side`), at least
 /// `min_face` wide.
-fn faces_in(detector: &RetinaFace, f: &FrameRef<'_>, opts: &CropOptions) -> Result<Vec<Detection>, FaceError> {
+pub fn faces_in(detector: &RetinaFace, f: &FrameRef<'_>, opts: &CropOptions) -> Result<Vec<Detection>, FaceError> {
     Ok(detect_scaled(detector, f, opts.max_side)?.into_iter().filter(|d| d.x2 - d.x1 >= opts.min_face).collect())
 }
 

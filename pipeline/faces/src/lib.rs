@@ -9,7 +9,7 @@ pub mod resize;
 pub mod retinaface;
 pub mod tracker;
 
-pub use crop::{CropMode, CropOptions, FaceCrop, FaceCropper, FrameRef, Pick, Smoother, SquareCrop, TrackCropper};
+pub use crop::{CropMode, CropOptions, DetectedCropper, FaceCrop, FaceCropper, FrameRef, Pick, Smoother, SquareCrop, TrackCropper};
 pub use error::FaceError;
 pub use retinaface::{Detection, PixelOrder, RetinaFace};
 pub use tracker::Tracker;

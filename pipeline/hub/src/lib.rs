@@ -27,6 +27,22 @@ pub enum HubError {
     Http { url: String, detail: String },
     #[error("{url}: the download does not load as {model}: {detail}")]
     Verify { url: String, model: String, detail: String },
+    #[error("model `{0}` is not downloaded yet: run `marlin models fetch {0}`")]
+    NotFetched(String),
+    #[error("{0}: no such checkpoint file (nor a released model name: vit_small_ytf, vit_base_ytf, vit_large_ytf)")]
+    NoSuchCheckpoint(String),
+}
+
+/// What a user's `model` names: a checkpoint file, or a released model found in the cache.
+pub fn resolve_checkpoint(spec: &str) -> Result<PathBuf, HubError> {
+    let p = Path::new(spec);
+    if p.exists() {
+        return Ok(p.to_path_buf());
+    }
+    match Release::parse(spec) {
+        Ok(r) => r.find_cached()?.ok_or_else(|| HubError::NotFetched(r.name().to_string())),
+        Err(_) => Err(HubError::NoSuchCheckpoint(spec.to_string())),
+    }
 }
 
 /// One of the released MARLIN models.

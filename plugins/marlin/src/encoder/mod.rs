@@ -1,0 +1,57 @@
+//! `marlinencoder`: 224×224 RGB face crops in, MARLIN features out. Frames are cut into clips
+//! by MARLIN's sampling rule while they stream (`sample-rate`, `stride`, `tail`), clips are
+//! encoded on a worker thread (the streaming thread only waits when the worker is a batch
+//! behind), and each clip leaves as one buffer of float32 features
+//! (`application/x-marlin-features, dim=D, tokens=1|1568`) timestamped over the clip, with a
+//! `MarlinClipMeta` (clip index, first/last frame, track id) and a `marlin-clip` element message.
+//!
+//! ```sh
+//! gst-launch-1.0 filesrc location=crops.mp4 ! decodebin ! videoconvert ! video/x-raw,format=RGB ! marlinencoder model=vit_small_ytf ! marlinsink location=out.npy
+//! ```
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct Encoder(ObjectSubclass<imp::Encoder>) @extends gst::Element, gst::Object;
+}
+
+/// Where the encoder computes (`backend`).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstMarlinBackend")]
+pub enum Backend {
+    #[default]
+    #[enum_value(name = "cpu: the AVX-512/AVX2 CPU encoder", nick = "cpu")]
+    Cpu,
+}
+
+/// Arithmetic (`precision`).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstMarlinPrecision")]
+pub enum Precision {
+    #[default]
+    #[enum_value(name = "f32: reproduces the official features", nick = "f32")]
+    F32,
+    #[enum_value(name = "bf16: bf16 weights and activations, f32 accumulation (AVX512-BF16 CPUs)", nick = "bf16")]
+    Bf16,
+}
+
+/// Frames after the last full clip window (`tail`).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstMarlinTail")]
+pub enum Tail {
+    #[default]
+    #[enum_value(name = "drop: as the official code", nick = "drop")]
+    Drop,
+    #[enum_value(name = "pad: one more clip, padded with the last frame", nick = "pad")]
+    Pad,
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(Some(plugin), "marlinencoder", gst::Rank::NONE, Encoder::static_type())
+}

@@ -1,0 +1,244 @@
+//! The `marlinfacecrop` subclass: any supported frame size in, 224×224 RGB out (one crop per
+//! frame), the crop rules of `marlin_faces::DetectedCropper`.
+
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use marlin_faces::crop::FACE_SIZE;
+use marlin_faces::{CropOptions, DetectedCropper, FrameRef, Pick};
+
+use super::{CropMode, FacePick};
+use crate::frames::{FORMATS, RgbConverter};
+use crate::meta::{Face, add_face, faces};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinfacecrop", gst::DebugColorFlags::empty(), Some("MARLIN face crops")));
+
+const DEFAULT_SMOOTHING: f64 = 0.5;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    mode: CropMode,
+    faces: FacePick,
+    smoothing: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { mode: CropMode::default(), faces: FacePick::default(), smoothing: DEFAULT_SMOOTHING }
+    }
+}
+
+impl Settings {
+    fn options(&self) -> CropOptions {
+        CropOptions {
+            mode: match self.mode {
+                CropMode::Marlin => marlin_faces::CropMode::Marlin,
+                CropMode::Compat => marlin_faces::CropMode::Compat,
+                CropMode::Aligned => marlin_faces::CropMode::Aligned,
+            },
+            smooth: self.smoothing as f32,
+            pick: match self.faces {
+                FacePick::Largest => Pick::Largest,
+                FacePick::Score => Pick::BestScore,
+            },
+            ..Default::default()
+        }
+    }
+}
+
+struct State {
+    converter: RgbConverter,
+    out_info: gst_video::VideoInfo,
+    cropper: DetectedCropper,
+    rgb: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct FaceCrop {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceCrop {
+    const NAME: &'static str = "GstMarlinFaceCrop";
+    type Type = super::FaceCrop;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for FaceCrop {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecEnum::builder_with_default("mode", CropMode::default()).nick("Mode").blurb("How faces are cropped").mutable_ready().build(),
+                glib::ParamSpecEnum::builder_with_default("faces", FacePick::default()).nick("Faces").blurb("Which face each crop follows").mutable_ready().build(),
+                glib::ParamSpecDouble::builder("smoothing")
+                    .nick("Smoothing")
+                    .blurb("Weight of the newest box in the temporal smoothing, 0 < w <= 1 (1: off; compat never smooths)")
+                    .minimum(0.01)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_SMOOTHING)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "mode" => s.mode = value.get().unwrap_or_default(),
+            "faces" => s.faces = value.get().unwrap_or_default(),
+            "smoothing" => s.smoothing = value.get().unwrap_or(DEFAULT_SMOOTHING),
+            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "mode" => s.mode.to_value(),
+            "faces" => s.faces.to_value(),
+            "smoothing" => s.smoothing.to_value(),
+            _ => glib::Value::from_type(pspec.value_type()),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceCrop {}
+
+fn out_caps() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new().format(gst_video::VideoFormat::Rgb).width(FACE_SIZE as i32).height(FACE_SIZE as i32).build()
+}
+
+fn in_caps() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().map(|f| gst_video::VideoFormat::from_string(f))).build()
+}
+
+impl ElementImpl for FaceCrop {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "MARLIN face crop",
+                "Filter/Effect/Video",
+                "Crops each frame to its face (from marlinfacedetect's metas) as 224x224 RGB, as `marlin extract --crop-face` does. \
+                 Example: gst-launch-1.0 filesrc location=video.mp4 ! decodebin ! marlinfacedetect model=face_detection_retina.pkl ! marlinfacecrop ! videoconvert ! autovideosink",
+                "marlin-rs",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &out_caps()).expect("src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &in_caps()).expect("sink template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+/// `caps` with their frame rate (and pixel aspect ratio) kept and everything else replaced by
+/// `base`'s fields.
+fn keep_rate(caps: &gst::Caps, base: gst::Caps) -> gst::Caps {
+    let mut out = gst::Caps::new_empty();
+    for s in caps.iter() {
+        let mut b = base.clone();
+        if let Some(rate) = s.value("framerate").ok().cloned() {
+            b.make_mut().set_value("framerate", rate);
+        }
+        out.merge(b);
+    }
+    out
+}
+
+impl BaseTransformImpl for FaceCrop {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+
+    fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
+        let other = match direction {
+            gst::PadDirection::Sink => keep_rate(caps, out_caps()),
+            _ => keep_rate(caps, in_caps()),
+        };
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&other, gst::CapsIntersectMode::First),
+            None => other,
+        })
+    }
+
+    fn unit_size(&self, caps: &gst::Caps) -> Option<usize> {
+        gst_video::VideoInfo::from_caps(caps).ok().map(|i| i.size())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {incaps}: {e}"))?;
+        let out_info = gst_video::VideoInfo::from_caps(outcaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {outcaps}: {e}"))?;
+        let converter = RgbConverter::new(info).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
+        let settings = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // a caps change mid-stream keeps the smoothing state
+        let cropper = state.take().map_or_else(|| DetectedCropper::new(settings.options()), |s| s.cropper);
+        *state = Some(State { converter, out_info, cropper, rgb: Vec::new() });
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) = event.view()
+            && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        {
+            state.cropper = DetectedCropper::new(self.settings.lock().unwrap_or_else(|e| e.into_inner()).options());
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_meta<'a>(&self, _outbuf: &mut gst::BufferRef, _meta: gst::MetaRef<'a, gst::Meta>, _inbuf: &'a gst::BufferRef) -> bool {
+        // input metas describe the uncropped frame
+        false
+    }
+
+    fn transform(&self, inbuf: &gst::Buffer, outbuf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(State { converter, out_info, cropper, rgb }) = guard.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("a buffer before caps"));
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        if let Err(e) = converter.convert(inbuf, rgb) {
+            gst::element_imp_error!(self, gst::StreamError::Decode, ("cannot convert a frame to RGB: {}", e));
+            return Err(gst::FlowError::Error);
+        }
+        let (w, h) = (converter.info().width() as usize, converter.info().height() as usize);
+        let found = faces(inbuf);
+        let dets: Vec<_> = found.iter().map(|f| f.detection.clone()).collect();
+        let crop = cropper.crop(FrameRef { rgb, width: w, height: h }, &dets);
+        let followed = crop.detection.as_ref().and_then(|d| found.iter().find(|f| f.detection == *d));
+        {
+            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(&mut *outbuf, out_info).map_err(|_| gst::FlowError::Error)?;
+            let stride = frame.plane_stride()[0] as usize;
+            let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+            let row = FACE_SIZE * 3;
+            for (y, src) in crop.pixels.chunks_exact(row).enumerate() {
+                data[y * stride..y * stride + row].copy_from_slice(src);
+            }
+        }
+        if let Some(face) = followed {
+            let size = FACE_SIZE as f32;
+            let inside = marlin_faces::Detection { x1: 0.0, y1: 0.0, x2: size, y2: size, ..face.detection.clone() };
+            add_face(outbuf, &Face { detection: inside, ..face.clone() }, FACE_SIZE as u32, FACE_SIZE as u32);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

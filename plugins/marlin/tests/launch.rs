@@ -1,0 +1,134 @@
+//! The plugin as users run it: `gst-launch-1.0` subprocesses loading the built
+//! `libgstmarlin.so`, checked against the official features; `gst-inspect-1.0` docs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared() -> PathBuf {
+    let dir = std::env::var_os("MARLIN_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    assert!(dir.join("oracle/README.md").is_file(), "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)", dir.display());
+    dir
+}
+
+/// A folder holding just the freshly built plugin (cargo leaves it beside the test binary), and
+/// a private registry, so no stale or foreign plugin is picked up.
+struct Plugin {
+    dir: tempfile::TempDir,
+}
+
+impl Plugin {
+    fn new() -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let deps = exe.parent().unwrap();
+        let so = [deps.join("libgstmarlin.so"), deps.parent().unwrap().join("libgstmarlin.so")]
+            .into_iter()
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("libgstmarlin.so not built next to {}", exe.display()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        std::fs::copy(&so, dir.path().join("plugins/libgstmarlin.so")).unwrap();
+        Self { dir }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("GST_PLUGIN_PATH", self.dir.path().join("plugins")).env("GST_REGISTRY", self.dir.path().join("registry.bin"));
+        c
+    }
+
+    fn launch(&self, pipeline: &str) -> Output {
+        self.command("gst-launch-1.0").arg("-q").args(pipeline.split_whitespace()).output().expect("gst-launch-1.0 (apt-get install gstreamer1.0-tools)")
+    }
+}
+
+fn read_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let a = marlin_npy::read(path).unwrap_or_else(|e| panic!("{e}"));
+    let v = a.to_f32();
+    (a.shape, v)
+}
+
+fn models() -> (String, String, String) {
+    let s = shared();
+    (
+        s.join("models/facexzoo_retinaface/face_detection_retina.pkl").display().to_string(),
+        s.join("oracle/models/marlin_tiny.encoder.pt").display().to_string(),
+        s.join("oracle/marlin_tiny.yaml").display().to_string(),
+    )
+}
+
+#[test]
+fn gst_launch_reproduces_the_official_video_features() {
+    let plugin = Plugin::new();
+    let (det, model, cfg) = models();
+    let video = shared().join("media/marlin/video03.mp4");
+    let out = tempfile::tempdir().unwrap();
+    let (npy, csv) = (out.path().join("out.npy"), out.path().join("out.csv"));
+    let o = plugin.launch(&format!(
+        "filesrc location={} ! decodebin ! marlinfacedetect model={det} compat=true ! marlinfacecrop mode=compat ! marlinencoder model={model} config={cfg} ! marlinsink location={} csv-location={} video-id=video03",
+        video.display(),
+        npy.display(),
+        csv.display()
+    ));
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let (shape, got) = read_f32(&npy);
+    let (want_shape, want) = read_f32(&shared().join("oracle/videos/marlin_tiny/video03.npy"));
+    assert_eq!(shape, want_shape);
+    let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(err <= 1e-5, "max-abs {err} against the official extract_video(crop_face=True)");
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count() - 1;
+    assert_eq!(rows, shape[0], "one CSV row per feature row");
+}
+
+#[test]
+fn works_after_uridecodebin_tee_and_queues() {
+    let plugin = Plugin::new();
+    let (det, model, cfg) = models();
+    let video = shared().join("media/marlin/video01.mp4");
+    let out = tempfile::tempdir().unwrap();
+    let npy = out.path().join("out.npy");
+    let o = plugin.launch(&format!(
+        "uridecodebin uri=file://{} ! queue ! tee name=t t. ! queue ! fakesink t. ! queue ! marlinfacedetect model={det} max-side=320 detect-every=2 ! queue ! marlinfacecrop mode=aligned ! queue ! marlinencoder model={model} config={cfg} batch-size=2 ! marlinsink location={}",
+        video.display(),
+        npy.display()
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let official: usize = 9; // ../shared/oracle/videos/videos.json: video01
+    assert_eq!(read_f32(&npy).0, vec![official, 64]);
+}
+
+#[test]
+fn errors_name_the_problem_and_leave_no_output() {
+    let plugin = Plugin::new();
+    let (det, _, _) = models();
+    let out = tempfile::tempdir().unwrap();
+    let npy = out.path().join("out.npy");
+    let o = plugin.launch(&format!(
+        "filesrc location={} ! decodebin ! marlinfacedetect model={det} ! marlinfacecrop ! marlinencoder model=/no/such/model.pt ! marlinsink location={}",
+        shared().join("media/marlin/video03.mp4").display(),
+        npy.display()
+    ));
+    assert!(!o.status.success());
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("/no/such/model.pt"), "{text}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
+}
+
+#[test]
+fn gst_inspect_documents_every_element() {
+    let plugin = Plugin::new();
+    for (element, props) in [
+        ("marlinfacedetect", &["model", "threshold", "min-face-size", "detect-every", "max-side", "compat"][..]),
+        ("marlinfacecrop", &["mode", "faces", "smoothing"][..]),
+        ("marlinencoder", &["model", "config", "backend", "threads", "batch-size", "precision", "keep-seq", "sample-rate", "stride", "tail"][..]),
+        ("marlinsink", &["location", "csv-location", "video-id", "label"][..]),
+    ] {
+        let o = plugin.command("gst-inspect-1.0").arg(element).output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{element}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(text.contains("gst-launch-1.0"), "{element}: no runnable example");
+        assert!(text.contains("Pad Templates"), "{element}");
+        for p in props {
+            assert!(text.contains(&format!("  {p} ")), "{element}: property {p} undocumented");
+        }
+    }
+}
