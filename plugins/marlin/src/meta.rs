@@ -3,7 +3,9 @@
 //! - Faces: a `GstVideoRegionOfInterestMeta` of type `face` per face, its rectangle the box
 //!   clipped to the frame, with a `marlin-face` params structure: `x1 y1 x2 y2` (the exact box,
 //!   doubles), `score`, `landmarks` (10 doubles: x, y of eyes, nose, mouth corners),
-//!   `track-id` (uint64) and `detected` (false when carried over from an earlier frame).
+//!   `track-id` (uint64), `detected` (false when carried over from an earlier frame) and
+//!   `per-track` (true on `marlinfacecrop faces=all` crops: the encoder cuts each track's crops
+//!   into clips of their own).
 //! - Clips: a `MarlinClipMeta` custom meta on each feature buffer: `clip-index`,
 //!   `first-frame`, `last-frame` (uint64) and `track-id` (int64, −1 for none).
 
@@ -29,6 +31,7 @@ pub struct Face {
     pub detection: Detection,
     pub track: u64,
     pub detected: bool,
+    pub per_track: bool,
 }
 
 /// Attaches `face` to `buffer` (a `width`×`height` frame).
@@ -50,6 +53,7 @@ pub fn add_face(buffer: &mut gst::BufferRef, face: &Face, width: u32, height: u3
             .field("landmarks", landmarks)
             .field("track-id", face.track)
             .field("detected", face.detected)
+            .field("per-track", face.per_track)
             .build(),
     );
 }
@@ -74,7 +78,7 @@ pub fn faces(buffer: &gst::BufferRef) -> Vec<Face> {
                 score: f("score")?,
                 landmarks: std::array::from_fn(|k| [lm[2 * k], lm[2 * k + 1]]),
             };
-            Some(Face { detection, track: s.get("track-id").ok()?, detected: s.get("detected").unwrap_or(true) })
+            Some(Face { detection, track: s.get("track-id").ok()?, detected: s.get("detected").unwrap_or(true), per_track: s.get("per-track").unwrap_or(false) })
         })
         .collect()
 }

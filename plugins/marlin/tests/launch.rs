@@ -2,7 +2,8 @@
 //! `libgstmarlin.so`, checked against the official features; `gst-inspect-1.0` docs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn shared() -> PathBuf {
     let dir = std::env::var_os("MARLIN_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
@@ -36,8 +37,25 @@ impl Plugin {
         c
     }
 
+    /// Runs a pipeline to its end; a pipeline still running after 5 minutes fails the test.
     fn launch(&self, pipeline: &str) -> Output {
-        self.command("gst-launch-1.0").arg("-q").args(pipeline.split_whitespace()).output().expect("gst-launch-1.0 (apt-get install gstreamer1.0-tools)")
+        let mut child = self
+            .command("gst-launch-1.0")
+            .arg("-q")
+            .args(pipeline.split_whitespace())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gst-launch-1.0 (apt-get install gstreamer1.0-tools)");
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(300) {
+                child.kill().unwrap();
+                panic!("gst-launch-1.0 still running after 5 minutes: {pipeline}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
     }
 }
 
@@ -79,6 +97,8 @@ fn gst_launch_reproduces_the_official_video_features() {
     assert_eq!(rows, shape[0], "one CSV row per feature row");
 }
 
+/// The other branch of a tee needs a queue holding a clip's worth of frames (33 at the
+/// default sampling): the sinks preroll only once the first clip is encoded.
 #[test]
 fn works_after_uridecodebin_tee_and_queues() {
     let plugin = Plugin::new();
@@ -87,7 +107,7 @@ fn works_after_uridecodebin_tee_and_queues() {
     let out = tempfile::tempdir().unwrap();
     let npy = out.path().join("out.npy");
     let o = plugin.launch(&format!(
-        "uridecodebin uri=file://{} ! queue ! tee name=t t. ! queue ! fakesink t. ! queue ! marlinfacedetect model={det} max-side=320 detect-every=2 ! queue ! marlinfacecrop mode=aligned ! queue ! marlinencoder model={model} config={cfg} batch-size=2 ! marlinsink location={}",
+        "uridecodebin uri=file://{} ! queue ! tee name=t t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! fakesink t. ! queue ! marlinfacedetect model={det} max-side=320 detect-every=2 ! queue ! marlinfacecrop mode=aligned ! queue ! marlinencoder model={model} config={cfg} batch-size=2 ! marlinsink location={}",
         video.display(),
         npy.display()
     ));
@@ -131,4 +151,29 @@ fn gst_inspect_documents_every_element() {
             assert!(text.contains(&format!("  {p} ")), "{element}: property {p} undocumented");
         }
     }
+}
+
+#[test]
+fn every_face_gets_its_own_clips() {
+    let plugin = Plugin::new();
+    let (det, model, cfg) = models();
+    let out = tempfile::tempdir().unwrap();
+    let (npy, csv) = (out.path().join("out.npy"), out.path().join("out.csv"));
+    // a still of several people, 40 frames: one clip (frames 0..30) per face track
+    let o = plugin.launch(&format!(
+        "filesrc location={} ! jpegdec ! videoconvert ! video/x-raw,format=RGB ! imagefreeze num-buffers=40 ! video/x-raw,framerate=25/1 ! marlinfacedetect model={det} ! marlinfacecrop faces=all ! marlinencoder model={model} config={cfg} ! marlinsink location={} csv-location={}",
+        shared().join("media/registry/multi_face.jpg").display(),
+        npy.display(),
+        csv.display()
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() >= 2, "several faces: {text}");
+    let mut tracks: Vec<&str> = rows.iter().map(|r| r[4]).collect();
+    tracks.sort();
+    tracks.dedup();
+    assert_eq!(tracks.len(), rows.len(), "one clip per track: {text}");
+    assert!(rows.iter().all(|r| r[3] == "0" && r[5] == "0" && r[6] == "30"), "{text}");
+    assert_eq!(read_f32(&npy).0, vec![rows.len(), 64]);
 }

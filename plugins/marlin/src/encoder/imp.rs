@@ -3,7 +3,7 @@
 //! channel; the worker encodes and pushes buffers and serialized events downstream in order.
 //! Flushing drops queued batches and restarts clip cutting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -74,40 +74,65 @@ enum Job {
     Stop,
 }
 
-/// The streaming side's state.
-struct Stream {
-    info: Option<gst_video::VideoInfo>,
+/// The clips being cut from one sequence of crops: the whole stream, or one face track's
+/// crops (`marlinfacecrop faces=all`).
+struct TrackClips {
     sampler: ClipSampler<Arc<Vec<u8>>>,
-    sampling: SamplingOptions,
     /// Timestamps of frames a pending clip may still need: index → (pts, duration).
     times: BTreeMap<u64, (Option<gst::ClockTime>, Option<gst::ClockTime>)>,
     frame: u64,
+}
+
+/// The streaming side's state.
+struct Stream {
+    info: Option<gst_video::VideoInfo>,
+    sampling: SamplingOptions,
+    /// By track id (`None`: crops not split by track).
+    tracks: HashMap<Option<u64>, TrackClips>,
     batch: Vec<ClipJob>,
     batch_size: usize,
 }
 
 impl Stream {
-    fn restart(&mut self) -> Result<(), String> {
-        self.sampler = ClipSampler::new(self.sampling)?;
-        self.times.clear();
-        self.frame = 0;
+    fn restart(&mut self) {
+        self.tracks.clear();
         self.batch.clear();
-        Ok(())
     }
 
-    /// Turns finished clips into jobs (in the batch).
-    fn take(&mut self, clips: Vec<marlin_media::sampling::Clip<Arc<Vec<u8>>>>) {
+    fn track(&mut self, key: Option<u64>) -> Result<&mut TrackClips, String> {
+        if !self.tracks.contains_key(&key) {
+            let sampler = ClipSampler::new(self.sampling)?;
+            self.tracks.insert(key, TrackClips { sampler, times: BTreeMap::new(), frame: 0 });
+        }
+        self.tracks.get_mut(&key).ok_or_else(|| "track state lost".to_string())
+    }
+
+    /// Turns finished clips of track `key` into jobs (in the batch).
+    fn take(&mut self, key: Option<u64>, clips: Vec<marlin_media::sampling::Clip<Arc<Vec<u8>>>>) {
+        let Some(t) = self.tracks.get_mut(&key) else { return };
         for clip in clips {
             let (first, last) = (clip.frame_indices.first().copied().unwrap_or(0), clip.frame_indices.last().copied().unwrap_or(0));
-            let (pts, _) = self.times.get(&first).copied().unwrap_or((None, None));
-            let end = self.times.get(&last).and_then(|(p, d)| Some((*p)? + d.unwrap_or(gst::ClockTime::ZERO)));
+            let (pts, _) = t.times.get(&first).copied().unwrap_or((None, None));
+            let end = t.times.get(&last).and_then(|(p, d)| Some((*p)? + d.unwrap_or(gst::ClockTime::ZERO)));
             let duration = pts.zip(end).map(|(s, e)| e.saturating_sub(s));
             let mut frames = Vec::with_capacity(clip.frames.iter().map(|f| f.len()).sum());
             for f in &clip.frames {
                 frames.extend_from_slice(f);
             }
-            self.times.retain(|&i, _| i > first);
-            self.batch.push(ClipJob { frames, info: ClipInfo { index: clip.index as u64, first_frame: first, last_frame: last, track: None }, pts, duration });
+            t.times.retain(|&i, _| i > first);
+            self.batch.push(ClipJob { frames, info: ClipInfo { index: clip.index as u64, first_frame: first, last_frame: last, track: key }, pts, duration });
+        }
+    }
+
+    /// Every track's remaining clips, at the end of the stream.
+    fn finish(&mut self) {
+        let mut keys: Vec<Option<u64>> = self.tracks.keys().copied().collect();
+        keys.sort();
+        for key in keys {
+            if let Some(t) = self.tracks.get_mut(&key) {
+                let clips = t.sampler.finish();
+                self.take(key, clips);
+            }
         }
     }
 }
@@ -305,8 +330,8 @@ impl Encoder {
             },
             max_clips: None,
         };
-        let sampler = ClipSampler::new(sampling).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-        *lock(&self.stream) = Some(Stream { info: None, sampler, sampling, times: BTreeMap::new(), frame: 0, batch: Vec::new(), batch_size: s.batch_size.max(1) as usize });
+        ClipSampler::<Arc<Vec<u8>>>::new(sampling).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+        *lock(&self.stream) = Some(Stream { info: None, sampling, tracks: HashMap::new(), batch: Vec::new(), batch_size: s.batch_size.max(1) as usize });
         self.flushing.store(false, Ordering::SeqCst);
         *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
         let (jobs, rx) = sync_channel::<Job>(1);
@@ -343,10 +368,15 @@ impl Encoder {
                 gst::element_imp_error!(self, gst::CoreError::Negotiation, ("a buffer before caps"));
                 return Err(gst::FlowError::NotNegotiated);
             };
-            let index = stream.frame;
-            stream.frame += 1;
-            let frame = if stream.sampler.wants(index) {
-                stream.times.insert(index, (buffer.pts(), buffer.duration()));
+            let key = crate::meta::faces(&buffer).first().filter(|f| f.per_track).map(|f| f.track);
+            let track = stream.track(key).map_err(|e| {
+                gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
+                gst::FlowError::Error
+            })?;
+            let index = track.frame;
+            track.frame += 1;
+            let frame = if track.sampler.wants(index) {
+                track.times.insert(index, (buffer.pts(), buffer.duration()));
                 let f = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &info).map_err(|_| {
                     gst::element_imp_error!(self, gst::StreamError::Format, ("cannot map a frame"));
                     gst::FlowError::Error
@@ -361,8 +391,8 @@ impl Encoder {
             } else {
                 None
             };
-            let clips = stream.sampler.push(index, frame);
-            stream.take(clips);
+            let clips = track.sampler.push(index, frame);
+            stream.take(key, clips);
             if stream.batch.len() >= stream.batch_size { Some(std::mem::take(&mut stream.batch)) } else { None }
         };
         if let Some(batch) = batch
@@ -382,10 +412,8 @@ impl Encoder {
                 self.srcpad.push_event(event)
             }
             gst::EventView::FlushStop(_) => {
-                if let Some(stream) = lock(&self.stream).as_mut()
-                    && let Err(e) = stream.restart()
-                {
-                    gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
+                if let Some(stream) = lock(&self.stream).as_mut() {
+                    stream.restart();
                 }
                 *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
                 self.send(Job::FlushStop(event))
@@ -407,8 +435,7 @@ impl Encoder {
             }
             gst::EventView::Eos(_) => {
                 let batch = lock(&self.stream).as_mut().map(|stream| {
-                    let clips = stream.sampler.finish();
-                    stream.take(clips);
+                    stream.finish();
                     std::mem::take(&mut stream.batch)
                 });
                 if let Some(batch) = batch.filter(|b| !b.is_empty()) {
@@ -417,10 +444,8 @@ impl Encoder {
                 self.send(Job::Event(event))
             }
             gst::EventView::StreamStart(_) => {
-                if let Some(stream) = lock(&self.stream).as_mut()
-                    && let Err(e) = stream.restart()
-                {
-                    gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
+                if let Some(stream) = lock(&self.stream).as_mut() {
+                    stream.restart();
                 }
                 self.send(Job::Event(event))
             }

@@ -4,6 +4,8 @@
 //! behind), and each clip leaves as one buffer of float32 features
 //! (`application/x-marlin-features, dim=D, tokens=1|1568`) timestamped over the clip, with a
 //! `MarlinClipMeta` (clip index, first/last frame, track id) and a `marlin-clip` element message.
+//! Crops of `marlinfacecrop faces=all` are cut per face track: each track's crops form a
+//! sequence of their own (frame numbers count that track's crops), its clips carry its id.
 //!
 //! ```sh
 //! gst-launch-1.0 filesrc location=crops.mp4 ! decodebin ! videoconvert ! video/x-raw,format=RGB ! marlinencoder model=vit_small_ytf ! marlinsink location=out.npy

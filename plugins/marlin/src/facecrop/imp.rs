@@ -1,6 +1,9 @@
-//! The `marlinfacecrop` subclass: any supported frame size in, 224×224 RGB out (one crop per
-//! frame), the crop rules of `marlin_faces::DetectedCropper`.
+//! The `marlinfacecrop` subclass: any supported frame size in, 224×224 RGB out, the crop rules
+//! of `marlin_faces::DetectedCropper`: one crop per frame, or with `faces=all` one per face
+//! track present in the frame (a cropper per track), pushed one after the other through
+//! `generate_output`.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
@@ -42,7 +45,7 @@ impl Settings {
             },
             smooth: self.smoothing as f32,
             pick: match self.faces {
-                FacePick::Largest => Pick::Largest,
+                FacePick::Largest | FacePick::All => Pick::Largest,
                 FacePick::Score => Pick::BestScore,
             },
             ..Default::default()
@@ -50,11 +53,26 @@ impl Settings {
     }
 }
 
+/// A track's cropper and the last frame it was seen on.
+struct TrackCrop {
+    cropper: DetectedCropper,
+    seen: u64,
+}
+
+/// Tracks unseen for this many frames are forgotten (`faces=all`).
+const TRACK_MEMORY: u64 = 60;
+
 struct State {
     converter: RgbConverter,
     out_info: gst_video::VideoInfo,
+    /// The followed face's cropper (`largest`, `score`).
     cropper: DetectedCropper,
+    /// One cropper per track (`all`).
+    tracks: HashMap<u64, TrackCrop>,
+    frame: u64,
     rgb: Vec<u8>,
+    /// Crops of the last input not pushed yet.
+    pending: VecDeque<gst::Buffer>,
 }
 
 #[derive(Default)]
@@ -190,9 +208,12 @@ impl BaseTransformImpl for FaceCrop {
         let converter = RgbConverter::new(info).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
         let settings = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        // a caps change mid-stream keeps the smoothing state
-        let cropper = state.take().map_or_else(|| DetectedCropper::new(settings.options()), |s| s.cropper);
-        *state = Some(State { converter, out_info, cropper, rgb: Vec::new() });
+        // a caps change mid-stream keeps the smoothing and track state
+        let (cropper, tracks, frame) = match state.take() {
+            Some(s) => (s.cropper, s.tracks, s.frame),
+            None => (DetectedCropper::new(settings.options()), HashMap::new(), 0),
+        };
+        *state = Some(State { converter, out_info, cropper, tracks, frame, rgb: Vec::new(), pending: VecDeque::new() });
         Ok(())
     }
 
@@ -201,44 +222,85 @@ impl BaseTransformImpl for FaceCrop {
             && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
             state.cropper = DetectedCropper::new(self.settings.lock().unwrap_or_else(|e| e.into_inner()).options());
+            state.tracks.clear();
+            state.frame = 0;
+            state.pending.clear();
         }
         self.parent_sink_event(event)
     }
 
-    fn transform_meta<'a>(&self, _outbuf: &mut gst::BufferRef, _meta: gst::MetaRef<'a, gst::Meta>, _inbuf: &'a gst::BufferRef) -> bool {
-        // input metas describe the uncropped frame
-        false
-    }
-
-    fn transform(&self, inbuf: &gst::Buffer, outbuf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+    fn generate_output(&self) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
+        use gst_base::subclass::base_transform::GenerateOutputSuccess;
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(State { converter, out_info, cropper, rgb }) = guard.as_mut() else {
+        let Some(state) = guard.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("a buffer before caps"));
             return Err(gst::FlowError::NotNegotiated);
         };
+        if state.pending.is_empty() {
+            let Some(inbuf) = self.take_queued_buffer() else { return Ok(GenerateOutputSuccess::NoOutput) };
+            let faces = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            state.pending = self.crops(state, &inbuf, faces.faces == FacePick::All)?.into();
+        }
+        Ok(state.pending.pop_front().map_or(GenerateOutputSuccess::NoOutput, GenerateOutputSuccess::Buffer))
+    }
+}
+
+impl FaceCrop {
+    /// The crops of one frame: the followed face's, or one per track present with `all`.
+    fn crops(&self, state: &mut State, inbuf: &gst::Buffer, all: bool) -> Result<Vec<gst::Buffer>, gst::FlowError> {
+        let State { converter, out_info, cropper, tracks, frame, rgb, .. } = state;
         if let Err(e) = converter.convert(inbuf, rgb) {
             gst::element_imp_error!(self, gst::StreamError::Decode, ("cannot convert a frame to RGB: {}", e));
             return Err(gst::FlowError::Error);
         }
         let (w, h) = (converter.info().width() as usize, converter.info().height() as usize);
+        let f = FrameRef { rgb, width: w, height: h };
         let found = faces(inbuf);
-        let dets: Vec<_> = found.iter().map(|f| f.detection.clone()).collect();
-        let crop = cropper.crop(FrameRef { rgb, width: w, height: h }, &dets);
-        let followed = crop.detection.as_ref().and_then(|d| found.iter().find(|f| f.detection == *d));
+        let index = *frame;
+        *frame += 1;
+        let mut out = Vec::new();
+        if all {
+            let options = self.settings.lock().unwrap_or_else(|e| e.into_inner()).options();
+            for face in &found {
+                let t = tracks.entry(face.track).or_insert_with(|| TrackCrop { cropper: DetectedCropper::new(options), seen: index });
+                t.seen = index;
+                let crop = t.cropper.crop(f, std::slice::from_ref(&face.detection));
+                out.push(self.output(inbuf, out_info, &crop.pixels, Some(&Face { per_track: true, ..face.clone() }))?);
+            }
+            tracks.retain(|_, t| index - t.seen <= TRACK_MEMORY);
+        } else {
+            let dets: Vec<_> = found.iter().map(|f| f.detection.clone()).collect();
+            let crop = cropper.crop(f, &dets);
+            let followed = crop.detection.as_ref().and_then(|d| found.iter().find(|f| f.detection == *d));
+            out.push(self.output(inbuf, out_info, &crop.pixels, followed)?);
+        }
+        Ok(out)
+    }
+
+    /// A crop as an output buffer with the input's timestamps and the face it follows.
+    fn output(&self, inbuf: &gst::Buffer, out_info: &gst_video::VideoInfo, pixels: &[u8], face: Option<&Face>) -> Result<gst::Buffer, gst::FlowError> {
+        let mut outbuf = gst::Buffer::with_size(out_info.size()).map_err(|_| gst::FlowError::Error)?;
         {
-            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(&mut *outbuf, out_info).map_err(|_| gst::FlowError::Error)?;
+            let b = outbuf.get_mut().ok_or(gst::FlowError::Error)?;
+            b.set_pts(inbuf.pts());
+            b.set_dts(inbuf.dts());
+            b.set_duration(inbuf.duration());
+            b.set_offset(inbuf.offset());
+            b.set_flags(inbuf.flags() & (gst::BufferFlags::DISCONT | gst::BufferFlags::DELTA_UNIT));
+            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(&mut *b, out_info).map_err(|_| gst::FlowError::Error)?;
             let stride = frame.plane_stride()[0] as usize;
             let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
             let row = FACE_SIZE * 3;
-            for (y, src) in crop.pixels.chunks_exact(row).enumerate() {
+            for (y, src) in pixels.chunks_exact(row).enumerate() {
                 data[y * stride..y * stride + row].copy_from_slice(src);
             }
         }
-        if let Some(face) = followed {
+        if let Some(face) = face {
             let size = FACE_SIZE as f32;
             let inside = marlin_faces::Detection { x1: 0.0, y1: 0.0, x2: size, y2: size, ..face.detection.clone() };
-            add_face(outbuf, &Face { detection: inside, ..face.clone() }, FACE_SIZE as u32, FACE_SIZE as u32);
+            let b = outbuf.get_mut().ok_or(gst::FlowError::Error)?;
+            add_face(b, &Face { detection: inside, ..face.clone() }, FACE_SIZE as u32, FACE_SIZE as u32);
         }
-        Ok(gst::FlowSuccess::Ok)
+        Ok(outbuf)
     }
 }

@@ -40,6 +40,8 @@ pub enum FacePick {
     Largest,
     #[enum_value(name = "score: the best-scored face (the official choice)", nick = "score")]
     Score,
+    #[enum_value(name = "all: a crop per face track and frame; marlinencoder cuts each track into clips of its own", nick = "all")]
+    All,
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

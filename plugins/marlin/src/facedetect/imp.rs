@@ -262,7 +262,7 @@ impl BaseTransformImpl for FaceDetect {
             };
             dets.retain(|d| f64::from(d.score) >= settings.threshold);
             let ids = tracker.update(index, &dets);
-            *last = dets.into_iter().zip(ids).map(|(detection, track)| Face { detection, track, detected: true }).collect();
+            *last = dets.into_iter().zip(ids).map(|(detection, track)| Face { detection, track, detected: true, per_track: false }).collect();
             gst::trace!(CAT, imp = self, "frame {index}: {} faces", last.len());
         } else {
             last.iter_mut().for_each(|f| f.detected = false);

@@ -59,12 +59,8 @@ impl ObjectSubclass for Sink {
 impl ObjectImpl for Sink {
     fn constructed(&self) {
         self.parent_constructed();
-        // Features arrive one per clip, dozens of frames after the video they describe: a file
-        // sink that waited for its first buffer to preroll (or synced to the clock) would stall
-        // pipelines that tee the video to other sinks.
-        let obj = self.obj();
-        obj.set_sync(false);
-        obj.set_async(false);
+        // a file: written as fast as features come, not at their timestamps
+        self.obj().set_sync(false);
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
