@@ -18,6 +18,12 @@ mod frames;
 pub mod meta;
 mod sink;
 
+/// Locks a mutex, taking the value over from a thread that panicked while holding it (an
+/// element keeps working after a failed buffer).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();
     facedetect::register(plugin)?;

@@ -17,6 +17,7 @@ use marlin_media::sampling::{ClipSampler, SamplingOptions, TailPolicy};
 use marlin_model::{Clip as ModelClip, MarlinConfig};
 
 use super::{Backend, Precision, Tail};
+use crate::lock;
 use crate::meta::{CAPS_NAME, ClipInfo};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinencoder", gst::DebugColorFlags::empty(), Some("MARLIN encoder")));
@@ -181,10 +182,6 @@ impl ObjectSubclass for Encoder {
             flushing: Arc::default(),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ObjectImpl for Encoder {

@@ -15,6 +15,7 @@ use marlin_faces::crop::FACE_SIZE;
 use marlin_faces::{CropOptions, DetectedCropper, FrameRef, Pick};
 
 use super::{CropMode, FacePick};
+use crate::lock;
 use crate::frames::{FORMATS, RgbConverter};
 use crate::meta::{Face, add_face, faces};
 
@@ -108,7 +109,7 @@ impl ObjectImpl for FaceCrop {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&self.settings);
         match pspec.name() {
             "mode" => s.mode = value.get().unwrap_or_default(),
             "faces" => s.faces = value.get().unwrap_or_default(),
@@ -118,7 +119,7 @@ impl ObjectImpl for FaceCrop {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = lock(&self.settings);
         match pspec.name() {
             "mode" => s.mode.to_value(),
             "faces" => s.faces.to_value(),
@@ -183,7 +184,7 @@ impl BaseTransformImpl for FaceCrop {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.state) = None;
         Ok(())
     }
 
@@ -206,8 +207,8 @@ impl BaseTransformImpl for FaceCrop {
         let info = gst_video::VideoInfo::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {incaps}: {e}"))?;
         let out_info = gst_video::VideoInfo::from_caps(outcaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {outcaps}: {e}"))?;
         let converter = RgbConverter::new(info).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
-        let settings = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = *lock(&self.settings);
+        let mut state = lock(&self.state);
         // a caps change mid-stream keeps the smoothing and track state
         let (cropper, tracks, frame) = match state.take() {
             Some(s) => (s.cropper, s.tracks, s.frame),
@@ -219,9 +220,9 @@ impl BaseTransformImpl for FaceCrop {
 
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) = event.view()
-            && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+            && let Some(state) = lock(&self.state).as_mut()
         {
-            state.cropper = DetectedCropper::new(self.settings.lock().unwrap_or_else(|e| e.into_inner()).options());
+            state.cropper = DetectedCropper::new(lock(&self.settings).options());
             state.tracks.clear();
             state.frame = 0;
             state.pending.clear();
@@ -231,14 +232,14 @@ impl BaseTransformImpl for FaceCrop {
 
     fn generate_output(&self) -> Result<gst_base::subclass::base_transform::GenerateOutputSuccess, gst::FlowError> {
         use gst_base::subclass::base_transform::GenerateOutputSuccess;
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("a buffer before caps"));
             return Err(gst::FlowError::NotNegotiated);
         };
         if state.pending.is_empty() {
             let Some(inbuf) = self.take_queued_buffer() else { return Ok(GenerateOutputSuccess::NoOutput) };
-            let faces = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            let faces = *lock(&self.settings);
             state.pending = self.crops(state, &inbuf, faces.faces == FacePick::All)?.into();
         }
         Ok(state.pending.pop_front().map_or(GenerateOutputSuccess::NoOutput, GenerateOutputSuccess::Buffer))
@@ -260,7 +261,7 @@ impl FaceCrop {
         *frame += 1;
         let mut out = Vec::new();
         if all {
-            let options = self.settings.lock().unwrap_or_else(|e| e.into_inner()).options();
+            let options = lock(&self.settings).options();
             for face in &found {
                 let t = tracks.entry(face.track).or_insert_with(|| TrackCrop { cropper: DetectedCropper::new(options), seen: index });
                 t.seen = index;

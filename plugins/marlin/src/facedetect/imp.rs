@@ -10,6 +10,7 @@ use gst_base::subclass::prelude::*;
 use marlin_faces::crop::{detect_compat, faces_in};
 use marlin_faces::{CropOptions, FrameRef, RetinaFace, Tracker};
 
+use crate::lock;
 use crate::frames::{FORMATS, RgbConverter};
 use crate::meta::{Face, add_face};
 
@@ -127,7 +128,7 @@ impl ObjectImpl for FaceDetect {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = lock(&self.settings);
         match pspec.name() {
             "model" => s.model = value.get().unwrap_or_default(),
             "threshold" => s.threshold = value.get().unwrap_or(DEFAULT_THRESHOLD),
@@ -139,13 +140,13 @@ impl ObjectImpl for FaceDetect {
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
         // settings that may change while playing reach the running state too
-        if let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(state) = lock(&self.state).as_mut() {
             state.settings = Settings { model: state.settings.model.clone(), threads: state.settings.threads, ..s.clone() };
         }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = lock(&self.settings);
         match pspec.name() {
             "model" => s.model.to_value(),
             "threshold" => s.threshold.to_value(),
@@ -193,24 +194,24 @@ impl BaseTransformImpl for FaceDetect {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let settings = lock(&self.settings).clone();
         let path = crate::frames::detector_path(settings.model.as_deref()).map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
         let detector = RetinaFace::load(&path, settings.threads as usize).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load the face detector: {}", e)))?;
         gst::info!(CAT, imp = self, "loaded {}", path.display());
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) =
+        *lock(&self.state) =
             Some(State { detector, settings, converter: None, rgb: Vec::new(), tracker: Tracker::default(), frame: 0, last: Vec::new() });
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.state) = None;
         Ok(())
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let info = gst_video::VideoInfo::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {incaps}: {e}"))?;
         let converter = RgbConverter::new(info).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
-        if let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(state) = lock(&self.state).as_mut() {
             state.converter = Some(converter);
         }
         Ok(())
@@ -218,7 +219,7 @@ impl BaseTransformImpl for FaceDetect {
 
     fn sink_event(&self, event: gst::Event) -> bool {
         if let gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_) = event.view()
-            && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+            && let Some(state) = lock(&self.state).as_mut()
         {
             state.frame = 0;
             state.last.clear();
@@ -228,7 +229,7 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("not started"));
             return Err(gst::FlowError::NotNegotiated);

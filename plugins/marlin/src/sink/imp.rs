@@ -11,6 +11,7 @@ use gst_base::subclass::prelude::*;
 use gst_base::prelude::*;
 use marlin_npy::RowFile;
 
+use crate::lock;
 use crate::meta::{CAPS_NAME, ClipInfo};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinsink", gst::DebugColorFlags::empty(), Some("MARLIN feature sink")));
@@ -43,10 +44,6 @@ struct State {
 pub struct Sink {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[glib::object_subclass]
