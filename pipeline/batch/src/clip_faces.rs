@@ -3,6 +3,7 @@
 //! track ([`TrackCropper`], `pick: all`).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use marlin_faces::crop::FACE_SIZE;
@@ -19,6 +20,26 @@ pub struct ClipItem {
     pub frames: Vec<Arc<RgbImage>>,
     /// The detections behind the crops; `None` without face cropping.
     pub faces: Option<FaceSummary>,
+}
+
+impl ClipItem {
+    /// The clip as the encoder takes it: its frames' RGB bytes back to back. Frames that are
+    /// not `size`×`size` (uncropped video, or a size change mid-stream) are an error naming
+    /// `video`.
+    pub fn encoder_input(&self, size: usize, video: &Path) -> Result<Vec<u8>, BatchError> {
+        let mut data = Vec::with_capacity(self.frames.len() * size * size * 3);
+        for (k, f) in self.frames.iter().enumerate() {
+            if (f.width as usize, f.height as usize) != (size, size) {
+                let why = match k {
+                    0 => format!("frames are {}x{}, but the encoder takes {size}x{size} face crops: add --crop-face (faces.crop_face)", f.width, f.height),
+                    _ => format!("the frame size changes mid-stream to {}x{}", f.width, f.height),
+                };
+                return Err(BatchError::Input(format!("{}: {why}", video.display())));
+            }
+            data.extend_from_slice(&f.data);
+        }
+        Ok(data)
+    }
 }
 
 /// What the detector saw in a clip's frames.

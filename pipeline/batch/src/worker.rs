@@ -72,7 +72,7 @@ impl Stage<'_> {
         let mut clips = VideoClips::open(path, self.config.decode_options(), self.sampling, self.config.sampling.fps)?;
         let all_faces = self.config.faces.pick == Faces::All;
         let mut faces = self.detector.map(|d| ClipFaces::new(d, self.config.crop_options(), all_faces));
-        let (s, mut rows) = (self.img_size, 0usize);
+        let mut rows = 0usize;
         while let Some(clip) = clips.next_clip()? {
             if self.cancel.load(Ordering::Relaxed) {
                 return Ok(Err(Stopped::Cancelled));
@@ -84,18 +84,7 @@ impl Stage<'_> {
             };
             let rate = clips.frame_rate();
             for item in items {
-                let mut data = Vec::with_capacity(item.frames.len() * s * s * 3);
-                for f in &item.frames {
-                    if (f.width as usize, f.height as usize) != (s, s) {
-                        return Err(BatchError::Input(format!(
-                            "{}: frames are {}x{}, but the encoder takes {s}x{s} face crops: set faces.crop_face (--crop-face)",
-                            path.display(),
-                            f.width,
-                            f.height
-                        )));
-                    }
-                    data.extend_from_slice(&f.data);
-                }
+                let data = item.encoder_input(self.img_size, path)?;
                 let row = RowMeta {
                     clip: item.clip,
                     track: item.track,

@@ -5,14 +5,11 @@ use marlin_faces::RetinaFace;
 
 use crate::args::DetectorArgs;
 
-/// The detector's file name in the cache (as FaceX-Zoo names it).
-pub const CACHED_NAME: &str = "face_detection_retina.pkl";
-
 pub fn load(args: &DetectorArgs) -> anyhow::Result<RetinaFace> {
     let path = match &args.detector {
         Some(p) => p.clone(),
         None => {
-            let p = marlin_hub::cache_dir()?.join(CACHED_NAME);
+            let p = marlin_hub::cached_detector_path()?;
             if !p.exists() {
                 bail!("no face detector: pass --detector face_detection_retina.pkl (FaceX-Zoo's RetinaFace) or run `marlin models fetch retinaface` (looked for {})", p.display());
             }

@@ -98,7 +98,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         }
     });
 
-    let (t, s) = (cfg.n_frames, cfg.img_size);
+    let s = cfg.img_size;
     let row = if args.keep_seq { cfg.num_tokens() * enc.dim() } else { enc.dim() };
     let mut features: Vec<f32> = Vec::new();
     let mut n_clips = 0;
@@ -113,23 +113,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     let mut rows_csv = String::from("row,clip,track\n");
     for items in rx.iter() {
         for item in items? {
-            let frames = item.frames;
-            let first = &frames[0];
-            if (first.width as usize, first.height as usize) != (s, s) {
-                bail!(
-                    "{}: frames are {}x{}, but the encoder takes {s}x{s} face crops: add --crop-face",
-                    args.video.display(),
-                    first.width,
-                    first.height
-                );
-            }
-            let mut data = Vec::with_capacity(t * s * s * 3);
-            for f in &frames {
-                if (f.width as usize, f.height as usize) != (s, s) {
-                    bail!("{}: the frame size changes mid-stream to {}x{}", args.video.display(), f.width, f.height);
-                }
-                data.extend_from_slice(&f.data);
-            }
+            let data = item.encoder_input(s, &args.video)?;
             let track = item.track.map_or_else(String::new, |t| t.to_string());
             rows_csv.push_str(&format!("{n_clips},{},{track}\n", item.clip));
             batch.push(ModelClip::Rgb8(data));

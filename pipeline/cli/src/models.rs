@@ -6,7 +6,6 @@ use marlin_hub::{Progress, Release};
 use std::path::Path;
 
 use crate::args::ModelsCommand;
-use crate::detector_source;
 
 /// FaceX-Zoo's RetinaFace in the fork marlin-pytorch installs (ControlNet/FaceX-Zoo).
 const DETECTOR_URL: &str = "https://github.com/ControlNet/FaceX-Zoo/raw/main/models/face_detection/face_detection_1.0/face_detection_retina.pkl";
@@ -21,15 +20,15 @@ pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
                     println!("{:<15} {:<8} {state}", r.name(), if full { "full" } else { "encoder" });
                 }
             }
-            let p = marlin_hub::cache_dir()?.join(detector_source::CACHED_NAME);
+            let p = marlin_hub::cached_detector_path()?;
             let state = if p.is_file() { p.display().to_string() } else { "not downloaded".into() };
             println!("{:<15} {:<8} {state}", "retinaface", "detector");
             Ok(())
         }
         ModelsCommand::Fetch { name, .. } if name == "retinaface" => {
             let url = std::env::var("MARLIN_DETECTOR_URL").unwrap_or_else(|_| DETECTOR_URL.to_string());
-            let dest = marlin_hub::cache_dir()?.join(detector_source::CACHED_NAME);
-            eprintln!("fetching {} from {url}", detector_source::CACHED_NAME);
+            let dest = marlin_hub::cached_detector_path()?;
+            eprintln!("fetching {} from {url}", marlin_hub::DETECTOR_FILE);
             let verify = |p: &Path| marlin_faces::RetinaFace::load(p, 1).map(|_| ()).map_err(|e| e.to_string());
             marlin_hub::download_verified(&url, &dest, &mut Bar(None), &verify)?;
             println!("{}", dest.display());

@@ -123,6 +123,15 @@ impl Release {
     }
 }
 
+/// The face detector's file name in the cache (as FaceX-Zoo names it).
+pub const DETECTOR_FILE: &str = "face_detection_retina.pkl";
+
+/// Where FaceX-Zoo's RetinaFace lives in the cache (`marlin models fetch retinaface`), whether or
+/// not it is there yet.
+pub fn cached_detector_path() -> Result<PathBuf, HubError> {
+    Ok(cache_dir()?.join(DETECTOR_FILE))
+}
+
 /// The cache folder: `MARLIN_CACHE_DIR`, else `<user cache dir>/marlin`.
 pub fn cache_dir() -> Result<PathBuf, HubError> {
     match std::env::var_os("MARLIN_CACHE_DIR") {

@@ -34,7 +34,7 @@ impl RgbConverter {
 pub fn detector_path(model: Option<&str>) -> Result<std::path::PathBuf, String> {
     let path = match model {
         Some(p) => std::path::PathBuf::from(p),
-        None => marlin_hub::cache_dir().map_err(|e| e.to_string())?.join("face_detection_retina.pkl"),
+        None => marlin_hub::cached_detector_path().map_err(|e| e.to_string())?,
     };
     if !path.is_file() {
         return Err(format!("{}: no such face detector file (set the `model` property to FaceX-Zoo's face_detection_retina.pkl, or run `marlin models fetch retinaface`)", path.display()));

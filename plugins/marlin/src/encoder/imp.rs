@@ -12,7 +12,6 @@ use std::thread::JoinHandle;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use gst_video::prelude::*;
 use marlin_media::sampling::{ClipSampler, SamplingOptions, TailPolicy};
 use marlin_model::{Clip as ModelClip, MarlinConfig};
 
@@ -378,12 +377,11 @@ impl Encoder {
                     gst::element_imp_error!(self, gst::StreamError::Format, ("cannot map a frame"));
                     gst::FlowError::Error
                 })?;
-                let (w, h, stride) = (info.width() as usize, info.height() as usize, f.plane_stride()[0] as usize);
-                let data = f.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-                let mut rgb = Vec::with_capacity(w * h * 3);
-                for y in 0..h {
-                    rgb.extend_from_slice(&data[y * stride..y * stride + w * 3]);
-                }
+                let mut rgb = Vec::new();
+                marlin_media::colour::copy_packed_rgb(&f, &mut rgb).map_err(|e| {
+                    gst::element_imp_error!(self, gst::StreamError::Format, ("{}", e));
+                    gst::FlowError::Error
+                })?;
                 Some(Arc::new(rgb))
             } else {
                 None

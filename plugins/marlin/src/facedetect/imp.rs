@@ -50,7 +50,6 @@ impl Default for Settings {
 
 struct State {
     detector: RetinaFace,
-    settings: Settings,
     converter: Option<RgbConverter>,
     rgb: Vec<u8>,
     tracker: Tracker,
@@ -139,10 +138,6 @@ impl ObjectImpl for FaceDetect {
             "threads" => s.threads = value.get().unwrap_or(DEFAULT_THREADS),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
-        // settings that may change while playing reach the running state too
-        if let Some(state) = lock(&self.state).as_mut() {
-            state.settings = Settings { model: state.settings.model.clone(), threads: state.settings.threads, ..s.clone() };
-        }
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -199,7 +194,7 @@ impl BaseTransformImpl for FaceDetect {
         let detector = RetinaFace::load(&path, settings.threads as usize).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load the face detector: {}", e)))?;
         gst::info!(CAT, imp = self, "loaded {}", path.display());
         *lock(&self.state) =
-            Some(State { detector, settings, converter: None, rgb: Vec::new(), tracker: Tracker::default(), frame: 0, last: Vec::new() });
+            Some(State { detector, converter: None, rgb: Vec::new(), tracker: Tracker::default(), frame: 0, last: Vec::new() });
         Ok(())
     }
 
@@ -229,12 +224,14 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // the settings that may change while playing are read per frame
+        let settings = lock(&self.settings).clone();
         let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("not started"));
             return Err(gst::FlowError::NotNegotiated);
         };
-        let State { detector, settings, converter, rgb, tracker, frame, last } = state;
+        let State { detector, converter, rgb, tracker, frame, last } = state;
         let Some(converter) = converter.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("a buffer before caps"));
             return Err(gst::FlowError::NotNegotiated);
