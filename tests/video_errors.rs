@@ -100,3 +100,35 @@ fn extract_reports_bad_video_without_output() {
     assert!(stderr(&o).contains("clip.mp4: not a video"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// A read that never ends (a pipe whose writer stops sending, as a hung network mount does):
+/// the video is given up after `--stall-timeout` with an error naming it, not waited on forever.
+#[test]
+fn stalled_reads_are_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("stalled.mp4");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let head = std::fs::read(media("marlin/video01.mp4")).unwrap()[..100_000].to_vec();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let _ = f.write_all(&head);
+            // hold the pipe open, sending nothing more, until the reader is done
+            let _ = stopped.recv_timeout(std::time::Duration::from_secs(120));
+        })
+    };
+    let started = std::time::Instant::now();
+    let out = dir.path().join("out.npy");
+    let o = marlin(&["decode", fifo.to_str().unwrap(), "--frames", "10", "--stall-timeout", "2", "-o", out.to_str().unwrap()], &[]);
+    stop.send(()).unwrap();
+    writer.join().unwrap();
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    let line = e.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("no error line: {e}"));
+    assert!(line.contains("stalled.mp4") && line.contains("stalled after 0 frame(s)"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+    assert!(!out.exists());
+}

@@ -53,6 +53,8 @@ pub struct SamplingConfig {
 pub struct DecodeConfig {
     pub decoder: Decoder,
     pub colour: Colour,
+    /// Seconds without a frame, an error or the end before a video is given up as stalled.
+    pub stall_timeout_s: f64,
 }
 
 /// Face detection and cropping.
@@ -151,7 +153,7 @@ impl Default for SamplingConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        Self { decoder: Decoder::Auto, colour: Colour::Auto }
+        Self { decoder: Decoder::Auto, colour: Colour::Auto, stall_timeout_s: marlin_media::DEFAULT_STALL_TIMEOUT.as_secs_f64() }
     }
 }
 
@@ -195,6 +197,10 @@ impl FeaturizeConfig {
         {
             return bad(format!("sampling.fps must be positive, got {fps}"));
         }
+        let stall = self.decode.stall_timeout_s;
+        if !(stall.is_finite() && stall > 0.0) {
+            return bad(format!("decode.stall_timeout_s must be a number of seconds above 0, got {stall}"));
+        }
         let f = &self.faces;
         if !(f.smooth > 0.0 && f.smooth <= 1.0) {
             return bad(format!("faces.smooth must be in (0, 1], got {}", f.smooth));
@@ -237,6 +243,7 @@ impl FeaturizeConfig {
                 Colour::Exact => ColourMode::Exact,
                 Colour::Videoconvert => ColourMode::Videoconvert,
             },
+            stall_timeout: std::time::Duration::from_secs_f64(self.decode.stall_timeout_s),
         }
     }
 
@@ -269,6 +276,9 @@ impl FeaturizeConfig {
             }
             if let Some(faces) = m.get_mut("faces").and_then(|f| f.as_object_mut()) {
                 faces.remove("detector");
+            }
+            if let Some(decode) = m.get_mut("decode").and_then(|f| f.as_object_mut()) {
+                decode.remove("stall_timeout_s");
             }
         }
         v
@@ -320,6 +330,7 @@ mod tests {
         let mut b = a.clone();
         b.jobs = 7;
         b.batch_size = 1;
+        b.decode.stall_timeout_s = 5.0;
         assert_eq!(a.output_settings(), b.output_settings());
         b.sampling.stride = 8;
         assert_ne!(a.output_settings(), b.output_settings());

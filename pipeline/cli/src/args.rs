@@ -106,6 +106,18 @@ pub struct VideoArgs {
     /// (GStreamer's), or auto (exact where the decoder's format is covered).
     #[arg(long, value_enum, default_value_t = ColourArg::Auto)]
     pub colour: ColourArg,
+    /// Give a video up when GStreamer gives no frame, no error and no end for this many
+    /// seconds (a damaged file can leave the decoder waiting forever).
+    #[arg(long, value_name = "SECONDS", default_value_t = marlin_media::DEFAULT_STALL_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    pub stall_timeout: f64,
+}
+
+/// A number of seconds above zero.
+pub fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a number of seconds above 0, got {s:?}")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -136,6 +148,7 @@ impl VideoArgs {
                 ColourArg::Exact => ColourMode::Exact,
                 ColourArg::Videoconvert => ColourMode::Videoconvert,
             },
+            stall_timeout: std::time::Duration::from_secs_f64(self.stall_timeout),
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::glib;
@@ -32,10 +32,24 @@ pub fn gstreamer_version() -> String {
 }
 
 /// How to decode.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct DecodeOptions {
     pub decoder: DecoderChoice,
     pub colour: ColourMode,
+    /// How long one [`VideoReader::next_frame`] waits with no frame, no error and no end of
+    /// stream before giving the video up as stalled. decodebin can lose a damaged file's
+    /// demuxer error (it drops errors of an element it is still bringing up) and then waits
+    /// forever; so can a read from a hung network mount.
+    pub stall_timeout: Duration,
+}
+
+/// [`DecodeOptions::stall_timeout`] by default: far above any single frame's decode time.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self { decoder: DecoderChoice::default(), colour: ColourMode::default(), stall_timeout: DEFAULT_STALL_TIMEOUT }
+    }
 }
 
 /// One decoded frame: its index in decode order, its timestamp, and its pixels if asked for.
@@ -69,6 +83,8 @@ pub struct VideoReader {
     finished: bool,
     last_pts: Option<Duration>,
     frame_interval: Option<Duration>,
+    stall_timeout: Duration,
+    stalled: bool,
 }
 
 /// How long one wait on the appsink lasts before the bus is checked.
@@ -87,7 +103,7 @@ impl VideoReader {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MediaError::NotFound { path: path.into() }),
             Err(e) => return Err(MediaError::Unreadable { path: path.into(), reason: e.to_string() }),
             Ok(m) if m.is_dir() => return Err(MediaError::Unreadable { path: path.into(), reason: "is a directory".into() }),
-            Ok(m) if m.len() == 0 => return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() }),
+            Ok(m) if m.is_file() && m.len() == 0 => return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() }),
             Ok(_) => {}
         }
         let build_err = |e: glib::BoolError| MediaError::Init(format!("cannot build the decoding pipeline: {e}"));
@@ -174,6 +190,8 @@ impl VideoReader {
             finished: false,
             last_pts: None,
             frame_interval: None,
+            stall_timeout: options.stall_timeout,
+            stalled: false,
         };
         if reader.pipeline.set_state(gst::State::Playing).is_err() {
             return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo { path: path.into(), reason: "the pipeline did not start".into() }));
@@ -184,6 +202,7 @@ impl VideoReader {
     /// The next frame in decode order, its pixels converted when `convert` is true;
     /// `Ok(None)` at the end of the stream.
     pub fn next_frame(&mut self, convert: bool) -> Result<Option<Frame>, MediaError> {
+        let waiting = Instant::now();
         loop {
             if self.finished {
                 return Ok(None);
@@ -210,6 +229,10 @@ impl VideoReader {
                         MediaError::NoVideoStream { path: self.path.clone() }
                     });
                 }
+            } else if waiting.elapsed() >= self.stall_timeout {
+                self.finished = true;
+                self.stalled = true;
+                return Err(MediaError::Stalled { path: self.path.clone(), frames: self.next_index, seconds: self.stall_timeout.as_secs_f64() });
             }
         }
     }
@@ -344,6 +367,17 @@ const TRUNCATION_SLACK: Duration = Duration::from_secs(1);
 
 impl Drop for VideoReader {
     fn drop(&mut self) {
+        if self.stalled {
+            // a source blocked in a read (a pipe, a hung mount) cannot be interrupted, and
+            // stopping the pipeline waits for it: stop it on a thread of its own instead
+            let pipeline = self.pipeline.clone();
+            let spawned = std::thread::Builder::new().name("marlin-stalled-stop".into()).spawn(move || {
+                let _ = pipeline.set_state(gst::State::Null);
+            });
+            if spawned.is_ok() {
+                return;
+            }
+        }
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }

@@ -23,6 +23,8 @@ pub enum MediaError {
     Decode { path: PathBuf, frames: u64, reason: String },
     #[error("{}: truncated: the video stops after {frames} frames at {end:.2} s, the container says {declared:.2} s", path.display())]
     Truncated { path: PathBuf, frames: u64, end: f64, declared: f64 },
+    #[error("{}: stalled after {frames} frame(s): no frame, error or end of stream for {seconds:.0} s (a damaged file, or a read that hangs)", path.display())]
+    Stalled { path: PathBuf, frames: u64, seconds: f64 },
     #[error("{}: no decodable video frames", path.display())]
     NoFrames { path: PathBuf },
     #[error("{}: the decoder outputs {format}, which the exact colour path does not cover; use colour mode `auto` or `videoconvert`", path.display())]

@@ -15,7 +15,7 @@ mod swscale;
 
 pub use clips::VideoClips;
 pub use colour::{ColourMode, ColourPath};
-pub use decode::{DecodeOptions, Frame, VideoReader, gstreamer_version, init};
+pub use decode::{DEFAULT_STALL_TIMEOUT, DecodeOptions, Frame, VideoReader, gstreamer_version, init};
 pub use decoder_choice::DecoderChoice;
 pub use encode::FrameWriter;
 pub use error::MediaError;
