@@ -45,12 +45,22 @@ fn tiny_every_layout_matches_the_oracle() {
     }
 }
 
+/// `Marlin.forward(x, mask)` of the full checkpoint: the masked tokens' predicted pixels.
 #[test]
-fn full_checkpoint_keeps_the_decoder_tensors() {
-    let model = Marlin::load(&oracle("models/marlin_tiny.full.pt"), Some(tiny_config()), 1, Precision::F32).unwrap();
-    assert_eq!(model.decoder["enc_dec_proj.weight"].shape, vec![32, 64]);
-    assert_eq!(model.decoder["decoder.pos_embedding.emb"].shape, vec![1, 1568, 32]);
-    assert!(model.decoder.contains_key("decoder.mask_token"));
+fn full_checkpoint_reconstructs_as_the_official_forward() {
+    let model = Marlin::load(&oracle("models/marlin_tiny.full.pt"), Some(tiny_config()), 2, Precision::F32).unwrap();
+    let (_, clip) = crate::util::read_u8(&oracle("clips/face.u8.npy"));
+    let (_, mask) = crate::util::read_u8(&oracle("reconstruction/mask.npy"));
+    let mask: Vec<bool> = mask.iter().map(|&v| v != 0).collect();
+    let got = model.reconstruct(&Clip::Rgb8(clip), &mask).unwrap();
+    let (shape, want) = read_f32(&oracle("reconstruction/recon.npy"));
+    assert_eq!(shape, [1412, 1536]);
+    let diff = max_abs_diff(&got, &want);
+    assert!(diff < 2e-5, "max-abs {diff}");
+    // an encoder-only checkpoint says what it lacks
+    let encoder_only = Marlin::load(&oracle("models/marlin_tiny.encoder.pt"), Some(tiny_config()), 1, Precision::F32).unwrap();
+    let e = encoder_only.reconstruct(&Clip::Rgb8(vec![0; 16 * 224 * 224 * 3]), &mask).unwrap_err().to_string();
+    assert!(e.contains("this checkpoint has no decoder: use the .full.pt"), "{e}");
 }
 
 #[test]

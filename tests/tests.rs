@@ -8,6 +8,7 @@ mod cli;
 mod faces;
 mod featurize;
 mod fetch;
+mod kernels;
 mod oracle_encoder;
 mod video;
 mod video_errors;

@@ -44,6 +44,22 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// The CUDA pre-processing kernels (needs a build with `--features cuda`).
+    Kernels {
+        #[command(subcommand)]
+        command: KernelsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KernelsCommand {
+    /// Compile every kernel with NVRTC (one line each); on a GPU, also run each against its CPU
+    /// twin and measure its throughput. Exits non-zero on a compile error or a mismatch.
+    Check {
+        /// An image (JPEG/PNG) to crop from as well, besides the random inputs.
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<PathBuf>,
+    },
 }
 
 /// Where the model comes from: a checkpoint file or a released model name.

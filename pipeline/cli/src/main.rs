@@ -8,6 +8,7 @@ mod detector_source;
 mod encode;
 mod extract;
 mod featurize;
+mod kernels;
 mod model_source;
 mod models;
 
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         args::Command::Detect(a) => done(detect::run(a)),
         args::Command::Bench { command } => done(bench::run(command)),
         args::Command::Models { command } => done(models::run(command)),
+        args::Command::Kernels { command } => done(kernels::run(command)),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,8 @@
 //! mouth corners), scaled ×2 to MARLIN's 224×224. The transform is the least-squares similarity
 //! (Umeyama's closed form in 2-D).
 
+use marlin_kernels::crop::warp_bilinear;
+
 use crate::crop::FACE_SIZE;
 
 /// ArcFace's template for 112×112, in the detector's landmark order (left eye, right eye,
@@ -41,34 +43,17 @@ pub fn similarity(src: &[[f32; 2]; 5], dst: &[[f32; 2]; 5]) -> Option<[f64; 6]> 
 }
 
 /// The 224×224 aligned face: each output pixel maps back through the inverse transform and is
-/// sampled bilinearly (zero outside the frame), rounded to nearest.
+/// sampled bilinearly (zero outside the frame), rounded to nearest (`crop_resize`'s warp).
 pub fn aligned_face(frame: &[u8], width: usize, height: usize, landmarks: &[[f32; 2]; 5]) -> Option<Vec<u8>> {
     let [a, b, tx, c, d, ty] = similarity(landmarks, &template())?;
     let det = a * d - b * c;
     if det.abs() < 1e-12 {
         return None;
     }
-    // Inverse of [[a, b], [c, d]].
+    // Inverse of [[a, b], [c, d]], applied to (u − tx, v − ty).
     let (ia, ib, ic, id) = (d / det, -b / det, -c / det, a / det);
-    let mut out = vec![0u8; FACE_SIZE * FACE_SIZE * 3];
-    let px = |x: isize, y: isize, ch: usize| -> f64 {
-        if x < 0 || y < 0 || x >= width as isize || y >= height as isize { 0.0 } else { frame[(y as usize * width + x as usize) * 3 + ch] as f64 }
-    };
-    for v in 0..FACE_SIZE {
-        for u in 0..FACE_SIZE {
-            let (du, dv) = (u as f64 - tx, v as f64 - ty);
-            let (x, y) = (ia * du + ib * dv, ic * du + id * dv);
-            let (x0, y0) = (x.floor(), y.floor());
-            let (fx, fy) = (x - x0, y - y0);
-            let (x0, y0) = (x0 as isize, y0 as isize);
-            for ch in 0..3 {
-                let top = px(x0, y0, ch) * (1.0 - fx) + px(x0 + 1, y0, ch) * fx;
-                let bottom = px(x0, y0 + 1, ch) * (1.0 - fx) + px(x0 + 1, y0 + 1, ch) * fx;
-                out[(v * FACE_SIZE + u) * 3 + ch] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    Some(out)
+    let inverse = [ia, ib, -(ia * tx + ib * ty), ic, id, -(ic * tx + id * ty)];
+    Some(warp_bilinear(frame, width, height, inverse, FACE_SIZE))
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! `2·half` square, `cv2.resize` to 224.
 
 use crate::FaceError;
-use crate::resize::resize_linear;
+use marlin_kernels::crop::{Square, crop_resize_square, cut_square};
+use marlin_kernels::resize::resize_linear;
 use crate::retinaface::{Detection, PixelOrder, RetinaFace};
 use crate::align::aligned_face;
 
@@ -30,27 +31,19 @@ impl SquareCrop {
         SquareCrop { cx: ((d.x1 + d.x2) / 2.0) as i64, cy: ((d.y1 + d.y2) / 2.0) as i64, half: half.max(1) }
     }
 
+    /// The square in `crop_resize`'s terms.
+    pub fn square(&self) -> Square {
+        Square { x0: self.cx - self.half, y0: self.cy - self.half, side: (2 * self.half) as usize }
+    }
+
     /// The crop's pixels (zero outside the frame), `2·half` square, packed 3-channel.
     pub fn cut(&self, frame: &[u8], width: usize, height: usize) -> Vec<u8> {
-        let side = (2 * self.half) as usize;
-        let mut out = vec![0u8; side * side * 3];
-        let (x0, y0) = (self.cx - self.half, self.cy - self.half);
-        let xs = x0.max(0)..(x0 + side as i64).min(width as i64);
-        if xs.is_empty() {
-            return out;
-        }
-        for y in y0.max(0)..(y0 + side as i64).min(height as i64) {
-            let src = &frame[(y as usize * width + xs.start as usize) * 3..(y as usize * width + xs.end as usize) * 3];
-            let dst = ((y - y0) as usize * side + (xs.start - x0) as usize) * 3;
-            out[dst..dst + src.len()].copy_from_slice(src);
-        }
-        out
+        cut_square(frame, width, height, self.square())
     }
 
     /// The crop resized to 224×224 as `cv2.resize` (INTER_LINEAR) does.
     pub fn face(&self, frame: &[u8], width: usize, height: usize) -> Vec<u8> {
-        let side = (2 * self.half) as usize;
-        resize_linear(&self.cut(frame, width, height), side, side, FACE_SIZE, FACE_SIZE)
+        crop_resize_square(frame, width, height, self.square(), FACE_SIZE)
     }
 }
 

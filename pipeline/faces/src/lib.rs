@@ -1,11 +1,9 @@
-//! Faces for MARLIN: the official face detector (FaceX-Zoo's RetinaFace), OpenCV-exact
-//! resizing, and the crops the official `extract_video(crop_face=True)` makes.
+//! Faces for MARLIN: the official face detector (FaceX-Zoo's RetinaFace) and the crops the official `extract_video(crop_face=True)` makes.
 
 pub mod align;
 pub mod crop;
 pub mod draw;
 mod error;
-pub mod resize;
 pub mod retinaface;
 pub mod tracker;
 

@@ -16,7 +16,7 @@ use crate::matmul::{Epilogue, Lhs, PackedB, Precision, SendPtr, convert_to_bf16,
 use crate::ops::{layer_norm, layer_norm_row};
 use crate::patchify::{Clip, patchify};
 use crate::vmath::softmax_exp_in_place;
-use crate::weights::{EncoderWeights, LayerNormWeights, LinearWeights};
+use crate::weights::{BlockWeights, EncoderWeights, LayerNormWeights, LinearWeights};
 use crate::{MarlinConfig, ModelError};
 
 /// Query rows per attention step: two 6-row tiles, whose (rows × tokens) scores stay in L1/L2
@@ -24,11 +24,11 @@ use crate::{MarlinConfig, ModelError};
 const QUERY_BLOCK: usize = 12;
 
 /// A Linear layer (weight and bias) packed for the product kernels.
-fn dense(l: LinearWeights, precision: Precision) -> PackedB {
+pub(crate) fn dense(l: LinearWeights, precision: Precision) -> PackedB {
     PackedB::from_linear(&l.weight, l.bias.as_deref(), l.out_dim, l.in_dim, precision)
 }
 
-struct Block {
+pub(crate) struct Block {
     norm1: LayerNormWeights,
     qkv: PackedB,
     proj: PackedB,
@@ -36,6 +36,37 @@ struct Block {
     fc1: PackedB,
     fc2: PackedB,
     gamma: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl Block {
+    /// Packs one block's weights for the product kernels.
+    pub(crate) fn pack(b: BlockWeights, precision: Precision) -> Self {
+        Block {
+            norm1: b.norm1,
+            qkv: dense(b.qkv, precision),
+            proj: dense(b.proj, precision),
+            norm2: b.norm2,
+            fc1: dense(b.fc1, precision),
+            fc2: dense(b.fc2, precision),
+            gamma: b.gamma,
+        }
+    }
+}
+
+/// A stack's shape in one forward: tokens per clip, width, heads and the query scale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Geometry {
+    pub tokens: usize,
+    pub dim: usize,
+    pub heads: usize,
+    pub scale: f32,
+}
+
+impl Geometry {
+    pub(crate) fn new(cfg: &MarlinConfig, tokens: usize, stack: crate::config::StackConfig) -> Self {
+        let hd = stack.embed_dim / stack.num_heads;
+        Geometry { tokens, dim: stack.embed_dim, heads: stack.num_heads, scale: cfg.qk_scale.map_or((hd as f32).powf(-0.5), |s| s as f32) }
+    }
 }
 
 /// The encoder: its config, packed weights and the thread pool it computes on.
@@ -75,18 +106,7 @@ impl Encoder {
         let EncoderWeights { patch_embed, pos_embed, blocks, norm } = weights;
         // packed one layer at a time, each unpacked copy freed before the next is packed
         let patch_embed = dense(patch_embed, precision);
-        let blocks = blocks
-            .into_iter()
-            .map(|b| Block {
-                norm1: b.norm1,
-                qkv: dense(b.qkv, precision),
-                proj: dense(b.proj, precision),
-                norm2: b.norm2,
-                fc1: dense(b.fc1, precision),
-                fc2: dense(b.fc2, precision),
-                gamma: b.gamma,
-            })
-            .collect();
+        let blocks = blocks.into_iter().map(|b| Block::pack(b, precision)).collect();
         Ok(Encoder { cfg, precision, patch_embed, pos_embed, blocks, norm, pool, scratch: Mutex::new(Scratch::default()) })
     }
 
@@ -168,10 +188,66 @@ impl Encoder {
         // x = pos + (patches·Wᵀ + b), the official order of the two additions
         self.dense(&patches, rows, &self.patch_embed, &mut x, Epilogue::Accumulate, s);
         s.patches = patches;
+        let g = Geometry::new(cfg, n, cfg.encoder);
         for block in &self.blocks {
-            self.block(block, &mut x, clips.len(), s);
+            self.block(block, &mut x, clips.len(), g, s);
         }
         Hidden { values: x, clips: clips.len() }
+    }
+
+    /// The official `MarlinEncoder.forward(x, mask)` for one clip: the patch embedding and
+    /// positional table of every token, then only the `visible` tokens (in token order) through
+    /// the blocks and the final LayerNorm: (visible × D).
+    pub fn forward_visible(&self, clip: &Clip, visible: &[u32]) -> Result<Vec<f32>, ModelError> {
+        clip.check(&self.cfg)?;
+        let cfg = &self.cfg;
+        let (n, d, pd) = (cfg.num_tokens(), self.dim(), cfg.patch_dim());
+        if visible.is_empty() || visible.iter().any(|&i| i as usize >= n) {
+            return Err(ModelError::BadInput(format!("a mask must leave between 1 and {n} tokens visible, all below {n}")));
+        }
+        Ok(self.pool.install(|| {
+            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &mut *guard;
+            s.ensure(n, d, pd, cfg.mlp_hidden(d), self.precision);
+            let mut patches = std::mem::take(&mut s.patches);
+            patchify(clip, cfg, &mut patches);
+            let mut all = self.pos_embed.clone();
+            self.dense(&patches, n, &self.patch_embed, &mut all, Epilogue::Accumulate, s);
+            s.patches = patches;
+            let mut x = vec![0f32; visible.len() * d];
+            marlin_kernels::mask::gather_rows(&all, d, visible, &mut x);
+            let g = Geometry::new(cfg, visible.len(), cfg.encoder);
+            for block in &self.blocks {
+                self.block(block, &mut x, 1, g, s);
+            }
+            let mut out = vec![0f32; x.len()];
+            layer_norm(&x, d, &self.norm, &mut out);
+            out
+        }))
+    }
+
+    /// Runs `blocks` of shape `g` over `x` (`clips` × `g.tokens` rows), in place.
+    pub(crate) fn run_blocks(&self, blocks: &[Block], x: &mut [f32], clips: usize, g: Geometry) {
+        self.pool.install(|| {
+            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &mut *guard;
+            s.ensure(clips * g.tokens, g.dim, self.cfg.patch_dim(), self.cfg.mlp_hidden(g.dim), self.precision);
+            for block in blocks {
+                self.block(block, x, clips, g, s);
+            }
+        })
+    }
+
+    /// `x·Wᵀ + b` for `rows` rows, on the encoder's threads.
+    pub(crate) fn linear(&self, x: &[f32], rows: usize, l: &PackedB) -> Vec<f32> {
+        self.pool.install(|| {
+            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &mut *guard;
+            s.ensure(rows, l.k(), self.cfg.patch_dim(), self.cfg.mlp_hidden(self.dim()), self.precision);
+            let mut out = vec![0f32; rows * l.n()];
+            self.dense(x, rows, l, &mut out, Epilogue::Store, s);
+            out
+        })
     }
 
     /// `out (epi)= x·Wᵀ + b`, converting `x` to bf16 first when the weights are bf16.
@@ -186,26 +262,23 @@ impl Encoder {
     }
 
     /// `x += attn(norm1(x)); x += mlp(norm2(x))` (each scaled by gamma when present).
-    fn block(&self, w: &Block, x: &mut [f32], clips: usize, s: &mut Scratch) {
-        let (n, d) = (self.cfg.num_tokens(), self.dim());
-        let rows = clips * n;
-        let heads = self.cfg.encoder.num_heads;
-        let hd = d / heads;
-        let scale = self.cfg.qk_scale.map_or((hd as f32).powf(-0.5), |s| s as f32);
+    fn block(&self, w: &Block, x: &mut [f32], clips: usize, g: Geometry, s: &mut Scratch) {
+        let (d, scale) = (g.dim, g.scale);
+        let rows = clips * g.tokens;
 
         let mut normed = std::mem::take(&mut s.normed);
         let mut qkv = std::mem::take(&mut s.qkv);
         let mut attn = std::mem::take(&mut s.attn_out);
         let mut hidden = std::mem::take(&mut s.hidden);
 
-        layer_norm(x, d, &w.norm1, &mut normed);
+        layer_norm(&x[..rows * d], d, &w.norm1, &mut normed[..rows * d]);
         self.dense(&normed, rows, &w.qkv, &mut qkv, Epilogue::Store, s);
         // q = q · scale, as the official attention does before q·kᵀ
-        qkv.par_chunks_mut(3 * d).for_each(|r| r[..d].iter_mut().for_each(|v| *v *= scale));
-        self.attention(&qkv, clips, &mut attn, s);
+        qkv[..rows * 3 * d].par_chunks_mut(3 * d).for_each(|r| r[..d].iter_mut().for_each(|v| *v *= scale));
+        self.attention(&qkv, clips, g, &mut attn, s);
         self.residual(&attn, rows, &w.proj, x, w.gamma.as_ref().map(|g| g.0.as_slice()), &mut normed, s);
 
-        layer_norm(x, d, &w.norm2, &mut normed);
+        layer_norm(&x[..rows * d], d, &w.norm2, &mut normed[..rows * d]);
         self.dense(&normed, rows, &w.fc1, &mut hidden, Epilogue::Gelu, s);
         self.residual(&hidden, rows, &w.fc2, x, w.gamma.as_ref().map(|g| g.1.as_slice()), &mut normed, s);
 
@@ -232,9 +305,8 @@ impl Encoder {
     /// Multi-head softmax attention over each clip's tokens. `qkv` rows are [q·scale | k | v].
     /// One task per (clip, head): it packs that head's keys and values, then runs every query
     /// block against them, so they stay in its core's cache.
-    fn attention(&self, qkv: &[f32], clips: usize, out: &mut [f32], s: &mut Scratch) {
-        let (n, d) = (self.cfg.num_tokens(), self.dim());
-        let heads = self.cfg.encoder.num_heads;
+    fn attention(&self, qkv: &[f32], clips: usize, g: Geometry, out: &mut [f32], s: &mut Scratch) {
+        let (n, d, heads) = (g.tokens, g.dim, g.heads);
         let hd = d / heads;
         let ld = 3 * d;
         let bf16 = self.precision == Precision::Bf16;

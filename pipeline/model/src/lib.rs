@@ -11,6 +11,7 @@
 //! ```
 
 mod config;
+mod decoder;
 mod encoder;
 pub mod matmul;
 mod ops;
@@ -18,16 +19,16 @@ mod patchify;
 mod vmath;
 mod weights;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use marlin_checkpoint::{Checkpoint, CheckpointError, Tensor};
+use marlin_checkpoint::{Checkpoint, CheckpointError};
 
 pub use config::{MarlinConfig, PRESETS, StackConfig};
+pub use decoder::Decoder;
 pub use encoder::{Encoder, Hidden};
 pub use matmul::Precision;
-pub use patchify::{Clip, patchify, rgb8_to_channels_first};
-pub use weights::{BlockWeights, EncoderWeights, LayerNormWeights, LinearWeights, MarlinWeights};
+pub use patchify::{Clip, patchify, rgb8_to_channels_first, tubelet_shape};
+pub use weights::{BlockWeights, DecoderWeights, EncoderWeights, LayerNormWeights, LinearWeights, MarlinWeights};
 
 /// Errors of model loading and inference; file problems name the file.
 #[derive(Debug, thiserror::Error)]
@@ -55,14 +56,15 @@ pub enum ModelError {
     BadInput(String),
     #[error("{0}")]
     Runtime(String),
+    #[error("{}: this checkpoint has no decoder: use the .full.pt (e.g. `marlin models fetch vit_base_ytf --full`)", path.display())]
+    NoDecoder { path: PathBuf },
 }
 
-/// A loaded MARLIN model: its config, the CPU encoder, and the decoder tensors of a full
-/// checkpoint (empty for an encoder-only one).
+/// A loaded MARLIN model: the CPU encoder, and the MAE decoder of a full checkpoint.
 pub struct Marlin {
     pub path: PathBuf,
     pub encoder: Encoder,
-    pub decoder: BTreeMap<String, Tensor>,
+    pub decoder: Option<Decoder>,
 }
 
 impl Marlin {
@@ -74,12 +76,22 @@ impl Marlin {
         let cfg = resolve_config(&ck, config)?;
         tracing::info!(path = %path.display(), model = %cfg.name, dim = cfg.encoder.embed_dim, "loaded checkpoint");
         let weights = MarlinWeights::from_checkpoint(ck, &cfg)?;
-        Ok(Marlin { path: path.to_path_buf(), encoder: Encoder::new(cfg, weights.encoder, threads, precision)?, decoder: weights.decoder })
+        let decoder = if weights.decoder.is_empty() { None } else { Some(DecoderWeights::from_tensors(weights.decoder, &cfg, path)?) };
+        let encoder = Encoder::new(cfg, weights.encoder, threads, precision)?;
+        let decoder = decoder.map(|w| Decoder::new(w, encoder.precision()));
+        Ok(Marlin { path: path.to_path_buf(), encoder, decoder })
     }
 
     /// Whether the checkpoint carried the decoder (`*.full.pt`).
     pub fn has_decoder(&self) -> bool {
-        !self.decoder.is_empty()
+        self.decoder.is_some()
+    }
+
+    /// The official `Marlin.forward(x, mask)` for one clip: the predicted pixels of the masked
+    /// tokens (`mask[i]` false), (masked × patch_dim) in token order.
+    pub fn reconstruct(&self, clip: &Clip, mask: &[bool]) -> Result<Vec<f32>, ModelError> {
+        let decoder = self.decoder.as_ref().ok_or_else(|| ModelError::NoDecoder { path: self.path.clone() })?;
+        decoder.reconstruct(&self.encoder, clip, mask)
     }
 }
 

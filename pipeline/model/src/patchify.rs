@@ -1,8 +1,11 @@
 //! Clips and their tubelet patches: the layout the Conv3d patch embedding consumes.
 //!
-//! Token `n = t·(S·S) + y·S + x` (S = img/patch) holds the (3, kt, p, p) voxels of tubelet
+//! The patch matrix comes from `marlin_kernels::patchify` (the CPU twin of the CUDA kernel):
+//! token `n = t·(S·S) + y·S + x` (S = img/patch) holds the (3, kt, p, p) voxels of tubelet
 //! (t, y, x), flattened in (c, kt, ky, kx) order — exactly the Conv3d weight's layout, so the
 //! embedding is one GEMM against the weight viewed as (D, 3·kt·p·p).
+
+use marlin_kernels::patchify::{TubeletShape, patchify_chw, patchify_rgb8};
 
 use crate::{MarlinConfig, ModelError};
 
@@ -44,55 +47,16 @@ pub fn rgb8_to_channels_first(frames: &[u8], t: usize, h: usize, w: usize) -> Ve
     out
 }
 
-/// Writes the (tokens × patch_dim) patch matrix of `clip` into `out`.
-pub fn patchify(clip: &Clip, cfg: &MarlinConfig, out: &mut [f32]) {
-    let (t_all, side, p, kt) = (cfg.n_frames, cfg.img_size, cfg.patch_size, cfg.tubelet_size);
-    let s = side / p;
-    let pd = cfg.patch_dim();
-    assert_eq!(out.len(), cfg.num_tokens() * pd);
-    for (n, row) in out.chunks_exact_mut(pd).enumerate() {
-        let (t, y, x) = (n / (s * s), (n / s) % s, n % s);
-        let mut i = 0;
-        for c in 0..3 {
-            for dt in 0..kt {
-                let f = t * kt + dt;
-                for dy in 0..p {
-                    let yy = y * p + dy;
-                    for dx in 0..p {
-                        let xx = x * p + dx;
-                        row[i] = match clip {
-                            Clip::Rgb8(v) => v[((f * side + yy) * side + xx) * 3 + c] as f32 / 255.0,
-                            Clip::Float(v) => v[((c * t_all + f) * side + yy) * side + xx],
-                        };
-                        i += 1;
-                    }
-                }
-            }
-        }
-    }
+/// The clip geometry of `cfg` in the `patchify` kernel's terms.
+pub fn tubelet_shape(cfg: &MarlinConfig) -> TubeletShape {
+    TubeletShape { frames: cfg.n_frames, side: cfg.img_size, patch: cfg.patch_size, tubelet: cfg.tubelet_size }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_layouts_give_the_same_patches() {
-        let cfg = MarlinConfig::preset("vit_small").unwrap();
-        let (t, side) = (cfg.n_frames, cfg.img_size);
-        let rgb: Vec<u8> = (0..t * side * side * 3).map(|i| (i * 7 % 251) as u8).collect();
-        let chw = rgb8_to_channels_first(&rgb, t, side, side);
-        // frame 5, row 7, column 9, channel 2
-        assert_eq!(chw[((2 * t + 5) * side + 7) * side + 9], rgb[((5 * side + 7) * side + 9) * 3 + 2] as f32 / 255.0);
-        let mut a = vec![0f32; cfg.num_tokens() * cfg.patch_dim()];
-        let mut b = a.clone();
-        patchify(&Clip::Rgb8(rgb.clone()), &cfg, &mut a);
-        patchify(&Clip::Float(chw), &cfg, &mut b);
-        assert_eq!(a, b);
-        // token 196 + 14 + 1 = (t 1, y 1, x 1); its element (c 2, kt 1, ky 3, kx 5)
-        let n = 196 + 14 + 1;
-        let e = 2 * 512 + 256 + 3 * 16 + 5;
-        let (f, y, x) = (3, 16 + 3, 16 + 5);
-        assert_eq!(a[n * 1536 + e], rgb[((f * side + y) * side + x) * 3 + 2] as f32 / 255.0);
+/// Writes the (tokens × patch_dim) patch matrix of `clip` into `out` (the `patchify` kernel's
+/// CPU twin).
+pub fn patchify(clip: &Clip, cfg: &MarlinConfig, out: &mut [f32]) {
+    match clip {
+        Clip::Rgb8(v) => patchify_rgb8(v, tubelet_shape(cfg), out),
+        Clip::Float(v) => patchify_chw(v, tubelet_shape(cfg), out),
     }
 }

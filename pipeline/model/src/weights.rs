@@ -1,6 +1,7 @@
 //! Maps checkpoint tensors onto the encoder's parameters, following the PyTorch module tree
 //! (`encoder.blocks.3.attn.qkv.weight` …), whatever the file's key prefix (`encoder.`,
-//! `marlin.encoder.`). Checks every key and shape; keeps the decoder tensors for later use.
+//! `marlin.encoder.`). Checks every key and shape. The decoder tensors of a full checkpoint are mapped by
+//! [`DecoderWeights::from_tensors`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,6 +125,69 @@ impl Taker<'_> {
             bias: self.take(&format!("{key}.bias"), &[dim])?,
         })
     }
+    /// `depth` pre-norm blocks of width `d` under `{base}.{i}.`.
+    fn blocks(&mut self, base: &str, depth: usize, d: usize, cfg: &MarlinConfig) -> Result<Vec<BlockWeights>, ModelError> {
+        let hidden = cfg.mlp_hidden(d);
+        let mut blocks = Vec::with_capacity(depth);
+        for i in 0..depth {
+            let b = |k: &str| format!("{base}.{i}.{k}");
+            let norm1 = self.layer_norm(&b("norm1"), d)?;
+            let mut qkv = self.linear(&b("attn.qkv"), 3 * d, d, false)?;
+            if cfg.qkv_bias {
+                let q = self.take(&b("attn.q_bias"), &[d])?;
+                let v = self.take(&b("attn.v_bias"), &[d])?;
+                qkv.bias = Some([q, vec![0.0; d], v].concat());
+            }
+            let proj = self.linear(&b("attn.proj"), d, d, true)?;
+            let norm2 = self.layer_norm(&b("norm2"), d)?;
+            let fc1 = self.linear(&b("mlp.layers.0.linear"), hidden, d, true)?;
+            let fc2 = self.linear(&b("mlp.layers.1.linear"), d, hidden, true)?;
+            let gamma = if cfg.init_values > 0.0 { Some((self.take(&b("gamma_1"), &[d])?, self.take(&b("gamma_2"), &[d])?)) } else { None };
+            blocks.push(BlockWeights { norm1, qkv, proj, norm2, fc1, fc2, gamma });
+        }
+        Ok(blocks)
+    }
+    /// Fails on keys never taken or never there.
+    fn finish(self) -> Result<(), ModelError> {
+        if !self.missing.is_empty() {
+            return Err(ModelError::MissingKeys { path: self.path.to_path_buf(), keys: self.missing });
+        }
+        if !self.tensors.is_empty() {
+            return Err(ModelError::UnexpectedKeys { path: self.path.to_path_buf(), keys: self.tensors.into_keys().collect() });
+        }
+        Ok(())
+    }
+}
+
+/// The MAE decoder of a full checkpoint: `enc_dec_proj`, mask token, positional table, blocks,
+/// norm and the head predicting each token's pixels.
+#[derive(Debug, Clone)]
+pub struct DecoderWeights {
+    /// `enc_dec_proj`: encoder width → decoder width, no bias.
+    pub proj: LinearWeights,
+    pub mask_token: Vec<f32>,
+    /// The (tokens × decoder width) sine-cosine table, as stored.
+    pub pos_embed: Vec<f32>,
+    pub blocks: Vec<BlockWeights>,
+    pub norm: LayerNormWeights,
+    /// decoder width → patch_dim (3·kt·p·p) pixels.
+    pub head: LinearWeights,
+}
+
+impl DecoderWeights {
+    /// The decoder from the `decoder.*` / `enc_dec_proj.weight` tensors of `path`.
+    pub fn from_tensors(tensors: BTreeMap<String, Tensor>, cfg: &MarlinConfig, path: &Path) -> Result<Self, ModelError> {
+        let mut tk = Taker { path, tensors, missing: Vec::new() };
+        let (e, d) = (cfg.encoder.embed_dim, cfg.decoder.embed_dim);
+        let proj = tk.linear("enc_dec_proj", d, e, false)?;
+        let mask_token = tk.take("decoder.mask_token", &[1, 1, d])?;
+        let pos_embed = tk.take("decoder.pos_embedding.emb", &[1, cfg.num_tokens(), d])?;
+        let blocks = tk.blocks("decoder.blocks", cfg.decoder.depth, d, cfg)?;
+        let norm = tk.layer_norm("decoder.norm", d)?;
+        let head = tk.linear("decoder.head", cfg.patch_dim(), d, true)?;
+        tk.finish()?;
+        Ok(DecoderWeights { proj, mask_token, pos_embed, blocks, norm, head })
+    }
 }
 
 impl MarlinWeights {
@@ -154,28 +218,7 @@ impl MarlinWeights {
         let patch_b = tk.take(&p("patch_embedding.projection.bias"), &[d])?;
         let patch_embed = LinearWeights { weight: patch_w, bias: Some(patch_b), out_dim: d, in_dim: cfg.patch_dim() };
         let pos_embed = tk.take(&p("pos_embedding.emb"), &[1, cfg.num_tokens(), d])?;
-        let hidden = cfg.mlp_hidden(d);
-        let mut blocks = Vec::with_capacity(cfg.encoder.depth);
-        for i in 0..cfg.encoder.depth {
-            let b = |k: &str| p(&format!("blocks.{i}.{k}"));
-            let norm1 = tk.layer_norm(&b("norm1"), d)?;
-            let mut qkv = tk.linear(&b("attn.qkv"), 3 * d, d, false)?;
-            if cfg.qkv_bias {
-                let q = tk.take(&b("attn.q_bias"), &[d])?;
-                let v = tk.take(&b("attn.v_bias"), &[d])?;
-                qkv.bias = Some([q, vec![0.0; d], v].concat());
-            }
-            let proj = tk.linear(&b("attn.proj"), d, d, true)?;
-            let norm2 = tk.layer_norm(&b("norm2"), d)?;
-            let fc1 = tk.linear(&b("mlp.layers.0.linear"), hidden, d, true)?;
-            let fc2 = tk.linear(&b("mlp.layers.1.linear"), d, hidden, true)?;
-            let gamma = if cfg.init_values > 0.0 {
-                Some((tk.take(&b("gamma_1"), &[d])?, tk.take(&b("gamma_2"), &[d])?))
-            } else {
-                None
-            };
-            blocks.push(BlockWeights { norm1, qkv, proj, norm2, fc1, fc2, gamma });
-        }
+        let blocks = tk.blocks(&p("blocks"), cfg.encoder.depth, d, cfg)?;
         let norm = tk.layer_norm(&p("norm"), d)?;
         let Taker { missing, tensors: left, .. } = tk;
         if !missing.is_empty() {

@@ -15,23 +15,84 @@ const COEF_SCALE: f32 = (1 << COEF_BITS) as f32;
 /// Bytes of a row the vector loop covers per step (128-bit registers).
 const VECTOR_BYTES: usize = 16;
 
+/// How a resize is computed; the CUDA kernel follows the same plan (its tables come from here).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResizePlan {
+    /// Equal sizes: a copy.
+    Copy,
+    /// An exact 2× reduction: OpenCV's INTER_AREA fast path.
+    Halve,
+    /// Fixed-point bilinear with these taps.
+    Linear { columns: Vec<ColumnTap>, rows: Vec<RowTap> },
+}
+
+/// A destination column: source column `x` blended with `min(x+1, w−1)` by weights `(a0, a1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct ColumnTap {
+    pub x: i32,
+    pub a0: i32,
+    pub a1: i32,
+}
+
+/// A destination row: source rows `y0`, `y1` blended by weights `(b0, b1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct RowTap {
+    pub y0: i32,
+    pub y1: i32,
+    pub b0: i32,
+    pub b1: i32,
+}
+
+impl ResizePlan {
+    /// The plan `cv2.resize` follows from `sw × sh` to `dw × dh`.
+    pub fn new(sw: usize, sh: usize, dw: usize, dh: usize) -> Self {
+        if (sw, sh) == (dw, dh) {
+            ResizePlan::Copy
+        } else if sw == 2 * dw && sh == 2 * dh {
+            ResizePlan::Halve
+        } else {
+            ResizePlan::Linear { columns: column_taps(sw, dw), rows: row_taps(sh, dh) }
+        }
+    }
+}
+
+/// Bytes of a destination row (of `width` pixels) the vector formula covers; the rest take the
+/// scalar one.
+pub fn vector_end(width: usize) -> usize {
+    width * 3 / VECTOR_BYTES * VECTOR_BYTES
+}
+
 /// Column sampling: source index and the two fixed-point weights. Columns outside the image
 /// take the edge column with weights (2048, 0).
-fn column_taps(src_len: usize, dst_len: usize) -> Vec<(usize, i32, i32)> {
+fn column_taps(src_len: usize, dst_len: usize) -> Vec<ColumnTap> {
     raw_taps(src_len, dst_len)
         .into_iter()
         .map(|(s, f)| {
             let (s, f) = if s < 0 { (0, 0.0) } else if s >= src_len as isize - 1 { (src_len as isize - 1, 0.0) } else { (s, f) };
-            (s as usize, weight(1.0 - f), weight(f))
+            ColumnTap { x: s as i32, a0: weight(1.0 - f), a1: weight(f) }
         })
         .collect()
 }
 
 /// Row sampling: OpenCV does not clamp the weights of rows, only the row indices, so the first
 /// and last destination rows blend an edge row with itself (two truncated products).
-fn row_taps(src_len: usize, dst_len: usize) -> Vec<(usize, usize, i32, i32)> {
-    let clamp = |s: isize| s.clamp(0, src_len as isize - 1) as usize;
-    raw_taps(src_len, dst_len).into_iter().map(|(s, f)| (clamp(s), clamp(s + 1), weight(1.0 - f), weight(f))).collect()
+fn row_taps(src_len: usize, dst_len: usize) -> Vec<RowTap> {
+    let clamp = |s: isize| s.clamp(0, src_len as isize - 1) as i32;
+    raw_taps(src_len, dst_len).into_iter().map(|(s, f)| RowTap { y0: clamp(s), y1: clamp(s + 1), b0: weight(1.0 - f), b1: weight(f) }).collect()
+}
+
+/// One destination byte of the vertical pass: the vector formula up to [`vector_end`], the
+/// scalar one after it.
+#[inline]
+pub fn vertical(s0: i32, s1: i32, b0: i32, b1: i32, vector: bool) -> u8 {
+    if vector {
+        let hi = |s: i32, b: i32| ((s >> 4).clamp(i16::MIN as i32, i16::MAX as i32) * b) >> 16;
+        ((hi(s0, b0) + hi(s1, b1) + 2) >> 2).clamp(0, 255) as u8
+    } else {
+        ((s0 * b0 + s1 * b1 + (1 << 21)) >> 22).clamp(0, 255) as u8
+    }
 }
 
 /// `fx = (d+0.5)·src/dst − 0.5` in f32, split into `floor` and fraction.
@@ -56,19 +117,18 @@ type CachedRows = ((usize, usize), Vec<i32>, Vec<i32>);
 /// Resizes a packed RGB (or BGR) image of `sw × sh` to `dw × dh` as `cv2.resize` does.
 pub fn resize_linear(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> Vec<u8> {
     assert_eq!(src.len(), sw * sh * 3, "resize_linear: source of the wrong size");
-    if (sw, sh) == (dw, dh) {
-        return src.to_vec();
-    }
-    if sw == 2 * dw && sh == 2 * dh {
-        return halve(src, sw, dw, dh);
-    }
-    let (xt, yt) = (column_taps(sw, dw), row_taps(sh, dh));
+    let (xt, yt) = match ResizePlan::new(sw, sh, dw, dh) {
+        ResizePlan::Copy => return src.to_vec(),
+        ResizePlan::Halve => return halve(src, sw, dw, dh),
+        ResizePlan::Linear { columns, rows } => (columns, rows),
+    };
     let row_len = dw * 3;
     // Horizontal pass of every source row a destination row needs, cached by source row.
     let hrow = |sy: usize| -> Vec<i32> {
         let s = &src[sy * sw * 3..(sy + 1) * sw * 3];
         let mut out = Vec::with_capacity(row_len);
-        for &(sx, a0, a1) in &xt {
+        for &ColumnTap { x, a0, a1 } in &xt {
+            let sx = x as usize;
             let next = (sx + 1).min(sw - 1);
             for c in 0..3 {
                 out.push(s[sx * 3 + c] as i32 * a0 + s[next * 3 + c] as i32 * a1);
@@ -76,10 +136,11 @@ pub fn resize_linear(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> 
         }
         out
     };
-    let vector_end = row_len / VECTOR_BYTES * VECTOR_BYTES;
+    let vector_end = vector_end(dw);
     let mut dst = vec![0u8; dw * dh * 3];
     let mut cache: Option<CachedRows> = None;
-    for (dy, &(y0, y1, b0, b1)) in yt.iter().enumerate() {
+    for (dy, &RowTap { y0, y1, b0, b1 }) in yt.iter().enumerate() {
+        let (y0, y1) = (y0 as usize, y1 as usize);
         let (r0, r1) = match &cache {
             Some((rows, r0, r1)) if *rows == (y0, y1) => (r0, r1),
             _ => {
@@ -88,13 +149,8 @@ pub fn resize_linear(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize) -> 
             }
         };
         let out = &mut dst[dy * row_len..(dy + 1) * row_len];
-        for x in 0..row_len {
-            out[x] = if x < vector_end {
-                let hi = |s: i32, b: i32| ((s >> 4).clamp(i16::MIN as i32, i16::MAX as i32) * b) >> 16;
-                ((hi(r0[x], b0) + hi(r1[x], b1) + 2) >> 2).clamp(0, 255) as u8
-            } else {
-                ((r0[x] * b0 + r1[x] * b1 + (1 << 21)) >> 22).clamp(0, 255) as u8
-            };
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = vertical(r0[x], r1[x], b0, b1, x < vector_end);
         }
     }
     dst
