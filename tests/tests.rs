@@ -10,5 +10,6 @@ mod featurize;
 mod fetch;
 mod kernels;
 mod oracle_encoder;
+mod reconstruct;
 mod video;
 mod video_errors;

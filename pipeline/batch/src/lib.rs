@@ -1,6 +1,7 @@
 //! Bulk featurisation: many videos (files, folders, manifest CSVs) through decoding, face
 //! cropping and one batching encoder into `features.npy` + `clips.csv`, resumable after any
-//! interruption and shardable across machines; `merge` joins the shards.
+//! interruption and shardable across machines; `merge` joins the shards. Also the views
+//! `marlin reconstruct` renders of MAE reconstructions.
 
 pub mod clip_faces;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod inputs;
 pub mod journal;
 mod manifest;
 pub mod merge;
+pub mod reconstruction;
 mod run;
 pub mod shard;
 pub mod stats;

@@ -34,6 +34,10 @@ pub enum Command {
         /// The --out folder the shards were written under.
         dir: PathBuf,
     },
+    /// Show what MARLIN sees: each clip with most of its tokens masked, reconstructed by the
+    /// MAE decoder of a full checkpoint (`*.full.pt`), beside the original and the masked input.
+    #[command(after_help = RECONSTRUCT_AFTER_HELP)]
+    Reconstruct(ReconstructArgs),
     /// Measure speed.
     Bench {
         #[command(subcommand)]
@@ -49,6 +53,69 @@ pub enum Command {
         #[command(subcommand)]
         command: KernelsCommand,
     },
+}
+
+const RECONSTRUCT_AFTER_HELP: &str = "\
+Masks (true = visible; exactly int(1568·(1−ratio)) tokens stay visible, 156 at 0.9):
+  random   any tokens (VideoMAE)
+  tube     the same positions in every time step (VideoMAE; the default)
+  frame    whole time steps
+  fasking  MARLIN's face-guided masking: needs --parsing PARSING.npy, face-parsing label maps
+           (LaPa labels, as MARLIN's preprocessing saves them) of shape (16,224,224) for every
+           clip or (n_clips·16,224,224), one map per frame of each clip
+A clip's mask is drawn with seed S + clip index; --mask-file uses one (1568,) bool mask for all.
+Output: .npy (the (16,224,224,3) float32 reconstruction of each clip, stacked over clips for a
+video), .png (per clip a grid: original, masked and reconstructed rows, clips stacked) or .mp4
+(the three views side by side, clip after clip). Each clip's masked-token MSE is printed.";
+
+/// `marlin reconstruct`.
+#[derive(Debug, Args)]
+pub struct ReconstructArgs {
+    /// A video, or one clip as a (16,224,224,3) uint8 .npy.
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub video_args: VideoArgs,
+    /// How tokens are masked.
+    #[arg(long, value_enum, default_value_t = MaskArg::Tube)]
+    pub mask: MaskArg,
+    /// The fraction of tokens masked.
+    #[arg(long, default_value_t = 0.9)]
+    pub ratio: f64,
+    /// Seed of the masks (clip k uses seed + k).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// One mask for every clip: a (1568,) bool or uint8 .npy, true = visible.
+    #[arg(long, value_name = "MASK.npy", conflicts_with_all = ["mask", "ratio", "seed", "parsing"])]
+    pub mask_file: Option<PathBuf>,
+    /// Face-parsing maps for `--mask fasking` (see below).
+    #[arg(long, value_name = "PARSING.npy")]
+    pub parsing: Option<PathBuf>,
+    /// Clip sampling of videos, as `extract`.
+    #[arg(long, default_value_t = 2)]
+    pub sample_rate: usize,
+    #[arg(long, default_value_t = 16)]
+    pub stride: usize,
+    /// Stop after this many clips.
+    #[arg(long)]
+    pub max_clips: Option<usize>,
+    /// Detect and crop the face of each frame first (the default crop mode of `extract`).
+    #[arg(long)]
+    pub crop_face: bool,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    /// OUT.npy, OUT.png or OUT.mp4.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MaskArg {
+    Random,
+    Tube,
+    Frame,
+    Fasking,
 }
 
 #[derive(Debug, Subcommand)]

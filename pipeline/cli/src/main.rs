@@ -11,6 +11,7 @@ mod featurize;
 mod kernels;
 mod model_source;
 mod models;
+mod reconstruct;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         args::Command::Bench { command } => done(bench::run(command)),
         args::Command::Models { command } => done(models::run(command)),
         args::Command::Kernels { command } => done(kernels::run(command)),
+        args::Command::Reconstruct(a) => done(reconstruct::run(a)),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,5 @@
-//! Drawing detections onto RGB frames so a person can check them: box outlines, the 5
-//! landmarks, and the track id in a small built-in digit font.
+//! Drawing onto RGB frames so a person can check them: detections (box outlines, the 5
+//! landmarks, the track id) and short labels, in a small built-in 3×5 font (digits, A–Z).
 
 use crate::retinaface::Detection;
 
@@ -16,6 +16,46 @@ const DIGITS: [[u8; 5]; 10] = [
     [7, 5, 7, 5, 7],
     [7, 5, 7, 1, 7],
 ];
+
+/// 3×5 bitmaps of the letters A–Z.
+const LETTERS: [[u8; 5]; 26] = [
+    [2, 5, 7, 5, 5], // A
+    [6, 5, 6, 5, 6], // B
+    [3, 4, 4, 4, 3], // C
+    [6, 5, 5, 5, 6], // D
+    [7, 4, 6, 4, 7], // E
+    [7, 4, 6, 4, 4], // F
+    [3, 4, 5, 5, 3], // G
+    [5, 5, 7, 5, 5], // H
+    [7, 2, 2, 2, 7], // I
+    [1, 1, 1, 5, 2], // J
+    [5, 5, 6, 5, 5], // K
+    [4, 4, 4, 4, 7], // L
+    [5, 7, 7, 5, 5], // M
+    [6, 5, 5, 5, 5], // N
+    [2, 5, 5, 5, 2], // O
+    [6, 5, 6, 4, 4], // P
+    [2, 5, 5, 6, 3], // Q
+    [6, 5, 6, 5, 5], // R
+    [3, 4, 2, 1, 6], // S
+    [7, 2, 2, 2, 2], // T
+    [5, 5, 5, 5, 7], // U
+    [5, 5, 5, 5, 2], // V
+    [5, 5, 7, 7, 5], // W
+    [5, 5, 2, 5, 5], // X
+    [5, 5, 2, 2, 2], // Y
+    [7, 1, 2, 4, 7], // Z
+];
+
+/// The glyph of a character: digits and letters (either case); anything else is blank.
+fn glyph(ch: char) -> [u8; 5] {
+    match ch {
+        '0'..='9' => DIGITS[ch as usize - '0' as usize],
+        'a'..='z' => LETTERS[ch as usize - 'a' as usize],
+        'A'..='Z' => LETTERS[ch as usize - 'A' as usize],
+        _ => [0; 5],
+    }
+}
 
 /// A colour per track, cycling.
 const COLOURS: [[u8; 3]; 6] = [[0, 255, 0], [255, 64, 64], [64, 160, 255], [255, 220, 0], [255, 0, 255], [0, 255, 255]];
@@ -57,15 +97,17 @@ impl Canvas<'_> {
             self.fill(lx - t, ly - t, lx + t + 1, ly + t + 1, c);
         }
         let scale = 2 * t;
-        let digits = track.to_string();
-        let y0 = y1 - 6 * scale - t;
-        for (k, ch) in digits.bytes().enumerate() {
-            let glyph = DIGITS[(ch - b'0') as usize];
-            let x0 = x1 + k as i64 * 4 * scale;
-            for (row, bits) in glyph.iter().enumerate() {
+        self.text(&track.to_string(), x1, y1 - 6 * scale - t, scale, c);
+    }
+
+    /// `text` with its top-left corner at (x, y), each font pixel `scale` pixels square.
+    pub fn text(&mut self, text: &str, x: i64, y: i64, scale: i64, c: [u8; 3]) {
+        for (k, ch) in text.chars().enumerate() {
+            let x0 = x + k as i64 * 4 * scale;
+            for (row, bits) in glyph(ch).iter().enumerate() {
                 for col in 0..3 {
                     if bits >> (2 - col) & 1 == 1 {
-                        let (px, py) = (x0 + col * scale, y0 + row as i64 * scale);
+                        let (px, py) = (x0 + col * scale, y + row as i64 * scale);
                         self.fill(px, py, px + scale, py + scale, c);
                     }
                 }
@@ -90,5 +132,14 @@ mod tests {
         assert_eq!(at(20, 18), [0, 0, 0]); // inside the box: untouched
         assert_eq!(at(5, 0), [255, 64, 64]); // the digit 7's top row (scaled ×2, just above the box)
         assert_eq!(at(5, 2), [0, 0, 0]); // its second row lights only the right column
+    }
+
+    #[test]
+    fn labels_use_letters_and_digits() {
+        let (w, h) = (12, 5);
+        let mut px = vec![0u8; w * h * 3];
+        Canvas { pixels: &mut px, width: w, height: h }.text("L1 ", 0, 0, 1, [9, 9, 9]);
+        let lit: Vec<String> = (0..h).map(|y| (0..w).map(|x| if px[(y * w + x) * 3] == 9 { '#' } else { '.' }).collect()).collect();
+        assert_eq!(lit, ["#....#......", "#...##......", "#....#......", "#....#......", "###.###....."]);
     }
 }

@@ -64,7 +64,18 @@ impl FrameWriter {
         if self.png && self.frames > 0 {
             return Ok(());
         }
-        let mut buffer = gst::Buffer::from_slice(frame.data.clone());
+        // GStreamer's RGB rows start at multiples of 4 bytes
+        let (row, stride) = (frame.width as usize * 3, (frame.width as usize * 3).next_multiple_of(4));
+        let data = if row == stride {
+            frame.data.clone()
+        } else {
+            let mut padded = vec![0u8; stride * frame.height as usize];
+            for (dst, src) in padded.chunks_exact_mut(stride).zip(frame.data.chunks_exact(row)) {
+                dst[..row].copy_from_slice(src);
+            }
+            padded
+        };
+        let mut buffer = gst::Buffer::from_slice(data);
         let pts = gst::ClockTime::SECOND.mul_div_floor(self.frames * self.fps.1 as u64, self.fps.0 as u64);
         if let Some(b) = buffer.get_mut() {
             b.set_pts(pts);

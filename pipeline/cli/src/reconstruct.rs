@@ -1,0 +1,162 @@
+//! `marlin reconstruct`: MAE reconstructions of a video's clips (or one clip) by a full
+//! checkpoint, written as the raw arrays, a labelled PNG grid or a side-by-side MP4.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use marlin_batch::clip_faces::{ClipFaces, ClipItem};
+use marlin_batch::reconstruction::ClipReconstruction;
+use marlin_faces::CropOptions;
+use marlin_kernels::mask::{MaskStrategy, ParsingMaps, generate};
+use marlin_media::sampling::{SamplingOptions, TailPolicy};
+use marlin_media::{FrameWriter, RgbImage, VideoClips};
+use marlin_model::{Clip, tubelet_shape};
+
+use crate::args::{MaskArg, ReconstructArgs};
+use crate::{detector_source, model_source};
+
+/// Frame rate of the side-by-side video: a 16-frame clip lasts 2 s.
+const VIDEO_FPS: (i32, i32) = (8, 1);
+
+/// Where the views go.
+enum Output {
+    Arrays(Vec<f32>),
+    Grid(Vec<u8>, usize, usize),
+    Video(Option<FrameWriter>),
+}
+
+pub fn run(args: ReconstructArgs) -> Result<()> {
+    let ext = args.output.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mut out = match ext.as_str() {
+        "npy" => Output::Arrays(Vec::new()),
+        "png" => Output::Grid(Vec::new(), 0, 0),
+        "mp4" => Output::Video(None),
+        _ => bail!("{}: the output must be a .npy, .png or .mp4 file", args.output.display()),
+    };
+    if !(0.0..1.0).contains(&args.ratio) {
+        bail!("--ratio must be in [0, 1), got {}", args.ratio);
+    }
+    let model = model_source::load(&args.model)?;
+    if !model.has_decoder() {
+        bail!("{}: this checkpoint has no decoder: use the .full.pt (e.g. `marlin models fetch vit_base_ytf --full`)", model.path.display());
+    }
+    let cfg = model.encoder.config().clone();
+    let shape = tubelet_shape(&cfg);
+    let fixed_mask = args.mask_file.as_deref().map(|p| read_mask(p, shape.tokens())).transpose()?;
+    let parsing = args.parsing.as_deref().map(|p| read_u8(p, &[0, shape.side, shape.side])).transpose()?;
+    if args.mask == MaskArg::Fasking && parsing.is_none() && fixed_mask.is_none() {
+        bail!("--mask fasking needs face-parsing maps: --parsing PARSING.npy (see --help)");
+    }
+    let strategy = match args.mask {
+        MaskArg::Random => MaskStrategy::Random,
+        MaskArg::Tube => MaskStrategy::Tube,
+        MaskArg::Frame => MaskStrategy::Frame,
+        MaskArg::Fasking => MaskStrategy::Fasking,
+    };
+    let mask_for = |k: usize| -> Result<Vec<bool>> {
+        if let Some(m) = &fixed_mask {
+            return Ok(m.clone());
+        }
+        let maps = match (&parsing, strategy) {
+            (Some((shape_p, labels)), MaskStrategy::Fasking) => {
+                let area = shape.side * shape.side;
+                let frames = shape_p[0];
+                let first = if frames == shape.frames { 0 } else { k * shape.frames };
+                if first + shape.frames > frames {
+                    bail!("the face-parsing maps cover {} frames: not clip {k}'s (give {} maps, or {} per clip)", frames, shape.frames, shape.frames);
+                }
+                Some(ParsingMaps { labels: &labels[first * area..(first + shape.frames) * area], frames: shape.frames })
+            }
+            _ => None,
+        };
+        Ok(generate(strategy, shape, args.ratio, args.seed.wrapping_add(k as u64), maps)?)
+    };
+
+    let mut clips = 0usize;
+    let mut each = |data: Vec<u8>, label: String| -> Result<()> {
+        let mask = mask_for(clips)?;
+        let predicted = model.reconstruct(&Clip::Rgb8(data.clone()), &mask)?;
+        let r = ClipReconstruction::new(data, &mask, &predicted, shape);
+        println!("clip {clips}{label}: masked-token MSE {:.6} ({} of {} tokens visible)", r.mse, r.visible, shape.tokens());
+        match &mut out {
+            Output::Arrays(all) => all.extend_from_slice(&r.reconstructed),
+            Output::Grid(all, w, h) => {
+                let (px, gw, gh) = r.grid();
+                all.extend_from_slice(&px);
+                (*w, *h) = (gw, *h + gh);
+            }
+            Output::Video(writer) => {
+                for t in 0..shape.frames {
+                    let (px, w, h) = r.side_by_side(t);
+                    if writer.is_none() {
+                        *writer = Some(FrameWriter::create(&args.output, w as u32, h as u32, VIDEO_FPS)?);
+                    }
+                    let frame = RgbImage::new(w as u32, h as u32, px).context("a side-by-side frame of the wrong size")?;
+                    writer.as_mut().map(|wr| wr.push(&frame)).transpose()?;
+                }
+            }
+        }
+        clips += 1;
+        Ok(())
+    };
+
+    let single = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if single {
+        let (_, data) = read_u8(&args.input, &[shape.frames, shape.side, shape.side, 3])?;
+        each(data, String::new())?;
+    } else {
+        let sampling = SamplingOptions { clip_frames: cfg.n_frames, sample_rate: args.sample_rate, stride: args.stride, tail: TailPolicy::Drop, max_clips: args.max_clips };
+        let detector = if args.crop_face { Some(detector_source::load(&args.detector)?) } else { None };
+        let mut video = VideoClips::open(&args.input, args.video_args.options(), sampling, None)?;
+        let mut faces = detector.as_ref().map(|d| ClipFaces::new(d, CropOptions::default(), false));
+        while let Some(c) = video.next_clip()? {
+            let (index, first) = (c.index, c.frame_indices.first().copied().unwrap_or(0));
+            let items = match &mut faces {
+                Some(f) => f.crop(c, &mut None)?,
+                None => vec![ClipItem { clip: c.index, track: None, frames: c.frames, faces: None }],
+            };
+            for item in items {
+                each(item.encoder_input(cfg.img_size, &args.input)?, format!(" (video clip {index}, from frame {first})"))?;
+            }
+        }
+    }
+    if clips == 0 {
+        bail!("{}: no clips (a clip needs {} frames at sample rate {})", args.input.display(), cfg.n_frames, args.sample_rate);
+    }
+    match out {
+        Output::Arrays(all) => {
+            let frame_shape = [shape.frames, shape.side, shape.side, 3];
+            let dims: Vec<usize> = if single { frame_shape.to_vec() } else { std::iter::once(clips).chain(frame_shape).collect() };
+            marlin_npy::write_f32(&args.output, &dims, &all)?;
+        }
+        Output::Grid(all, w, h) => {
+            let image = RgbImage::new(w as u32, h as u32, all).context("a grid of the wrong size")?;
+            let mut png = FrameWriter::create(&args.output, w as u32, h as u32, VIDEO_FPS)?;
+            png.push(&image)?;
+            png.finish()?;
+        }
+        Output::Video(writer) => {
+            if let Some(w) = writer {
+                w.finish()?;
+            }
+        }
+    }
+    println!("{clips} clip(s) reconstructed into {}", args.output.display());
+    Ok(())
+}
+
+/// A (tokens,) bool/uint8 mask, true = visible.
+fn read_mask(path: &Path, tokens: usize) -> Result<Vec<bool>> {
+    let (_, v) = read_u8(path, &[tokens])?;
+    Ok(v.into_iter().map(|b| b != 0).collect())
+}
+
+/// A uint8/bool .npy of `shape` (a 0 matches any length).
+fn read_u8(path: &Path, shape: &[usize]) -> Result<(Vec<usize>, Vec<u8>)> {
+    let a = marlin_npy::read(path)?;
+    let fits = a.shape.len() == shape.len() && a.shape.iter().zip(shape).all(|(h, w)| *w == 0 || h == w);
+    match a.data {
+        marlin_npy::Data::U8(v) if fits => Ok((a.shape, v)),
+        _ => bail!("{}: expected a uint8 array of shape {shape:?} (0 = any), got {:?}", path.display(), a.shape),
+    }
+}
