@@ -10,6 +10,7 @@ mod featurize;
 mod fetch;
 mod kernels;
 mod oracle_encoder;
+mod probe;
 mod reconstruct;
 mod video;
 mod video_errors;

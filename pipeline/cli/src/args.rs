@@ -38,6 +38,12 @@ pub enum Command {
     /// MAE decoder of a full checkpoint (`*.full.pt`), beside the original and the masked input.
     #[command(after_help = RECONSTRUCT_AFTER_HELP)]
     Reconstruct(ReconstructArgs),
+    /// Linear probes on featurize outputs (deepfake screening): train, import a PyTorch head,
+    /// score.
+    Probe {
+        #[command(subcommand)]
+        command: ProbeCommand,
+    },
     /// Measure speed.
     Bench {
         #[command(subcommand)]
@@ -116,6 +122,83 @@ pub enum MaskArg {
     Tube,
     Frame,
     Fasking,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Train a probe (MARLIN's linear-probe protocol: per-video mean of the clip features,
+    /// standardised, L2 logistic regression with balanced class weights); validation split by
+    /// video. Prints and saves AUC, EER, accuracy, the confusion matrix and the threshold.
+    Train {
+        /// A `marlin featurize` --out folder with labels (a manifest CSV's label column).
+        #[arg(long, value_name = "DIR")]
+        features: PathBuf,
+        #[arg(long, default_value = "label")]
+        label_column: String,
+        /// A clips.csv column whose samples are kept together on one side of the validation
+        /// (e.g. the source of several edited copies); default: the video.
+        #[arg(long)]
+        group_column: Option<String>,
+        #[arg(long, value_enum, default_value_t = LevelArg::Video)]
+        level: LevelArg,
+        /// The label scored as positive (default: `fake` or `1`).
+        #[arg(long)]
+        positive: Option<String>,
+        /// Fraction of the videos held out for validation.
+        #[arg(long, default_value_t = 0.2)]
+        val_fraction: f64,
+        /// k-fold cross-validation over videos instead (the probe is then trained on all).
+        #[arg(long)]
+        folds: Option<usize>,
+        /// Inverse L2 strength (scikit-learn's C).
+        #[arg(long = "c", default_value_t = 1.0)]
+        c: f64,
+        /// The decision threshold: `eer` or `fpr=0.01` (on the validation scores).
+        #[arg(long, default_value = "eer")]
+        threshold: marlin_probe::ThresholdRule,
+        #[arg(short, long, value_name = "PROBE.json")]
+        output: PathBuf,
+    },
+    /// Import a PyTorch linear head (`fc.weight`/`fc.bias`, or the only Linear of a .pt or a
+    /// Lightning .ckpt) as a probe for the features of `--model`.
+    Import {
+        head: PathBuf,
+        /// The MARLIN checkpoint (or released name) whose features the head takes.
+        #[arg(long, value_name = "CKPT|NAME")]
+        model: String,
+        #[arg(long, value_name = "YAML")]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = LevelArg::Video)]
+        level: LevelArg,
+        #[arg(long, default_value = "fake")]
+        positive: String,
+        #[arg(long, default_value = "real")]
+        negative: String,
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        #[arg(short, long, value_name = "PROBE.json")]
+        output: PathBuf,
+    },
+    /// Score a featurize output: clip_scores.csv (per clip) and scores.csv (per video, with the
+    /// label at the probe's threshold).
+    Score {
+        #[arg(long, value_name = "PROBE.json")]
+        probe: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        features: PathBuf,
+        /// Per-video score from the clips': mean, max, or top3 (mean of the 3 highest; any k).
+        #[arg(long, default_value = "mean")]
+        video_score: String,
+        /// Where the CSVs go (default: the features folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LevelArg {
+    Video,
+    Clip,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use marlin_batch::config::Precision;
-use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats};
+use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, Shard, Stats};
 
 use crate::args::{DetectorArgs, FeaturizeArgs, ModelArgs, PrecisionArg};
 use crate::{detector_source, model_source};
@@ -42,13 +42,7 @@ pub fn run(args: FeaturizeArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let model = model_source::load(&model_args)?;
-    let info = ModelInfo {
-        spec,
-        sha256: marlin_batch::sha256_file(&model.path)?,
-        path: std::fs::canonicalize(&model.path).unwrap_or(model.path.clone()),
-        architecture: model.encoder.config().name.clone(),
-        dim: model.encoder.dim(),
-    };
+    let info = model_source::info(&spec, &model)?;
     let detector = match config.faces.crop_face {
         true => Some(detector_source::load(&DetectorArgs { detector: config.faces.detector.clone(), detector_threads: config.detector_threads })?),
         false => None,

@@ -11,6 +11,7 @@ mod featurize;
 mod kernels;
 mod model_source;
 mod models;
+mod probe;
 mod reconstruct;
 
 use std::process::ExitCode;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         args::Command::Models { command } => done(models::run(command)),
         args::Command::Kernels { command } => done(kernels::run(command)),
         args::Command::Reconstruct(a) => done(reconstruct::run(a)),
+        args::Command::Probe { command } => done(probe::run(command)),
     };
     match result {
         Ok(code) => code,

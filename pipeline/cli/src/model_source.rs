@@ -33,3 +33,14 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
 fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {
     Ok(marlin_hub::resolve_checkpoint(spec)?)
 }
+
+/// What a run records of its model: the name given, the file, its SHA-256, the architecture.
+pub fn info(spec: &str, model: &Marlin) -> anyhow::Result<marlin_batch::ModelInfo> {
+    Ok(marlin_batch::ModelInfo {
+        spec: spec.to_string(),
+        sha256: marlin_batch::sha256_file(&model.path)?,
+        path: std::fs::canonicalize(&model.path).unwrap_or(model.path.clone()),
+        architecture: model.encoder.config().name.clone(),
+        dim: model.encoder.dim(),
+    })
+}

@@ -1,0 +1,93 @@
+//! `marlin probe train|import|score`: linear probes on featurize outputs.
+
+use anyhow::{Context, Result, bail};
+use marlin_probe::score::{VideoScore, score, write_scores};
+use marlin_probe::{FORMAT, FeatureSet, Level, Probe, ProbeModel, TrainOptions, train};
+
+use crate::args::{LevelArg, ModelArgs, PrecisionArg, ProbeCommand};
+use crate::model_source;
+
+pub fn run(command: ProbeCommand) -> Result<()> {
+    match command {
+        ProbeCommand::Train { features, label_column, group_column, level, positive, val_fraction, folds, c, threshold, output } => {
+            if !(0.0..1.0).contains(&val_fraction) {
+                bail!("--val-fraction must be in [0, 1), got {val_fraction}");
+            }
+            let set = FeatureSet::read(&features, &label_column, group_column.as_deref())?;
+            let opts = TrainOptions { level: level_of(level), label_column, positive, val_fraction, folds, c, threshold };
+            let probe = train(&set, &opts)?;
+            report(&probe);
+            probe.save(&output)?;
+            println!("probe written to {}", output.display());
+        }
+        ProbeCommand::Import { head, model, config, level, positive, negative, threshold, output } => {
+            let spec = model.clone();
+            let marlin = model_source::load(&ModelArgs { model, config, threads: 1, precision: PrecisionArg::F32 })?;
+            let info = model_source::info(&spec, &marlin)?;
+            let (weights, bias) = marlin_probe::linear_head(&head, info.dim)?;
+            let probe = Probe {
+                format: FORMAT.into(),
+                model: ProbeModel { architecture: info.architecture, sha256: info.sha256, dim: info.dim },
+                level: level_of(level),
+                label_column: "label".into(),
+                positive,
+                negative,
+                mean: vec![0.0; info.dim],
+                std: vec![1.0; info.dim],
+                weights,
+                bias,
+                threshold,
+                threshold_rule: threshold.to_string(),
+                c: None,
+                validation: None,
+                source: format!("imported from {}", head.display()),
+            };
+            probe.save(&output)?;
+            println!("probe written to {}", output.display());
+        }
+        ProbeCommand::Score { probe, features, video_score, out } => {
+            let p = Probe::load(&probe)?;
+            let rule: VideoScore = video_score.parse().map_err(anyhow::Error::msg)?;
+            let set = FeatureSet::read(&features, &p.label_column, None)
+                .with_context(|| format!("cannot read the features in {}", features.display()))?;
+            let (clips, videos) = score(&p, &set, rule)?;
+            let dir = out.unwrap_or(features);
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            write_scores(&dir, &clips, &videos)?;
+            let flagged = videos.iter().filter(|v| v.label == p.positive).count();
+            println!("{} videos ({} clips) scored: {flagged} {}; scores.csv and clip_scores.csv in {}", videos.len(), clips.len(), p.positive, dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn level_of(l: LevelArg) -> Level {
+    match l {
+        LevelArg::Video => Level::Video,
+        LevelArg::Clip => Level::Clip,
+    }
+}
+
+fn report(p: &Probe) {
+    match &p.validation {
+        Some(v) => {
+            let c = &v.confusion;
+            println!(
+                "validation ({}, {} {}s): AUC {} EER {:.4} accuracy {:.4} at threshold {:.4} ({})",
+                v.method,
+                v.samples,
+                match p.level {
+                    Level::Video => "video",
+                    Level::Clip => "clip",
+                },
+                v.auc.map_or("n/a".into(), |a| format!("{a:.4}")),
+                v.eer,
+                v.accuracy,
+                p.threshold,
+                p.threshold_rule
+            );
+            println!("confusion ({} positive): TP {} FP {} TN {} FN {}", p.positive, c.true_positives, c.false_positives, c.true_negatives, c.false_negatives);
+        }
+        None => println!("no validation videos (--val-fraction 0): threshold {:.4} from the training scores", p.threshold),
+    }
+}

@@ -1,0 +1,14 @@
+//! The probe crate's errors.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Data(String),
+    /// Features of another model than the probe's.
+    #[error("{}: this probe was trained on features of {detail}", path.display())]
+    WrongModel { path: PathBuf, detail: String },
+}

@@ -1,0 +1,100 @@
+//! Scoring a featurisation output with a probe: a probability per clip, one per video
+//! (mean, max or top-k mean of its clips' — or the probe's own per-video mean for a
+//! video-level probe), the label at the probe's threshold; written as CSV files through a
+//! rename.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::{FeatureSet, Level, Probe, ProbeError};
+
+/// How a video's score comes from its clips'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoScore {
+    /// Mean of the clip probabilities (for a video-level probe: the probe on the clips' mean
+    /// features, as it was trained).
+    Mean,
+    Max,
+    /// Mean of the k highest clip probabilities.
+    TopK(usize),
+}
+
+impl std::str::FromStr for VideoScore {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mean" => Ok(Self::Mean),
+            "max" => Ok(Self::Max),
+            _ => s
+                .strip_prefix("top")
+                .and_then(|k| k.trim_start_matches(['-', '_', ':']).parse().ok())
+                .filter(|k| *k > 0)
+                .map(Self::TopK)
+                .ok_or_else(|| format!("video score {s:?}: use mean, max or topK (top3…)")),
+        }
+    }
+}
+
+/// One clip's score.
+#[derive(Debug, Clone)]
+pub struct ClipScore {
+    pub video_id: String,
+    pub clip: Option<usize>,
+    pub probability: f64,
+}
+
+/// One video's score.
+#[derive(Debug, Clone)]
+pub struct VideoVerdict {
+    pub video_id: String,
+    /// The label given in the features' table, if any.
+    pub truth: String,
+    pub clips: usize,
+    pub score: f64,
+    pub label: String,
+}
+
+/// Scores every clip and video of `set`.
+pub fn score(probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<(Vec<ClipScore>, Vec<VideoVerdict>), ProbeError> {
+    probe.check_model(&set.dir, &set.model.architecture, &set.model.sha256, set.dim)?;
+    let clips: Vec<ClipScore> = set.clips.iter().map(|c| ClipScore { video_id: c.video_id.clone(), clip: c.clip, probability: probe.probability(&c.features) }).collect();
+    let mut per_video: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for c in &clips {
+        per_video.entry(&c.video_id).or_default().push(c.probability);
+    }
+    let means: BTreeMap<String, f64> = match (probe.level, rule) {
+        (Level::Video, VideoScore::Mean) => set.samples(Level::Video)?.into_iter().map(|s| (s.video_id.clone(), probe.probability(&s.features))).collect(),
+        _ => BTreeMap::new(),
+    };
+    let mut videos = Vec::new();
+    for s in set.samples(Level::Video)? {
+        let mut p = per_video.remove(s.video_id.as_str()).unwrap_or_default();
+        p.sort_by(|a, b| b.total_cmp(a));
+        let score = match rule {
+            VideoScore::Mean => means.get(&s.video_id).copied().unwrap_or_else(|| p.iter().sum::<f64>() / p.len().max(1) as f64),
+            VideoScore::Max => p.first().copied().unwrap_or(0.0),
+            VideoScore::TopK(k) => p.iter().take(k).sum::<f64>() / p.len().min(k).max(1) as f64,
+        };
+        videos.push(VideoVerdict { label: probe.label(score).to_string(), video_id: s.video_id, truth: s.label, clips: p.len(), score });
+    }
+    Ok((clips, videos))
+}
+
+/// Writes `clip_scores.csv` and `scores.csv` into `dir`.
+pub fn write_scores(dir: &Path, clips: &[ClipScore], videos: &[VideoVerdict]) -> Result<(), ProbeError> {
+    write_csv(&dir.join("clip_scores.csv"), &["video_id", "clip_index", "probability"], clips.iter().map(|c| vec![c.video_id.clone(), c.clip.map_or_else(String::new, |k| k.to_string()), format!("{:.6}", c.probability)]))?;
+    write_csv(&dir.join("scores.csv"), &["video_id", "clips", "score", "label", "truth"], videos.iter().map(|v| vec![v.video_id.clone(), v.clips.to_string(), format!("{:.6}", v.score), v.label.clone(), v.truth.clone()]))
+}
+
+fn write_csv(path: &Path, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<(), ProbeError> {
+    let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
+    let temp = path.with_extension("csv.part");
+    let mut w = csv::Writer::from_path(&temp).map_err(|e| bad(e.to_string()))?;
+    w.write_record(header).map_err(|e| bad(e.to_string()))?;
+    for r in rows {
+        w.write_record(&r).map_err(|e| bad(e.to_string()))?;
+    }
+    w.flush().map_err(|e| bad(e.to_string()))?;
+    drop(w);
+    std::fs::rename(&temp, path).map_err(|e| bad(e.to_string()))
+}

@@ -1,0 +1,83 @@
+//! `marlin probe train|import|score` on featurize outputs: a probe trained, saved and used,
+//! a PyTorch-style linear head imported, features of another checkpoint refused.
+
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::util::{marlin, media, oracle, stderr};
+
+/// Featurises the four face-crop videos (two labelled real, two fake) with `model`.
+fn featurize(dir: &Path, model: &str) -> std::path::PathBuf {
+    let list = dir.join(format!("{model}.csv"));
+    let mut text = String::from("path,video_id,label\n");
+    for (k, n) in ["cropped01", "cropped02", "cropped04", "cropped05"].iter().enumerate() {
+        text.push_str(&format!("{},{n},{}\n", media(&format!("marlin/{n}.mp4")).display(), if k % 2 == 0 { "real" } else { "fake" }));
+    }
+    std::fs::write(&list, text).unwrap();
+    let out = dir.join(format!("feats-{model}"));
+    let m = oracle(&format!("models/{model}"));
+    let cfg = oracle("marlin_tiny.yaml");
+    let o = marlin(&["featurize", list.to_str().unwrap(), "--model", m.to_str().unwrap(), "--model-config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+fn csv_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap().lines().map(String::from).collect()
+}
+
+#[test]
+fn train_score_import_and_refuse_another_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let feats = featurize(dir.path(), "marlin_tiny.encoder.pt");
+    let probe = dir.path().join("probe.json");
+    let o = marlin(&["probe", "train", "--features", feats.to_str().unwrap(), "--val-fraction", "0", "-o", probe.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&probe).unwrap()).unwrap();
+    assert_eq!(p["model"]["dim"], 64);
+    assert_eq!(p["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!((p["positive"].as_str(), p["negative"].as_str()), (Some("fake"), Some("real")));
+
+    let scored = dir.path().join("scored");
+    let o = marlin(&["probe", "score", "--probe", probe.to_str().unwrap(), "--features", feats.to_str().unwrap(), "--video-score", "top2", "--out", scored.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let videos = csv_lines(&scored.join("scores.csv"));
+    assert_eq!(videos[0], "video_id,clips,score,label,truth");
+    assert_eq!(videos.len(), 5);
+    // four videos, separable by a 64-D probe trained on them: each gets its own label back
+    for line in &videos[1..] {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[3], f[4], "{line}");
+    }
+    let clips = csv_lines(&scored.join("clip_scores.csv"));
+    assert_eq!(clips.len() - 1, videos[1..].iter().map(|l| l.split(',').nth(1).unwrap().parse::<usize>().unwrap()).sum::<usize>());
+
+    // a head saved as a single Linear (fc.weight (1, 64), fc.bias) of the same model
+    let head = dir.path().join("head.safetensors");
+    let w: Vec<u8> = (0..64).flat_map(|i| (if i == 0 { 1.0f32 } else { 0.0 }).to_le_bytes()).collect();
+    let b: Vec<u8> = 0.5f32.to_le_bytes().to_vec();
+    let views = vec![("fc.weight".to_string(), TensorView::new(Dtype::F32, vec![1, 64], &w).unwrap()), ("fc.bias".to_string(), TensorView::new(Dtype::F32, vec![1], &b).unwrap())];
+    safetensors::serialize_to_file(views, None, &head).unwrap();
+    let imported = dir.path().join("imported.json");
+    let m = oracle("models/marlin_tiny.encoder.pt");
+    let cfg = oracle("marlin_tiny.yaml");
+    let o = marlin(&["probe", "import", head.to_str().unwrap(), "--model", m.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "-o", imported.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = marlin(&["probe", "score", "--probe", imported.to_str().unwrap(), "--features", feats.to_str().unwrap(), "--out", scored.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // σ(x₀ + 0.5) of the video mean of feature 0, for the first video
+    let feats_npy = crate::util::read_f32(&feats.join("features.npy"));
+    let first = csv_lines(&feats.join("clips.csv"));
+    let n0 = first[1..].iter().filter(|l| l.contains("cropped01")).count();
+    let x0: f64 = (0..n0).map(|r| feats_npy.1[r * 64] as f64).sum::<f64>() / n0 as f64;
+    let want = 1.0 / (1.0 + (-(x0 + 0.5)).exp());
+    let got: f64 = csv_lines(&scored.join("scores.csv"))[1].split(',').nth(2).unwrap().parse().unwrap();
+    assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+
+    // the same weights in another file: another checkpoint, refused
+    let other = featurize(dir.path(), "marlin_tiny.encoder.legacy.pt");
+    let o = marlin(&["probe", "score", "--probe", probe.to_str().unwrap(), "--features", other.to_str().unwrap()], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("this probe was trained on features of"), "{}", stderr(&o));
+}
