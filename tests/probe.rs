@@ -51,6 +51,10 @@ fn train_score_import_and_refuse_another_model() {
         assert_eq!(f[3], f[4], "{line}");
     }
     let clips = csv_lines(&scored.join("clip_scores.csv"));
+    let scored_by_trained = dir.path().join("trained_scores.csv");
+    let o = marlin(&["probe", "score", "--probe", probe.to_str().unwrap(), "--features", feats.to_str().unwrap(), "--out", dir.path().join("mean").to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::copy(dir.path().join("mean/scores.csv"), &scored_by_trained).unwrap();
     assert_eq!(clips.len() - 1, videos[1..].iter().map(|l| l.split(',').nth(1).unwrap().parse::<usize>().unwrap()).sum::<usize>());
 
     // a head saved as a single Linear (fc.weight (1, 64), fc.bias) of the same model
@@ -68,12 +72,27 @@ fn train_score_import_and_refuse_another_model() {
     assert!(o.status.success(), "{}", stderr(&o));
     // σ(x₀ + 0.5) of the video mean of feature 0, for the first video
     let feats_npy = crate::util::read_f32(&feats.join("features.npy"));
-    let first = csv_lines(&feats.join("clips.csv"));
-    let n0 = first[1..].iter().filter(|l| l.contains("cropped01")).count();
-    let x0: f64 = (0..n0).map(|r| feats_npy.1[r * 64] as f64).sum::<f64>() / n0 as f64;
+    let rows: Vec<usize> = csv_lines(&feats.join("clips.csv"))[1..].iter().enumerate().filter(|(_, l)| l.split(',').nth(1) == Some("cropped01")).map(|(r, _)| r).collect();
+    let x0: f64 = rows.iter().map(|r| feats_npy.1[r * 64] as f64).sum::<f64>() / rows.len() as f64;
     let want = 1.0 / (1.0 + (-(x0 + 0.5)).exp());
-    let got: f64 = csv_lines(&scored.join("scores.csv"))[1].split(',').nth(2).unwrap().parse().unwrap();
+    let row = csv_lines(&scored.join("scores.csv")).into_iter().find(|l| l.starts_with("cropped01,")).unwrap();
+    let got: f64 = row.split(',').nth(2).unwrap().parse().unwrap();
     assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+
+    // screen = featurize + score, in one command; refused up front for another checkpoint
+    let list = dir.path().join("marlin_tiny.encoder.pt.csv");
+    let screened = dir.path().join("screened");
+    let screen = |model: &str, out: &Path| {
+        let m = oracle(&format!("models/{model}"));
+        marlin(&["screen", list.to_str().unwrap(), "--probe", probe.to_str().unwrap(), "--model", m.to_str().unwrap(), "--model-config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"], &[])
+    };
+    let o = screen("marlin_tiny.encoder.pt", &screened);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(csv_lines(&screened.join("scores.csv")), csv_lines(&scored_by_trained));
+    let refused = dir.path().join("refused");
+    let o = screen("marlin_tiny.encoder.legacy.pt", &refused);
+    assert!(stderr(&o).contains("this probe was trained on features of"), "{}", stderr(&o));
+    assert!(!refused.exists(), "nothing featurised for a probe that cannot score it");
 
     // the same weights in another file: another checkpoint, refused
     let other = featurize(dir.path(), "marlin_tiny.encoder.legacy.pt");

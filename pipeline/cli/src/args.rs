@@ -38,6 +38,9 @@ pub enum Command {
     /// MAE decoder of a full checkpoint (`*.full.pt`), beside the original and the masked input.
     #[command(after_help = RECONSTRUCT_AFTER_HELP)]
     Reconstruct(ReconstructArgs),
+    /// Featurise videos and score them with a probe: everything `featurize` writes, plus
+    /// clip_scores.csv and scores.csv (each video's score and fake/real label).
+    Screen(ScreenArgs),
     /// Linear probes on featurize outputs (deepfake screening): train, import a PyTorch head,
     /// score.
     Probe {
@@ -193,6 +196,19 @@ pub enum ProbeCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+/// `marlin screen`.
+#[derive(Debug, Args)]
+pub struct ScreenArgs {
+    /// A probe from `marlin probe train|import`, for the features of `--model`.
+    #[arg(long, value_name = "PROBE.json")]
+    pub probe: PathBuf,
+    /// Per-video score from the clips': mean, max, or topK (mean of the K highest).
+    #[arg(long, default_value = "mean")]
+    pub video_score: String,
+    #[command(flatten)]
+    pub featurize: FeaturizeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

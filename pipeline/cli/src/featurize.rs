@@ -21,6 +21,12 @@ const SOME_FAILED: u8 = 2;
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: FeaturizeArgs) -> anyhow::Result<ExitCode> {
+    execute(args).map(|(code, _)| code)
+}
+
+/// Runs featurize; returns the exit status and the folder written (the shard's own when
+/// sharded).
+pub fn execute(args: FeaturizeArgs) -> anyhow::Result<(ExitCode, std::path::PathBuf)> {
     let config = settings(&args)?;
     let shard = match args.shard {
         Some(s) => Some(s),
@@ -81,13 +87,13 @@ pub fn run(args: FeaturizeArgs) -> anyhow::Result<ExitCode> {
     );
     if summary.interrupted {
         eprintln!("interrupted: the finished videos are written; rerun with --resume to continue");
-        return Ok(ExitCode::from(INTERRUPTED));
+        return Ok((ExitCode::from(INTERRUPTED), summary.out));
     }
     if c.failed > 0 {
         eprintln!("{} videos failed: see {}", c.failed, summary.out.join("failures.csv").display());
-        return Ok(ExitCode::from(SOME_FAILED));
+        return Ok((ExitCode::from(SOME_FAILED), summary.out));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::SUCCESS, summary.out))
 }
 
 pub fn merge(dir: &Path) -> anyhow::Result<()> {
@@ -97,7 +103,7 @@ pub fn merge(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The config file, then the flags over it.
-fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
+pub fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
     let mut c = match &args.config {
         Some(p) => FeaturizeConfig::from_yaml_file(p)?,
         None => FeaturizeConfig::default(),

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         args::Command::Kernels { command } => done(kernels::run(command)),
         args::Command::Reconstruct(a) => done(reconstruct::run(a)),
         args::Command::Probe { command } => done(probe::run(command)),
+        args::Command::Screen(a) => probe::screen(a),
     };
     match result {
         Ok(code) => code,

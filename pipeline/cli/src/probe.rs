@@ -4,8 +4,8 @@ use anyhow::{Context, Result, bail};
 use marlin_probe::score::{VideoScore, score, write_scores};
 use marlin_probe::{FORMAT, FeatureSet, Level, Probe, ProbeModel, TrainOptions, train};
 
-use crate::args::{LevelArg, ModelArgs, PrecisionArg, ProbeCommand};
-use crate::model_source;
+use crate::args::{LevelArg, ModelArgs, PrecisionArg, ProbeCommand, ScreenArgs};
+use crate::{featurize, model_source};
 
 pub fn run(command: ProbeCommand) -> Result<()> {
     match command {
@@ -59,6 +59,25 @@ pub fn run(command: ProbeCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `marlin screen`: featurize, then score with the probe (whose model is checked first).
+pub fn screen(args: ScreenArgs) -> anyhow::Result<std::process::ExitCode> {
+    let probe = Probe::load(&args.probe)?;
+    let rule: VideoScore = args.video_score.parse().map_err(anyhow::Error::msg)?;
+    let config = featurize::settings(&args.featurize)?;
+    let spec = config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --config file")?;
+    let sha = marlin_batch::sha256_file(&model_source::checkpoint_path(&spec)?)?;
+    if sha != probe.model.sha256 {
+        bail!("{}: this probe was trained on features of {} (sha256 {}…); --model {spec} is another checkpoint (sha256 {}…)", args.probe.display(), probe.model.architecture, &probe.model.sha256[..12.min(probe.model.sha256.len())], &sha[..12]);
+    }
+    let (code, dir) = featurize::execute(args.featurize)?;
+    let set = FeatureSet::read(&dir, &probe.label_column, None)?;
+    let (clips, videos) = score(&probe, &set, rule)?;
+    write_scores(&dir, &clips, &videos)?;
+    let flagged = videos.iter().filter(|v| v.label == probe.positive).count();
+    eprintln!("{} videos screened: {flagged} {}; see {}", videos.len(), probe.positive, dir.join("scores.csv").display());
+    Ok(code)
 }
 
 fn level_of(l: LevelArg) -> Level {

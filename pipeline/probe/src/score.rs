@@ -1,7 +1,7 @@
 //! Scoring a featurisation output with a probe: a probability per clip, one per video
 //! (mean, max or top-k mean of its clips' — or the probe's own per-video mean for a
-//! video-level probe), the label at the probe's threshold; written as CSV files through a
-//! rename.
+//! video-level probe), the label at the probe's threshold; written as CSV files (sorted by
+//! video id) through a rename.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -77,6 +77,10 @@ pub fn score(probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<(Vec<C
         };
         videos.push(VideoVerdict { label: probe.label(score).to_string(), video_id: s.video_id, truth: s.label, clips: p.len(), score });
     }
+    // by video id, whatever order the videos finished in
+    videos.sort_by(|a, b| a.video_id.cmp(&b.video_id));
+    let mut clips = clips;
+    clips.sort_by(|a, b| (&a.video_id, a.clip).cmp(&(&b.video_id, b.clip)));
     Ok((clips, videos))
 }
 
