@@ -1,7 +1,8 @@
-//! `gstmarlin`: MARLIN in GStreamer pipelines. Four elements over the same library code as the
+//! `gstmarlin`: MARLIN in GStreamer pipelines. Five elements over the same library code as the
 //! `marlin` command: `marlinfacedetect` (FaceX-Zoo's RetinaFace → region-of-interest metas),
 //! `marlinfacecrop` (those faces → 224×224 RGB crops), `marlinencoder` (crops → clips → MARLIN
-//! features) and `marlinsink` (features → .npy + .csv, written atomically at EOS).
+//! features), `marlinprobe` (features → probe scores, e.g. deepfake screening) and `marlinsink`
+//! (features → .npy + .csv, written atomically at EOS).
 //!
 //! ```sh
 //! GST_PLUGIN_PATH=target/release gst-launch-1.0 filesrc location=video.mp4 ! decodebin \
@@ -16,6 +17,7 @@ mod facecrop;
 mod facedetect;
 mod frames;
 pub mod meta;
+mod probe;
 mod sink;
 
 /// Locks a mutex, taking the value over from a thread that panicked while holding it (an
@@ -29,6 +31,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     facedetect::register(plugin)?;
     facecrop::register(plugin)?;
     encoder::register(plugin)?;
+    probe::register(plugin)?;
     sink::register(plugin)?;
     Ok(())
 }

@@ -8,6 +8,10 @@
 //!   into clips of their own).
 //! - Clips: a `MarlinClipMeta` custom meta on each feature buffer: `clip-index`,
 //!   `first-frame`, `last-frame` (uint64) and `track-id` (int64, −1 for none).
+//! - Scores: a `MarlinScoreMeta` custom meta added by `marlinprobe`: `probability` (double)
+//!   and `label` (string).
+//! - Feature caps carry `dim`, `tokens` and `model-sha256` (the checkpoint's SHA-256, so a
+//!   probe can refuse features of another model).
 
 use gst::glib;
 use gst_video::VideoRegionOfInterestMeta;
@@ -16,12 +20,17 @@ use marlin_faces::Detection;
 pub const FACE_ROI: &str = "face";
 pub const FACE_PARAMS: &str = "marlin-face";
 pub const CLIP_META: &str = "MarlinClipMeta";
+pub const SCORE_META: &str = "MarlinScoreMeta";
+/// The caps field naming the checkpoint the features come from.
+pub const MODEL_SHA256: &str = "model-sha256";
 /// The media type of `marlinencoder`'s buffers (`dim`, `tokens` fields).
 pub const CAPS_NAME: &str = "application/x-marlin-features";
 
 pub(crate) fn register() {
-    if !gst::meta::CustomMeta::is_registered(CLIP_META) {
-        gst::meta::CustomMeta::register(CLIP_META, &[]);
+    for name in [CLIP_META, SCORE_META] {
+        if !gst::meta::CustomMeta::is_registered(name) {
+            gst::meta::CustomMeta::register(name, &[]);
+        }
     }
 }
 
@@ -117,5 +126,28 @@ impl ClipInfo {
         let s = meta.structure();
         let track: i64 = s.get("track-id").ok()?;
         Some(Self { index: s.get("clip-index").ok()?, first_frame: s.get("first-frame").ok()?, last_frame: s.get("last-frame").ok()?, track: u64::try_from(track).ok() })
+    }
+}
+
+/// A probe's verdict on a feature buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub probability: f64,
+    pub label: String,
+}
+
+impl Score {
+    pub fn attach(&self, buffer: &mut gst::BufferRef) -> Result<(), glib::BoolError> {
+        let mut meta = gst::meta::CustomMeta::add(buffer, SCORE_META)?;
+        let s = meta.mut_structure();
+        s.set("probability", self.probability);
+        s.set("label", &self.label);
+        Ok(())
+    }
+
+    pub fn from_buffer(buffer: &gst::BufferRef) -> Option<Self> {
+        let meta = gst::meta::CustomMeta::from_buffer(buffer, SCORE_META).ok()?;
+        let s = meta.structure();
+        Some(Self { probability: s.get("probability").ok()?, label: s.get("label").ok()? })
     }
 }

@@ -259,3 +259,67 @@ fn sink_writes_npy_and_csv_at_eos_only() {
     drop(h);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A 4-feature probe (`fake` when feature 0 is high) for `model-sha256` "ab…".
+fn write_probe(dir: &Path) -> PathBuf {
+    let probe = marlin_probe::Probe {
+        format: marlin_probe::FORMAT.into(),
+        model: marlin_probe::ProbeModel { architecture: "marlin_tiny".into(), sha256: "ab".repeat(32), dim: 4 },
+        level: marlin_probe::Level::Video,
+        label_column: "label".into(),
+        positive: "fake".into(),
+        negative: "real".into(),
+        mean: vec![0.0; 4],
+        std: vec![100.0; 4],
+        weights: vec![1.0, 0.0, 0.0, 0.0],
+        bias: -1.0,
+        threshold: 0.5,
+        threshold_rule: "0.5".into(),
+        c: None,
+        validation: None,
+        source: "test".into(),
+    };
+    let path = dir.join("probe.json");
+    probe.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn probe_scores_each_clip_and_refuses_features_of_another_model() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let probe = write_probe(dir.path());
+    let element = gst::ElementFactory::make("marlinprobe").property("probe", probe.to_str().unwrap()).build().unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
+    h.set_src_caps_str(&format!("application/x-marlin-features,dim=4,tokens=1,model-sha256={}", "ab".repeat(32)));
+    for k in 0..3 {
+        h.push(feature_buffer(k, 4)).unwrap();
+    }
+    for k in 0..3u64 {
+        let out = h.pull().unwrap();
+        let score = gstmarlin::meta::Score::from_buffer(&out).expect("a score meta");
+        // feature 0 = 100·k: σ(100k/100 − 1)
+        let want = 1.0 / (1.0 + (-(k as f64 - 1.0)).exp());
+        assert!((score.probability - want).abs() < 1e-6, "{k}: {score:?}");
+        assert_eq!(score.label, if want >= 0.5 { "fake" } else { "real" });
+        assert_eq!(gstmarlin::meta::ClipInfo::from_buffer(&out).unwrap().index, k, "the clip meta travels on");
+        let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Element]).expect("a message per clip");
+        let s = msg.structure().unwrap();
+        assert_eq!(s.name(), "marlin-probe");
+        assert_eq!(s.get::<u64>("clip-index").unwrap(), k);
+        assert_eq!(s.get::<String>("label").unwrap(), score.label);
+    }
+    drop(h);
+
+    let element = gst::ElementFactory::make("marlinprobe").property("probe", probe.to_str().unwrap()).build().unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let mut h = Harness::with_element(&element, Some("sink"), Some("src"));
+    h.set_src_caps_str(&format!("application/x-marlin-features,dim=4,tokens=1,model-sha256={}", "cd".repeat(32)));
+    assert!(h.push(feature_buffer(0, 4)).is_err());
+    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error]).expect("an error");
+    let gst::MessageView::Error(e) = msg.view() else { unreachable!() };
+    assert!(e.error().to_string().contains("this probe was trained on features of marlin_tiny"), "{}", e.error());
+}

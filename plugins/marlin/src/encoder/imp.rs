@@ -17,7 +17,7 @@ use marlin_model::{Clip as ModelClip, MarlinConfig};
 
 use super::{Backend, Precision, Tail};
 use crate::lock;
-use crate::meta::{CAPS_NAME, ClipInfo};
+use crate::meta::{CAPS_NAME, ClipInfo, MODEL_SHA256};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinencoder", gst::DebugColorFlags::empty(), Some("MARLIN encoder")));
 
@@ -315,7 +315,8 @@ impl Encoder {
         let cfg = encoder.config().clone();
         gst::info!(CAT, imp = self, "loaded {} ({}, dim {})", path.display(), cfg.name, encoder.dim());
         let tokens = if s.keep_seq { cfg.num_tokens() } else { 1 };
-        *lock(&self.caps) = Some(gst::Caps::builder(CAPS_NAME).field("dim", encoder.dim() as i32).field("tokens", tokens as i32).build());
+        let sha = marlin_batch::sha256_file(&path).map_err(|e| gst::error_msg!(gst::ResourceError::Read, ("{}", e)))?;
+        *lock(&self.caps) = Some(gst::Caps::builder(CAPS_NAME).field("dim", encoder.dim() as i32).field("tokens", tokens as i32).field(MODEL_SHA256, sha).build());
         let sampling = SamplingOptions {
             clip_frames: cfg.n_frames,
             sample_rate: s.sample_rate as usize,
