@@ -23,6 +23,18 @@ fn featurize(dir: &Path, model: &str) -> std::path::PathBuf {
     out
 }
 
+/// What the report page says of its pictures once headless Chromium has loaded it.
+fn report_images(page: &Path) -> String {
+    let url = format!("file://{}", page.canonicalize().unwrap().display());
+    let o = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", &url])
+        .output()
+        .expect("chromium is needed to check the report (apt-get install chromium; tools/setup.sh installs it)");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let at = dom.find("data-images=\"").unwrap_or_else(|| panic!("the page did not run its check: {dom}"));
+    dom[at + 13..].split('"').next().unwrap().to_string()
+}
+
 fn csv_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap().lines().map(String::from).collect()
 }
@@ -89,6 +101,13 @@ fn train_score_import_and_refuse_another_model() {
     let o = screen("marlin_tiny.encoder.pt", &screened);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(csv_lines(&screened.join("scores.csv")), csv_lines(&scored_by_trained));
+    // labelled videos: a report whose every picture loads in a browser (ROC, histograms, and a
+    // timeline and a face per flagged video)
+    let flagged = csv_lines(&screened.join("scores.csv")).iter().filter(|l| l.split(',').nth(3) == Some("fake")).count();
+    assert!(flagged > 0);
+    assert_eq!(report_images(&screened.join("report.html")), format!("loaded {}", 2 + 2 * flagged));
+    std::fs::remove_file(screened.join("report/roc.png")).unwrap();
+    assert_eq!(report_images(&screened.join("report.html")), "missing report/roc.png", "the check can fail");
     let refused = dir.path().join("refused");
     let o = screen("marlin_tiny.encoder.legacy.pt", &refused);
     assert!(stderr(&o).contains("this probe was trained on features of"), "{}", stderr(&o));

@@ -2,13 +2,14 @@
 # Installs the system packages marlin-rs builds and tests with (Debian 12 / Ubuntu 22.04+):
 # a C compiler, GStreamer 1.22 with its decoders, FFmpeg's libswscale (the exact colour path),
 # libjpeg-turbo's TurboJPEG (images as cv2.imread reads them),
-# and for the tests gst-launch-1.0 (test videos) and ffmpeg (an independent colour reference).
+# and for the tests gst-launch-1.0 (test videos), ffmpeg (an independent colour reference) and
+# chromium (opens the screening report headless).
 # Installs only what is missing; uses sudo when not root. .ci/run calls it.
 set -euo pipefail
 packages=(build-essential pkg-config
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-    gstreamer1.0-libav gstreamer1.0-tools libswscale-dev libturbojpeg0-dev ffmpeg)
+    gstreamer1.0-libav gstreamer1.0-tools libswscale-dev libturbojpeg0-dev ffmpeg chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,13 @@
 //! `marlin probe train|import|score`: linear probes on featurize outputs.
 
+use std::path::Path;
+
 use anyhow::{Context, Result, bail};
-use marlin_probe::score::{VideoScore, score, write_scores};
-use marlin_probe::{FORMAT, FeatureSet, Level, Probe, ProbeModel, TrainOptions, train};
+use marlin_faces::crop::FACE_SIZE;
+use marlin_faces::{Detection, SquareCrop};
+use marlin_probe::report::{Evidence, write_report};
+use marlin_probe::score::{ClipScore, VideoScore, VideoVerdict, score, write_scores};
+use marlin_probe::{ClipSource, FORMAT, FeatureSet, Level, Probe, ProbeModel, TrainOptions, train};
 
 use crate::args::{LevelArg, ModelArgs, PrecisionArg, ProbeCommand, ScreenArgs};
 use crate::{featurize, model_source};
@@ -75,9 +80,49 @@ pub fn screen(args: ScreenArgs) -> anyhow::Result<std::process::ExitCode> {
     let set = FeatureSet::read(&dir, &probe.label_column, None)?;
     let (clips, videos) = score(&probe, &set, rule)?;
     write_scores(&dir, &clips, &videos)?;
-    let flagged = videos.iter().filter(|v| v.label == probe.positive).count();
-    eprintln!("{} videos screened: {flagged} {}; see {}", videos.len(), probe.positive, dir.join("scores.csv").display());
+    let flagged: Vec<&VideoVerdict> = videos.iter().filter(|v| v.label == probe.positive).collect();
+    eprintln!("{} videos screened: {} {}; see {}", videos.len(), flagged.len(), probe.positive, dir.join("scores.csv").display());
+    if videos.iter().any(|v| v.truth == probe.positive || v.truth == probe.negative) {
+        let evidence: Vec<Evidence> = flagged.iter().map(|v| evidence(&set, &clips, v)).collect();
+        let page = write_report(&dir, &probe, &videos, &evidence)?;
+        eprintln!("report: {}", page.display());
+    }
     Ok(code)
+}
+
+/// A flagged video's clip scores and the face of its most suspicious clip.
+fn evidence(set: &FeatureSet, clips: &[ClipScore], v: &VideoVerdict) -> Evidence {
+    let mine: Vec<&ClipScore> = clips.iter().filter(|c| c.video_id == v.video_id).collect();
+    let worst = mine.iter().max_by(|a, b| a.probability.total_cmp(&b.probability));
+    let source = worst.and_then(|w| set.clips.iter().find(|s| s.video_id == v.video_id && s.clip == w.clip)).and_then(|s| s.source.clone());
+    let face = source.and_then(|s| match face_of(&s) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!("{}: no face picture for the report: {e:#}", s.path);
+            None
+        }
+    });
+    Evidence { video_id: v.video_id.clone(), score: v.score, clip_probabilities: mine.iter().map(|c| c.probability).collect(), face }
+}
+
+/// The middle frame of a clip, cropped to its mean face box (or the centre square), 224².
+fn face_of(s: &ClipSource) -> Result<(Vec<u8>, usize, usize)> {
+    let target = (s.first_frame + s.last_frame) / 2;
+    let mut reader = marlin_media::VideoReader::open(Path::new(&s.path), marlin_media::DecodeOptions::default())?;
+    let image = loop {
+        let convert = reader.frames_decoded() == target;
+        match reader.next_frame(convert)? {
+            Some(f) if convert => break f.image.context("a frame without pixels")?,
+            Some(_) => {}
+            None => bail!("the video ends before frame {target}"),
+        }
+    };
+    let (w, h) = (image.width as usize, image.height as usize);
+    let square = match s.face {
+        Some([x1, y1, x2, y2]) => SquareCrop::around(&Detection { x1, y1, x2, y2, score: 1.0, landmarks: [[0.0; 2]; 5] }),
+        None => SquareCrop { cx: (w / 2) as i64, cy: (h / 2) as i64, half: (w.min(h) / 2).max(1) as i64 },
+    };
+    Ok((square.face(&image.data, w, h), FACE_SIZE, FACE_SIZE))
 }
 
 fn level_of(l: LevelArg) -> Level {

@@ -1,5 +1,5 @@
 //! Drawing onto RGB frames so a person can check them: detections (box outlines, the 5
-//! landmarks, the track id) and short labels, in a small built-in 3×5 font (digits, A–Z).
+//! landmarks, the track id) and short labels, in a small built-in 3×5 font (digits, A–Z, a little punctuation).
 
 use crate::retinaface::Detection;
 
@@ -47,12 +47,17 @@ const LETTERS: [[u8; 5]; 26] = [
     [7, 1, 2, 4, 7], // Z
 ];
 
-/// The glyph of a character: digits and letters (either case); anything else is blank.
+/// The glyph of a character: digits, letters (either case) and `. - : /`; anything else is
+/// blank.
 fn glyph(ch: char) -> [u8; 5] {
     match ch {
         '0'..='9' => DIGITS[ch as usize - '0' as usize],
         'a'..='z' => LETTERS[ch as usize - 'a' as usize],
         'A'..='Z' => LETTERS[ch as usize - 'A' as usize],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        ':' => [0, 2, 0, 2, 0],
+        '/' => [1, 1, 2, 4, 4],
         _ => [0; 5],
     }
 }

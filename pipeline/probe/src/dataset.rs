@@ -27,6 +27,17 @@ pub struct Sample {
     pub clip: Option<usize>,
     pub label: String,
     pub features: Vec<f64>,
+    /// Where the clip came from (clip rows of a featurize output).
+    pub source: Option<ClipSource>,
+}
+
+/// A clip's video file, frames and mean face box (`x1, y1, x2, y2`) as clips.csv records them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipSource {
+    pub path: String,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub face: Option<[f32; 4]>,
 }
 
 /// A featurisation output read for probing.
@@ -68,6 +79,16 @@ impl FeatureSet {
             Some(g) => Some(col(g).ok_or_else(|| bad(csv_path.clone(), format!("no `{g}` column")))?),
             None => None,
         };
+        let named = |name: &str| col(name);
+        let (path_col, first_col, last_col) = (named("path"), named("first_frame"), named("last_frame"));
+        let box_cols: Option<Vec<usize>> = ["face_x1", "face_y1", "face_x2", "face_y2"].iter().map(|n| named(n)).collect();
+        let source_of = |r: &csv::StringRecord| -> Option<ClipSource> {
+            let face = box_cols.as_ref().and_then(|c| {
+                let v: Option<Vec<f32>> = c.iter().map(|&i| r[i].parse().ok()).collect();
+                v.map(|v| [v[0], v[1], v[2], v[3]])
+            });
+            Some(ClipSource { path: r[path_col?].to_string(), first_frame: r[first_col?].parse().ok()?, last_frame: r[last_col?].parse().ok()?, face })
+        };
         let mut clips = Vec::with_capacity(rows);
         for (k, record) in reader.records().enumerate() {
             let r = record.map_err(|e| bad(csv_path.clone(), e.to_string()))?;
@@ -80,6 +101,7 @@ impl FeatureSet {
                 clip: r[clip].parse().ok(),
                 label: label.map_or("", |l| r[l].trim()).to_string(),
                 features: values[k * dim..(k + 1) * dim].iter().map(|&v| v as f64).collect(),
+                source: source_of(&r),
             });
         }
         if clips.len() != rows {
@@ -110,7 +132,7 @@ impl FeatureSet {
                 }
                 None => {
                     order.push(c.video_id.clone());
-                    acc.insert(c.video_id.clone(), (Sample { clip: None, ..c.clone() }, 1));
+                    acc.insert(c.video_id.clone(), (Sample { clip: None, source: None, ..c.clone() }, 1));
                 }
             }
         }

@@ -10,10 +10,11 @@ mod import;
 pub mod logistic;
 pub mod metrics;
 mod probe;
+pub mod report;
 pub mod score;
 mod train;
 
-pub use dataset::{FeatureSet, Level, Sample};
+pub use dataset::{ClipSource, FeatureSet, Level, Sample};
 pub use error::ProbeError;
 pub use import::linear_head;
 pub use probe::{FORMAT, Probe, ProbeModel, ValidationReport};

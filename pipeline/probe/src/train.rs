@@ -176,7 +176,7 @@ mod tests {
             for c in 0..3 {
                 let noise = |j: usize| ((v * 7 + c * 3 + j * 11) as f64 * 0.618).sin();
                 let features = (0..4).map(|j| noise(j) + if fake && j == 0 { 2.0 } else { 0.0 }).collect();
-                clips.push(Sample { video_id: format!("v{v}"), group: format!("v{v}"), clip: Some(c), label: if fake { "fake" } else { "real" }.into(), features });
+                clips.push(Sample { video_id: format!("v{v}"), group: format!("v{v}"), clip: Some(c), label: if fake { "fake" } else { "real" }.into(), features, source: None });
             }
         }
         let model = ModelInfo { spec: "m".into(), path: "m.pt".into(), sha256: "ab".repeat(32), architecture: "vit_small".into(), dim: 4 };
