@@ -183,7 +183,7 @@ pub enum ProbeCommand {
         output: PathBuf,
     },
     /// Score a featurize output: clip_scores.csv (per clip) and scores.csv (per video, with the
-    /// label at the probe's threshold).
+    /// label at the probe's threshold); with labelled videos also report.html.
     Score {
         #[arg(long, value_name = "PROBE.json")]
         probe: PathBuf,

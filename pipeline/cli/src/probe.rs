@@ -55,12 +55,10 @@ pub fn run(command: ProbeCommand) -> Result<()> {
             let rule: VideoScore = video_score.parse().map_err(anyhow::Error::msg)?;
             let set = FeatureSet::read(&features, &p.label_column, None)
                 .with_context(|| format!("cannot read the features in {}", features.display()))?;
-            let (clips, videos) = score(&p, &set, rule)?;
-            let dir = out.unwrap_or(features);
+            let dir = out.unwrap_or_else(|| features.clone());
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            write_scores(&dir, &clips, &videos)?;
-            let flagged = videos.iter().filter(|v| v.label == p.positive).count();
-            println!("{} videos ({} clips) scored: {flagged} {}; scores.csv and clip_scores.csv in {}", videos.len(), clips.len(), p.positive, dir.display());
+            let flagged = score_into(&dir, &p, &set, rule)?;
+            println!("{} flagged {}; scores.csv and clip_scores.csv in {}", flagged, p.positive, dir.display());
         }
     }
     Ok(())
@@ -78,16 +76,23 @@ pub fn screen(args: ScreenArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     let (code, dir) = featurize::execute(args.featurize)?;
     let set = FeatureSet::read(&dir, &probe.label_column, None)?;
-    let (clips, videos) = score(&probe, &set, rule)?;
-    write_scores(&dir, &clips, &videos)?;
+    score_into(&dir, &probe, &set, rule)?;
+    Ok(code)
+}
+
+/// Scores `set` into `dir` (the two CSVs, and `report.html` when the videos carry labels);
+/// returns how many videos were flagged.
+fn score_into(dir: &Path, probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<usize> {
+    let (clips, videos) = score(probe, set, rule)?;
+    write_scores(dir, &clips, &videos)?;
     let flagged: Vec<&VideoVerdict> = videos.iter().filter(|v| v.label == probe.positive).collect();
-    eprintln!("{} videos screened: {} {}; see {}", videos.len(), flagged.len(), probe.positive, dir.join("scores.csv").display());
+    eprintln!("{} videos ({} clips) scored: {} {}; see {}", videos.len(), clips.len(), flagged.len(), probe.positive, dir.join("scores.csv").display());
     if videos.iter().any(|v| v.truth == probe.positive || v.truth == probe.negative) {
-        let evidence: Vec<Evidence> = flagged.iter().map(|v| evidence(&set, &clips, v)).collect();
-        let page = write_report(&dir, &probe, &videos, &evidence)?;
+        let evidence: Vec<Evidence> = flagged.iter().map(|v| evidence(set, &clips, v)).collect();
+        let page = write_report(dir, probe, &videos, &evidence)?;
         eprintln!("report: {}", page.display());
     }
-    Ok(code)
+    Ok(flagged.len())
 }
 
 /// A flagged video's clip scores and the face of its most suspicious clip.
