@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use marlin_batch::config::Precision;
-use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, Shard, Stats};
+use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats};
 
 use crate::args::{DetectorArgs, FeaturizeArgs, ModelArgs, PrecisionArg};
 use crate::{detector_source, model_source};
@@ -21,12 +21,12 @@ const SOME_FAILED: u8 = 2;
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: FeaturizeArgs) -> anyhow::Result<ExitCode> {
-    execute(args).map(|(code, _)| code)
+    execute(args, |_| Ok(())).map(|(code, _)| code)
 }
 
 /// Runs featurize; returns the exit status and the folder written (the shard's own when
-/// sharded).
-pub fn execute(args: FeaturizeArgs) -> anyhow::Result<(ExitCode, std::path::PathBuf)> {
+/// sharded). `accept_model` sees the loaded model's record before anything is written.
+pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> anyhow::Result<()>) -> anyhow::Result<(ExitCode, std::path::PathBuf)> {
     let config = settings(&args)?;
     let shard = match args.shard {
         Some(s) => Some(s),
@@ -49,6 +49,7 @@ pub fn execute(args: FeaturizeArgs) -> anyhow::Result<(ExitCode, std::path::Path
     };
     let model = model_source::load(&model_args)?;
     let info = model_source::info(&spec, &model)?;
+    accept_model(&info)?;
     let detector = match config.faces.crop_face {
         true => Some(detector_source::load(&DetectorArgs { detector: config.faces.detector.clone(), detector_threads: config.detector_threads })?),
         false => None,
@@ -103,7 +104,7 @@ pub fn merge(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The config file, then the flags over it.
-pub fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
+fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
     let mut c = match &args.config {
         Some(p) => FeaturizeConfig::from_yaml_file(p)?,
         None => FeaturizeConfig::default(),

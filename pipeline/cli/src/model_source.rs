@@ -30,7 +30,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
     Marlin::load(&path, config, args.threads, args.precision.into()).with_context(|| format!("cannot load model {}", args.model))
 }
 
-pub fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {
+fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {
     Ok(marlin_hub::resolve_checkpoint(spec)?)
 }
 

@@ -68,13 +68,7 @@ pub fn run(command: ProbeCommand) -> Result<()> {
 pub fn screen(args: ScreenArgs) -> anyhow::Result<std::process::ExitCode> {
     let probe = Probe::load(&args.probe)?;
     let rule: VideoScore = args.video_score.parse().map_err(anyhow::Error::msg)?;
-    let config = featurize::settings(&args.featurize)?;
-    let spec = config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --config file")?;
-    let sha = marlin_batch::sha256_file(&model_source::checkpoint_path(&spec)?)?;
-    if sha != probe.model.sha256 {
-        bail!("{}: this probe was trained on features of {} (sha256 {}…); --model {spec} is another checkpoint (sha256 {}…)", args.probe.display(), probe.model.architecture, &probe.model.sha256[..12.min(probe.model.sha256.len())], &sha[..12]);
-    }
-    let (code, dir) = featurize::execute(args.featurize)?;
+    let (code, dir) = featurize::execute(args.featurize, |m| Ok(probe.check_model(&args.probe, &m.architecture, Some(&m.sha256), m.dim)?))?;
     let set = FeatureSet::read(&dir, &probe.label_column, None)?;
     score_into(&dir, &probe, &set, rule)?;
     Ok(code)

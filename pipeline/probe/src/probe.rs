@@ -70,18 +70,19 @@ impl Probe {
         if probability >= self.threshold { &self.positive } else { &self.negative }
     }
 
-    /// Refuses features of another model than the probe's.
-    pub fn check_model(&self, path: &Path, architecture: &str, sha256: &str, dim: usize) -> Result<(), ProbeError> {
-        if self.model.sha256 != sha256 || self.model.dim != dim {
+    /// Refuses features of another model than the probe's: another width, or another
+    /// checkpoint where its SHA-256 is known. The error names `path`.
+    pub fn check_model(&self, path: &Path, architecture: &str, sha256: Option<&str>, dim: usize) -> Result<(), ProbeError> {
+        if sha256.is_some_and(|s| s != self.model.sha256) || self.model.dim != dim {
             let short = |s: &str| s.chars().take(12).collect::<String>();
             return Err(ProbeError::WrongModel {
                 path: path.to_path_buf(),
                 detail: format!(
-                    "{} (sha256 {}…, dim {}); these are from {architecture} (sha256 {}…, dim {dim})",
+                    "{} (sha256 {}…, dim {}); these are from {architecture} (sha256 {}, dim {dim})",
                     self.model.architecture,
                     short(&self.model.sha256),
                     self.model.dim,
-                    short(sha256)
+                    sha256.map_or("unknown".into(), |s| format!("{}…", short(s)))
                 ),
             });
         }

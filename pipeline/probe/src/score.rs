@@ -56,7 +56,7 @@ pub struct VideoVerdict {
 
 /// Scores every clip and video of `set`.
 pub fn score(probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<(Vec<ClipScore>, Vec<VideoVerdict>), ProbeError> {
-    probe.check_model(&set.dir, &set.model.architecture, &set.model.sha256, set.dim)?;
+    probe.check_model(&set.dir, &set.model.architecture, Some(&set.model.sha256), set.dim)?;
     let clips: Vec<ClipScore> = set.clips.iter().map(|c| ClipScore { video_id: c.video_id.clone(), clip: c.clip, probability: probe.probability(&c.features) }).collect();
     let mut per_video: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for c in &clips {

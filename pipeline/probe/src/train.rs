@@ -204,8 +204,10 @@ mod tests {
         let path = dir.path().join("probe.json");
         probe.save(&path).unwrap();
         assert_eq!(Probe::load(&path).unwrap(), probe);
-        assert!(probe.check_model(&path, "vit_small", &"ab".repeat(32), 4).is_ok());
-        let e = probe.check_model(&path, "vit_base", &"cd".repeat(32), 768).unwrap_err().to_string();
+        assert!(probe.check_model(&path, "vit_small", Some(&"ab".repeat(32)), 4).is_ok());
+        assert!(probe.check_model(&path, "a stream", None, 4).is_ok());
+        assert!(probe.check_model(&path, "a stream", None, 5).is_err());
+        let e = probe.check_model(&path, "vit_base", Some(&"cd".repeat(32)), 768).unwrap_err().to_string();
         assert!(e.contains("trained on features of vit_small") && e.contains("vit_base"), "{e}");
         let wrong = train(&set, &TrainOptions { positive: Some("maybe".into()), ..options() }).unwrap_err();
         assert!(wrong.to_string().contains("not one of the labels"));

@@ -31,6 +31,8 @@ impl Default for Settings {
 
 struct State {
     probe: marlin_probe::Probe,
+    /// Its file, for the errors.
+    path: PathBuf,
     /// The stream's feature width, once the caps are checked.
     dim: Option<usize>,
 }
@@ -122,7 +124,7 @@ impl BaseTransformImpl for Probe {
         let path = lock(&self.settings).probe.clone().map(PathBuf::from).ok_or_else(|| gst::error_msg!(gst::ResourceError::NotFound, ("no probe: set the `probe` property to a probe file")))?;
         let probe = marlin_probe::Probe::load(&path).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
         gst::info!(CAT, imp = self, "loaded {} ({} features of {})", path.display(), probe.model.dim, probe.model.architecture);
-        *lock(&self.state) = Some(State { probe, dim: None });
+        *lock(&self.state) = Some(State { probe, path, dim: None });
         Ok(())
     }
 
@@ -136,14 +138,9 @@ impl BaseTransformImpl for Probe {
         let dim = s.get::<i32>("dim").map_err(|e| gst::loggable_error!(CAT, "caps without dim: {e}"))? as usize;
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps before start"))?;
-        let model = &state.probe.model;
         let sha = s.get::<String>(MODEL_SHA256).ok();
-        if dim != model.dim || sha.as_ref().is_some_and(|sha| *sha != model.sha256) {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::WrongType,
-                ("this probe was trained on features of {} (dim {}, sha256 {}…); the stream carries dim {dim}{}", model.architecture, model.dim, model.sha256.chars().take(12).collect::<String>(), sha.map(|s| format!(", sha256 {}…", &s[..12.min(s.len())])).unwrap_or_default())
-            );
+        if let Err(e) = state.probe.check_model(&state.path, "the stream", sha.as_deref(), dim) {
+            gst::element_imp_error!(self, gst::StreamError::WrongType, ("{}", e));
             return Err(gst::loggable_error!(CAT, "features of another model"));
         }
         state.dim = Some(dim);
@@ -153,7 +150,7 @@ impl BaseTransformImpl for Probe {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let threshold = lock(&self.settings).threshold;
         let guard = lock(&self.state);
-        let Some(State { probe, dim: Some(dim) }) = guard.as_ref() else {
+        let Some(State { probe, dim: Some(dim), .. }) = guard.as_ref() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("features before caps"));
             return Err(gst::FlowError::NotNegotiated);
         };
