@@ -38,7 +38,7 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     }
     let model = model_source::load(&args.model)?;
     if !model.has_decoder() {
-        bail!("{}: this checkpoint has no decoder: use the .full.pt (e.g. `marlin models fetch vit_base_ytf --full`)", model.path.display());
+        return Err(marlin_model::ModelError::NoDecoder { path: model.path.clone() }.into());
     }
     let cfg = model.encoder.config().clone();
     let shape = tubelet_shape(&cfg);
@@ -102,8 +102,10 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
 
     let single = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     if single {
-        let (_, data) = read_u8(&args.input, &[shape.frames, shape.side, shape.side, 3])?;
-        each(data, String::new())?;
+        match crate::encode::read_clip(&args.input, &cfg)? {
+            Clip::Rgb8(data) => each(data, String::new())?,
+            Clip::Float(_) => bail!("{}: reconstruct shows uint8 clips: give the ({},{},{},3) uint8 frames", args.input.display(), shape.frames, shape.side, shape.side),
+        }
     } else {
         let sampling = SamplingOptions { clip_frames: cfg.n_frames, sample_rate: args.sample_rate, stride: args.stride, tail: TailPolicy::Drop, max_clips: args.max_clips };
         let detector = if args.crop_face { Some(detector_source::load(&args.detector)?) } else { None };
