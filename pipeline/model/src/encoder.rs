@@ -141,7 +141,15 @@ impl Encoder {
         for c in clips {
             c.check(&self.cfg)?;
         }
-        Ok(self.pool.install(|| self.forward_checked(clips)))
+        let (n, d) = (self.cfg.num_tokens(), self.dim());
+        Ok(self.with_scratch(clips.len() * n, d, |s| {
+            let mut x = self.embed(clips, s);
+            let g = Geometry::new(&self.cfg, n, self.cfg.encoder);
+            for block in &self.blocks {
+                self.block(block, &mut x, clips.len(), g, s);
+            }
+            Hidden { values: x, clips: clips.len() }
+        }))
     }
 
     /// The pooled feature per clip: LayerNorm(mean over tokens).
@@ -171,28 +179,33 @@ impl Encoder {
         out.chunks_exact(n * d).map(<[f32]>::to_vec).collect()
     }
 
-    fn forward_checked(&self, clips: &[Clip]) -> Hidden {
+    /// Runs `f` on the encoder's threads with the activation buffers sized for `rows` rows of
+    /// width `d`.
+    fn with_scratch<R: Send>(&self, rows: usize, d: usize, f: impl FnOnce(&mut Scratch) -> R + Send) -> R {
+        self.pool.install(|| {
+            // a poisoned lock only means another forward panicked; the buffers are overwritten anyway
+            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &mut *guard;
+            s.ensure(rows, d, self.cfg.patch_dim(), self.cfg.mlp_hidden(d), self.precision);
+            f(s)
+        })
+    }
+
+    /// Every token of each clip embedded: pos + (patches·Wᵀ + b), the official order of the two
+    /// additions; (clips · tokens) × D.
+    fn embed(&self, clips: &[Clip], s: &mut Scratch) -> Vec<f32> {
         let cfg = &self.cfg;
         let (n, d, pd) = (cfg.num_tokens(), self.dim(), cfg.patch_dim());
         let rows = clips.len() * n;
-        // a poisoned lock only means another forward panicked; the buffers are overwritten anyway
-        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let s = &mut *guard;
-        s.ensure(rows, d, pd, cfg.mlp_hidden(d), self.precision);
         let mut patches = std::mem::take(&mut s.patches);
         patches.par_chunks_mut(n * pd).zip(clips).for_each(|(out, clip)| patchify(clip, cfg, out));
         let mut x = vec![0f32; rows * d];
         for clip in x.chunks_exact_mut(n * d) {
             clip.copy_from_slice(&self.pos_embed);
         }
-        // x = pos + (patches·Wᵀ + b), the official order of the two additions
         self.dense(&patches, rows, &self.patch_embed, &mut x, Epilogue::Accumulate, s);
         s.patches = patches;
-        let g = Geometry::new(cfg, n, cfg.encoder);
-        for block in &self.blocks {
-            self.block(block, &mut x, clips.len(), g, s);
-        }
-        Hidden { values: x, clips: clips.len() }
+        x
     }
 
     /// The official `MarlinEncoder.forward(x, mask)` for one clip: the patch embedding and
@@ -200,23 +213,15 @@ impl Encoder {
     /// the blocks and the final LayerNorm: (visible × D).
     pub fn forward_visible(&self, clip: &Clip, visible: &[u32]) -> Result<Vec<f32>, ModelError> {
         clip.check(&self.cfg)?;
-        let cfg = &self.cfg;
-        let (n, d, pd) = (cfg.num_tokens(), self.dim(), cfg.patch_dim());
+        let (n, d) = (self.cfg.num_tokens(), self.dim());
         if visible.is_empty() || visible.iter().any(|&i| i as usize >= n) {
             return Err(ModelError::BadInput(format!("a mask must leave between 1 and {n} tokens visible, all below {n}")));
         }
-        Ok(self.pool.install(|| {
-            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-            let s = &mut *guard;
-            s.ensure(n, d, pd, cfg.mlp_hidden(d), self.precision);
-            let mut patches = std::mem::take(&mut s.patches);
-            patchify(clip, cfg, &mut patches);
-            let mut all = self.pos_embed.clone();
-            self.dense(&patches, n, &self.patch_embed, &mut all, Epilogue::Accumulate, s);
-            s.patches = patches;
+        Ok(self.with_scratch(n, d, |s| {
+            let all = self.embed(std::slice::from_ref(clip), s);
             let mut x = vec![0f32; visible.len() * d];
             marlin_kernels::mask::gather_rows(&all, d, visible, &mut x);
-            let g = Geometry::new(cfg, visible.len(), cfg.encoder);
+            let g = Geometry::new(&self.cfg, visible.len(), self.cfg.encoder);
             for block in &self.blocks {
                 self.block(block, &mut x, 1, g, s);
             }
@@ -228,10 +233,7 @@ impl Encoder {
 
     /// Runs `blocks` of shape `g` over `x` (`clips` × `g.tokens` rows), in place.
     pub(crate) fn run_blocks(&self, blocks: &[Block], x: &mut [f32], clips: usize, g: Geometry) {
-        self.pool.install(|| {
-            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-            let s = &mut *guard;
-            s.ensure(clips * g.tokens, g.dim, self.cfg.patch_dim(), self.cfg.mlp_hidden(g.dim), self.precision);
+        self.with_scratch(clips * g.tokens, g.dim, |s| {
             for block in blocks {
                 self.block(block, x, clips, g, s);
             }
@@ -240,10 +242,7 @@ impl Encoder {
 
     /// `x·Wᵀ + b` for `rows` rows, on the encoder's threads.
     pub(crate) fn linear(&self, x: &[f32], rows: usize, l: &PackedB) -> Vec<f32> {
-        self.pool.install(|| {
-            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-            let s = &mut *guard;
-            s.ensure(rows, l.k(), self.cfg.patch_dim(), self.cfg.mlp_hidden(self.dim()), self.precision);
+        self.with_scratch(rows, l.k(), |s| {
             let mut out = vec![0f32; rows * l.n()];
             self.dense(x, rows, l, &mut out, Epilogue::Store, s);
             out
