@@ -60,7 +60,7 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
 
     // crop_resize: squares inside, across and outside the frame; copy, halving, up and down
     let (w, h) = (1280, 720);
-    let mut frames: Vec<u8> = (0..2 * w * h * 3).map(|_| rng.byte()).collect();
+    let frames: Vec<u8> = (0..2 * w * h * 3).map(|_| rng.byte()).collect();
     let mut jobs: Vec<SquareJob> = [(0, 100, 80, 300), (1, -50, -40, 224), (0, 1100, 600, 448), (1, 640, 360, 2), (0, -300, 500, 900), (1, 5000, 10, 64)]
         .map(|(frame, x0, y0, side)| SquareJob { frame, square: Square { x0, y0, side } })
         .to_vec();
@@ -70,14 +70,13 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
     }
     let (got, s) = gpu.crop_resize_square(&frames, w, h, &jobs, 224, 20)?;
     let want: Vec<u8> = jobs.iter().flat_map(|j| crop_resize_square(&frames[j.frame * w * h * 3..][..w * h * 3], w, h, j.square, 224)).collect();
-    record("crop_resize_square (random frames)", diff_bytes(&got, &want, 0), format!("{:.0} faces/s ({:.1} GB/s written)", jobs.len() as f64 / s, got.len() as f64 / s / 1e9), say);
+    record("crop_resize_square (random frames)", mismatches(&got, &want, |v| v.to_string()), format!("{:.0} faces/s ({:.1} GB/s written)", jobs.len() as f64 / s, got.len() as f64 / s / 1e9), say);
     if let Some(r) = &real {
-        frames = r.rgb.to_vec();
         let side = r.width.min(r.height) / 2;
         let jobs = [SquareJob { frame: 0, square: Square { x0: (r.width / 4) as i64, y0: (r.height / 4) as i64, side } }, SquareJob { frame: 0, square: Square { x0: -10, y0: -10, side: side + 20 } }];
-        let (got, _) = gpu.crop_resize_square(&frames, r.width, r.height, &jobs, 224, 1)?;
-        let want: Vec<u8> = jobs.iter().flat_map(|j| crop_resize_square(&frames, r.width, r.height, j.square, 224)).collect();
-        record("crop_resize_square (real frame)", diff_bytes(&got, &want, 0), "-".into(), say);
+        let (got, _) = gpu.crop_resize_square(r.rgb, r.width, r.height, &jobs, 224, 1)?;
+        let want: Vec<u8> = jobs.iter().flat_map(|j| crop_resize_square(r.rgb, r.width, r.height, j.square, 224)).collect();
+        record("crop_resize_square (real frame)", mismatches(&got, &want, |v| v.to_string()), "-".into(), say);
     }
 
     // similarity warps: rotations and scales of random frames
@@ -91,7 +90,7 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
         .collect();
     let (got, s) = gpu.warp_similarity(&frames, w, h, &faces, 224, 20)?;
     let want: Vec<u8> = faces.iter().flat_map(|(f, m)| warp_bilinear(&frames[f * w * h * 3..][..w * h * 3], w, h, *m, 224)).collect();
-    record("warp_similarity", diff_bytes(&got, &want, 0), format!("{:.0} faces/s", faces.len() as f64 / s), say);
+    record("warp_similarity", mismatches(&got, &want, |v| v.to_string()), format!("{:.0} faces/s", faces.len() as f64 / s), say);
 
     // patchify, f32 and f16, 8 clips
     let shape = TubeletShape::MARLIN;
@@ -103,14 +102,14 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
     }
     let (got, s) = gpu.patchify(&clips, shape, false, 20)?;
     let want_bits: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
-    record("patchify_f32", diff_words(&got, &want_bits), format!("{:.0} clips/s ({:.1} GB/s written)", 8.0 / s, (8 * per * 4) as f64 / s / 1e9), say);
+    record("patchify_f32", mismatches(&got, &want_bits, hex), format!("{:.0} clips/s ({:.1} GB/s written)", 8.0 / s, (8 * per * 4) as f64 / s / 1e9), say);
     let mut want16 = vec![half::f16::ZERO; 8 * per];
     for (c, o) in clips.chunks_exact(shape.clip_len()).zip(want16.chunks_exact_mut(per)) {
         patchify_rgb8_f16(c, shape, o);
     }
     let (got, s) = gpu.patchify(&clips, shape, true, 20)?;
     let want_bits: Vec<u32> = want16.iter().map(|v| v.to_bits() as u32).collect();
-    record("patchify_f16", diff_words(&got, &want_bits), format!("{:.0} clips/s", 8.0 / s), say);
+    record("patchify_f16", mismatches(&got, &want_bits, hex), format!("{:.0} clips/s", 8.0 / s), say);
 
     // gather / scatter of visible tokens, 8 clips of ViT-B tokens
     let (tokens, dim, n) = (shape.tokens(), 768, 8);
@@ -125,14 +124,14 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
         gather_rows(&src[b * tokens * dim..][..tokens * dim], dim, &indices[b * count..][..count], &mut want[b * count * dim..][..count * dim]);
     }
     let (got, s) = gpu.move_rows(&src, &[], TokenRows { clips: n, tokens, dim }, &indices, 50)?;
-    record("gather_rows", diff_words(&bits(&got), &bits(&want)), format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9), say);
+    record("gather_rows", mismatches(&bits(&got), &bits(&want), hex), format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9), say);
     let base = vec![0.5f32; n * tokens * dim];
     let mut want_s = base.clone();
     for b in 0..n {
         scatter_rows(&want[b * count * dim..][..count * dim], dim, &indices[b * count..][..count], &mut want_s[b * tokens * dim..][..tokens * dim]);
     }
     let (got, s) = gpu.move_rows(&want, &base, TokenRows { clips: n, tokens, dim }, &indices, 50)?;
-    record("scatter_rows", diff_words(&bits(&got), &bits(&want_s)), format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9), say);
+    record("scatter_rows", mismatches(&bits(&got), &bits(&want_s), hex), format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9), say);
     Ok(report)
 }
 
@@ -140,29 +139,21 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// The first mismatches (beyond `tolerance` grey levels) and their count.
-fn diff_bytes(got: &[u8], want: &[u8], tolerance: u8) -> Vec<String> {
+/// The first mismatches and their count (values shown by `show`); empty when equal.
+fn mismatches<T: Copy + PartialEq>(got: &[T], want: &[T], show: impl Fn(T) -> String) -> Vec<String> {
     if got.len() != want.len() {
-        return vec![format!("{} bytes, expected {}", got.len(), want.len())];
+        return vec![format!("{} values, expected {}", got.len(), want.len())];
     }
-    let bad: Vec<usize> = (0..got.len()).filter(|&i| got[i].abs_diff(want[i]) > tolerance).collect();
-    let mut out: Vec<String> = bad.iter().take(5).map(|&i| format!("byte {i}: {} vs {}", got[i], want[i])).collect();
+    let bad: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
+    let mut out: Vec<String> = bad.iter().take(5).map(|&i| format!("value {i}: {} vs {}", show(got[i]), show(want[i]))).collect();
     if !bad.is_empty() {
         out.push(format!("{} of {} differ", bad.len(), got.len()));
     }
     out
 }
 
-fn diff_words(got: &[u32], want: &[u32]) -> Vec<String> {
-    if got.len() != want.len() {
-        return vec![format!("{} values, expected {}", got.len(), want.len())];
-    }
-    let bad: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
-    let mut out: Vec<String> = bad.iter().take(5).map(|&i| format!("value {i}: {:#x} vs {:#x}", got[i], want[i])).collect();
-    if !bad.is_empty() {
-        out.push(format!("{} of {} differ", bad.len(), got.len()));
-    }
-    out
+fn hex(v: u32) -> String {
+    format!("{v:#x}")
 }
 
 /// A tiny deterministic generator for test inputs.
