@@ -80,10 +80,23 @@ impl Canvas<'_> {
         }
     }
 
-    fn fill(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
+    /// The rectangle `[x0, x1) × [y0, y1)`, clipped to the frame.
+    pub fn fill(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
         for y in y0..y1 {
             for x in x0..x1 {
                 self.put(x, y, c);
+            }
+        }
+    }
+
+    /// A 2-pixel line from `a` to `b`, clipped to the frame.
+    pub fn line(&mut self, a: (f64, f64), b: (f64, f64), c: [u8; 3]) {
+        let steps = (b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil().max(1.0) as usize;
+        for k in 0..=steps {
+            let t = k as f64 / steps as f64;
+            let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
+                self.put(x.round() as i64 + dx, y.round() as i64 + dy, c);
             }
         }
     }

@@ -51,35 +51,22 @@ impl Chart {
         (x0 + x.clamp(0.0, 1.0) * (x1 - x0), y0 + y.clamp(0.0, 1.0) * (y1 - y0))
     }
 
-    fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as usize) < W && (y as usize) < H {
-            let i = (y as usize * W + x as usize) * 3;
-            self.px[i..i + 3].copy_from_slice(&c);
-        }
+    fn canvas(&mut self) -> Canvas<'_> {
+        Canvas { pixels: &mut self.px, width: W, height: H }
     }
 
     fn line(&mut self, a: (f64, f64), b: (f64, f64), c: [u8; 3]) {
-        let steps = (b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil().max(1.0) as usize;
-        for k in 0..=steps {
-            let t = k as f64 / steps as f64;
-            let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
-                self.put(x.round() as i64 + dx, y.round() as i64 + dy, c);
-            }
-        }
+        self.canvas().line(a, b, c);
     }
 
+    /// A bar over `[x0, x1)` from 0 to `y` (plot coordinates).
     fn bar(&mut self, x0: f64, x1: f64, y: f64, c: [u8; 3]) {
-        let (a, base) = (self.at(x0, 0.0), self.at(x1, y));
-        for px in a.0.round() as i64..base.0.round() as i64 {
-            for py in base.1.round() as i64..a.1.round() as i64 {
-                self.put(px, py, c);
-            }
-        }
+        let (a, top) = (self.at(x0, 0.0), self.at(x1, y));
+        self.canvas().fill(a.0.round() as i64, top.1.round() as i64, top.0.round() as i64, a.1.round() as i64, c);
     }
 
     fn text(&mut self, text: &str, x: i64, y: i64, scale: i64, c: [u8; 3]) {
-        Canvas { pixels: &mut self.px, width: W, height: H }.text(text, x, y, scale, c);
+        self.canvas().text(text, x, y, scale, c);
     }
 
     /// Axis labels: `x` under the axis, `y` at the top left, ticks at 0 and 1.
