@@ -78,7 +78,9 @@ impl FromStr for Shard {
     }
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a (64-bit) of an id: the same on every machine and run, so shards and the probe's
+/// validation splits are reproducible.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 

@@ -1,7 +1,9 @@
 //! Training a probe on a featurisation output: samples per video or per clip, a validation
 //! split by video (or k folds of videos), the threshold from the validation scores.
 
-use crate::logistic::{balanced_weights, fit};
+use marlin_batch::shard::fnv1a;
+
+use crate::logistic::{Logistic, balanced_weights, fit};
 use crate::metrics::{Confusion, auc, equal_error_rate, threshold_at_fpr};
 use crate::probe::FORMAT;
 use crate::{FeatureSet, Level, Probe, ProbeError, ProbeModel, Sample, ValidationReport};
@@ -73,8 +75,8 @@ pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError>
                 if test_idx.is_empty() {
                     continue;
                 }
-                let probe = fit_probe(&samples, &y, &train_idx, opts.c)?;
-                scores.extend(test_idx.iter().map(|&i| (probe.probability(&samples[i].features), y[i])));
+                let fitted = Fitted::new(&samples, &y, &train_idx, opts.c)?;
+                scores.extend(test_idx.iter().map(|&i| (fitted.probability(&samples[i].features), y[i])));
             }
             (scores, format!("{k}-fold"))
         }
@@ -82,85 +84,91 @@ pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError>
         None => {
             let val: Vec<usize> = (0..samples.len()).filter(|&i| in_validation(&samples[i].group, opts.val_fraction)).collect();
             let train_idx: Vec<usize> = (0..samples.len()).filter(|&i| !in_validation(&samples[i].group, opts.val_fraction)).collect();
-            let probe = fit_probe(&samples, &y, &train_idx, opts.c)?;
-            (val.iter().map(|&i| (probe.probability(&samples[i].features), y[i])).collect(), "split".to_string())
+            let fitted = Fitted::new(&samples, &y, &train_idx, opts.c)?;
+            (val.iter().map(|&i| (fitted.probability(&samples[i].features), y[i])).collect(), "split".to_string())
         }
     };
     let all: Vec<usize> = (0..samples.len()).collect();
     let final_idx: Vec<usize> = if opts.folds.is_some() { all } else { all.into_iter().filter(|&i| !in_validation(&samples[i].group, opts.val_fraction)).collect() };
-    let mut probe = fit_probe(&samples, &y, &final_idx, opts.c)?;
+    let fitted = Fitted::new(&samples, &y, &final_idx, opts.c)?;
     // without held-out samples the threshold comes from the training scores
-    let scored: Vec<(f64, bool)> = if held_out.is_empty() { final_idx.iter().map(|&i| (probe.probability(&samples[i].features), y[i])).collect() } else { held_out.clone() };
+    let scored: Vec<(f64, bool)> = if held_out.is_empty() { final_idx.iter().map(|&i| (fitted.probability(&samples[i].features), y[i])).collect() } else { held_out.clone() };
     let (s, l): (Vec<f64>, Vec<bool>) = scored.iter().copied().unzip();
     let (eer, eer_threshold) = equal_error_rate(&s, &l);
     let (threshold, rule) = match opts.threshold {
         ThresholdRule::Eer => (eer_threshold, "eer".to_string()),
         ThresholdRule::Fpr(f) => (threshold_at_fpr(&s, &l, f), format!("fpr={f}")),
     };
-    probe.threshold = if threshold.is_finite() { threshold } else { 1.0 };
-    probe.threshold_rule = rule;
-    probe.validation = (!held_out.is_empty()).then(|| {
-        let confusion = Confusion::at(&s, &l, probe.threshold);
+    let threshold = if threshold.is_finite() { threshold } else { 1.0 };
+    let validation = (!held_out.is_empty()).then(|| {
+        let confusion = Confusion::at(&s, &l, threshold);
         ValidationReport { method, samples: s.len(), auc: auc(&s, &l), eer, accuracy: confusion.accuracy(), confusion }
     });
-    probe.model = ProbeModel { architecture: set.model.architecture.clone(), sha256: set.model.sha256.clone(), dim: set.dim };
-    probe.level = opts.level;
-    probe.label_column = opts.label_column.clone();
-    probe.positive = positive;
-    probe.negative = negative;
-    probe.source = format!("trained on {}", set.dir.display());
-    Ok(probe)
-}
-
-/// Standardises on the `idx` samples and fits the linear layer.
-fn fit_probe(samples: &[Sample], y: &[bool], idx: &[usize], c: f64) -> Result<Probe, ProbeError> {
-    if idx.is_empty() {
-        return Err(ProbeError::Data("no training samples left after the validation split".into()));
-    }
-    let d = samples[idx[0]].features.len();
-    let n = idx.len() as f64;
-    let mut mean = vec![0f64; d];
-    for &i in idx {
-        mean.iter_mut().zip(&samples[i].features).for_each(|(m, v)| *m += v / n);
-    }
-    let mut std = vec![0f64; d];
-    for &i in idx {
-        std.iter_mut().zip(&samples[i].features).zip(&mean).for_each(|((s, v), m)| *s += (v - m) * (v - m) / n);
-    }
-    let std: Vec<f64> = std.into_iter().map(|v| if v.sqrt() > 1e-12 { v.sqrt() } else { 1.0 }).collect();
-    let x: Vec<Vec<f64>> = idx.iter().map(|&i| samples[i].features.iter().zip(&mean).zip(&std).map(|((v, m), s)| (v - m) / s).collect()).collect();
-    let labels: Vec<bool> = idx.iter().map(|&i| y[i]).collect();
-    let model = fit(&x, &labels, &balanced_weights(&labels), c)?;
+    let Fitted { mean, std, model } = fitted;
     Ok(Probe {
         format: FORMAT.into(),
-        model: ProbeModel { architecture: String::new(), sha256: String::new(), dim: d },
-        level: Level::Video,
-        label_column: String::new(),
-        positive: String::new(),
-        negative: String::new(),
+        model: ProbeModel { architecture: set.model.architecture.clone(), sha256: set.model.sha256.clone(), dim: set.dim },
+        level: opts.level,
+        label_column: opts.label_column.clone(),
+        positive,
+        negative,
         mean,
         std,
         weights: model.weights,
         bias: model.bias,
-        threshold: 0.5,
-        threshold_rule: "0.5".into(),
-        c: Some(c),
-        validation: None,
-        source: String::new(),
+        threshold,
+        threshold_rule: rule,
+        c: Some(opts.c),
+        validation,
+        source: format!("trained on {}", set.dir.display()),
     })
 }
 
-/// FNV-1a of a group (video) id: the same split on every machine and run.
-fn video_hash(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+/// A linear layer fitted on standardised features, with the standardisation.
+struct Fitted {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    model: Logistic,
+}
+
+impl Fitted {
+    /// Standardises on the `idx` samples and fits the linear layer.
+    fn new(samples: &[Sample], y: &[bool], idx: &[usize], c: f64) -> Result<Self, ProbeError> {
+        if idx.is_empty() {
+            return Err(ProbeError::Data("no training samples left after the validation split".into()));
+        }
+        let d = samples[idx[0]].features.len();
+        let n = idx.len() as f64;
+        let mut mean = vec![0f64; d];
+        for &i in idx {
+            mean.iter_mut().zip(&samples[i].features).for_each(|(m, v)| *m += v / n);
+        }
+        let mut std = vec![0f64; d];
+        for &i in idx {
+            std.iter_mut().zip(&samples[i].features).zip(&mean).for_each(|((s, v), m)| *s += (v - m) * (v - m) / n);
+        }
+        let std: Vec<f64> = std.into_iter().map(|v| if v.sqrt() > 1e-12 { v.sqrt() } else { 1.0 }).collect();
+        let x: Vec<Vec<f64>> = idx.iter().map(|&i| standardise(&samples[i].features, &mean, &std)).collect();
+        let labels: Vec<bool> = idx.iter().map(|&i| y[i]).collect();
+        let model = fit(&x, &labels, &balanced_weights(&labels), c)?;
+        Ok(Fitted { mean, std, model })
+    }
+
+    fn probability(&self, features: &[f64]) -> f64 {
+        self.model.probability(&standardise(features, &self.mean, &self.std))
+    }
+}
+
+fn standardise(features: &[f64], mean: &[f64], std: &[f64]) -> Vec<f64> {
+    features.iter().zip(mean).zip(std).map(|((v, m), s)| (v - m) / s).collect()
 }
 
 fn in_validation(id: &str, fraction: f64) -> bool {
-    (video_hash(id) % 10_000) as f64 / 10_000.0 < fraction
+    (fnv1a(id.as_bytes()) % 10_000) as f64 / 10_000.0 < fraction
 }
 
 fn fold_of(id: &str, k: usize) -> usize {
-    (video_hash(id) % k as u64) as usize
+    (fnv1a(id.as_bytes()) % k as u64) as usize
 }
 
 #[cfg(test)]
