@@ -8,7 +8,7 @@
 //! The CUDA kernel `crop_resize_square` computes the same bytes per output pixel: the padded
 //! square is never materialised, a source pixel outside the frame reads as 0.
 
-use crate::resize::{ColumnTap, ResizePlan, RowTap, resize_linear, vector_end, vertical};
+use crate::resize::resize_linear;
 
 /// A square `[x0, x0+side) × [y0, y0+side)` in frame pixels (may reach outside the frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,31 +40,6 @@ pub fn crop_resize_square(frame: &[u8], width: usize, height: usize, sq: Square,
     resize_linear(&cut_square(frame, width, height, sq), sq.side, sq.side, out_side, out_side)
 }
 
-/// One output byte of [`crop_resize_square`] computed alone, the way the CUDA kernel does
-/// (no padded copy, no cached rows): the reference the kernel's index math is checked against.
-/// `at` is (output column, output row, channel).
-pub fn crop_resize_square_at(frame: (&[u8], usize, usize), sq: Square, plan: &ResizePlan, out_side: usize, at: (usize, usize, usize)) -> u8 {
-    let ((frame, width, height), (ox, oy, c)) = (frame, at);
-    let px = |x: i64, y: i64| -> i32 {
-        let (fx, fy) = (sq.x0 + x, sq.y0 + y);
-        if fx < 0 || fy < 0 || fx >= width as i64 || fy >= height as i64 { 0 } else { frame[(fy as usize * width + fx as usize) * 3 + c] as i32 }
-    };
-    match plan {
-        ResizePlan::Copy => px(ox as i64, oy as i64) as u8,
-        ResizePlan::Halve => {
-            let (x, y) = (2 * ox as i64, 2 * oy as i64);
-            ((px(x, y) + px(x + 1, y) + px(x, y + 1) + px(x + 1, y + 1) + 2) >> 2) as u8
-        }
-        ResizePlan::Linear { columns, rows } => {
-            let ColumnTap { x, a0, a1 } = columns[ox];
-            let RowTap { y0, y1, b0, b1 } = rows[oy];
-            let next = (x + 1).min(sq.side as i32 - 1) as i64;
-            let h = |y: i32| px(x as i64, y as i64) * a0 + px(next, y as i64) * a1;
-            vertical(h(y0), h(y1), b0, b1, ox * 3 + c < vector_end(out_side))
-        }
-    }
-}
-
 /// `out_side²` RGB pixels sampled from `frame` through `inverse` (`[a, b, tx, c, d, ty]` taking
 /// an output pixel `(u, v)` to the frame point `(a·u + b·v + tx, c·u + d·v + ty)`): bilinear
 /// in f64, zero outside the frame, rounded to nearest.
@@ -82,7 +57,7 @@ pub fn warp_bilinear(frame: &[u8], width: usize, height: usize, inverse: [f64; 6
 
 /// One output byte of [`warp_bilinear`].
 #[inline]
-pub fn warp_at(frame: &[u8], width: usize, height: usize, m: [f64; 6], u: usize, v: usize, c: usize) -> u8 {
+fn warp_at(frame: &[u8], width: usize, height: usize, m: [f64; 6], u: usize, v: usize, c: usize) -> u8 {
     let (u, v) = (u as f64, v as f64);
     let (x, y) = (m[0] * u + m[1] * v + m[2], m[3] * u + m[4] * v + m[5]);
     let (x0, y0) = (x.floor(), y.floor());
@@ -99,6 +74,32 @@ pub fn warp_at(frame: &[u8], width: usize, height: usize, m: [f64; 6], u: usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resize::{ColumnTap, ResizePlan, RowTap, vector_end, vertical};
+
+    /// One output byte of [`crop_resize_square`] computed alone, the way the CUDA kernel does
+    /// (no padded copy, no cached rows): the reference the kernel's index math is checked against.
+    /// `at` is (output column, output row, channel).
+    fn crop_resize_square_at(frame: (&[u8], usize, usize), sq: Square, plan: &ResizePlan, out_side: usize, at: (usize, usize, usize)) -> u8 {
+        let ((frame, width, height), (ox, oy, c)) = (frame, at);
+        let px = |x: i64, y: i64| -> i32 {
+            let (fx, fy) = (sq.x0 + x, sq.y0 + y);
+            if fx < 0 || fy < 0 || fx >= width as i64 || fy >= height as i64 { 0 } else { frame[(fy as usize * width + fx as usize) * 3 + c] as i32 }
+        };
+        match plan {
+            ResizePlan::Copy => px(ox as i64, oy as i64) as u8,
+            ResizePlan::Halve => {
+                let (x, y) = (2 * ox as i64, 2 * oy as i64);
+                ((px(x, y) + px(x + 1, y) + px(x, y + 1) + px(x + 1, y + 1) + 2) >> 2) as u8
+            }
+            ResizePlan::Linear { columns, rows } => {
+                let ColumnTap { x, a0, a1 } = columns[ox];
+                let RowTap { y0, y1, b0, b1 } = rows[oy];
+                let next = (x + 1).min(sq.side as i32 - 1) as i64;
+                let h = |y: i32| px(x as i64, y as i64) * a0 + px(next, y as i64) * a1;
+                vertical(h(y0), h(y1), b0, b1, ox * 3 + c < vector_end(out_side))
+            }
+        }
+    }
 
     fn frame(w: usize, h: usize) -> Vec<u8> {
         (0..w * h * 3).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()

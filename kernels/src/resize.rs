@@ -86,7 +86,7 @@ fn row_taps(src_len: usize, dst_len: usize) -> Vec<RowTap> {
 /// One destination byte of the vertical pass: the vector formula up to [`vector_end`], the
 /// scalar one after it.
 #[inline]
-pub fn vertical(s0: i32, s1: i32, b0: i32, b1: i32, vector: bool) -> u8 {
+pub(crate) fn vertical(s0: i32, s1: i32, b0: i32, b1: i32, vector: bool) -> u8 {
     if vector {
         let hi = |s: i32, b: i32| ((s >> 4).clamp(i16::MIN as i32, i16::MAX as i32) * b) >> 16;
         ((hi(s0, b0) + hi(s1, b1) + 2) >> 2).clamp(0, 255) as u8
