@@ -68,6 +68,8 @@ struct Shared {
     unknown_codec: Option<String>,
     video_linked: bool,
     via_videoconvert: bool,
+    /// The demuxers decodebin plugged, watched for giving up before exposing a stream.
+    demuxers: Vec<glib::WeakRef<gst::Element>>,
 }
 
 /// A video being decoded. Dropping it stops the pipeline.
@@ -85,7 +87,13 @@ pub struct VideoReader {
     frame_interval: Option<Duration>,
     stall_timeout: Duration,
     stalled: bool,
+    /// Since when a demuxer has been seen stopped with no stream exposed.
+    demuxer_dead_since: Option<Instant>,
 }
+
+/// How long a demuxer must stay stopped with no stream before the file counts as unreadable:
+/// its own error, when decodebin passes it on, is on the bus well before this.
+const DEAD_DEMUXER_GRACE: Duration = Duration::from_millis(300);
 
 /// How long one wait on the appsink lasts before the bus is checked.
 const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(50);
@@ -164,6 +172,9 @@ impl VideoReader {
                 }
                 lock(&sh).decoder = Some(f.name().to_string());
             }
+            if element.factory().is_some_and(|f| f.klass().contains("Demux")) {
+                lock(&sh).demuxers.push(element.downgrade());
+            }
         });
         let (sh, pipeline_weak, sink_weak) = (shared.clone(), pipeline.downgrade(), sink.downgrade());
         let (mode, file) = (options.colour, PathBuf::from(path));
@@ -192,6 +203,7 @@ impl VideoReader {
             frame_interval: None,
             stall_timeout: options.stall_timeout,
             stalled: false,
+            demuxer_dead_since: None,
         };
         if reader.pipeline.set_state(gst::State::Playing).is_err() {
             return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo { path: path.into(), reason: "the pipeline did not start".into() }));
@@ -229,6 +241,9 @@ impl VideoReader {
                         MediaError::NoVideoStream { path: self.path.clone() }
                     });
                 }
+            } else if let Some(e) = self.dead_demuxer() {
+                self.finished = true;
+                return Err(e);
             } else if waiting.elapsed() >= self.stall_timeout {
                 self.finished = true;
                 self.stalled = true;
@@ -296,6 +311,32 @@ impl VideoReader {
         }
         let image = RgbImage::new(info.width(), info.height(), data).ok_or_else(|| self.decode_error("converted frame of the wrong size"))?;
         Ok(Frame { index, pts, image: Some(image) })
+    }
+
+    /// A file whose demuxer stopped without exposing any stream (qtdemux on an MP4 whose index
+    /// is missing): decodebin drops the demuxer's error when it comes while decodebin is still
+    /// bringing the demuxer up, and then nothing more happens. Seen here as the demuxer's
+    /// streaming task paused with no source pad, for [`DEAD_DEMUXER_GRACE`].
+    fn dead_demuxer(&mut self) -> Option<MediaError> {
+        if self.next_index > 0 {
+            return None;
+        }
+        let dead = {
+            let s = lock(&self.shared);
+            !s.video_linked
+                && s.demuxers.iter().filter_map(|d| d.upgrade()).any(|d| {
+                    d.src_pads().is_empty() && d.sink_pads().iter().any(|p| p.task_state() == gst::TaskState::Paused)
+                })
+        };
+        if !dead {
+            self.demuxer_dead_since = None;
+            return None;
+        }
+        let since = *self.demuxer_dead_since.get_or_insert_with(Instant::now);
+        (since.elapsed() >= DEAD_DEMUXER_GRACE).then(|| MediaError::NotAVideo {
+            path: self.path.clone(),
+            reason: "its demuxer stopped without finding a playable stream".into(),
+        })
     }
 
     fn decode_error(&self, reason: &str) -> MediaError {
