@@ -9,6 +9,7 @@ mod faces;
 mod featurize;
 mod fetch;
 mod kernels;
+mod onnx;
 mod oracle_encoder;
 mod probe;
 mod reconstruct;

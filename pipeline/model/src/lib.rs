@@ -13,6 +13,7 @@
 mod config;
 mod decoder;
 mod encoder;
+mod extractor;
 pub mod matmul;
 mod ops;
 mod patchify;
@@ -26,7 +27,9 @@ use marlin_checkpoint::{Checkpoint, CheckpointError};
 pub use config::{MarlinConfig, PRESETS, StackConfig};
 pub use decoder::Decoder;
 pub use encoder::{Encoder, Hidden};
+pub use extractor::FeatureExtractor;
 pub use matmul::Precision;
+pub use ops::LN_EPS;
 pub use patchify::{Clip, patchify, rgb8_to_channels_first, tubelet_shape};
 pub use weights::{BlockWeights, DecoderWeights, EncoderWeights, LayerNormWeights, LinearWeights, MarlinWeights};
 
@@ -72,14 +75,21 @@ impl Marlin {
     /// released preset matching the weights' width and depth; with one, it must agree with
     /// the weights. `threads` = 0 uses every core.
     pub fn load(path: &Path, config: Option<MarlinConfig>, threads: usize, precision: Precision) -> Result<Self, ModelError> {
-        let ck = Checkpoint::load(path)?;
-        let cfg = resolve_config(&ck, config)?;
-        tracing::info!(path = %path.display(), model = %cfg.name, dim = cfg.encoder.embed_dim, "loaded checkpoint");
-        let weights = MarlinWeights::from_checkpoint(ck, &cfg)?;
+        let (cfg, weights) = Self::read(path, config)?;
         let decoder = if weights.decoder.is_empty() { None } else { Some(DecoderWeights::from_tensors(weights.decoder, &cfg, path)?) };
         let encoder = Encoder::new(cfg, weights.encoder, threads, precision)?;
         let decoder = decoder.map(|w| Decoder::new(w, encoder.precision()));
         Ok(Marlin { path: path.to_path_buf(), encoder, decoder })
+    }
+
+    /// A checkpoint's architecture and weights as stored, unpacked (what the ONNX exporter
+    /// reads). `config` as in [`load`](Self::load).
+    pub fn read(path: &Path, config: Option<MarlinConfig>) -> Result<(MarlinConfig, MarlinWeights), ModelError> {
+        let ck = Checkpoint::load(path)?;
+        let cfg = resolve_config(&ck, config)?;
+        tracing::info!(path = %path.display(), model = %cfg.name, dim = cfg.encoder.embed_dim, "loaded checkpoint");
+        let weights = MarlinWeights::from_checkpoint(ck, &cfg)?;
+        Ok((cfg, weights))
     }
 
     /// Whether the checkpoint carried the decoder (`*.full.pt`).

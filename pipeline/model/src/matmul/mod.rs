@@ -31,14 +31,23 @@ pub enum Epilogue {
 }
 
 /// Arithmetic of the products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
+    #[default]
     F32,
     /// bf16 operands, f32 accumulation (AVX512-BF16).
     Bf16,
 }
 
 impl Precision {
+    /// `f32` or `bf16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
     /// The precision this CPU can run: bf16 needs AVX512-BF16, else f32 is used.
     pub fn supported(self) -> Precision {
         match self {

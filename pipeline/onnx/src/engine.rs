@@ -1,0 +1,102 @@
+//! Choosing the engine that computes the features: the CPU encoder of `marlin-model`, or the
+//! exported graph in ONNX Runtime on one of its providers. The one place the CLI and the
+//! GStreamer encoder turn a backend name into a [`FeatureExtractor`].
+
+use std::path::PathBuf;
+
+use marlin_model::{Encoder, EncoderWeights, FeatureExtractor, MarlinConfig, Precision};
+
+use crate::{OnnxEncoder, OnnxError, Provider, load_runtime};
+
+/// Where the encoder computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The native CPU encoder (f32 or bf16).
+    #[default]
+    Cpu,
+    /// The exported graph on ONNX Runtime's CPU provider.
+    OnnxCpu,
+    /// ONNX Runtime's CUDA provider (feature `cuda`).
+    Cuda,
+    /// TensorRT fp16 through ONNX Runtime (feature `tensorrt`).
+    TensorRt,
+}
+
+impl Backend {
+    pub const NAMES: &[&str] = &["cpu", "onnx-cpu", "cuda", "tensorrt"];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Whether this build can run it (GPU providers need their cargo feature).
+    pub fn compiled(self) -> bool {
+        match self {
+            Backend::Cpu | Backend::OnnxCpu => true,
+            Backend::Cuda => cfg!(feature = "cuda"),
+            Backend::TensorRt => cfg!(feature = "tensorrt"),
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Backend::Cpu),
+            "onnx-cpu" => Ok(Backend::OnnxCpu),
+            "cuda" => Ok(Backend::Cuda),
+            "tensorrt" => Ok(Backend::TensorRt),
+            _ => Err(format!("`{s}` is not one of {}", Self::NAMES.join(", "))),
+        }
+    }
+}
+
+/// How to start an engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// CPU threads (0: every core).
+    pub threads: usize,
+    /// The CPU encoder's arithmetic; the ONNX backends compute in f32 (TensorRT in fp16).
+    pub precision: Precision,
+    /// libonnxruntime.so to load (default: `ORT_DYLIB_PATH`, then the library search path).
+    pub onnxruntime: Option<PathBuf>,
+    /// GPU index for `cuda` / `tensorrt`.
+    pub device: i32,
+    /// TensorRT's engine cache (default: `marlin/tensorrt` in the user's cache folder).
+    pub tensorrt_cache: Option<PathBuf>,
+}
+
+/// Starts `backend` on the encoder `weights` of `cfg`.
+pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights, options: &EngineOptions) -> Result<Box<dyn FeatureExtractor>, OnnxError> {
+    if backend != Backend::Cpu && options.precision == Precision::Bf16 {
+        return Err(OnnxError::Runtime(format!("precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)", backend.name())));
+    }
+    if !backend.compiled() {
+        return Err(OnnxError::Runtime(format!("backend {0} needs marlin built with `--features {0}`", backend.name())));
+    }
+    let provider = match backend {
+        Backend::Cpu => {
+            let encoder = Encoder::new(cfg, weights, options.threads, options.precision).map_err(|e| OnnxError::Runtime(e.to_string()))?;
+            return Ok(Box::new(encoder));
+        }
+        Backend::OnnxCpu => Provider::Cpu,
+        Backend::Cuda => Provider::Cuda { device: options.device },
+        Backend::TensorRt => Provider::TensorRt {
+            device: options.device,
+            fp16: true,
+            cache: options.tensorrt_cache.clone().unwrap_or_else(default_tensorrt_cache),
+        },
+    };
+    load_runtime(options.onnxruntime.as_deref())?;
+    Ok(Box::new(OnnxEncoder::new(cfg, &weights, provider, options.threads)?))
+}
+
+fn default_tensorrt_cache() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("marlin/tensorrt")
+}

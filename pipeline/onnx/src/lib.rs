@@ -1,0 +1,39 @@
+//! MARLIN's encoder as an ONNX graph written from the loaded weights ([`export_encoder`]), and
+//! that graph run through ONNX Runtime ([`OnnxEncoder`]): on its CPU provider everywhere, and
+//! through CUDA or TensorRT (the `cuda` / `tensorrt` features) on NVIDIA GPUs. ONNX Runtime is
+//! loaded at run time, so building this crate needs neither it nor CUDA.
+//!
+//! ```no_run
+//! use marlin_model::{Clip, FeatureExtractor, Marlin};
+//! use marlin_onnx::{OnnxEncoder, Provider};
+//! let (cfg, weights) = Marlin::read("marlin_vit_small_ytf.encoder.pt".as_ref(), None)?;
+//! let encoder = OnnxEncoder::new(cfg, &weights.encoder, Provider::Cpu, 0)?;
+//! let features = encoder.extract_features(&[Clip::Rgb8(vec![0; 16 * 224 * 224 * 3])], false)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod engine;
+mod export;
+mod graph;
+pub mod proto;
+mod runtime;
+
+use std::path::PathBuf;
+
+pub use engine::{Backend, EngineOptions, open_engine};
+pub use export::{ExportOptions, InputLayout, OPSETS, export_encoder, meta};
+pub use runtime::{OnnxEncoder, Provider, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, load_runtime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnnxError {
+    #[error("opset {0} is not written: choose {start}–{end}", start = OPSETS.start(), end = OPSETS.end())]
+    Opset(i64),
+    #[error("cannot export: {0}")]
+    Export(String),
+    #[error("{}: {detail}", path.display())]
+    File { path: PathBuf, detail: String },
+    #[error("bad input: {0}")]
+    Input(String),
+    #[error("{0}")]
+    Runtime(String),
+}

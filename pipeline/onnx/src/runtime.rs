@@ -1,0 +1,256 @@
+//! Runs an exported encoder graph through ONNX Runtime, loaded at run time (`libonnxruntime.so`
+//! ≥ 1.31: from `--onnxruntime`, else `ORT_DYLIB_PATH`, else the library search path), on its
+//! CPU provider or, built with the `cuda` / `tensorrt` features, on an NVIDIA GPU.
+//!
+//! Inputs and outputs go through an IoBinding: the `patches` input is bound once per batch and
+//! the outputs are allocated by the session on its own device.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use marlin_model::{Clip, EncoderWeights, FeatureExtractor, MarlinConfig, ModelError, patchify};
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::Tensor;
+
+use crate::OnnxError;
+use crate::export::{ExportOptions, InputLayout, export_encoder, meta};
+
+/// Where the graph runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    /// ONNX Runtime's CPU provider.
+    Cpu,
+    /// The CUDA provider on GPU `device`.
+    Cuda { device: i32 },
+    /// TensorRT (fp16 when asked) on GPU `device`, its engines cached in `cache`; the CUDA
+    /// provider runs what TensorRT does not take.
+    TensorRt { device: i32, fp16: bool, cache: PathBuf },
+}
+
+impl Provider {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Cpu => "onnx-cpu",
+            Provider::Cuda { .. } => "cuda",
+            Provider::TensorRt { .. } => "tensorrt",
+        }
+    }
+}
+
+/// The ONNX Runtime library in use.
+#[derive(Debug, Clone)]
+pub struct RuntimeInfo {
+    /// The file loaded (as given or found).
+    pub library: PathBuf,
+    /// ONNX Runtime's build string (version, commit).
+    pub build: String,
+}
+
+/// What to do to get ONNX Runtime, for error messages.
+const INSTALL_HINT: &str = "install ONNX Runtime ≥ 1.31 (tools/onnxruntime.sh fetches the PyPI wheel's \
+libonnxruntime.so and prints its path; GPU providers need the onnxruntime-gpu build) and pass --onnxruntime PATH or set ORT_DYLIB_PATH";
+
+/// Loads ONNX Runtime once per process: from `path`, else `ORT_DYLIB_PATH`, else
+/// `libonnxruntime.so` on the library search path. Later calls return the first result.
+pub fn load_runtime(path: Option<&Path>) -> Result<RuntimeInfo, OnnxError> {
+    environment(path).map(|(info, _)| info)
+}
+
+/// The process's ONNX Runtime environment, made by the first call.
+fn environment(path: Option<&Path>) -> Result<(RuntimeInfo, Environment), OnnxError> {
+    static LOADED: OnceLock<Result<(RuntimeInfo, Environment), String>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let library = path
+                .map(Path::to_path_buf)
+                .or_else(|| std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("libonnxruntime.so"));
+            let builder = ort::init_from(&library).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}; {INSTALL_HINT}", library.display()))?;
+            let env = builder.with_name("marlin").build().map_err(|e| format!("ONNX Runtime from {}: {e}", library.display()))?;
+            Ok((RuntimeInfo { library, build: ort::info().to_string() }, env))
+        })
+        .clone()
+        .map_err(OnnxError::Runtime)
+}
+
+/// The encoder graph in an ONNX Runtime session, run batch by batch.
+pub struct OnnxEncoder {
+    cfg: MarlinConfig,
+    session: Mutex<Session>,
+    input: InputLayout,
+    keep_seq: bool,
+    batch: Option<usize>,
+    provider: Provider,
+    threads: usize,
+}
+
+impl OnnxEncoder {
+    /// Exports `weights` (patches input, dynamic batch, `tokens` output included) and starts a
+    /// session on `provider` with `threads` CPU threads (0: ONNX Runtime's default, every core).
+    pub fn new(cfg: MarlinConfig, weights: &EncoderWeights, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
+        let options = ExportOptions { input: InputLayout::Patches, keep_seq: true, batch: None, ..ExportOptions::default() };
+        let model = export_encoder(&cfg, weights, options)?;
+        Self::start(cfg, &model, options.input, true, None, provider, threads)
+    }
+
+    /// Runs a graph written by [`export_encoder`] (`marlin export-onnx`) for the architecture
+    /// `cfg`; the file's metadata must match it.
+    pub fn from_file(path: &Path, cfg: MarlinConfig, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
+        let bytes = std::fs::read(path).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
+        let model = <crate::proto::ModelProto as prost::Message>::decode(bytes.as_slice())
+            .map_err(|e| OnnxError::File { path: path.into(), detail: format!("not an ONNX model: {e}") })?;
+        let get = |key: &str| model.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.as_str());
+        let bad = |detail: String| OnnxError::File { path: path.into(), detail };
+        for (key, want) in [(meta::DIM, cfg.encoder.embed_dim.to_string()), (meta::TOKENS, cfg.num_tokens().to_string()), (meta::PATCH_DIM, cfg.patch_dim().to_string())] {
+            match get(key) {
+                Some(v) if v == want => {}
+                Some(v) => return Err(bad(format!("{key} is {v}, the model config needs {want}"))),
+                None => return Err(bad(format!("no `{key}` metadata: not exported by marlin export-onnx"))),
+            }
+        }
+        let input = match get(meta::INPUT) {
+            Some("frames") => InputLayout::Frames,
+            Some("patches") => InputLayout::Patches,
+            other => return Err(bad(format!("unknown input layout {other:?}"))),
+        };
+        let keep_seq = get(meta::KEEP_SEQ) == Some("true");
+        let batch = model
+            .graph
+            .as_ref()
+            .and_then(|g| g.input.first())
+            .and_then(|i| i.r#type.as_ref()?.tensor_type.as_ref()?.shape.as_ref()?.dim.first()?.dim_value)
+            .map(|b| b as usize);
+        Self::start(cfg, &bytes, input, keep_seq, batch, provider, threads)
+    }
+
+    fn start(cfg: MarlinConfig, model: &[u8], input: InputLayout, keep_seq: bool, batch: Option<usize>, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
+        let (_, env) = environment(None)?;
+        let session = session_builder(&env, &cfg, &provider, input, threads)?
+            .commit_from_memory(model)
+            .map_err(|e| OnnxError::Runtime(format!("ONNX Runtime cannot start the {} session: {e}", provider.name())))?;
+        Ok(OnnxEncoder { cfg, session: Mutex::new(session), input, keep_seq, batch, provider, threads })
+    }
+
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// Runs one batch; `features` (clips × D) and, when asked and present, `tokens`.
+    fn run(&self, clips: &[Clip], keep_seq: bool) -> Result<Vec<Vec<f32>>, OnnxError> {
+        if let Some(b) = self.batch.filter(|&b| b != clips.len()) {
+            return Err(OnnxError::Input(format!("the graph takes batches of {b} clips, not {}", clips.len())));
+        }
+        if keep_seq && !self.keep_seq {
+            return Err(OnnxError::Input("the graph has no `tokens` output: export it with --keep-seq".into()));
+        }
+        for c in clips {
+            c.check(&self.cfg).map_err(|e| OnnxError::Input(e.to_string()))?;
+        }
+        let cfg = &self.cfg;
+        let (n, d, b) = (cfg.num_tokens(), cfg.encoder.embed_dim, clips.len());
+        let value = match self.input {
+            InputLayout::Patches => {
+                let pd = cfg.patch_dim();
+                let mut patches = vec![0f32; b * n * pd];
+                for (out, clip) in patches.chunks_exact_mut(n * pd).zip(clips) {
+                    patchify(clip, cfg, out);
+                }
+                Tensor::from_array(([b, n, pd], patches))
+            }
+            InputLayout::Frames => {
+                let (t, s) = (cfg.n_frames, cfg.img_size);
+                let mut frames = Vec::with_capacity(b * 3 * t * s * s);
+                for clip in clips {
+                    match clip {
+                        Clip::Float(v) => frames.extend_from_slice(v),
+                        Clip::Rgb8(v) => frames.extend(marlin_model::rgb8_to_channels_first(v, t, s, s)),
+                    }
+                }
+                Tensor::from_array(([b, 3, t, s, s], frames))
+            }
+        }
+        .map_err(ort_error)?;
+        let output = if keep_seq { "tokens" } else { "features" };
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let mut binding = session.create_binding().map_err(ort_error)?;
+        binding.bind_input(self.input.name(), &value).map_err(ort_error)?;
+        let cpu = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::CPUOutput).map_err(ort_error)?;
+        binding.bind_output_to_device(output, &cpu).map_err(ort_error)?;
+        let outputs = session.run_binding(&binding).map_err(ort_error)?;
+        let (_, values) = outputs[output].try_extract_tensor::<f32>().map_err(ort_error)?;
+        let per_clip = if keep_seq { n * d } else { d };
+        if values.len() != b * per_clip {
+            return Err(OnnxError::Runtime(format!("`{output}` holds {} values, expected {}", values.len(), b * per_clip)));
+        }
+        Ok(values.chunks_exact(per_clip).map(<[f32]>::to_vec).collect())
+    }
+}
+
+fn ort_error(e: ort::Error) -> OnnxError {
+    OnnxError::Runtime(format!("ONNX Runtime: {e}"))
+}
+
+/// A session builder for `provider`: the GPU providers fail loudly (no silent CPU fallback).
+fn session_builder(env: &Environment, cfg: &MarlinConfig, provider: &Provider, input: InputLayout, threads: usize) -> Result<ort::session::builder::SessionBuilder, OnnxError> {
+    let fail = |e: ort::Error| OnnxError::Runtime(format!("ONNX Runtime ({}): {e}", provider.name()));
+    let mut builder = Session::builder(env).map_err(fail)?;
+    if threads > 0 {
+        builder = builder.with_intra_threads(threads).map_err(|e| fail(e.into()))?;
+    }
+    match provider {
+        Provider::Cpu => Ok(builder),
+        #[cfg(feature = "cuda")]
+        Provider::Cuda { device } => builder
+            .with_execution_providers([ort::ep::CUDA::default().with_device_id(*device).build().error_on_failure()])
+            .map_err(|e| fail(e.into())),
+        #[cfg(feature = "tensorrt")]
+        Provider::TensorRt { device, fp16, cache } => {
+            let shape = |b: usize| match input {
+                InputLayout::Patches => format!("patches:{b}x{}x{}", cfg.num_tokens(), cfg.patch_dim()),
+                InputLayout::Frames => format!("frames:{b}x3x{}x{}x{}", cfg.n_frames, cfg.img_size, cfg.img_size),
+            };
+            std::fs::create_dir_all(cache).map_err(|e| OnnxError::File { path: cache.clone(), detail: format!("cannot create the engine cache: {e}") })?;
+            let trt = ort::ep::TensorRT::default()
+                .with_device_id(*device)
+                .with_fp16(*fp16)
+                .with_engine_cache(true)
+                .with_engine_cache_path(cache.display())
+                .with_timing_cache(true)
+                .with_timing_cache_path(cache.display())
+                .with_profile_min_shapes(shape(1))
+                .with_profile_opt_shapes(shape(TENSORRT_OPT_BATCH))
+                .with_profile_max_shapes(shape(TENSORRT_MAX_BATCH))
+                .build()
+                .error_on_failure();
+            let cuda = ort::ep::CUDA::default().with_device_id(*device).build().error_on_failure();
+            builder.with_execution_providers([trt, cuda]).map_err(|e| fail(e.into()))
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            let _ = (cfg, input);
+            Err(OnnxError::Runtime(format!("backend {} needs marlin built with --features {}", other.name(), other.name())))
+        }
+    }
+}
+
+/// The TensorRT optimisation profile: batches from 1 to this many clips…
+pub const TENSORRT_MAX_BATCH: usize = 64;
+/// …tuned for this many.
+pub const TENSORRT_OPT_BATCH: usize = 32;
+
+impl FeatureExtractor for OnnxEncoder {
+    fn config(&self) -> &MarlinConfig {
+        &self.cfg
+    }
+
+    fn extract_features(&self, clips: &[Clip], keep_seq: bool) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.run(clips, keep_seq).map_err(|e| ModelError::Runtime(e.to_string()))
+    }
+
+    fn describe(&self) -> String {
+        let threads = if self.threads == 0 { "default threads".to_string() } else { format!("{} threads", self.threads) };
+        format!("{} (ONNX Runtime), {threads}", self.provider.name())
+    }
+}

@@ -1,0 +1,68 @@
+//! The exported ONNX graph run by ONNX Runtime's CPU provider against the official features,
+//! and the `onnx-cpu` backend against the native CPU encoder.
+
+use marlin_model::{Clip, FeatureExtractor, Marlin, MarlinConfig};
+use marlin_onnx::{ExportOptions, InputLayout, OnnxEncoder, Provider, export_encoder};
+
+use crate::util::{max_abs_diff, onnxruntime, oracle, read_f32, read_u8};
+
+fn clip(name: &str) -> Clip {
+    Clip::Rgb8(read_u8(&oracle(&format!("clips/{name}.u8.npy"))).1)
+}
+
+fn tiny_config() -> MarlinConfig {
+    MarlinConfig::from_yaml_file(&oracle("marlin_tiny.yaml")).unwrap()
+}
+
+/// Exports `model` with `options` to a file and runs it back through ONNX Runtime.
+fn exported(model: &str, cfg: Option<MarlinConfig>, options: ExportOptions) -> (tempfile::TempDir, OnnxEncoder) {
+    onnxruntime();
+    let (cfg, weights) = Marlin::read(&oracle(model), cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.onnx");
+    std::fs::write(&path, export_encoder(&cfg, &weights.encoder, options).unwrap()).unwrap();
+    let encoder = OnnxEncoder::from_file(&path, cfg, Provider::Cpu, 2).unwrap();
+    (dir, encoder)
+}
+
+fn check(encoder: &OnnxEncoder, dir: &str, names: &[&str], keep_seq: bool, tol: f32) {
+    let clips: Vec<Clip> = names.iter().map(|n| clip(n)).collect();
+    let pooled = encoder.extract_features(&clips, false).unwrap();
+    for (got, name) in pooled.iter().zip(names) {
+        let (_, want) = read_f32(&oracle(&format!("features/{dir}/{name}.mean.npy")));
+        let d = max_abs_diff(got, &want);
+        eprintln!("{dir} {name} pooled: max-abs {d:.2e}");
+        assert!(d <= tol, "{dir} {name} pooled: max-abs {d} > {tol}");
+    }
+    if keep_seq {
+        for (got, name) in encoder.extract_features(&clips, true).unwrap().iter().zip(names) {
+            let (_, want) = read_f32(&oracle(&format!("features/{dir}/{name}.seq.npy")));
+            let d = max_abs_diff(got, &want);
+            eprintln!("{dir} {name} tokens: max-abs {d:.2e}");
+            assert!(d <= tol, "{dir} {name} tokens: max-abs {d} > {tol}");
+        }
+    }
+}
+
+#[test]
+fn vit_small_onnx_matches_the_oracle() {
+    let options = ExportOptions { input: InputLayout::Frames, keep_seq: false, batch: Some(1), opset: 17 };
+    let (_dir, encoder) = exported("models/marlin_vit_small_random.encoder.f16.safetensors", None, options);
+    check(&encoder, "marlin_vit_small_random", &["face"], false, 1e-4);
+    check(&encoder, "marlin_vit_small_random", &["noise"], false, 1e-4);
+}
+
+#[test]
+fn tiny_onnx_with_tokens_patches_and_a_dynamic_batch_matches_the_oracle() {
+    for opset in [17, 18, 20, 21] {
+        let options = ExportOptions { input: InputLayout::Patches, keep_seq: true, batch: None, opset };
+        let (_dir, encoder) = exported("models/marlin_tiny.encoder.pt", Some(tiny_config()), options);
+        check(&encoder, "marlin_tiny", &["noise", "face", "noise"], true, 1e-4);
+    }
+    let options = ExportOptions { input: InputLayout::Frames, keep_seq: true, batch: Some(2), opset: 17 };
+    let (_dir, encoder) = exported("models/marlin_tiny.hf.safetensors", Some(tiny_config()), options);
+    check(&encoder, "marlin_tiny", &["face", "noise"], true, 1e-4);
+    // a fixed batch says so when given another
+    let e = encoder.extract_features(&[clip("face")], false).unwrap_err().to_string();
+    assert!(e.contains("batches of 2 clips, not 1"), "{e}");
+}
