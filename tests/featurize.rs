@@ -274,3 +274,30 @@ fn schedulers_pick_the_shard() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("MARLIN_SHARD_COUNT"), "{}", stderr(&missing));
 }
+
+#[test]
+fn onnx_cpu_backend_gives_the_cpu_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    let ort = crate::util::onnxruntime();
+    let (cpu, onnx) = (dir.path().join("cpu"), dir.path().join("onnx"));
+    let o = featurize(&media("marlin"), &settings, &cpu, &["--backend", "cpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = featurize(&media("marlin"), &settings, &onnx, &["--backend", "onnx-cpu", "--onnxruntime", ort.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (want, got) = (rows(&cpu), rows(&onnx));
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert!(want.len() >= 7, "{} rows", want.len());
+    let worst = want.iter().map(|(k, v)| max_abs_diff(&got[k], v)).fold(0.0, f32::max);
+    eprintln!("onnx-cpu vs cpu over {} rows: max-abs {worst:.2e}", want.len());
+    assert!(worst <= 1e-4, "max-abs {worst}");
+    // the backend is part of what a resumed run must keep
+    let o = featurize(&media("marlin"), &settings, &onnx, &["--resume", "--backend", "cpu"]);
+    assert!(!o.status.success() && stderr(&o).contains("backend"), "{}", stderr(&o));
+    // no ONNX Runtime: one clear error, nothing written
+    let none = dir.path().join("none");
+    let o = featurize(&media("marlin"), &settings, &none, &["--backend", "onnx-cpu", "--onnxruntime", "/nonexistent/libonnxruntime.so"]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("/nonexistent/libonnxruntime.so") && e.contains("tools/onnxruntime.sh"), "{e}");
+    assert!(!none.join("features.npy").exists());
+}

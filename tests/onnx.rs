@@ -66,3 +66,35 @@ fn tiny_onnx_with_tokens_patches_and_a_dynamic_batch_matches_the_oracle() {
     let e = encoder.extract_features(&[clip("face")], false).unwrap_err().to_string();
     assert!(e.contains("batches of 2 clips, not 1"), "{e}");
 }
+
+#[test]
+fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
+    onnxruntime();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiny.onnx");
+    let (model, yaml) = (oracle("models/marlin_tiny.full.pt"), oracle("marlin_tiny.yaml"));
+    let base = ["export-onnx", "--model", model.to_str().unwrap(), "--config", yaml.to_str().unwrap()];
+    let run = |extra: &[&str]| crate::util::marlin(&[&base[..], extra].concat(), &[]);
+    let o = run(&["-o", out.to_str().unwrap(), "--input", "patches", "--keep-seq", "--dynamic-batch", "--opset", "20"]);
+    assert!(o.status.success(), "{}", crate::util::stderr(&o));
+    let encoder = OnnxEncoder::from_file(&out, tiny_config(), Provider::Cpu, 1).unwrap();
+    check(&encoder, "marlin_tiny", &["face"], true, 1e-4);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary files left behind");
+
+    // the graph of another architecture is refused by name
+    let small = MarlinConfig::preset("vit_small").unwrap();
+    let e = OnnxEncoder::from_file(&out, small, Provider::Cpu, 1).err().unwrap().to_string();
+    assert!(e.contains("tiny.onnx") && e.contains("marlin.dim is 64, the model config needs 384"), "{e}");
+    // not an ONNX file
+    let e = OnnxEncoder::from_file(&yaml, tiny_config(), Provider::Cpu, 1).err().unwrap().to_string();
+    assert!(e.contains("marlin_tiny.yaml"), "{e}");
+    // an opset it does not write, and a graph without `tokens` asked for them
+    let o = run(&["-o", dir.path().join("x.onnx").to_str().unwrap(), "--opset", "13"]);
+    assert!(!o.status.success() && crate::util::stderr(&o).contains("opset 13 is not written: choose 17–21"), "{}", crate::util::stderr(&o));
+    assert!(!dir.path().join("x.onnx").exists());
+    let pooled_only = dir.path().join("pooled.onnx");
+    assert!(run(&["-o", pooled_only.to_str().unwrap()]).status.success());
+    let encoder = OnnxEncoder::from_file(&pooled_only, tiny_config(), Provider::Cpu, 1).unwrap();
+    let e = encoder.extract_features(&[clip("face")], true).unwrap_err().to_string();
+    assert!(e.contains("no `tokens` output: export it with --keep-seq"), "{e}");
+}

@@ -3,19 +3,23 @@
 # a C compiler, GStreamer 1.22 with its decoders, FFmpeg's libswscale (the exact colour path),
 # libjpeg-turbo's TurboJPEG (images as cv2.imread reads them),
 # and for the tests gst-launch-1.0 (test videos), ffmpeg (an independent colour reference) and
-# chromium (opens the screening report headless).
+# chromium (opens the screening report headless); then ONNX Runtime's CPU library from PyPI into
+# target/ (tools/onnxruntime.sh: the onnx-cpu backend and its tests).
 # Installs only what is missing; uses sudo when not root. .ci/run calls it.
 set -euo pipefail
 packages=(build-essential pkg-config
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-    gstreamer1.0-libav gstreamer1.0-tools libswscale-dev libturbojpeg0-dev ffmpeg chromium)
+    gstreamer1.0-libav gstreamer1.0-tools libswscale-dev libturbojpeg0-dev ffmpeg chromium
+    python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+"$(dirname "$0")/onnxruntime.sh" >/dev/null

@@ -20,6 +20,15 @@ pub struct FeaturizeConfig {
     /// MARLIN's YAML model config; default: the released architecture matching the weights.
     pub model_config: Option<PathBuf>,
     pub precision: Precision,
+    /// Where the encoder computes: cpu, onnx-cpu, cuda, tensorrt.
+    pub backend: Backend,
+    /// libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the library
+    /// search path).
+    pub onnxruntime: Option<PathBuf>,
+    /// GPU index for cuda / tensorrt.
+    pub device: i32,
+    /// TensorRT's engine cache folder (default: ~/.cache/marlin/tensorrt).
+    pub tensorrt_cache: Option<PathBuf>,
     /// Clips per encoder forward (clips of different videos are batched together).
     pub batch_size: usize,
     /// Encoder threads (0: every core).
@@ -115,6 +124,7 @@ macro_rules! choice {
 }
 
 choice!(Precision { F32 = "f32", Bf16 = "bf16" });
+choice!(Backend { Cpu = "cpu", OnnxCpu = "onnx-cpu", Cuda = "cuda", Tensorrt = "tensorrt" });
 choice!(Tail { Drop = "drop", Pad = "pad" });
 choice!(Decoder { Auto = "auto", Software = "software", Nvdec = "nvdec" });
 choice!(Colour { Auto = "auto", Exact = "exact", Videoconvert = "videoconvert" });
@@ -132,6 +142,10 @@ impl Default for FeaturizeConfig {
             model: None,
             model_config: None,
             precision: Precision::F32,
+            backend: Backend::Cpu,
+            onnxruntime: None,
+            device: 0,
+            tensorrt_cache: None,
             batch_size: 4,
             encoder_threads: 0,
             jobs: 0,
@@ -271,7 +285,7 @@ impl FeaturizeConfig {
     pub fn output_settings(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(m) = v.as_object_mut() {
-            for perf in ["batch_size", "encoder_threads", "jobs", "detector_threads", "extensions", "model", "model_config"] {
+            for perf in ["batch_size", "encoder_threads", "jobs", "detector_threads", "extensions", "model", "model_config", "onnxruntime", "device", "tensorrt_cache"] {
                 m.remove(perf);
             }
             if let Some(faces) = m.get_mut("faces").and_then(|f| f.as_object_mut()) {

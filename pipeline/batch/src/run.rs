@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use marlin_faces::RetinaFace;
-use marlin_model::{Clip as ModelClip, Encoder};
+use marlin_model::{Clip as ModelClip, FeatureExtractor};
 use marlin_npy::RowFile;
 
 use crate::config::{FeaturizeConfig, Layout};
@@ -28,7 +28,7 @@ use crate::BatchError;
 /// What a run needs besides its inputs.
 pub struct Featurizer<'a> {
     pub config: &'a FeaturizeConfig,
-    pub encoder: &'a Encoder,
+    pub encoder: &'a dyn FeatureExtractor,
     /// Present when `faces.crop_face` is on.
     pub detector: Option<&'a RetinaFace>,
     pub model: &'a ModelInfo,

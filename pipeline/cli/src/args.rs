@@ -57,6 +57,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Write the encoder as an ONNX graph (for ONNX Runtime, TensorRT, …).
+    ExportOnnx(ExportOnnxArgs),
+    /// What this machine has for marlin: GStreamer and its decoders, ONNX Runtime, CUDA,
+    /// NVRTC, TensorRT, the CPU's vector units, and the features this binary was built with.
+    Doctor {
+        /// libonnxruntime.so to try (default: ORT_DYLIB_PATH, then the library search path).
+        #[arg(long, value_name = "PATH")]
+        onnxruntime: Option<PathBuf>,
+    },
     /// The CUDA pre-processing kernels (needs a build with `--features cuda`).
     Kernels {
         #[command(subcommand)]
@@ -263,10 +272,83 @@ impl From<PrecisionArg> for marlin_model::Precision {
     }
 }
 
+/// Where the encoder computes.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// cpu (the native encoder), onnx-cpu (the exported graph on ONNX Runtime's CPU provider),
+    /// cuda or tensorrt (ONNX Runtime's GPU providers; builds with `--features cuda` /
+    /// `--features tensorrt`).
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    pub backend: BackendArg,
+    /// libonnxruntime.so (≥ 1.31) for the ONNX backends (default: ORT_DYLIB_PATH, then the
+    /// library search path; tools/onnxruntime.sh fetches one).
+    #[arg(long, value_name = "PATH")]
+    pub onnxruntime: Option<PathBuf>,
+    /// GPU index for cuda / tensorrt.
+    #[arg(long, default_value_t = 0)]
+    pub device: i32,
+    /// TensorRT's engine cache (default: ~/.cache/marlin/tensorrt).
+    #[arg(long, value_name = "DIR")]
+    pub tensorrt_cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    Cpu,
+    OnnxCpu,
+    Cuda,
+    Tensorrt,
+}
+
+impl From<BackendArg> for marlin_onnx::Backend {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Cpu => marlin_onnx::Backend::Cpu,
+            BackendArg::OnnxCpu => marlin_onnx::Backend::OnnxCpu,
+            BackendArg::Cuda => marlin_onnx::Backend::Cuda,
+            BackendArg::Tensorrt => marlin_onnx::Backend::TensorRt,
+        }
+    }
+}
+
+/// `marlin export-onnx`.
+#[derive(Debug, Args)]
+pub struct ExportOnnxArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The ONNX file to write.
+    #[arg(short, long, value_name = "MODEL.onnx")]
+    pub output: PathBuf,
+    /// ONNX opset (17–21; `Gelu` is a single op from 20).
+    #[arg(long, default_value_t = 17)]
+    pub opset: i64,
+    /// frames: float32 (B,3,16,224,224) in [0,1]; patches: (B,1568,1536) as the patchify
+    /// kernel lays them out.
+    #[arg(long, value_enum, default_value_t = OnnxInputArg::Frames)]
+    pub input: OnnxInputArg,
+    /// Also output `tokens` (B,1568,D), every token's feature.
+    #[arg(long)]
+    pub keep_seq: bool,
+    /// A dynamic batch axis (named `batch`) instead of --batch.
+    #[arg(long, conflicts_with = "batch")]
+    pub dynamic_batch: bool,
+    /// The fixed batch size.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnnxInputArg {
+    Frames,
+    Patches,
+}
+
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// The clip: (16,224,224,3) uint8 RGB, or float32 (3,16,224,224) / (1,3,16,224,224) in [0,1].
     #[arg(long, value_name = "CLIP.npy")]
     pub clip: PathBuf,
@@ -381,6 +463,8 @@ pub struct ExtractArgs {
     pub video: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     #[command(flatten)]
     pub video_args: VideoArgs,
     /// Take every n-th frame inside a clip window.
@@ -517,6 +601,12 @@ pub struct FeaturizeArgs {
     /// f32 or bf16; key `precision`.
     #[arg(long)]
     pub precision: Option<marlin_batch::config::Precision>,
+    /// cpu, onnx-cpu, cuda or tensorrt (see `marlin encode --help`); key `backend`.
+    #[arg(long)]
+    pub backend: Option<marlin_batch::config::Backend>,
+    /// libonnxruntime.so for the ONNX backends; key `onnxruntime`.
+    #[arg(long, value_name = "PATH")]
+    pub onnxruntime: Option<PathBuf>,
     /// combined or per-video (also videos/<id>.npy); key `output.layout`.
     #[arg(long)]
     pub layout: Option<marlin_batch::config::Layout>,
@@ -573,6 +663,8 @@ pub enum BenchCommand {
     Encode {
         #[command(flatten)]
         model: ModelArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
         /// Clips to time, after one warm-up batch.
         #[arg(long, default_value_t = 4)]
         clips: usize,

@@ -11,12 +11,12 @@ use marlin_faces::crop::detect_scaled;
 use marlin_faces::{Detection, FrameRef};
 use marlin_media::VideoReader;
 
-use crate::args::{BenchCommand, DetectorArgs, ModelArgs, VideoArgs};
+use crate::args::{BenchCommand, DetectorArgs, EngineArgs, ModelArgs, VideoArgs};
 use crate::model_source;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Encode { model, clips, batch } => encode(&model, clips, batch),
+        BenchCommand::Encode { model, engine, clips, batch } => encode(&model, &engine, clips, batch),
         BenchCommand::Decode { video, video_args, repeat } => decode(&video, &video_args, repeat),
         BenchCommand::Detect { input, detector, repeat, max_side } => detect(&input, &detector, repeat, max_side),
     }
@@ -90,9 +90,9 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn encode(model: &ModelArgs, clips: usize, batch: usize) -> anyhow::Result<()> {
+fn encode(model: &ModelArgs, engine: &EngineArgs, clips: usize, batch: usize) -> anyhow::Result<()> {
     ensure!(clips > 0 && batch > 0, "--clips and --batch must be positive");
-    let enc = &model_source::load_or_random(model)?;
+    let enc = model_source::engine(model, engine)?.extractor;
     let cfg = enc.config();
     let len = cfg.n_frames * cfg.img_size * cfg.img_size * 3;
     // deterministic pseudo-random frames (an LCG): content does not change the work done
@@ -114,11 +114,10 @@ fn encode(model: &ModelArgs, clips: usize, batch: usize) -> anyhow::Result<()> {
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "model={} dim={} precision={:?} threads={} batch={batch} clips={clips} seconds={secs:.3} s/clip={:.3}",
+        "model={} dim={} engine=\"{}\" batch={batch} clips={clips} seconds={secs:.3} s/clip={:.3}",
         cfg.name,
         enc.dim(),
-        enc.precision(),
-        enc.threads(),
+        enc.describe(),
         secs / clips as f64
     );
     println!("clips/s={:.3} gflops={:.1}", clips as f64 / secs, cfg.encoder_flops() * clips as f64 / secs / 1e9);

@@ -10,12 +10,11 @@ use crate::args::EncodeArgs;
 use crate::model_source;
 
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
-    let model = model_source::load(&args.model)?;
-    let enc = &model.encoder;
+    let enc = model_source::engine(&args.model, &args.engine)?.extractor;
     let clip = read_clip(&args.clip, enc.config())?;
     let t0 = std::time::Instant::now();
     let out = enc.extract_features(&[clip], args.keep_seq)?.remove(0);
-    tracing::info!("encoded in {:.3}s on {} threads", t0.elapsed().as_secs_f64(), enc.threads());
+    tracing::info!("encoded in {:.3}s ({})", t0.elapsed().as_secs_f64(), enc.describe());
     let shape = if args.keep_seq { vec![enc.config().num_tokens(), enc.dim()] } else { vec![enc.dim()] };
     marlin_npy::write_f32(&args.output, &shape, &out)?;
     Ok(())

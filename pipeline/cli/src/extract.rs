@@ -19,8 +19,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if args.batch == 0 {
         bail!("--batch must be positive");
     }
-    let model = model_source::load(&args.model)?;
-    let enc = &model.encoder;
+    let enc = model_source::engine(&args.model, &args.engine)?.extractor;
     let cfg = enc.config().clone();
     let sampling = SamplingOptions {
         clip_frames: cfg.n_frames,

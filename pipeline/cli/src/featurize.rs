@@ -47,8 +47,17 @@ pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> any
             Precision::Bf16 => PrecisionArg::Bf16,
         },
     };
-    let model = model_source::load(&model_args)?;
-    let info = model_source::info(&spec, &model)?;
+    let options = marlin_onnx::EngineOptions {
+        threads: config.encoder_threads,
+        precision: model_args.precision.into(),
+        onnxruntime: config.onnxruntime.clone(),
+        device: config.device,
+        tensorrt_cache: config.tensorrt_cache.clone(),
+    };
+    let backend: marlin_onnx::Backend = config.backend.as_str().parse().map_err(anyhow::Error::msg)?;
+    let engine = model_source::open(&model_args, backend, &options)?;
+    let checkpoint = engine.checkpoint.as_deref().context("featurize needs a checkpoint, not random weights")?;
+    let info = model_source::info(&spec, checkpoint, engine.extractor.config())?;
     accept_model(&info)?;
     let detector = match config.faces.crop_face {
         true => Some(detector_source::load(&DetectorArgs { detector: config.faces.detector.clone(), detector_threads: config.detector_threads })?),
@@ -62,7 +71,7 @@ pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> any
         signal_hook::flag::register(signal, Arc::clone(&cancel)).context("cannot install signal handlers")?;
     }
     let stats = Stats::default();
-    let featurizer = Featurizer { config: &config, encoder: &model.encoder, detector: detector.as_ref(), model: &info, cancel: &cancel, stats: &stats };
+    let featurizer = Featurizer { config: &config, encoder: engine.extractor.as_ref(), detector: detector.as_ref(), model: &info, cancel: &cancel, stats: &stats };
     let finished = AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         if !args.quiet {
@@ -128,6 +137,12 @@ fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
     }
     if let Some(v) = args.precision {
         c.precision = v;
+    }
+    if let Some(v) = args.backend {
+        c.backend = v;
+    }
+    if let Some(v) = &args.onnxruntime {
+        c.onnxruntime = Some(v.clone());
     }
     if let Some(v) = args.layout {
         c.output.layout = v;

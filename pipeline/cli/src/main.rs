@@ -5,7 +5,9 @@ mod bench;
 mod decode;
 mod detect;
 mod detector_source;
+mod doctor;
 mod encode;
+mod export_onnx;
 mod extract;
 mod featurize;
 mod kernels;
@@ -47,6 +49,8 @@ fn main() -> ExitCode {
         args::Command::Bench { command } => done(bench::run(command)),
         args::Command::Models { command } => done(models::run(command)),
         args::Command::Kernels { command } => done(kernels::run(command)),
+        args::Command::ExportOnnx(a) => done(export_onnx::run(a)),
+        args::Command::Doctor { onnxruntime } => done(doctor::run(onnxruntime.as_deref())),
         args::Command::Reconstruct(a) => done(reconstruct::run(a)),
         args::Command::Probe { command } => done(probe::run(command)),
         args::Command::Screen(a) => probe::screen(a),

@@ -1,29 +1,63 @@
-//! Turns `--model` / `--config` into a loaded model: a checkpoint path, or a released name
-//! resolved through the cache.
+//! Turns `--model` / `--config` (and the backend flags) into a loaded model: a checkpoint path,
+//! or a released name resolved through the cache.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use marlin_model::{Encoder, EncoderWeights, Marlin, MarlinConfig};
+use marlin_model::{EncoderWeights, FeatureExtractor, Marlin, MarlinConfig};
+use marlin_onnx::{Backend, EngineOptions};
 
-use crate::args::ModelArgs;
+use crate::args::{EngineArgs, ModelArgs};
 
-/// `random:<preset>` in `--model` (benchmarks only): that architecture with random weights.
-pub fn load_or_random(args: &ModelArgs) -> anyhow::Result<Encoder> {
-    match args.model.strip_prefix("random:") {
+/// A feature engine and the checkpoint it was made from (`None` for `random:<preset>`).
+pub struct Engine {
+    pub extractor: Box<dyn FeatureExtractor>,
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// The engine of `engine.backend` on the model of `args`. `random:<preset>` in `--model`
+/// (benchmarks only): that architecture with random weights.
+pub fn engine(args: &ModelArgs, engine: &EngineArgs) -> anyhow::Result<Engine> {
+    let options = EngineOptions {
+        threads: args.threads,
+        precision: args.precision.into(),
+        onnxruntime: engine.onnxruntime.clone(),
+        device: engine.device,
+        tensorrt_cache: engine.tensorrt_cache.clone(),
+    };
+    open(args, engine.backend.into(), &options)
+}
+
+/// The engine of `backend` on the model of `args`, started with `options`.
+pub fn open(args: &ModelArgs, backend: Backend, options: &EngineOptions) -> anyhow::Result<Engine> {
+    let (cfg, weights, checkpoint) = match args.model.strip_prefix("random:") {
         Some(preset) => {
             let cfg = match &args.config {
                 Some(p) => MarlinConfig::from_yaml_file(p)?,
-                None => MarlinConfig::preset(preset)
-                    .with_context(|| format!("no preset {preset:?}: vit_small, vit_base or vit_large"))?,
+                None => MarlinConfig::preset(preset).with_context(|| format!("no preset {preset:?}: vit_small, vit_base or vit_large"))?,
             };
             let weights = EncoderWeights::random(&cfg, 7);
-            Ok(Encoder::new(cfg, weights, args.threads, args.precision.into())?)
+            (cfg, weights, None)
         }
-        None => Ok(load(args)?.encoder),
-    }
+        None => {
+            let (cfg, weights, path) = read(args)?;
+            (cfg, weights.encoder, Some(path))
+        }
+    };
+    let extractor = marlin_onnx::open_engine(backend, cfg, weights, options).with_context(|| format!("cannot start the {} backend", backend.name()))?;
+    tracing::info!("encoder: {}", extractor.describe());
+    Ok(Engine { extractor, checkpoint })
 }
 
+/// The checkpoint's architecture and weights, unpacked, and its path.
+pub fn read(args: &ModelArgs) -> anyhow::Result<(MarlinConfig, marlin_model::MarlinWeights, PathBuf)> {
+    let path = checkpoint_path(&args.model)?;
+    let config = args.config.as_deref().map(MarlinConfig::from_yaml_file).transpose()?;
+    let (cfg, weights) = Marlin::read(&path, config).with_context(|| format!("cannot load model {}", args.model))?;
+    Ok((cfg, weights, path))
+}
+
+/// The CPU model with its decoder when the checkpoint has one (reconstruction, probes).
 pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
     let path = checkpoint_path(&args.model)?;
     let config = args.config.as_deref().map(MarlinConfig::from_yaml_file).transpose()?;
@@ -35,12 +69,12 @@ fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// What a run records of its model: the name given, the file, its SHA-256, the architecture.
-pub fn info(spec: &str, model: &Marlin) -> anyhow::Result<marlin_batch::ModelInfo> {
+pub fn info(spec: &str, checkpoint: &Path, cfg: &MarlinConfig) -> anyhow::Result<marlin_batch::ModelInfo> {
     Ok(marlin_batch::ModelInfo {
         spec: spec.to_string(),
-        sha256: marlin_batch::sha256_file(&model.path)?,
-        path: std::fs::canonicalize(&model.path).unwrap_or(model.path.clone()),
-        architecture: model.encoder.config().name.clone(),
-        dim: model.encoder.dim(),
+        sha256: marlin_batch::sha256_file(checkpoint)?,
+        path: std::fs::canonicalize(checkpoint).unwrap_or(checkpoint.to_path_buf()),
+        architecture: cfg.name.clone(),
+        dim: cfg.encoder.embed_dim,
     })
 }

@@ -27,8 +27,8 @@ pub fn run(command: ProbeCommand) -> Result<()> {
         }
         ProbeCommand::Import { head, model, config, level, positive, negative, threshold, output } => {
             let spec = model.clone();
-            let marlin = model_source::load(&ModelArgs { model, config, threads: 1, precision: PrecisionArg::F32 })?;
-            let info = model_source::info(&spec, &marlin)?;
+            let (cfg, _, path) = model_source::read(&ModelArgs { model, config, threads: 1, precision: PrecisionArg::F32 })?;
+            let info = model_source::info(&spec, &path, &cfg)?;
             let (weights, bias) = marlin_probe::linear_head(&head, info.dim)?;
             let probe = Probe {
                 format: FORMAT.into(),

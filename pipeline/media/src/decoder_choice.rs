@@ -68,3 +68,16 @@ pub fn verdict(choice: DecoderChoice, caps: &gst::CapsRef, factory: &gst::Elemen
     };
     if allowed { Verdict::Try } else { Verdict::Skip }
 }
+
+/// The video decoders GStreamer has registered (for `marlin doctor`): `avdec_h264`,
+/// `nvh264dec`…, sorted.
+pub fn installed_video_decoders() -> Result<Vec<String>, crate::MediaError> {
+    crate::init()?;
+    let mut names: Vec<String> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::MARGINAL)
+        .into_iter()
+        .filter(is_video_decoder)
+        .map(|f| f.name().to_string())
+        .collect();
+    names.sort();
+    Ok(names)
+}

@@ -16,7 +16,7 @@ mod swscale;
 pub use clips::VideoClips;
 pub use colour::{ColourMode, ColourPath};
 pub use decode::{DEFAULT_STALL_TIMEOUT, DecodeOptions, Frame, VideoReader, gstreamer_version, init};
-pub use decoder_choice::DecoderChoice;
+pub use decoder_choice::{DecoderChoice, installed_video_decoders};
 pub use encode::FrameWriter;
 pub use error::MediaError;
 pub use image::RgbImage;

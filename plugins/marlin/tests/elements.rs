@@ -323,3 +323,32 @@ fn probe_scores_each_clip_and_refuses_features_of_another_model() {
     let gst::MessageView::Error(e) = msg.view() else { unreachable!() };
     assert!(e.error().to_string().contains("this probe was trained on features of marlin_tiny"), "{}", e.error());
 }
+
+/// ONNX Runtime as `tools/onnxruntime.sh` (run by tools/setup.sh) fetches it, or
+/// `ORT_DYLIB_PATH`; a missing library fails the test.
+fn onnxruntime() -> PathBuf {
+    let path = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/onnxruntime/1.32.0/onnxruntime/capi/libonnxruntime.so.1.32.0")
+    });
+    assert!(path.is_file(), "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)", path.display());
+    path
+}
+
+#[test]
+fn encoder_on_the_onnx_cpu_backend_gives_the_cpu_features() {
+    init();
+    let pooled = |extra: &str| -> Vec<f32> {
+        let mut h = encoder_harness(extra);
+        for i in 0..32 {
+            assert!(h.push(crop(i)).is_ok());
+        }
+        assert!(h.push_event(gst::event::Eos::new()));
+        let b = h.pull().expect("one clip");
+        b.map_readable().unwrap().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    };
+    let cpu = pooled("");
+    let onnx = pooled(&format!("backend=onnx-cpu onnxruntime={}", onnxruntime().display()));
+    let diff = cpu.iter().zip(&onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert_eq!(onnx.len(), 64);
+    assert!(diff <= 1e-4, "onnx-cpu vs cpu: max-abs {diff}");
+}

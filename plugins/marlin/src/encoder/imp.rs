@@ -13,7 +13,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use marlin_media::sampling::{ClipSampler, SamplingOptions, TailPolicy};
-use marlin_model::{Clip as ModelClip, MarlinConfig};
+use marlin_model::{Clip as ModelClip, FeatureExtractor, MarlinConfig};
 
 use super::{Backend, Precision, Tail};
 use crate::lock;
@@ -32,6 +32,7 @@ struct Settings {
     model: Option<String>,
     config: Option<String>,
     backend: Backend,
+    onnxruntime: Option<String>,
     threads: u32,
     batch_size: u32,
     precision: Precision,
@@ -47,6 +48,7 @@ impl Default for Settings {
             model: None,
             config: None,
             backend: Backend::default(),
+            onnxruntime: None,
             threads: DEFAULT_THREADS,
             batch_size: DEFAULT_BATCH_SIZE,
             precision: Precision::default(),
@@ -197,6 +199,7 @@ impl ObjectImpl for Encoder {
                 glib::ParamSpecString::builder("model").nick("Model").blurb("Checkpoint (.pt, .safetensors) or released name (vit_small_ytf, vit_base_ytf, vit_large_ytf)").mutable_ready().build(),
                 glib::ParamSpecString::builder("config").nick("Config").blurb("MARLIN's YAML model config (default: the released architecture matching the weights)").mutable_ready().build(),
                 glib::ParamSpecEnum::builder_with_default("backend", Backend::default()).nick("Backend").blurb("Where the encoder computes").mutable_ready().build(),
+                glib::ParamSpecString::builder("onnxruntime").nick("ONNX Runtime").blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the library search path)").mutable_ready().build(),
                 glib::ParamSpecUInt::builder("threads").nick("Threads").blurb("Encoder threads (0: every core)").default_value(DEFAULT_THREADS).mutable_ready().build(),
                 glib::ParamSpecUInt::builder("batch-size").nick("Batch size").blurb("Clips per forward").minimum(1).maximum(64).default_value(DEFAULT_BATCH_SIZE).mutable_ready().build(),
                 glib::ParamSpecEnum::builder_with_default("precision", Precision::default()).nick("Precision").blurb("Arithmetic").mutable_ready().build(),
@@ -215,6 +218,7 @@ impl ObjectImpl for Encoder {
             "model" => s.model = value.get().unwrap_or_default(),
             "config" => s.config = value.get().unwrap_or_default(),
             "backend" => s.backend = value.get().unwrap_or_default(),
+            "onnxruntime" => s.onnxruntime = value.get().unwrap_or_default(),
             "threads" => s.threads = value.get().unwrap_or(DEFAULT_THREADS),
             "batch-size" => s.batch_size = value.get().unwrap_or(DEFAULT_BATCH_SIZE),
             "precision" => s.precision = value.get().unwrap_or_default(),
@@ -232,6 +236,7 @@ impl ObjectImpl for Encoder {
             "model" => s.model.to_value(),
             "config" => s.config.to_value(),
             "backend" => s.backend.to_value(),
+            "onnxruntime" => s.onnxruntime.to_value(),
             "threads" => s.threads.to_value(),
             "batch-size" => s.batch_size.to_value(),
             "precision" => s.precision.to_value(),
@@ -310,10 +315,17 @@ impl Encoder {
             Precision::F32 => marlin_model::Precision::F32,
             Precision::Bf16 => marlin_model::Precision::Bf16,
         };
-        let model = marlin_model::Marlin::load(&path, config, s.threads as usize, precision).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load model {}: {}", spec, e)))?;
-        let encoder = Arc::new(model.encoder);
-        let cfg = encoder.config().clone();
-        gst::info!(CAT, imp = self, "loaded {} ({}, dim {})", path.display(), cfg.name, encoder.dim());
+        let (cfg, weights) = marlin_model::Marlin::read(&path, config).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load model {}: {}", spec, e)))?;
+        let options = marlin_onnx::EngineOptions {
+            threads: s.threads as usize,
+            precision,
+            onnxruntime: s.onnxruntime.as_ref().map(Into::into),
+            ..Default::default()
+        };
+        let backend: marlin_onnx::Backend = s.backend.into();
+        let encoder = marlin_onnx::open_engine(backend, cfg.clone(), weights.encoder, &options)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("cannot start the {} backend: {}", backend.name(), e)))?;
+        gst::info!(CAT, imp = self, "loaded {} ({}, dim {}) on {}", path.display(), cfg.name, encoder.dim(), encoder.describe());
         let tokens = if s.keep_seq { cfg.num_tokens() } else { 1 };
         let sha = marlin_batch::sha256_file(&path).map_err(|e| gst::error_msg!(gst::ResourceError::Read, ("{}", e)))?;
         *lock(&self.caps) = Some(gst::Caps::builder(CAPS_NAME).field("dim", encoder.dim() as i32).field("tokens", tokens as i32).field(MODEL_SHA256, sha).build());
@@ -335,7 +347,7 @@ impl Encoder {
         let (srcpad, element, flow, flushing, keep_seq) = (self.srcpad.clone(), self.obj().downgrade(), Arc::clone(&self.flow), Arc::clone(&self.flushing), s.keep_seq);
         let handle = std::thread::Builder::new()
             .name("marlin-encoder".into())
-            .spawn(move || work(rx, &encoder, keep_seq, &srcpad, &element, &flow, &flushing))
+            .spawn(move || work(rx, encoder.as_ref(), keep_seq, &srcpad, &element, &flow, &flushing))
             .map_err(|e| gst::error_msg!(gst::CoreError::Failed, ("cannot start the encoder thread: {}", e)))?;
         *lock(&self.worker) = Some(Worker { jobs, handle });
         Ok(())
@@ -467,7 +479,7 @@ impl Encoder {
 /// The worker: encodes batches and pushes buffers and events downstream in order.
 fn work(
     rx: Receiver<Job>,
-    encoder: &marlin_model::Encoder,
+    encoder: &dyn FeatureExtractor,
     keep_seq: bool,
     srcpad: &gst::Pad,
     element: &glib::WeakRef<super::Encoder>,

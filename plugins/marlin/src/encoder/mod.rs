@@ -28,6 +28,23 @@ pub enum Backend {
     #[default]
     #[enum_value(name = "cpu: the AVX-512/AVX2 CPU encoder", nick = "cpu")]
     Cpu,
+    #[enum_value(name = "onnx-cpu: the exported ONNX graph on ONNX Runtime's CPU provider", nick = "onnx-cpu")]
+    OnnxCpu,
+    #[enum_value(name = "cuda: ONNX Runtime's CUDA provider (plugin built with the cuda feature)", nick = "cuda")]
+    Cuda,
+    #[enum_value(name = "tensorrt: TensorRT fp16 through ONNX Runtime (plugin built with the tensorrt feature)", nick = "tensorrt")]
+    Tensorrt,
+}
+
+impl From<Backend> for marlin_onnx::Backend {
+    fn from(b: Backend) -> Self {
+        match b {
+            Backend::Cpu => marlin_onnx::Backend::Cpu,
+            Backend::OnnxCpu => marlin_onnx::Backend::OnnxCpu,
+            Backend::Cuda => marlin_onnx::Backend::Cuda,
+            Backend::Tensorrt => marlin_onnx::Backend::TensorRt,
+        }
+    }
 }
 
 /// Arithmetic (`precision`).
