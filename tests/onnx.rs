@@ -98,3 +98,63 @@ fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
     let e = encoder.extract_features(&[clip("face")], true).unwrap_err().to_string();
     assert!(e.contains("no `tokens` output: export it with --keep-seq"), "{e}");
 }
+
+/// The detector's ONNX export on ONNX Runtime against the official raw outputs and detections.
+#[test]
+fn retinaface_onnx_matches_the_official_detector() {
+    use marlin_faces::PixelOrder;
+    onnxruntime();
+    let pkl = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    let det = marlin_onnx::OnnxRetinaFace::load(&pkl, Provider::Cpu, 2).unwrap();
+    for image in ["astronaut.png", "single_face.jpg", "multi_face.jpg"] {
+        let img = marlin_media::read_image(&crate::util::media(&format!("registry/{image}"))).unwrap();
+        let (w, h) = (img.width as usize, img.height as usize);
+        let npz = oracle(&format!("detector/{}.npz", image.split('.').next().unwrap()));
+        let raw = det.raw(&img.data, w, h, PixelOrder::Rgb).unwrap();
+        for (key, got) in [
+            ("loc", raw.loc.iter().flatten().copied().collect::<Vec<f32>>()),
+            ("conf", raw.conf.iter().flatten().copied().collect()),
+            ("landmarks", raw.landmarks.iter().flatten().copied().collect()),
+        ] {
+            let want = crate::util::npz_array(&npz, key).to_f32();
+            let d = max_abs_diff(&got, &want);
+            eprintln!("{image} {key}: max-abs {d:.2e}");
+            assert!(d < 1e-3, "{image} {key}: max-abs {d}");
+        }
+        let dets = det.detect(&img.data, w, h, PixelOrder::Rgb).unwrap();
+        let want = crate::util::npz_array(&npz, "dets").to_f32();
+        assert_eq!(dets.len(), want.len() / 5, "{image}: detection count");
+        for (d, o) in dets.iter().zip(want.chunks(5)) {
+            for (a, b) in [d.x1, d.y1, d.x2, d.y2].iter().zip(o) {
+                assert!((a - b).abs() < 0.5, "{image}: box {:?} vs {o:?}", [d.x1, d.y1, d.x2, d.y2]);
+            }
+            assert!((d.score - o[4]).abs() < 1e-3);
+        }
+    }
+}
+
+/// `--detector-backend onnx-cpu` in compat mode: the official crops, so the same features as
+/// the native detector, bit for bit.
+#[test]
+fn compat_crops_with_the_onnx_detector_give_the_same_features() {
+    let ort = onnxruntime();
+    let dir = tempfile::tempdir().unwrap();
+    let video = crate::util::media("marlin/video01.mp4");
+    let pkl = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    let run = |backend: &str| {
+        let out = dir.path().join(format!("{backend}.npy"));
+        let o = crate::util::marlin(
+            &[
+                "extract", video.to_str().unwrap(), "--crop-face", "--compat", "--detector", pkl.to_str().unwrap(), "--detector-backend", backend,
+                "--model", oracle("models/marlin_tiny.encoder.pt").to_str().unwrap(), "--config", oracle("marlin_tiny.yaml").to_str().unwrap(),
+                "--onnxruntime", ort.to_str().unwrap(), "-o", out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{backend}: {}", crate::util::stderr(&o));
+        read_f32(&out)
+    };
+    let (cpu, onnx) = (run("cpu"), run("onnx-cpu"));
+    assert_eq!(cpu.0, onnx.0);
+    assert_eq!(cpu.1, onnx.1, "the crops differ");
+}

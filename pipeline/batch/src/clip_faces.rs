@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use marlin_faces::crop::FACE_SIZE;
-use marlin_faces::{CropOptions, Detection, FaceCrop, FaceCropper, FrameRef, RetinaFace, TrackCropper};
+use marlin_faces::{CropOptions, Detection, FaceCrop, FaceCropper, FaceDetector, FrameRef, TrackCropper};
 use marlin_media::RgbImage;
 use marlin_media::sampling::Clip;
 
@@ -102,7 +102,7 @@ fn log_row(log: &mut Option<String>, counts: &mut (u64, u64), clip: usize, index
 }
 
 impl<'a> ClipFaces<'a> {
-    pub fn new(detector: &'a RetinaFace, options: CropOptions, all: bool) -> Self {
+    pub fn new(detector: &'a dyn FaceDetector, options: CropOptions, all: bool) -> Self {
         let kind = if all { Kind::All(TrackCropper::new(detector, options)) } else { Kind::One { cropper: FaceCropper::new(detector, options), cache: HashMap::new() } };
         Self { kind, counts: (0, 0) }
     }

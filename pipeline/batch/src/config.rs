@@ -82,6 +82,8 @@ pub struct FacesConfig {
     pub min_face: f32,
     /// FaceX-Zoo's `face_detection_retina.pkl`; default: the cache.
     pub detector: Option<PathBuf>,
+    /// Where the detector computes: cpu, onnx-cpu, cuda, tensorrt.
+    pub backend: Backend,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,7 +175,7 @@ impl Default for DecodeConfig {
 
 impl Default for FacesConfig {
     fn default() -> Self {
-        Self { crop_face: false, mode: Crop::Marlin, pick: Faces::Largest, smooth: 0.5, detect_every: 1, max_side: None, min_face: 0.0, detector: None }
+        Self { crop_face: false, mode: Crop::Marlin, pick: Faces::Largest, smooth: 0.5, detect_every: 1, max_side: None, min_face: 0.0, detector: None, backend: Backend::Cpu }
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
-use marlin_faces::RetinaFace;
+use marlin_faces::FaceDetector;
 use marlin_model::{Clip as ModelClip, FeatureExtractor};
 use marlin_npy::RowFile;
 
@@ -30,7 +30,7 @@ pub struct Featurizer<'a> {
     pub config: &'a FeaturizeConfig,
     pub encoder: &'a dyn FeatureExtractor,
     /// Present when `faces.crop_face` is on.
-    pub detector: Option<&'a RetinaFace>,
+    pub detector: Option<&'a dyn FaceDetector>,
     pub model: &'a ModelInfo,
     /// Set to stop: workers finish their current clip, finished videos are kept.
     pub cancel: &'a AtomicBool,

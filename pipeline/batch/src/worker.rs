@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Sender;
-use marlin_faces::RetinaFace;
+use marlin_faces::FaceDetector;
 use marlin_media::VideoClips;
 use marlin_media::sampling::SamplingOptions;
 use marlin_model::Clip as ModelClip;
@@ -37,7 +37,7 @@ pub(crate) struct Stage<'a> {
     pub config: &'a FeaturizeConfig,
     pub sampling: SamplingOptions,
     pub img_size: usize,
-    pub detector: Option<&'a RetinaFace>,
+    pub detector: Option<&'a dyn FaceDetector>,
     pub cancel: &'a AtomicBool,
     pub stats: &'a Stats,
 }

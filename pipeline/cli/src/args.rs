@@ -11,6 +11,10 @@ pub struct Cli {
     /// More log output (-v info, -vv debug); MARLIN_LOG=<filter> overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// libonnxruntime.so (≥ 1.31) for the ONNX backends (default: ORT_DYLIB_PATH, then the
+    /// library search path; tools/onnxruntime.sh fetches one).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub onnxruntime: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,11 +65,7 @@ pub enum Command {
     ExportOnnx(ExportOnnxArgs),
     /// What this machine has for marlin: GStreamer and its decoders, ONNX Runtime, CUDA,
     /// NVRTC, TensorRT, the CPU's vector units, and the features this binary was built with.
-    Doctor {
-        /// libonnxruntime.so to try (default: ORT_DYLIB_PATH, then the library search path).
-        #[arg(long, value_name = "PATH")]
-        onnxruntime: Option<PathBuf>,
-    },
+    Doctor,
     /// The CUDA pre-processing kernels (needs a build with `--features cuda`).
     Kernels {
         #[command(subcommand)]
@@ -280,10 +280,6 @@ pub struct EngineArgs {
     /// `--features tensorrt`).
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
     pub backend: BackendArg,
-    /// libonnxruntime.so (≥ 1.31) for the ONNX backends (default: ORT_DYLIB_PATH, then the
-    /// library search path; tools/onnxruntime.sh fetches one).
-    #[arg(long, value_name = "PATH")]
-    pub onnxruntime: Option<PathBuf>,
     /// GPU index for cuda / tensorrt.
     #[arg(long, default_value_t = 0)]
     pub device: i32,
@@ -604,9 +600,9 @@ pub struct FeaturizeArgs {
     /// cpu, onnx-cpu, cuda or tensorrt (see `marlin encode --help`); key `backend`.
     #[arg(long)]
     pub backend: Option<marlin_batch::config::Backend>,
-    /// libonnxruntime.so for the ONNX backends; key `onnxruntime`.
-    #[arg(long, value_name = "PATH")]
-    pub onnxruntime: Option<PathBuf>,
+    /// Where the face detector computes (cpu, onnx-cpu, cuda, tensorrt); key `faces.backend`.
+    #[arg(long)]
+    pub detector_backend: Option<marlin_batch::config::Backend>,
     /// combined or per-video (also videos/<id>.npy); key `output.layout`.
     #[arg(long)]
     pub layout: Option<marlin_batch::config::Layout>,
@@ -637,6 +633,10 @@ pub struct DetectorArgs {
     /// Detector threads (0: every core).
     #[arg(long, default_value_t = 0)]
     pub detector_threads: usize,
+    /// Where the detector computes: cpu (the native port), onnx-cpu, cuda or tensorrt (its
+    /// graph exported to ONNX Runtime; GPU 0, see `--onnxruntime`).
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    pub detector_backend: BackendArg,
 }
 
 #[derive(Debug, Subcommand)]

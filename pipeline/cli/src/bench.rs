@@ -58,11 +58,11 @@ fn detect(input: &Path, args: &DetectorArgs, repeat: usize, max_side: Option<usi
     let img = marlin_media::read_image(input)?;
     let frame = FrameRef { rgb: &img.data, width: img.width as usize, height: img.height as usize };
     let time = |side: Option<usize>| -> anyhow::Result<(Vec<Detection>, f64, f64)> {
-        let dets = detect_scaled(&det, &frame, side)?;
+        let dets = detect_scaled(det.as_ref(), &frame, side)?;
         let mut ms: Vec<f64> = (0..repeat)
             .map(|_| {
                 let t0 = Instant::now();
-                std::hint::black_box(detect_scaled(&det, &frame, side).ok());
+                std::hint::black_box(detect_scaled(det.as_ref(), &frame, side).ok());
                 t0.elapsed().as_secs_f64() * 1e3
             })
             .collect();
@@ -70,7 +70,7 @@ fn detect(input: &Path, args: &DetectorArgs, repeat: usize, max_side: Option<usi
         Ok((dets, ms[0], ms[ms.len() / 2]))
     };
     let (full, best, median) = time(None)?;
-    println!("input={} size={}x{} faces={} threads={} best_ms={best:.1} repeat={repeat}", input.display(), img.width, img.height, full.len(), det.threads());
+    println!("input={} size={}x{} faces={} detector=\"{}\" best_ms={best:.1} repeat={repeat}", input.display(), img.width, img.height, full.len(), det.describe());
     if let Some(side) = max_side {
         let (small, best, median) = time(Some(side))?;
         let iou = match (full.first(), small.first()) {

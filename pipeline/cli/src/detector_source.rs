@@ -1,13 +1,22 @@
-//! Turns `--detector` into a loaded RetinaFace: the given file, or the one in the cache.
+//! Turns `--detector` (and `--detector-backend`) into a started face detector: the given file,
+//! or the one in the cache.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use marlin_faces::RetinaFace;
+use marlin_faces::FaceDetector;
+use marlin_onnx::{Backend, EngineOptions};
 
 use crate::args::DetectorArgs;
 
-pub fn load(args: &DetectorArgs) -> anyhow::Result<RetinaFace> {
-    let path = match &args.detector {
-        Some(p) => p.clone(),
+pub fn load(args: &DetectorArgs) -> anyhow::Result<Box<dyn FaceDetector>> {
+    open(args.detector.clone(), args.detector_backend.into(), &EngineOptions { threads: args.detector_threads, ..Default::default() })
+}
+
+/// The detector file `detector` (default: the cache) on `backend`.
+pub fn open(detector: Option<PathBuf>, backend: Backend, options: &EngineOptions) -> anyhow::Result<Box<dyn FaceDetector>> {
+    let path = match detector {
+        Some(p) => p,
         None => {
             let p = marlin_hub::cached_detector_path()?;
             if !p.exists() {
@@ -19,5 +28,7 @@ pub fn load(args: &DetectorArgs) -> anyhow::Result<RetinaFace> {
     if !path.exists() {
         bail!("{}: no such detector file", path.display());
     }
-    RetinaFace::load(&path, args.detector_threads).with_context(|| format!("cannot load the face detector {}", path.display()))
+    let detector = marlin_onnx::open_detector(backend, &path, options).with_context(|| format!("cannot load the face detector {}", path.display()))?;
+    tracing::info!("face detector: {}", detector.describe());
+    Ok(detector)
 }

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use marlin_model::Precision;
 use marlin_onnx::Backend;
 
-pub fn run(onnxruntime: Option<&Path>) -> anyhow::Result<()> {
+pub fn run() -> anyhow::Result<()> {
     let line = |what: &str, status: String| println!("{what:<14} {status}");
     line("marlin", format!("{} (backends built in: {})", env!("CARGO_PKG_VERSION"), built_backends()));
     line("cpu", cpu());
     line("gstreamer", gstreamer());
-    let ort = marlin_onnx::load_runtime(onnxruntime);
+    let ort = marlin_onnx::load_runtime(None);
     line(
         "onnxruntime",
         match &ort {

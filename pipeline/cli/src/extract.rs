@@ -73,7 +73,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
                 return ProducerReport::default();
             }
         };
-        let mut faces = cropper.as_ref().map(|(d, options)| ClipFaces::new(d, *options, all_faces));
+        let mut faces = cropper.as_ref().map(|(d, options)| ClipFaces::new(d.as_ref(), *options, all_faces));
         loop {
             let item = match clips.next_clip() {
                 Ok(Some(c)) => match &mut faces {

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use marlin_batch::config::Precision;
 use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats};
 
-use crate::args::{DetectorArgs, FeaturizeArgs, ModelArgs, PrecisionArg};
+use crate::args::{FeaturizeArgs, ModelArgs, PrecisionArg};
 use crate::{detector_source, model_source};
 
 /// Exit status when some videos failed.
@@ -60,7 +60,11 @@ pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> any
     let info = model_source::info(&spec, checkpoint, engine.extractor.config())?;
     accept_model(&info)?;
     let detector = match config.faces.crop_face {
-        true => Some(detector_source::load(&DetectorArgs { detector: config.faces.detector.clone(), detector_threads: config.detector_threads })?),
+        true => {
+            let backend: marlin_onnx::Backend = config.faces.backend.as_str().parse().map_err(anyhow::Error::msg)?;
+            let options = marlin_onnx::EngineOptions { threads: config.detector_threads, precision: marlin_model::Precision::F32, ..options.clone() };
+            Some(detector_source::open(config.faces.detector.clone(), backend, &options)?)
+        }
         false => None,
     };
 
@@ -71,7 +75,7 @@ pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> any
         signal_hook::flag::register(signal, Arc::clone(&cancel)).context("cannot install signal handlers")?;
     }
     let stats = Stats::default();
-    let featurizer = Featurizer { config: &config, encoder: engine.extractor.as_ref(), detector: detector.as_ref(), model: &info, cancel: &cancel, stats: &stats };
+    let featurizer = Featurizer { config: &config, encoder: engine.extractor.as_ref(), detector: detector.as_deref(), model: &info, cancel: &cancel, stats: &stats };
     let finished = AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         if !args.quiet {
@@ -141,8 +145,8 @@ fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
     if let Some(v) = args.backend {
         c.backend = v;
     }
-    if let Some(v) = &args.onnxruntime {
-        c.onnxruntime = Some(v.clone());
+    if let Some(v) = args.detector_backend {
+        c.faces.backend = v;
     }
     if let Some(v) = args.layout {
         c.output.layout = v;

@@ -38,6 +38,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(path) = &cli.onnxruntime {
+        marlin_onnx::choose_library(path);
+    }
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
         args::Command::Featurize(a) => featurize::run(a),
@@ -50,7 +53,7 @@ fn main() -> ExitCode {
         args::Command::Models { command } => done(models::run(command)),
         args::Command::Kernels { command } => done(kernels::run(command)),
         args::Command::ExportOnnx(a) => done(export_onnx::run(a)),
-        args::Command::Doctor { onnxruntime } => done(doctor::run(onnxruntime.as_deref())),
+        args::Command::Doctor => done(doctor::run()),
         args::Command::Reconstruct(a) => done(reconstruct::run(a)),
         args::Command::Probe { command } => done(probe::run(command)),
         args::Command::Screen(a) => probe::screen(a),

@@ -21,7 +21,7 @@ pub fn engine(args: &ModelArgs, engine: &EngineArgs) -> anyhow::Result<Engine> {
     let options = EngineOptions {
         threads: args.threads,
         precision: args.precision.into(),
-        onnxruntime: engine.onnxruntime.clone(),
+        onnxruntime: None,
         device: engine.device,
         tensorrt_cache: engine.tensorrt_cache.clone(),
     };

@@ -110,7 +110,7 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
         let sampling = SamplingOptions { clip_frames: cfg.n_frames, sample_rate: args.sample_rate, stride: args.stride, tail: TailPolicy::Drop, max_clips: args.max_clips };
         let detector = if args.crop_face { Some(detector_source::load(&args.detector)?) } else { None };
         let mut video = VideoClips::open(&args.input, args.video_args.options(), sampling, None)?;
-        let mut faces = detector.as_ref().map(|d| ClipFaces::new(d, CropOptions::default(), false));
+        let mut faces = detector.as_ref().map(|d| ClipFaces::new(d.as_ref(), CropOptions::default(), false));
         while let Some(c) = video.next_clip()? {
             let (index, first) = (c.index, c.frame_indices.first().copied().unwrap_or(0));
             let items = match &mut faces {

@@ -5,7 +5,7 @@
 use crate::FaceError;
 use marlin_kernels::crop::{Square, crop_resize_square, cut_square};
 use marlin_kernels::resize::resize_linear;
-use crate::retinaface::{Detection, PixelOrder, RetinaFace};
+use crate::retinaface::{Detection, FaceDetector, PixelOrder};
 use crate::align::aligned_face;
 
 /// The side of MARLIN's face crops.
@@ -159,13 +159,13 @@ pub struct FrameRef<'a> {
 
 /// Crops faces frame after frame under [`CropOptions`].
 pub struct FaceCropper<'a> {
-    detector: &'a RetinaFace,
+    detector: &'a dyn FaceDetector,
     opts: CropOptions,
     smoother: Smoother,
 }
 
 impl<'a> FaceCropper<'a> {
-    pub fn new(detector: &'a RetinaFace, opts: CropOptions) -> Self {
+    pub fn new(detector: &'a dyn FaceDetector, opts: CropOptions) -> Self {
         // `Compat` returns before the smoother is ever used.
         Self { detector, opts, smoother: Smoother::new(opts.smooth) }
     }
@@ -249,7 +249,7 @@ fn compat_cut(f: &FrameRef<'_>, detection: Option<Detection>) -> FaceCrop {
 }
 
 /// The official code's detections: the RGB frame handed over as if it were BGR.
-pub fn detect_compat(detector: &RetinaFace, f: &FrameRef<'_>) -> Result<Vec<Detection>, FaceError> {
+pub fn detect_compat(detector: &dyn FaceDetector, f: &FrameRef<'_>) -> Result<Vec<Detection>, FaceError> {
     detector.detect(f.rgb, f.width, f.height, PixelOrder::Bgr)
 }
 
@@ -275,7 +275,7 @@ fn cut(mode: CropMode, f: &FrameRef<'_>, face: Option<&Detection>, detection: Op
 
 /// Every face of a clip, followed across clips: one crop sequence per track.
 pub struct TrackCropper<'a> {
-    detector: &'a RetinaFace,
+    detector: &'a dyn FaceDetector,
     opts: CropOptions,
     tracker: crate::tracker::Tracker,
     smoothers: std::collections::HashMap<u64, Smoother>,
@@ -285,7 +285,7 @@ pub struct TrackCropper<'a> {
 
 impl<'a> TrackCropper<'a> {
     /// `opts.mode` must not be `Compat` (the official code follows one face); `pick` is unused.
-    pub fn new(detector: &'a RetinaFace, opts: CropOptions) -> Self {
+    pub fn new(detector: &'a dyn FaceDetector, opts: CropOptions) -> Self {
         Self { detector, opts, tracker: crate::tracker::Tracker::default(), smoothers: Default::default(), clock: 0 }
     }
 
@@ -334,7 +334,7 @@ impl<'a> TrackCropper<'a> {
 
 /// Detections of an RGB frame (detector fed BGR), on a copy downscaled so its longer side is at
 /// most `max_side` when given; boxes and landmarks scaled back to the frame.
-pub fn detect_scaled(detector: &RetinaFace, f: &FrameRef<'_>, max_side: Option<usize>) -> Result<Vec<Detection>, FaceError> {
+pub fn detect_scaled(detector: &dyn FaceDetector, f: &FrameRef<'_>, max_side: Option<usize>) -> Result<Vec<Detection>, FaceError> {
     let side = f.width.max(f.height);
     match max_side {
         Some(m) if m > 0 && side > m => {
@@ -371,7 +371,7 @@ fn interpolate_between_keys(faces: &mut [Option<Detection>], keys: &[usize]) {
 
 /// The faces of a frame the croppers consider: detected (downscaled per `max_side`), at least
 /// `min_face` wide.
-pub fn faces_in(detector: &RetinaFace, f: &FrameRef<'_>, opts: &CropOptions) -> Result<Vec<Detection>, FaceError> {
+pub fn faces_in(detector: &dyn FaceDetector, f: &FrameRef<'_>, opts: &CropOptions) -> Result<Vec<Detection>, FaceError> {
     Ok(detect_scaled(detector, f, opts.max_side)?.into_iter().filter(|d| d.x2 - d.x1 >= opts.min_face).collect())
 }
 

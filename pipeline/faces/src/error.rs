@@ -10,4 +10,6 @@ pub enum FaceError {
     NotRetinaFace { path: PathBuf, detail: String },
     #[error("image of {width}x{height} with {len} bytes: expected width·height·3")]
     BadImage { width: usize, height: usize, len: usize },
+    #[error("face detector: {0}")]
+    Detector(String),
 }

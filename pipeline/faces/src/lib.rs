@@ -9,5 +9,5 @@ pub mod tracker;
 
 pub use crop::{CropMode, CropOptions, DetectedCropper, FaceCrop, FaceCropper, FrameRef, Pick, Smoother, SquareCrop, TrackCropper};
 pub use error::FaceError;
-pub use retinaface::{Detection, PixelOrder, RetinaFace};
+pub use retinaface::{Detection, FaceDetector, PixelOrder, RawOutput, RetinaFace};
 pub use tracker::Tracker;

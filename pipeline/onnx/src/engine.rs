@@ -4,9 +4,12 @@
 
 use std::path::PathBuf;
 
+use std::path::Path;
+
+use marlin_faces::{FaceDetector, RetinaFace};
 use marlin_model::{Encoder, EncoderWeights, FeatureExtractor, MarlinConfig, Precision};
 
-use crate::{OnnxEncoder, OnnxError, Provider, load_runtime};
+use crate::{OnnxEncoder, OnnxError, OnnxRetinaFace, Provider, load_runtime};
 
 /// Where the encoder computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,6 +73,26 @@ pub struct EngineOptions {
 
 /// Starts `backend` on the encoder `weights` of `cfg`.
 pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights, options: &EngineOptions) -> Result<Box<dyn FeatureExtractor>, OnnxError> {
+    let Some(provider) = provider(backend, options)? else {
+        let encoder = Encoder::new(cfg, weights, options.threads, options.precision).map_err(|e| OnnxError::Runtime(e.to_string()))?;
+        return Ok(Box::new(encoder));
+    };
+    Ok(Box::new(OnnxEncoder::new(cfg, &weights, provider, options.threads)?))
+}
+
+/// Starts the face detector `face_detection_retina.pkl` at `path` on `backend` (the
+/// precision option does not apply: the detector computes in f32, TensorRT in fp16).
+pub fn open_detector(backend: Backend, path: &Path, options: &EngineOptions) -> Result<Box<dyn FaceDetector>, OnnxError> {
+    let Some(provider) = provider(backend, &EngineOptions { precision: Precision::F32, ..options.clone() })? else {
+        let detector = RetinaFace::load(path, options.threads).map_err(|e| OnnxError::Runtime(e.to_string()))?;
+        return Ok(Box::new(detector));
+    };
+    Ok(Box::new(OnnxRetinaFace::load(path, provider, options.threads)?))
+}
+
+/// The ONNX Runtime provider of `backend` with the runtime loaded; `None` for the native CPU
+/// engines.
+fn provider(backend: Backend, options: &EngineOptions) -> Result<Option<Provider>, OnnxError> {
     if backend != Backend::Cpu && options.precision == Precision::Bf16 {
         return Err(OnnxError::Runtime(format!("precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)", backend.name())));
     }
@@ -77,10 +100,7 @@ pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights,
         return Err(OnnxError::Runtime(format!("backend {0} needs marlin built with `--features {0}`", backend.name())));
     }
     let provider = match backend {
-        Backend::Cpu => {
-            let encoder = Encoder::new(cfg, weights, options.threads, options.precision).map_err(|e| OnnxError::Runtime(e.to_string()))?;
-            return Ok(Box::new(encoder));
-        }
+        Backend::Cpu => return Ok(None),
         Backend::OnnxCpu => Provider::Cpu,
         Backend::Cuda => Provider::Cuda { device: options.device },
         Backend::TensorRt => Provider::TensorRt {
@@ -90,7 +110,7 @@ pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights,
         },
     };
     load_runtime(options.onnxruntime.as_deref())?;
-    Ok(Box::new(OnnxEncoder::new(cfg, &weights, provider, options.threads)?))
+    Ok(Some(provider))
 }
 
 fn default_tensorrt_cache() -> PathBuf {

@@ -99,6 +99,10 @@ pub(crate) fn ints(name: &str, ints: &[i64]) -> AttributeProto {
     AttributeProto { name: name.into(), ints: ints.to_vec(), r#type: attribute_type::INTS, ..Default::default() }
 }
 
+pub(crate) fn string(name: &str, s: &str) -> AttributeProto {
+    AttributeProto { name: name.into(), s: s.as_bytes().to_vec(), r#type: attribute_type::STRING, ..Default::default() }
+}
+
 pub(crate) fn float(name: &str, f: f32) -> AttributeProto {
     AttributeProto { name: name.into(), f, r#type: attribute_type::FLOAT, ..Default::default() }
 }

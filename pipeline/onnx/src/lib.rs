@@ -12,17 +12,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod detector;
 mod engine;
 mod export;
 mod graph;
 pub mod proto;
+mod retinaface;
 mod runtime;
 
 use std::path::PathBuf;
 
-pub use engine::{Backend, EngineOptions, open_engine};
+pub use detector::OnnxRetinaFace;
+pub use engine::{Backend, EngineOptions, open_detector, open_engine};
 pub use export::{ExportOptions, InputLayout, OPSETS, export_encoder, meta};
-pub use runtime::{OnnxEncoder, Provider, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, load_runtime};
+pub use retinaface::export_retinaface;
+pub use runtime::{choose_library, OnnxEncoder, Provider, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, load_runtime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {

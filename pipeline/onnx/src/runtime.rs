@@ -52,19 +52,29 @@ pub struct RuntimeInfo {
 const INSTALL_HINT: &str = "install ONNX Runtime ≥ 1.31 (tools/onnxruntime.sh fetches the PyPI wheel's \
 libonnxruntime.so and prints its path; GPU providers need the onnxruntime-gpu build) and pass --onnxruntime PATH or set ORT_DYLIB_PATH";
 
-/// Loads ONNX Runtime once per process: from `path`, else `ORT_DYLIB_PATH`, else
-/// `libonnxruntime.so` on the library search path. Later calls return the first result.
+/// The library a program chose (its `--onnxruntime` flag), used where no path is given.
+static CHOSEN_LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Chooses the library [`load_runtime`] loads when given no path (the first choice stays).
+pub fn choose_library(path: &Path) {
+    let _ = CHOSEN_LIBRARY.set(path.to_path_buf());
+}
+
+/// Loads ONNX Runtime once per process: from `path`, else the [chosen](choose_library)
+/// library, else `ORT_DYLIB_PATH`, else `libonnxruntime.so` on the library search path. Later
+/// calls return the first result.
 pub fn load_runtime(path: Option<&Path>) -> Result<RuntimeInfo, OnnxError> {
     environment(path).map(|(info, _)| info)
 }
 
 /// The process's ONNX Runtime environment, made by the first call.
-fn environment(path: Option<&Path>) -> Result<(RuntimeInfo, Environment), OnnxError> {
+pub(crate) fn environment(path: Option<&Path>) -> Result<(RuntimeInfo, Environment), OnnxError> {
     static LOADED: OnceLock<Result<(RuntimeInfo, Environment), String>> = OnceLock::new();
     LOADED
         .get_or_init(|| {
             let library = path
                 .map(Path::to_path_buf)
+                .or_else(|| CHOSEN_LIBRARY.get().cloned())
                 .or_else(|| std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("libonnxruntime.so"));
             let builder = ort::init_from(&library).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}; {INSTALL_HINT}", library.display()))?;
@@ -127,9 +137,12 @@ impl OnnxEncoder {
 
     fn start(cfg: MarlinConfig, model: &[u8], input: InputLayout, keep_seq: bool, batch: Option<usize>, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
         let (_, env) = environment(None)?;
-        let session = session_builder(&env, &cfg, &provider, input, threads)?
-            .commit_from_memory(model)
-            .map_err(|e| OnnxError::Runtime(format!("ONNX Runtime cannot start the {} session: {e}", provider.name())))?;
+        let shape = |b: usize| match input {
+            InputLayout::Patches => format!("patches:{b}x{}x{}", cfg.num_tokens(), cfg.patch_dim()),
+            InputLayout::Frames => format!("frames:{b}x3x{}x{}x{}", cfg.n_frames, cfg.img_size, cfg.img_size),
+        };
+        let profile = ShapeProfile { min: shape(1), opt: shape(TENSORRT_OPT_BATCH), max: shape(TENSORRT_MAX_BATCH) };
+        let session = start_session(&env, model, &provider, threads, &profile)?;
         Ok(OnnxEncoder { cfg, session: Mutex::new(session), input, keep_seq, batch, provider, threads })
     }
 
@@ -188,12 +201,27 @@ impl OnnxEncoder {
     }
 }
 
-fn ort_error(e: ort::Error) -> OnnxError {
+pub(crate) fn ort_error(e: ort::Error) -> OnnxError {
     OnnxError::Runtime(format!("ONNX Runtime: {e}"))
 }
 
+/// TensorRT's optimisation profile: `input:d0xd1x…` at the smallest, typical and largest shapes.
+#[cfg_attr(not(feature = "tensorrt"), allow(dead_code))]
+pub(crate) struct ShapeProfile {
+    pub min: String,
+    pub opt: String,
+    pub max: String,
+}
+
+/// A session of `model` on `provider`.
+pub(crate) fn start_session(env: &Environment, model: &[u8], provider: &Provider, threads: usize, profile: &ShapeProfile) -> Result<Session, OnnxError> {
+    session_builder(env, provider, threads, profile)?
+        .commit_from_memory(model)
+        .map_err(|e| OnnxError::Runtime(format!("ONNX Runtime cannot start the {} session: {e}", provider.name())))
+}
+
 /// A session builder for `provider`: the GPU providers fail loudly (no silent CPU fallback).
-fn session_builder(env: &Environment, cfg: &MarlinConfig, provider: &Provider, input: InputLayout, threads: usize) -> Result<ort::session::builder::SessionBuilder, OnnxError> {
+fn session_builder(env: &Environment, provider: &Provider, threads: usize, profile: &ShapeProfile) -> Result<ort::session::builder::SessionBuilder, OnnxError> {
     let fail = |e: ort::Error| OnnxError::Runtime(format!("ONNX Runtime ({}): {e}", provider.name()));
     let mut builder = Session::builder(env).map_err(fail)?;
     if threads > 0 {
@@ -207,10 +235,6 @@ fn session_builder(env: &Environment, cfg: &MarlinConfig, provider: &Provider, i
             .map_err(|e| fail(e.into())),
         #[cfg(feature = "tensorrt")]
         Provider::TensorRt { device, fp16, cache } => {
-            let shape = |b: usize| match input {
-                InputLayout::Patches => format!("patches:{b}x{}x{}", cfg.num_tokens(), cfg.patch_dim()),
-                InputLayout::Frames => format!("frames:{b}x3x{}x{}x{}", cfg.n_frames, cfg.img_size, cfg.img_size),
-            };
             std::fs::create_dir_all(cache).map_err(|e| OnnxError::File { path: cache.clone(), detail: format!("cannot create the engine cache: {e}") })?;
             let trt = ort::ep::TensorRT::default()
                 .with_device_id(*device)
@@ -219,9 +243,9 @@ fn session_builder(env: &Environment, cfg: &MarlinConfig, provider: &Provider, i
                 .with_engine_cache_path(cache.display())
                 .with_timing_cache(true)
                 .with_timing_cache_path(cache.display())
-                .with_profile_min_shapes(shape(1))
-                .with_profile_opt_shapes(shape(TENSORRT_OPT_BATCH))
-                .with_profile_max_shapes(shape(TENSORRT_MAX_BATCH))
+                .with_profile_min_shapes(&profile.min)
+                .with_profile_opt_shapes(&profile.opt)
+                .with_profile_max_shapes(&profile.max)
                 .build()
                 .error_on_failure();
             let cuda = ort::ep::CUDA::default().with_device_id(*device).build().error_on_failure();
@@ -229,7 +253,7 @@ fn session_builder(env: &Environment, cfg: &MarlinConfig, provider: &Provider, i
         }
         #[allow(unreachable_patterns)]
         other => {
-            let _ = (cfg, input);
+            let _ = profile;
             Err(OnnxError::Runtime(format!("backend {} needs marlin built with --features {}", other.name(), other.name())))
         }
     }

@@ -352,3 +352,24 @@ fn encoder_on_the_onnx_cpu_backend_gives_the_cpu_features() {
     assert_eq!(onnx.len(), 64);
     assert!(diff <= 1e-4, "onnx-cpu vs cpu: max-abs {diff}");
 }
+
+#[test]
+fn facedetect_on_the_onnx_cpu_backend_finds_the_same_face() {
+    init();
+    let (data, w, h) = face_image();
+    let face = |backend: &str| {
+        let el = gst::ElementFactory::make("marlinfacedetect").property("model", detector()).build().unwrap();
+        el.set_property_from_str("backend", backend);
+        el.set_property("onnxruntime", onnxruntime().to_str().unwrap());
+        let mut h1 = Harness::with_element(&el, Some("sink"), Some("src"));
+        h1.set_src_caps_str(&rgb_caps(w, h));
+        let out = h1.push_and_pull(rgb_buffer(&data, w, h, 0)).unwrap();
+        let faces = gstmarlin::meta::faces(&out);
+        assert_eq!(faces.len(), 1, "{backend}: one face");
+        faces[0].detection.clone()
+    };
+    let (cpu, onnx) = (face("cpu"), face("onnx-cpu"));
+    for (a, b) in [(cpu.x1, onnx.x1), (cpu.y1, onnx.y1), (cpu.x2, onnx.x2), (cpu.y2, onnx.y2), (cpu.score, onnx.score)] {
+        assert!((a - b).abs() < 1e-2, "cpu {cpu:?} vs onnx-cpu {onnx:?}");
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use net::RawOutput;
-pub use postprocess::{Detection, NMS_THRESHOLD, SCORE_THRESHOLD, priors};
+pub use postprocess::{Detection, NMS_THRESHOLD, SCORE_THRESHOLD, detections, priors};
 
 use crate::FaceError;
 use layers::Feature;
@@ -20,6 +20,59 @@ use layers::Feature;
 pub enum PixelOrder {
     Rgb,
     Bgr,
+}
+
+/// The module's tensors by their state-dict names (`body.stage1.0.0.weight`…), for the
+/// detector here and for its ONNX export.
+pub fn load_tensors(path: &Path) -> Result<BTreeMap<String, marlin_checkpoint::Tensor>, FaceError> {
+    let object = marlin_checkpoint::load_pickled_object(path)?;
+    let mut tensors = BTreeMap::new();
+    weights::collect(&object, "", &mut tensors);
+    if tensors.is_empty() {
+        return Err(FaceError::NotRetinaFace { path: path.into(), detail: "no module tensors in the pickle".into() });
+    }
+    Ok(tensors)
+}
+
+/// The handler's preprocessing as the network's input, channels first (1, 3, H, W): float BGR
+/// minus (104, 117, 123).
+pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<f32>, FaceError> {
+    if pixels.len() != width * height * 3 || width == 0 || height == 0 {
+        return Err(FaceError::BadImage { width, height, len: pixels.len() });
+    }
+    let plane = width * height;
+    let mut out = vec![0f32; 3 * plane];
+    let (b, r) = match order {
+        PixelOrder::Bgr => (0, 2),
+        PixelOrder::Rgb => (2, 0),
+    };
+    for (i, px) in pixels.chunks_exact(3).enumerate() {
+        out[i] = px[b] as f32 - 104.0;
+        out[plane + i] = px[1] as f32 - 117.0;
+        out[2 * plane + i] = px[r] as f32 - 123.0;
+    }
+    Ok(out)
+}
+
+/// What finds faces in a frame, whichever engine computes: [`RetinaFace`] here, or the
+/// exported graph in ONNX Runtime (`marlin-onnx`). Crops, trackers and batch runs take any.
+pub trait FaceDetector: Send + Sync {
+    /// Faces in the 8-bit 3-channel image (`order`), best first: the official handler's
+    /// decoding, score > 0.7 and NMS 0.2.
+    fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError>;
+
+    /// Where and how it computes (`cpu, 2 threads`).
+    fn describe(&self) -> String;
+}
+
+impl FaceDetector for RetinaFace {
+    fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+        RetinaFace::detect(self, pixels, width, height, order)
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu, {} threads", self.threads())
+    }
 }
 
 /// The detector with its weights (BatchNorm folded) and a thread pool for its products.
@@ -33,12 +86,7 @@ impl RetinaFace {
     /// `threads` 0 means every core.
     pub fn load(path: &Path, threads: usize) -> Result<Self, FaceError> {
         let not = |detail: String| FaceError::NotRetinaFace { path: path.into(), detail };
-        let object = marlin_checkpoint::load_pickled_object(path)?;
-        let mut tensors = BTreeMap::new();
-        weights::collect(&object, "", &mut tensors);
-        if tensors.is_empty() {
-            return Err(not("no module tensors in the pickle".into()));
-        }
+        let tensors = load_tensors(path)?;
         let net = net::Network::new(&tensors).map_err(not)?;
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| not(format!("thread pool: {e}")))?;
         Ok(Self { net, pool })

@@ -8,7 +8,9 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use marlin_faces::crop::{detect_compat, faces_in};
-use marlin_faces::{CropOptions, FrameRef, RetinaFace, Tracker};
+use marlin_faces::{CropOptions, FaceDetector, FrameRef, Tracker};
+
+use crate::encoder::Backend;
 
 use crate::lock;
 use crate::frames::{FORMATS, RgbConverter};
@@ -32,6 +34,8 @@ struct Settings {
     max_side: u32,
     compat: bool,
     threads: u32,
+    backend: Backend,
+    onnxruntime: Option<String>,
 }
 
 impl Default for Settings {
@@ -44,12 +48,14 @@ impl Default for Settings {
             max_side: DEFAULT_MAX_SIDE,
             compat: DEFAULT_COMPAT,
             threads: DEFAULT_THREADS,
+            backend: Backend::default(),
+            onnxruntime: None,
         }
     }
 }
 
 struct State {
-    detector: RetinaFace,
+    detector: Box<dyn FaceDetector>,
     converter: Option<RgbConverter>,
     rgb: Vec<u8>,
     tracker: Tracker,
@@ -121,6 +127,12 @@ impl ObjectImpl for FaceDetect {
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("backend", Backend::default()).nick("Backend").blurb("Where the detector computes").mutable_ready().build(),
+                glib::ParamSpecString::builder("onnxruntime")
+                    .nick("ONNX Runtime")
+                    .blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the library search path)")
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -136,6 +148,8 @@ impl ObjectImpl for FaceDetect {
             "max-side" => s.max_side = value.get().unwrap_or(DEFAULT_MAX_SIDE),
             "compat" => s.compat = value.get().unwrap_or(DEFAULT_COMPAT),
             "threads" => s.threads = value.get().unwrap_or(DEFAULT_THREADS),
+            "backend" => s.backend = value.get().unwrap_or_default(),
+            "onnxruntime" => s.onnxruntime = value.get().unwrap_or_default(),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -150,6 +164,8 @@ impl ObjectImpl for FaceDetect {
             "max-side" => s.max_side.to_value(),
             "compat" => s.compat.to_value(),
             "threads" => s.threads.to_value(),
+            "backend" => s.backend.to_value(),
+            "onnxruntime" => s.onnxruntime.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -191,7 +207,10 @@ impl BaseTransformImpl for FaceDetect {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let path = crate::frames::detector_path(settings.model.as_deref()).map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
-        let detector = RetinaFace::load(&path, settings.threads as usize).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load the face detector: {}", e)))?;
+        let options = marlin_onnx::EngineOptions { threads: settings.threads as usize, onnxruntime: settings.onnxruntime.as_ref().map(Into::into), ..Default::default() };
+        let detector = marlin_onnx::open_detector(settings.backend.into(), &path, &options)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load the face detector: {}", e)))?;
+        gst::info!(CAT, imp = self, "face detector on {}", detector.describe());
         gst::info!(CAT, imp = self, "loaded {}", path.display());
         *lock(&self.state) =
             Some(State { detector, converter: None, rgb: Vec::new(), tracker: Tracker::default(), frame: 0, last: Vec::new() });
@@ -246,10 +265,10 @@ impl BaseTransformImpl for FaceDetect {
             }
             let f = FrameRef { rgb, width: w as usize, height: h as usize };
             let found = if settings.compat {
-                detect_compat(detector, &f)
+                detect_compat(detector.as_ref(), &f)
             } else {
                 let options = CropOptions { max_side: (settings.max_side > 0).then_some(settings.max_side as usize), min_face: settings.min_face_size as f32, ..Default::default() };
-                faces_in(detector, &f, &options)
+                faces_in(detector.as_ref(), &f, &options)
             };
             let mut dets = match found {
                 Ok(d) => d,

@@ -1,0 +1,79 @@
+//! The face detector's exported graph ([`export_retinaface`]) run through ONNX Runtime, with
+//! `marlin-faces`' preprocessing before it and its decoding and NMS after: the same detections
+//! as [`marlin_faces::RetinaFace`], computed by ONNX Runtime's provider.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use marlin_faces::retinaface::{detections, load_tensors, network_input_chw};
+use marlin_faces::{Detection, FaceDetector, FaceError, PixelOrder, RawOutput};
+use ort::session::Session;
+use ort::value::Tensor;
+
+use crate::runtime::{ShapeProfile, environment, ort_error, start_session};
+use crate::{OnnxError, Provider, export_retinaface};
+
+/// RetinaFace in an ONNX Runtime session.
+pub struct OnnxRetinaFace {
+    session: Mutex<Session>,
+    provider: Provider,
+}
+
+impl OnnxRetinaFace {
+    /// Loads `face_detection_retina.pkl`, exports it and starts a session on `provider` with
+    /// `threads` CPU threads (0: ONNX Runtime's default).
+    pub fn load(path: &Path, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
+        let tensors = load_tensors(path).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
+        let model = export_retinaface(&tensors).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
+        let (_, env) = environment(None)?;
+        // TensorRT's profile: from thumbnails to 4K frames, tuned for 720p
+        let profile = ShapeProfile { min: "image:1x3x32x32".into(), opt: "image:1x3x720x1280".into(), max: "image:1x3x2160x3840".into() };
+        let session = start_session(&env, &model, &provider, threads, &profile)?;
+        Ok(Self { session: Mutex::new(session), provider })
+    }
+
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// The network's raw outputs for an 8-bit 3-channel image in `order`.
+    pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, OnnxError> {
+        let input = network_input_chw(pixels, width, height, order).map_err(|e| OnnxError::Input(e.to_string()))?;
+        let value = Tensor::from_array(([1, 3, height, width], input)).map_err(ort_error)?;
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = session.run(ort::inputs!["image" => value]).map_err(ort_error)?;
+        let rows = |name: &str, width: usize| -> Result<Vec<f32>, OnnxError> {
+            let (_, v) = outputs[name].try_extract_tensor::<f32>().map_err(ort_error)?;
+            if v.len() % width != 0 {
+                return Err(OnnxError::Runtime(format!("`{name}` holds {} values, not rows of {width}", v.len())));
+            }
+            Ok(v.to_vec())
+        };
+        let (loc, conf, lm) = (rows("loc", 4)?, rows("conf", 2)?, rows("landmarks", 10)?);
+        let n = loc.len() / 4;
+        if conf.len() != 2 * n || lm.len() != 10 * n {
+            return Err(OnnxError::Runtime("the detector's outputs disagree on the number of priors".into()));
+        }
+        Ok(RawOutput {
+            loc: loc.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect(),
+            conf: conf.chunks_exact(2).map(|c| [c[0], c[1]]).collect(),
+            landmarks: lm.chunks_exact(10).map(|c| std::array::from_fn(|i| c[i])).collect(),
+        })
+    }
+
+    /// Faces in the image, best first (the official handler's decoding, score and NMS).
+    pub fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, OnnxError> {
+        let raw = self.raw(pixels, width, height, order)?;
+        Ok(detections(&raw, width, height))
+    }
+}
+
+impl FaceDetector for OnnxRetinaFace {
+    fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+        OnnxRetinaFace::detect(self, pixels, width, height, order).map_err(|e| FaceError::Detector(e.to_string()))
+    }
+
+    fn describe(&self) -> String {
+        format!("{} (ONNX Runtime)", self.provider.name())
+    }
+}
