@@ -102,34 +102,16 @@ fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
 /// The detector's ONNX export on ONNX Runtime against the official raw outputs and detections.
 #[test]
 fn retinaface_onnx_matches_the_official_detector() {
-    use marlin_faces::PixelOrder;
+    use crate::faces::{OFFICIAL_DETECTOR_IMAGES, assert_matches_the_official_detector};
     onnxruntime();
     let pkl = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
     let det = marlin_onnx::OnnxRetinaFace::load(&pkl, Provider::Cpu, 2).unwrap();
-    for image in ["astronaut.png", "single_face.jpg", "multi_face.jpg"] {
+    for image in OFFICIAL_DETECTOR_IMAGES {
         let img = marlin_media::read_image(&crate::util::media(&format!("registry/{image}"))).unwrap();
         let (w, h) = (img.width as usize, img.height as usize);
-        let npz = oracle(&format!("detector/{}.npz", image.split('.').next().unwrap()));
-        let raw = det.raw(&img.data, w, h, PixelOrder::Rgb).unwrap();
-        for (key, got) in [
-            ("loc", raw.loc.iter().flatten().copied().collect::<Vec<f32>>()),
-            ("conf", raw.conf.iter().flatten().copied().collect()),
-            ("landmarks", raw.landmarks.iter().flatten().copied().collect()),
-        ] {
-            let want = crate::util::npz_array(&npz, key).to_f32();
-            let d = max_abs_diff(&got, &want);
-            eprintln!("{image} {key}: max-abs {d:.2e}");
-            assert!(d < 1e-3, "{image} {key}: max-abs {d}");
-        }
-        let dets = det.detect(&img.data, w, h, PixelOrder::Rgb).unwrap();
-        let want = crate::util::npz_array(&npz, "dets").to_f32();
-        assert_eq!(dets.len(), want.len() / 5, "{image}: detection count");
-        for (d, o) in dets.iter().zip(want.chunks(5)) {
-            for (a, b) in [d.x1, d.y1, d.x2, d.y2].iter().zip(o) {
-                assert!((a - b).abs() < 0.5, "{image}: box {:?} vs {o:?}", [d.x1, d.y1, d.x2, d.y2]);
-            }
-            assert!((d.score - o[4]).abs() < 1e-3);
-        }
+        let raw = det.raw(&img.data, w, h, marlin_faces::PixelOrder::Rgb).unwrap();
+        let dets = det.detect(&img.data, w, h, marlin_faces::PixelOrder::Rgb).unwrap();
+        assert_matches_the_official_detector(image, &raw, &dets);
     }
 }
 
