@@ -140,3 +140,19 @@ fn compat_crops_with_the_onnx_detector_give_the_same_features() {
     assert_eq!(cpu.0, onnx.0);
     assert_eq!(cpu.1, onnx.1, "the crops differ");
 }
+
+#[test]
+fn doctor_reports_what_it_finds() {
+    let ort = onnxruntime();
+    let o = crate::util::marlin(&["doctor", "--onnxruntime", ort.to_str().unwrap()], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", crate::util::stderr(&o));
+    for line in ["marlin ", "cpu ", "gstreamer ", "onnxruntime ", "cuda driver ", "nvrtc ", "tensorrt "] {
+        assert!(out.lines().any(|l| l.starts_with(line)), "no `{line}` line: {out}");
+    }
+    assert!(out.contains(ort.to_str().unwrap()) && out.contains("libav"), "{out}");
+    let o = crate::util::marlin(&["doctor", "--onnxruntime", "/nonexistent/libonnxruntime.so"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(out.lines().any(|l| l.starts_with("onnxruntime") && l.contains("not found") && l.contains("/nonexistent/libonnxruntime.so")), "{out}");
+}
