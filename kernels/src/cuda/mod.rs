@@ -15,7 +15,7 @@ use crate::KernelError;
 use crate::sources::{KernelSource, SOURCES};
 
 pub use check::{CheckReport, RealFrame, check};
-pub use ops::{SquareJob, Timed, TokenRows};
+pub use ops::{DevicePatches, SquareJob, Timed, TokenRows};
 
 /// The virtual architecture the PTX targets: sm_80 and newer (A100, H100, L4, RTX 30/40).
 pub const ARCH: &str = "compute_80";
@@ -96,6 +96,11 @@ impl Gpu {
             }
         }
         Ok(Self { ctx, stream, functions })
+    }
+
+    /// The device's ordinal (the index ONNX Runtime's providers take).
+    pub fn ordinal(&self) -> usize {
+        self.ctx.ordinal()
     }
 
     /// The device's name.

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+use cudarc::driver::{CudaSlice, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
 
 use super::{Gpu, driver};
 use crate::KernelError;
@@ -38,6 +38,22 @@ pub struct TokenRows {
 
 /// An op's output and the seconds its launches took (over all repeats).
 pub type Timed<T> = (Vec<T>, f64);
+
+/// Patch matrices in device memory, (clips × tokens × patch_dim) f32, written and synchronised.
+pub struct DevicePatches {
+    values: CudaSlice<f32>,
+    pub clips: usize,
+    pub shape: TubeletShape,
+}
+
+impl DevicePatches {
+    /// The device address of the first value, valid while `self` lives (the kernels' stream
+    /// has finished writing it).
+    pub fn device_address(&self, gpu: &Gpu) -> u64 {
+        let (ptr, _record) = self.values.device_ptr(&gpu.stream);
+        ptr
+    }
+}
 
 impl Gpu {
     /// `crop_resize_square` over `frames` (`n × height × width × 3` RGB u8).
@@ -109,6 +125,18 @@ impl Gpu {
     }
 
     fn patchify_as<T: DeviceRepr + ValidAsZeroBits>(&self, clips: &[u8], shape: TubeletShape, kernel: &str, repeat: usize) -> Result<Timed<T>, KernelError> {
+        let (d_out, seconds) = self.patchify_on_device::<T>(clips, shape, kernel, repeat)?;
+        Ok((self.stream.clone_dtoh(&d_out).map_err(driver)?, seconds))
+    }
+
+    /// `patchify_f32` over `clips` (RGB u8, uploaded), its output left on the device for an
+    /// inference runtime to read (the encoder's `patches` input).
+    pub fn patchify_to_device(&self, clips: &[u8], shape: TubeletShape) -> Result<DevicePatches, KernelError> {
+        let (values, _) = self.patchify_on_device::<f32>(clips, shape, "patchify_f32", 0)?;
+        Ok(DevicePatches { values, clips: clips.len() / shape.clip_len(), shape })
+    }
+
+    fn patchify_on_device<T: DeviceRepr + ValidAsZeroBits>(&self, clips: &[u8], shape: TubeletShape, kernel: &str, repeat: usize) -> Result<(CudaSlice<T>, f64), KernelError> {
         if !clips.len().is_multiple_of(shape.clip_len()) {
             return Err(KernelError::Input(format!("patchify: {} bytes is not a whole number of clips of {}", clips.len(), shape.clip_len())));
         }
@@ -125,7 +153,7 @@ impl Gpu {
             // SAFETY: the arguments match the kernel's signature; the output holds `total`.
             unsafe { b.launch(grid(total, 1)) }.map(|_| ()).map_err(driver)
         })?;
-        Ok((s.clone_dtoh(&d_out).map_err(driver)?, seconds))
+        Ok((d_out, seconds))
     }
 
     /// `gather_rows` (`base` empty, out: clips × count × dim) or `scatter_rows` (into a copy of
@@ -155,6 +183,9 @@ impl Gpu {
     fn timed(&self, repeat: usize, mut launch: impl FnMut() -> Result<(), KernelError>) -> Result<f64, KernelError> {
         launch()?;
         self.stream.synchronize().map_err(driver)?;
+        if repeat == 0 {
+            return Ok(0.0);
+        }
         let t = Instant::now();
         for _ in 0..repeat.max(1) {
             launch()?;

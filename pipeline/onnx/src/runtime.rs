@@ -2,8 +2,10 @@
 //! ≥ 1.31: from `--onnxruntime`, else `ORT_DYLIB_PATH`, else the library search path), on its
 //! CPU provider or, built with the `cuda` / `tensorrt` features, on an NVIDIA GPU.
 //!
-//! Inputs and outputs go through an IoBinding: the `patches` input is bound once per batch and
-//! the outputs are allocated by the session on its own device.
+//! Inputs and outputs go through an IoBinding. On a GPU provider (feature `cuda`), the
+//! `patches` input is made by the CUDA `patchify` kernel and bound where it lies, in device
+//! memory (no host round trip of the 9.6 MB per clip of f32 patches); elsewhere it is made by
+//! the kernel's CPU twin. Outputs are read into host memory.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -94,6 +96,9 @@ pub struct OnnxEncoder {
     batch: Option<usize>,
     provider: Provider,
     threads: usize,
+    /// The GPU that makes the `patches` input in device memory (GPU providers, `cuda` feature).
+    #[cfg(feature = "cuda")]
+    device_patchify: Option<marlin_kernels::cuda::Gpu>,
 }
 
 impl OnnxEncoder {
@@ -143,7 +148,17 @@ impl OnnxEncoder {
         };
         let profile = ShapeProfile { min: shape(1), opt: shape(TENSORRT_OPT_BATCH), max: shape(TENSORRT_MAX_BATCH) };
         let session = start_session(&env, model, &provider, threads, &profile)?;
-        Ok(OnnxEncoder { cfg, session: Mutex::new(session), input, keep_seq, batch, provider, threads })
+        Ok(OnnxEncoder {
+            #[cfg(feature = "cuda")]
+            device_patchify: device_patchify(&provider, input),
+            cfg,
+            session: Mutex::new(session),
+            input,
+            keep_seq,
+            batch,
+            provider,
+            threads,
+        })
     }
 
     pub fn provider(&self) -> &Provider {
@@ -163,6 +178,20 @@ impl OnnxEncoder {
         }
         let cfg = &self.cfg;
         let (n, d, b) = (cfg.num_tokens(), cfg.encoder.embed_dim, clips.len());
+        let output = if keep_seq { "tokens" } else { "features" };
+        #[cfg(feature = "cuda")]
+        if let Some(gpu) = &self.device_patchify
+            && let Some(frames) = rgb8_batch(clips)
+        {
+            let patches = gpu.patchify_to_device(&frames, marlin_model::tubelet_shape(cfg)).map_err(|e| OnnxError::Runtime(format!("patchify on the GPU: {e}")))?;
+            let info = MemoryInfo::new(AllocationDevice::CUDA, gpu.ordinal() as i32, AllocatorType::Device, MemoryType::Default).map_err(ort_error)?;
+            let shape = ort::value::Shape::new([b as i64, n as i64, cfg.patch_dim() as i64]);
+            // SAFETY: the buffer is in device memory of this GPU (the provider's device), holds
+            // b·n·patch_dim f32 written and synchronised by the kernel, and `patches` outlives
+            // the run below.
+            let value = unsafe { ort::value::TensorRefMut::<f32>::from_raw(info, patches.device_address(gpu) as *mut std::ffi::c_void, shape) }.map_err(ort_error)?;
+            return self.run_bound(&value, output, b, if keep_seq { n * d } else { d });
+        }
         let value = match self.input {
             InputLayout::Patches => {
                 let pd = cfg.patch_dim();
@@ -185,20 +214,57 @@ impl OnnxEncoder {
             }
         }
         .map_err(ort_error)?;
-        let output = if keep_seq { "tokens" } else { "features" };
+        self.run_bound(&value, output, b, if keep_seq { n * d } else { d })
+    }
+
+    /// Runs the session on `input` bound as the graph's input; `output` read back to the host,
+    /// `per_clip` values for each of `b` clips.
+    fn run_bound<T: ort::value::ValueTypeMarker + ?Sized>(&self, input: &ort::value::Value<T>, output: &str, b: usize, per_clip: usize) -> Result<Vec<Vec<f32>>, OnnxError> {
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let mut binding = session.create_binding().map_err(ort_error)?;
-        binding.bind_input(self.input.name(), &value).map_err(ort_error)?;
+        binding.bind_input(self.input.name(), input).map_err(ort_error)?;
         let cpu = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::CPUOutput).map_err(ort_error)?;
         binding.bind_output_to_device(output, &cpu).map_err(ort_error)?;
         let outputs = session.run_binding(&binding).map_err(ort_error)?;
         let (_, values) = outputs[output].try_extract_tensor::<f32>().map_err(ort_error)?;
-        let per_clip = if keep_seq { n * d } else { d };
         if values.len() != b * per_clip {
             return Err(OnnxError::Runtime(format!("`{output}` holds {} values, expected {}", values.len(), b * per_clip)));
         }
         Ok(values.chunks_exact(per_clip).map(<[f32]>::to_vec).collect())
     }
+}
+
+/// The GPU to patchify on for a GPU provider fed `patches`; `None` (with a warning when it was
+/// wanted) where the kernels cannot run, and the CPU twin makes them instead.
+#[cfg(feature = "cuda")]
+fn device_patchify(provider: &Provider, input: InputLayout) -> Option<marlin_kernels::cuda::Gpu> {
+    let device = match provider {
+        Provider::Cpu => return None,
+        Provider::Cuda { device } | Provider::TensorRt { device, .. } => *device,
+    };
+    if input != InputLayout::Patches {
+        return None;
+    }
+    match marlin_kernels::cuda::Gpu::new(device.max(0) as usize) {
+        Ok(gpu) => Some(gpu),
+        Err(e) => {
+            tracing::warn!("patches are made on the CPU and copied to the GPU: {e}");
+            None
+        }
+    }
+}
+
+/// The clips' frames back to back when every clip is (T,H,W,3) u8.
+#[cfg(feature = "cuda")]
+fn rgb8_batch(clips: &[Clip]) -> Option<Vec<u8>> {
+    let mut frames = Vec::new();
+    for c in clips {
+        match c {
+            Clip::Rgb8(v) => frames.extend_from_slice(v),
+            Clip::Float(_) => return None,
+        }
+    }
+    Some(frames)
 }
 
 pub(crate) fn ort_error(e: ort::Error) -> OnnxError {
