@@ -156,3 +156,24 @@ fn doctor_reports_what_it_finds() {
     assert!(o.status.success());
     assert!(out.lines().any(|l| l.starts_with("onnxruntime") && l.contains("not found") && l.contains("/nonexistent/libonnxruntime.so")), "{out}");
 }
+
+/// Backends this build or this machine cannot run say what is missing.
+#[test]
+fn unavailable_backends_say_what_is_missing() {
+    let ort = onnxruntime();
+    let clip = oracle("clips/face.u8.npy");
+    let (model, yaml) = (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
+    let encode = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let o = crate::util::marlin(
+            &[&["encode", "--model", model.to_str().unwrap(), "--config", yaml.to_str().unwrap(), "--clip", clip.to_str().unwrap(), "-o", out.path().join("f.npy").to_str().unwrap()][..], extra].concat(),
+            &[],
+        );
+        assert!(!o.status.success());
+        crate::util::stderr(&o)
+    };
+    let e = encode(&["--backend", "tensorrt", "--onnxruntime", ort.to_str().unwrap()]);
+    assert!(e.contains("backend tensorrt needs marlin built with `--features tensorrt`"), "{e}");
+    let e = encode(&["--backend", "onnx-cpu", "--precision", "bf16", "--onnxruntime", ort.to_str().unwrap()]);
+    assert!(e.contains("precision bf16 is the cpu backend's"), "{e}");
+}

@@ -288,7 +288,11 @@ pub(crate) fn start_session(env: &Environment, model: &[u8], provider: &Provider
 
 /// A session builder for `provider`: the GPU providers fail loudly (no silent CPU fallback).
 fn session_builder(env: &Environment, provider: &Provider, threads: usize, profile: &ShapeProfile) -> Result<ort::session::builder::SessionBuilder, OnnxError> {
-    let fail = |e: ort::Error| OnnxError::Runtime(format!("ONNX Runtime ({}): {e}", provider.name()));
+    let hint = match provider {
+        Provider::Cpu => "",
+        _ => "; the GPU providers need ONNX Runtime's GPU build (libonnxruntime.so of the onnxruntime-gpu wheel, with CUDA 12, and TensorRT 10 for tensorrt)",
+    };
+    let fail = |e: ort::Error| OnnxError::Runtime(format!("ONNX Runtime ({}): {}{hint}", provider.name(), e.to_string().trim_end_matches('.')));
     let mut builder = Session::builder(env).map_err(fail)?;
     if threads > 0 {
         builder = builder.with_intra_threads(threads).map_err(|e| fail(e.into()))?;
