@@ -15,15 +15,21 @@ py=${PY:-/tmp/venv-official/bin/python}
 model=../shared/oracle/models/marlin_vit_small_random.encoder.f16.safetensors
 det=../shared/models/facexzoo_retinaface/face_detection_retina.pkl
 videos=(../shared/media/marlin/video01.mp4 ../shared/media/marlin/video02.mp4 ../shared/media/marlin/video03.mp4)
+ort=$(tools/onnxruntime.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for r in $(seq 1 "$rounds"); do
     echo "round=$r official $("$py" tools/official_featurize_bench.py "$sdk" "${videos[@]}" 2>/dev/null | tail -n 1)"
-    for preset in featurize_vit_small featurize_compat featurize_fast; do
+    # the presets, then the default preset with the detector on ONNX Runtime's CPU provider
+    for run in featurize_vit_small featurize_compat featurize_fast featurize_vit_small:onnx-cpu; do
+        preset=${run%%:*}
+        detector_backend=cpu
+        [ "$run" != "$preset" ] && detector_backend=${run#*:}
         rm -rf "$work/out"
         /usr/bin/time -f "%e %M" -o "$work/time" target/release/marlin featurize "${videos[@]}" \
-            --config "configs/$preset.yaml" --model "$model" --detector "$det" --out "$work/out" --quiet 2>/dev/null
+            --config "configs/$preset.yaml" --model "$model" --detector "$det" --detector-backend "$detector_backend" \
+            --onnxruntime "$ort" --out "$work/out" --quiet 2>/dev/null
         read -r wall rss < "$work/time"
-        echo "round=$r marlin-rs config=$preset total_s=$wall peak_rss_mb=$((rss / 1024)) rows=$(($(wc -l < "$work/out/clips.csv") - 1))"
+        echo "round=$r marlin-rs config=$preset detector=$detector_backend total_s=$wall peak_rss_mb=$((rss / 1024)) rows=$(($(wc -l < "$work/out/clips.csv") - 1))"
     done
 done
