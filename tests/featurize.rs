@@ -298,6 +298,6 @@ fn onnx_cpu_backend_gives_the_cpu_rows() {
     let none = dir.path().join("none");
     let o = featurize(&media("marlin"), &settings, &none, &["--backend", "onnx-cpu", "--onnxruntime", "/nonexistent/libonnxruntime.so"]);
     let e = stderr(&o);
-    assert!(!o.status.success() && e.contains("/nonexistent/libonnxruntime.so") && e.contains("tools/onnxruntime.sh"), "{e}");
+    assert!(!o.status.success() && e.contains("/nonexistent/libonnxruntime.so") && e.contains("marlin models fetch onnxruntime"), "{e}");
     assert!(!none.join("features.npy").exists());
 }

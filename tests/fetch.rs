@@ -156,3 +156,38 @@ fn the_face_detector_is_fetched_into_the_cache_and_found_there() {
     assert!(!o.status.success());
     assert!(!other.path().join("face_detection_retina.pkl").exists());
 }
+
+#[test]
+fn onnx_runtime_is_fetched_from_its_wheel_and_found_in_the_cache() {
+    // the wheel tools/onnxruntime.sh (run by tools/setup.sh) downloaded from PyPI
+    let wheels = crate::util::onnxruntime().parent().unwrap().join("../..");
+    let wheel = std::fs::read_dir(&wheels).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "whl")).expect("the onnxruntime wheel");
+    let body = std::fs::read(&wheel).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let env = |url: &str| vec![("MARLIN_ONNXRUNTIME_URL", url.to_string()), ("MARLIN_CACHE_DIR", cache.path().display().to_string()), ("NO_PROXY", "127.0.0.1".into()), ("ORT_DYLIB_PATH", String::new())];
+    let run = |args: &[&str], env: &[(&str, String)]| marlin(args, &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+
+    // a corrupt download is refused and leaves nothing
+    let mut bad = body.clone();
+    bad[1000] ^= 1;
+    let (url, _) = serve(bad, Behaviour::CutOnce);
+    let o = run(&["models", "fetch", "onnxruntime"], &env(&url));
+    assert!(!o.status.success() && stderr(&o).contains("SHA-256"), "{}", stderr(&o));
+    let dir = cache.path().join("onnxruntime/1.32.0");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "left behind: {:?}", std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>());
+
+    // a cut download resumes; the library lands in the cache, the wheel is gone
+    let (url, log) = serve(body, Behaviour::CutOnce);
+    let o = run(&["models", "fetch", "onnxruntime"], &env(&url));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lib = dir.join("libonnxruntime.so.1.32.0");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), lib.to_str().unwrap());
+    assert!(lib.is_file() && dir.join("libonnxruntime_providers_shared.so").is_file());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    assert_eq!(log.lock().unwrap().len(), 2, "resumed once");
+
+    // found there with no flag and no ORT_DYLIB_PATH
+    let o = run(&["doctor"], &env(&url));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.lines().any(|l| l.starts_with("onnxruntime") && l.contains(lib.to_str().unwrap())), "{out}");
+}

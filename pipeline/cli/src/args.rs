@@ -646,8 +646,10 @@ pub enum ModelsCommand {
     /// Download a released checkpoint, or the face detector, into the cache (resumes a partial
     /// download).
     Fetch {
-        /// vit_small_ytf, vit_base_ytf, vit_large_ytf, or retinaface (FaceX-Zoo's detector, from
-        /// its GitHub repository; `MARLIN_DETECTOR_URL` overrides the address).
+        /// vit_small_ytf, vit_base_ytf, vit_large_ytf, retinaface (FaceX-Zoo's detector, from
+        /// its GitHub repository; `MARLIN_DETECTOR_URL` overrides the address), or onnxruntime
+        /// (ONNX Runtime's CPU library from its PyPI wheel, SHA-256 checked; found there by
+        /// the onnx backends; `MARLIN_ONNXRUNTIME_URL` overrides the address).
         name: String,
         /// The full model (encoder + decoder, for reconstruction) instead of the encoder.
         #[arg(long)]

@@ -23,6 +23,15 @@ pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
             let p = marlin_hub::cached_detector_path()?;
             let state = if p.is_file() { p.display().to_string() } else { "not downloaded".into() };
             println!("{:<15} {:<8} {state}", "retinaface", "detector");
+            let p = marlin_hub::cached_onnxruntime()?;
+            let state = if p.is_file() { p.display().to_string() } else { "not downloaded".into() };
+            println!("{:<15} {:<8} {state}", "onnxruntime", marlin_hub::ONNXRUNTIME_VERSION);
+            Ok(())
+        }
+        ModelsCommand::Fetch { name, .. } if name == "onnxruntime" => {
+            eprintln!("fetching ONNX Runtime {} (CPU) from PyPI", marlin_hub::ONNXRUNTIME_VERSION);
+            let path = marlin_hub::fetch_onnxruntime(&mut Bar(None))?;
+            println!("{}", path.display());
             Ok(())
         }
         ModelsCommand::Fetch { name, .. } if name == "retinaface" => {

@@ -3,14 +3,18 @@
 //! verifies that the result loads as the model it claims to be, and only then renames it into
 //! place.
 //!
+//! Also ONNX Runtime's CPU library, from its PyPI wheel (`onnxruntime.rs`).
+//!
 //! Environment: `MARLIN_CACHE_DIR` overrides the cache folder (default: the user cache dir's
 //! `marlin/`); `MARLIN_RELEASE_URL` overrides the release address (a mirror, or a test server).
 
 mod download;
+mod onnxruntime;
 
 use std::path::{Path, PathBuf};
 
 pub use download::{Progress, download_verified};
+pub use onnxruntime::{ONNXRUNTIME_VERSION, cached_onnxruntime, fetch_onnxruntime};
 
 /// Where the official release lives.
 pub const DEFAULT_RELEASE_URL: &str = "https://github.com/ControlNet/MARLIN/releases/download/model_v1";
@@ -31,6 +35,8 @@ pub enum HubError {
     NotFetched(String),
     #[error("{0}: no such checkpoint file (nor a released model name: vit_small_ytf, vit_base_ytf, vit_large_ytf)")]
     NoSuchCheckpoint(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// What a user's `model` names: a checkpoint file, or a released model found in the cache.

@@ -51,8 +51,8 @@ pub struct RuntimeInfo {
 }
 
 /// What to do to get ONNX Runtime, for error messages.
-const INSTALL_HINT: &str = "install ONNX Runtime ≥ 1.31 (tools/onnxruntime.sh fetches the PyPI wheel's \
-libonnxruntime.so and prints its path; GPU providers need the onnxruntime-gpu build) and pass --onnxruntime PATH or set ORT_DYLIB_PATH";
+const INSTALL_HINT: &str = "run `marlin models fetch onnxruntime` (ONNX Runtime's CPU library into the cache, where it is \
+found), or install ONNX Runtime ≥ 1.31 and pass --onnxruntime PATH or set ORT_DYLIB_PATH (GPU providers need the onnxruntime-gpu build)";
 
 /// The library a program chose (its `--onnxruntime` flag), used where no path is given.
 static CHOSEN_LIBRARY: OnceLock<PathBuf> = OnceLock::new();
@@ -63,8 +63,9 @@ pub fn choose_library(path: &Path) {
 }
 
 /// Loads ONNX Runtime once per process: from `path`, else the [chosen](choose_library)
-/// library, else `ORT_DYLIB_PATH`, else `libonnxruntime.so` on the library search path. Later
-/// calls return the first result.
+/// library, else `ORT_DYLIB_PATH`, else the one `marlin models fetch onnxruntime` put in the
+/// cache, else `libonnxruntime.so` on the library search path. Later calls return the first
+/// result.
 pub fn load_runtime(path: Option<&Path>) -> Result<RuntimeInfo, OnnxError> {
     environment(path).map(|(info, _)| info)
 }
@@ -78,6 +79,7 @@ pub(crate) fn environment(path: Option<&Path>) -> Result<(RuntimeInfo, Environme
                 .map(Path::to_path_buf)
                 .or_else(|| CHOSEN_LIBRARY.get().cloned())
                 .or_else(|| std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from))
+                .or_else(|| marlin_hub::cached_onnxruntime().ok().filter(|p| p.is_file()))
                 .unwrap_or_else(|| PathBuf::from("libonnxruntime.so"));
             let builder = ort::init_from(&library).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}; {INSTALL_HINT}", library.display()))?;
             let env = builder.with_name("marlin").build().map_err(|e| format!("ONNX Runtime from {}: {e}", library.display()))?;
