@@ -291,6 +291,14 @@ fn onnx_cpu_backend_gives_the_cpu_rows() {
     let worst = want.iter().map(|(k, v)| max_abs_diff(&got[k], v)).fold(0.0, f32::max);
     eprintln!("onnx-cpu vs cpu over {} rows: max-abs {worst:.2e}", want.len());
     assert!(worst <= 1e-4, "max-abs {worst}");
+    // the manifests say what computed the rows
+    let engines = |d: &Path| -> Vec<String> {
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
+        m["engines"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    };
+    let (e_cpu, e_onnx) = (engines(&cpu), engines(&onnx));
+    assert!(e_cpu[0].starts_with("encoder: cpu f32") && e_cpu[1].starts_with("detector: cpu"), "{e_cpu:?}");
+    assert!(e_onnx[0].starts_with("encoder: onnx-cpu (ONNX Runtime)") && e_onnx[1].starts_with("detector: cpu"), "{e_onnx:?}");
     // the backend is part of what a resumed run must keep
     let o = featurize(&media("marlin"), &settings, &onnx, &["--resume", "--backend", "cpu"]);
     assert!(!o.status.success() && stderr(&o).contains("backend"), "{}", stderr(&o));

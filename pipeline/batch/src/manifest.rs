@@ -35,6 +35,10 @@ pub struct Manifest {
     pub model: ModelInfo,
     pub config: FeaturizeConfig,
     pub gstreamer: String,
+    /// What computed the rows (`encoder: cpu f32, 2 threads`, `detector: onnx-cpu (ONNX
+    /// Runtime)`); a merge lists every shard's.
+    #[serde(default)]
+    pub engines: Vec<String>,
     pub row_shape: Vec<usize>,
     pub counts: Counts,
     /// Decoder element → videos it decoded.

@@ -74,6 +74,7 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
     merged.decoders.clear();
     merged.colour_paths.clear();
     merged.tally(&records);
+    merged.engines = manifests.iter().flat_map(|m| m.engines.iter().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let wall_s = manifests.iter().map(|m| m.timings.wall_s).fold(0.0, f64::max);
     merged.timings = Timings { wall_s, encode_s: manifests.iter().map(|m| m.timings.encode_s).sum(), clips_per_s: rows as f64 / wall_s.max(1e-9) };
     merged.write(&dir.join("manifest.json"))?;

@@ -130,6 +130,9 @@ impl Featurizer<'_> {
             model: self.model.clone(),
             config: self.config.clone(),
             gstreamer: marlin_media::gstreamer_version(),
+            engines: std::iter::once(format!("encoder: {}", self.encoder.describe()))
+                .chain(self.detector.map(|d| format!("detector: {}", d.describe())))
+                .collect(),
             row_shape,
             counts,
             decoders: Default::default(),
