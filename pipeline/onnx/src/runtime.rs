@@ -148,7 +148,11 @@ impl OnnxEncoder {
             InputLayout::Patches => format!("patches:{b}x{}x{}", cfg.num_tokens(), cfg.patch_dim()),
             InputLayout::Frames => format!("frames:{b}x3x{}x{}x{}", cfg.n_frames, cfg.img_size, cfg.img_size),
         };
-        let profile = ShapeProfile { min: shape(1), opt: shape(TENSORRT_OPT_BATCH), max: shape(TENSORRT_MAX_BATCH) };
+        // a graph of fixed batch gets a profile of that batch only
+        let profile = match batch {
+            Some(b) => ShapeProfile { min: shape(b), opt: shape(b), max: shape(b) },
+            None => ShapeProfile { min: shape(1), opt: shape(TENSORRT_OPT_BATCH), max: shape(TENSORRT_MAX_BATCH) },
+        };
         let session = start_session(&env, model, &provider, threads, &profile)?;
         Ok(OnnxEncoder {
             #[cfg(feature = "cuda")]
@@ -342,7 +346,16 @@ impl FeatureExtractor for OnnxEncoder {
     }
 
     fn extract_features(&self, clips: &[Clip], keep_seq: bool) -> Result<Vec<Vec<f32>>, ModelError> {
-        self.run(clips, keep_seq).map_err(|e| ModelError::Runtime(e.to_string()))
+        // TensorRT's engine takes at most its profile's largest batch: bigger ones run in parts
+        let most = match (&self.provider, self.batch) {
+            (Provider::TensorRt { .. }, None) => TENSORRT_MAX_BATCH,
+            _ => clips.len().max(1),
+        };
+        let mut out = Vec::with_capacity(clips.len());
+        for part in clips.chunks(most) {
+            out.extend(self.run(part, keep_seq).map_err(|e| ModelError::Runtime(e.to_string()))?);
+        }
+        Ok(out)
     }
 
     fn describe(&self) -> String {
