@@ -63,11 +63,11 @@ pub struct EngineOptions {
     pub threads: usize,
     /// The CPU encoder's arithmetic; the ONNX backends compute in f32 (TensorRT in fp16).
     pub precision: Precision,
-    /// libonnxruntime.so to load (default: `ORT_DYLIB_PATH`, then the library search path).
+    /// libonnxruntime.so to load (default: see [`load_runtime`]).
     pub onnxruntime: Option<PathBuf>,
     /// GPU index for `cuda` / `tensorrt`.
     pub device: i32,
-    /// TensorRT's engine cache (default: `marlin/tensorrt` in the user's cache folder).
+    /// TensorRT's engine cache (default: `tensorrt/` in marlin's cache folder).
     pub tensorrt_cache: Option<PathBuf>,
 }
 
@@ -113,10 +113,7 @@ fn provider(backend: Backend, options: &EngineOptions) -> Result<Option<Provider
     Ok(Some(provider))
 }
 
+/// `tensorrt/` in marlin's cache folder (`MARLIN_CACHE_DIR`, else the user cache's `marlin/`).
 fn default_tensorrt_cache() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("marlin/tensorrt")
+    marlin_hub::cache_dir().map_or_else(|_| std::env::temp_dir().join("marlin-tensorrt"), |d| d.join("tensorrt"))
 }
