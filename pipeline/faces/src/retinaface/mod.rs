@@ -34,22 +34,27 @@ pub fn load_tensors(path: &Path) -> Result<BTreeMap<String, marlin_checkpoint::T
     Ok(tensors)
 }
 
-/// The handler's preprocessing as the network's input, channels first (1, 3, H, W): float BGR
-/// minus (104, 117, 123).
-pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<f32>, FaceError> {
+/// The handler's preprocessing of each pixel of an 8-bit 3-channel image (`width·height·3`
+/// bytes, in `order`), its size checked first: float BGR minus (104, 117, 123).
+fn network_pixels(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<impl Iterator<Item = [f32; 3]> + '_, FaceError> {
     if pixels.len() != width * height * 3 || width == 0 || height == 0 {
         return Err(FaceError::BadImage { width, height, len: pixels.len() });
     }
-    let plane = width * height;
-    let mut out = vec![0f32; 3 * plane];
     let (b, r) = match order {
         PixelOrder::Bgr => (0, 2),
         PixelOrder::Rgb => (2, 0),
     };
-    for (i, px) in pixels.chunks_exact(3).enumerate() {
-        out[i] = px[b] as f32 - 104.0;
-        out[plane + i] = px[1] as f32 - 117.0;
-        out[2 * plane + i] = px[r] as f32 - 123.0;
+    Ok(pixels.chunks_exact(3).map(move |px| [px[b] as f32 - 104.0, px[1] as f32 - 117.0, px[r] as f32 - 123.0]))
+}
+
+/// The handler's preprocessing as the network's input, channels first (1, 3, H, W).
+pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<f32>, FaceError> {
+    let plane = width * height;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, px) in network_pixels(pixels, width, height, order)?.enumerate() {
+        for (c, v) in px.into_iter().enumerate() {
+            out[c * plane + i] = v;
+        }
     }
     Ok(out)
 }
@@ -100,17 +105,9 @@ impl RetinaFace {
     /// The network's raw outputs for an 8-bit 3-channel image (`width·height·3` bytes, in
     /// `order`), at full resolution.
     pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, FaceError> {
-        if pixels.len() != width * height * 3 || width == 0 || height == 0 {
-            return Err(FaceError::BadImage { width, height, len: pixels.len() });
-        }
-        // The handler's preprocessing: float BGR minus (104, 117, 123).
-        let (first, last) = match order {
-            PixelOrder::Bgr => (0, 2),
-            PixelOrder::Rgb => (2, 0),
-        };
         let mut data = Vec::with_capacity(pixels.len());
-        for px in pixels.chunks_exact(3) {
-            data.extend_from_slice(&[px[first] as f32 - 104.0, px[1] as f32 - 117.0, px[last] as f32 - 123.0]);
+        for px in network_pixels(pixels, width, height, order)? {
+            data.extend_from_slice(&px);
         }
         let x = Feature { h: height, w: width, c: 3, data };
         Ok(self.pool.install(|| self.net.forward(x)))
