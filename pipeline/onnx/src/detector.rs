@@ -42,23 +42,13 @@ impl OnnxRetinaFace {
         let value = Tensor::from_array(([1, 3, height, width], input)).map_err(ort_error)?;
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session.run(ort::inputs!["image" => value]).map_err(ort_error)?;
-        let rows = |name: &str, width: usize| -> Result<Vec<f32>, OnnxError> {
-            let (_, v) = outputs[name].try_extract_tensor::<f32>().map_err(ort_error)?;
-            if v.len() % width != 0 {
-                return Err(OnnxError::Runtime(format!("`{name}` holds {} values, not rows of {width}", v.len())));
-            }
-            Ok(v.to_vec())
-        };
-        let (loc, conf, lm) = (rows("loc", 4)?, rows("conf", 2)?, rows("landmarks", 10)?);
+        let values = |name: &str| outputs[name].try_extract_tensor::<f32>().map(|(_, v)| v).map_err(ort_error);
+        let (loc, conf, lm) = (values("loc")?, values("conf")?, values("landmarks")?);
         let n = loc.len() / 4;
-        if conf.len() != 2 * n || lm.len() != 10 * n {
-            return Err(OnnxError::Runtime("the detector's outputs disagree on the number of priors".into()));
+        if loc.len() != 4 * n || conf.len() != 2 * n || lm.len() != 10 * n {
+            return Err(OnnxError::Runtime(format!("the detector's outputs disagree: {} loc, {} conf, {} landmark values", loc.len(), conf.len(), lm.len())));
         }
-        Ok(RawOutput {
-            loc: loc.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect(),
-            conf: conf.chunks_exact(2).map(|c| [c[0], c[1]]).collect(),
-            landmarks: lm.chunks_exact(10).map(|c| std::array::from_fn(|i| c[i])).collect(),
-        })
+        Ok(RawOutput { loc: rows(loc), conf: rows(conf), landmarks: rows(lm) })
     }
 
     /// Faces in the image, best first (the official handler's decoding, score and NMS).
@@ -66,6 +56,11 @@ impl OnnxRetinaFace {
         let raw = self.raw(pixels, width, height, order)?;
         Ok(detections(&raw, width, height))
     }
+}
+
+/// Consecutive `N` values as rows.
+fn rows<const N: usize>(values: &[f32]) -> Vec<[f32; N]> {
+    values.chunks_exact(N).map(|c| std::array::from_fn(|i| c[i])).collect()
 }
 
 impl FaceDetector for OnnxRetinaFace {

@@ -83,8 +83,8 @@ struct Net<'a> {
     g: GraphBuilder,
 }
 
-impl Net<'_> {
-    fn get(&self, name: &str) -> Result<&Tensor, OnnxError> {
+impl<'a> Net<'a> {
+    fn get(&self, name: &str) -> Result<&'a Tensor, OnnxError> {
         self.t.get(name).ok_or_else(|| OnnxError::Export(format!("the detector has no tensor {name}")))
     }
 
@@ -143,7 +143,7 @@ impl Net<'_> {
 
     /// A 1×1 head with bias, (1, A·width, h, w) → (1, h·w·A, width).
     fn head(&mut self, x: &str, prefix: &str, width: i64) -> Result<String, OnnxError> {
-        let (w, b) = (self.get(&format!("{prefix}.conv1x1.weight"))?.clone(), self.get(&format!("{prefix}.conv1x1.bias"))?.clone());
+        let (w, b) = (self.get(&format!("{prefix}.conv1x1.weight"))?, self.get(&format!("{prefix}.conv1x1.bias"))?);
         let wn = self.g.weight(&format!("{prefix}.weight"), &w.shape, &w.data);
         let bn = self.g.weight(&format!("{prefix}.bias"), &b.shape, &b.data);
         let y = self.g.op("Conv", &[x, &wn, &bn], vec![ints("kernel_shape", &[1, 1])]);
