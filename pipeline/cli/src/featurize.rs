@@ -62,7 +62,7 @@ pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> any
     let detector = match config.faces.crop_face {
         true => {
             let backend: marlin_onnx::Backend = config.faces.backend.as_str().parse().map_err(anyhow::Error::msg)?;
-            let options = marlin_onnx::EngineOptions { threads: config.detector_threads, precision: marlin_model::Precision::F32, ..options.clone() };
+            let options = marlin_onnx::EngineOptions { threads: config.detector_threads, ..options.clone() };
             Some(detector_source::open(config.faces.detector.clone(), backend, &options)?)
         }
         false => None,

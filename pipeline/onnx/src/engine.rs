@@ -73,6 +73,9 @@ pub struct EngineOptions {
 
 /// Starts `backend` on the encoder `weights` of `cfg`.
 pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights, options: &EngineOptions) -> Result<Box<dyn FeatureExtractor>, OnnxError> {
+    if backend != Backend::Cpu && options.precision == Precision::Bf16 {
+        return Err(OnnxError::Runtime(format!("precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)", backend.name())));
+    }
     let Some(provider) = provider(backend, options)? else {
         let encoder = Encoder::new(cfg, weights, options.threads, options.precision).map_err(|e| OnnxError::Runtime(e.to_string()))?;
         return Ok(Box::new(encoder));
@@ -83,7 +86,7 @@ pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights,
 /// Starts the face detector `face_detection_retina.pkl` at `path` on `backend` (the
 /// precision option does not apply: the detector computes in f32, TensorRT in fp16).
 pub fn open_detector(backend: Backend, path: &Path, options: &EngineOptions) -> Result<Box<dyn FaceDetector>, OnnxError> {
-    let Some(provider) = provider(backend, &EngineOptions { precision: Precision::F32, ..options.clone() })? else {
+    let Some(provider) = provider(backend, options)? else {
         let detector = RetinaFace::load(path, options.threads).map_err(|e| OnnxError::Runtime(e.to_string()))?;
         return Ok(Box::new(detector));
     };
@@ -93,9 +96,6 @@ pub fn open_detector(backend: Backend, path: &Path, options: &EngineOptions) -> 
 /// The ONNX Runtime provider of `backend` with the runtime loaded; `None` for the native CPU
 /// engines.
 fn provider(backend: Backend, options: &EngineOptions) -> Result<Option<Provider>, OnnxError> {
-    if backend != Backend::Cpu && options.precision == Precision::Bf16 {
-        return Err(OnnxError::Runtime(format!("precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)", backend.name())));
-    }
     if !backend.compiled() {
         return Err(OnnxError::Runtime(format!("backend {0} needs marlin built with `--features {0}`", backend.name())));
     }
