@@ -42,8 +42,6 @@ pub type Timed<T> = (Vec<T>, f64);
 /// Patch matrices in device memory, (clips × tokens × patch_dim) f32, written and synchronised.
 pub struct DevicePatches {
     values: CudaSlice<f32>,
-    pub clips: usize,
-    pub shape: TubeletShape,
 }
 
 impl DevicePatches {
@@ -133,7 +131,7 @@ impl Gpu {
     /// inference runtime to read (the encoder's `patches` input).
     pub fn patchify_to_device(&self, clips: &[u8], shape: TubeletShape) -> Result<DevicePatches, KernelError> {
         let (values, _) = self.patchify_on_device::<f32>(clips, shape, "patchify_f32", 0)?;
-        Ok(DevicePatches { values, clips: clips.len() / shape.clip_len(), shape })
+        Ok(DevicePatches { values })
     }
 
     fn patchify_on_device<T: DeviceRepr + ValidAsZeroBits>(&self, clips: &[u8], shape: TubeletShape, kernel: &str, repeat: usize) -> Result<(CudaSlice<T>, f64), KernelError> {

@@ -34,7 +34,7 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn built_backends() -> String {
-    [Backend::Cpu, Backend::OnnxCpu, Backend::Cuda, Backend::TensorRt].into_iter().filter(|b| b.compiled()).map(Backend::name).collect::<Vec<_>>().join(", ")
+    Backend::ALL.into_iter().filter(|b| b.compiled()).map(Backend::name).collect::<Vec<_>>().join(", ")
 }
 
 fn cpu() -> String {

@@ -26,10 +26,15 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub const NAMES: &[&str] = &["cpu", "onnx-cpu", "cuda", "tensorrt"];
+    pub const ALL: [Backend; 4] = [Backend::Cpu, Backend::OnnxCpu, Backend::Cuda, Backend::TensorRt];
 
     pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::OnnxCpu => "onnx-cpu",
+            Backend::Cuda => "cuda",
+            Backend::TensorRt => "tensorrt",
+        }
     }
 
     /// Whether this build can run it (GPU providers need their cargo feature).
@@ -46,13 +51,7 @@ impl std::str::FromStr for Backend {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cpu" => Ok(Backend::Cpu),
-            "onnx-cpu" => Ok(Backend::OnnxCpu),
-            "cuda" => Ok(Backend::Cuda),
-            "tensorrt" => Ok(Backend::TensorRt),
-            _ => Err(format!("`{s}` is not one of {}", Self::NAMES.join(", "))),
-        }
+        Self::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| format!("`{s}` is not one of {}", Self::ALL.map(Backend::name).join(", ")))
     }
 }
 
