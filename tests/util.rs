@@ -114,7 +114,8 @@ pub fn ffmpeg_rgb(video: &Path) -> Vec<u8> {
 /// there: these tests must never pass by skipping. Also loads it into this process.
 pub fn onnxruntime() -> PathBuf {
     let path = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/onnxruntime/1.32.0/onnxruntime/capi/libonnxruntime.so.1.32.0")
+        let v = marlin_hub::ONNXRUNTIME_VERSION;
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/onnxruntime/{v}/onnxruntime/capi/libonnxruntime.so.{v}"))
     });
     assert!(path.is_file(), "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)", path.display());
     marlin_onnx::load_runtime(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
