@@ -2,11 +2,9 @@
 //! and what they hold (counts, timings).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::BatchError;
 use crate::config::FeaturizeConfig;
@@ -104,18 +102,7 @@ impl Manifest {
 
 /// The SHA-256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, BatchError> {
-    let io = |source| BatchError::Io { path: path.into(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    marlin_checkpoint::sha256_file(path).map_err(|source| BatchError::Io { path: path.into(), source })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! by name, upcast to f32. [`load_pickled_object`] gives the whole pickled object tree for files
 //! that hold more than a state dict (a pickled module).
 
+mod digest;
 mod error;
 pub mod pickle;
 mod safetensors_file;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use digest::sha256_file;
 pub use error::CheckpointError;
 pub use tensor::Tensor;
 

@@ -5,8 +5,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::{HubError, Progress, cache_dir, download_verified};
 
 /// The ONNX Runtime release fetched (the `ort` crate's api-31 needs ≥ 1.31).
@@ -37,20 +35,13 @@ pub fn fetch_onnxruntime(progress: &mut dyn Progress) -> Result<PathBuf, HubErro
     let url = std::env::var("MARLIN_ONNXRUNTIME_URL").unwrap_or_else(|_| WHEEL_URL.to_string());
     let wheel = dir.join(WHEEL);
     download_verified(&url, &wheel, progress, &|file: &Path| {
-        let got = sha256(file).map_err(|e| e.to_string())?;
+        let got = marlin_checkpoint::sha256_file(file).map_err(|e| e.to_string())?;
         if got == WHEEL_SHA256 { Ok(()) } else { Err(format!("SHA-256 {got}, expected {WHEEL_SHA256}")) }
     })?;
     let unpacked = unpack(&wheel, &dir);
     let _ = std::fs::remove_file(&wheel);
     unpacked?;
     Ok(lib)
-}
-
-fn sha256(file: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(file)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut f, &mut hasher)?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Writes each of [`MEMBERS`] from the wheel into `dir`, each through a temporary file and a
