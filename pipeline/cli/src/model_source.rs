@@ -51,21 +51,22 @@ pub fn open(args: &ModelArgs, backend: Backend, options: &EngineOptions) -> anyh
 
 /// The checkpoint's architecture and weights, unpacked, and its path.
 pub fn read(args: &ModelArgs) -> anyhow::Result<(MarlinConfig, marlin_model::MarlinWeights, PathBuf)> {
-    let path = checkpoint_path(&args.model)?;
-    let config = args.config.as_deref().map(MarlinConfig::from_yaml_file).transpose()?;
+    let (path, config) = checkpoint_and_config(args)?;
     let (cfg, weights) = Marlin::read(&path, config).with_context(|| format!("cannot load model {}", args.model))?;
     Ok((cfg, weights, path))
 }
 
 /// The CPU model with its decoder when the checkpoint has one (reconstruction, probes).
 pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
-    let path = checkpoint_path(&args.model)?;
-    let config = args.config.as_deref().map(MarlinConfig::from_yaml_file).transpose()?;
+    let (path, config) = checkpoint_and_config(args)?;
     Marlin::load(&path, config, args.threads, args.precision.into()).with_context(|| format!("cannot load model {}", args.model))
 }
 
-fn checkpoint_path(spec: &str) -> anyhow::Result<PathBuf> {
-    Ok(marlin_hub::resolve_checkpoint(spec)?)
+/// The checkpoint file `--model` names and the `--config` given, read.
+fn checkpoint_and_config(args: &ModelArgs) -> anyhow::Result<(PathBuf, Option<MarlinConfig>)> {
+    let path = marlin_hub::resolve_checkpoint(&args.model)?;
+    let config = args.config.as_deref().map(MarlinConfig::from_yaml_file).transpose()?;
+    Ok((path, config))
 }
 
 /// What a run records of its model: the name given, the file, its SHA-256, the architecture.

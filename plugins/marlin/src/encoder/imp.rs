@@ -199,7 +199,7 @@ impl ObjectImpl for Encoder {
                 glib::ParamSpecString::builder("model").nick("Model").blurb("Checkpoint (.pt, .safetensors) or released name (vit_small_ytf, vit_base_ytf, vit_large_ytf)").mutable_ready().build(),
                 glib::ParamSpecString::builder("config").nick("Config").blurb("MARLIN's YAML model config (default: the released architecture matching the weights)").mutable_ready().build(),
                 glib::ParamSpecEnum::builder_with_default("backend", Backend::default()).nick("Backend").blurb("Where the encoder computes").mutable_ready().build(),
-                glib::ParamSpecString::builder("onnxruntime").nick("ONNX Runtime").blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the library search path)").mutable_ready().build(),
+                glib::ParamSpecString::builder("onnxruntime").nick("ONNX Runtime").blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the one `marlin models fetch onnxruntime` put in the cache, then the library search path)").mutable_ready().build(),
                 glib::ParamSpecUInt::builder("threads").nick("Threads").blurb("Encoder threads (0: every core)").default_value(DEFAULT_THREADS).mutable_ready().build(),
                 glib::ParamSpecUInt::builder("batch-size").nick("Batch size").blurb("Clips per forward").minimum(1).maximum(64).default_value(DEFAULT_BATCH_SIZE).mutable_ready().build(),
                 glib::ParamSpecEnum::builder_with_default("precision", Precision::default()).nick("Precision").blurb("Arithmetic").mutable_ready().build(),

@@ -130,7 +130,7 @@ impl ObjectImpl for FaceDetect {
                 glib::ParamSpecEnum::builder_with_default("backend", Backend::default()).nick("Backend").blurb("Where the detector computes").mutable_ready().build(),
                 glib::ParamSpecString::builder("onnxruntime")
                     .nick("ONNX Runtime")
-                    .blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the library search path)")
+                    .blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the one `marlin models fetch onnxruntime` put in the cache, then the library search path)")
                     .mutable_ready()
                     .build(),
             ]
@@ -210,8 +210,7 @@ impl BaseTransformImpl for FaceDetect {
         let options = marlin_onnx::EngineOptions { threads: settings.threads as usize, onnxruntime: settings.onnxruntime.as_ref().map(Into::into), ..Default::default() };
         let detector = marlin_onnx::open_detector(settings.backend.into(), &path, &options)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load the face detector: {}", e)))?;
-        gst::info!(CAT, imp = self, "face detector on {}", detector.describe());
-        gst::info!(CAT, imp = self, "loaded {}", path.display());
+        gst::info!(CAT, imp = self, "loaded {} on {}", path.display(), detector.describe());
         *lock(&self.state) =
             Some(State { detector, converter: None, rgb: Vec::new(), tracker: Tracker::default(), frame: 0, last: Vec::new() });
         Ok(())
