@@ -20,10 +20,7 @@ pub fn run(args: ExportOnnxArgs) -> anyhow::Result<()> {
     };
     let bytes = export_encoder(&cfg, &weights.encoder, options)?;
     let out = &args.output;
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    tmp.persist(out).with_context(|| format!("cannot write {}", out.display()))?;
+    marlin_npy::write_atomic(out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!(
         "{}: {} encoder, input `{}` {}, outputs `features`{}, opset {}, {:.1} MB",
         out.display(),

