@@ -1,6 +1,6 @@
 //! Runs an exported encoder graph through ONNX Runtime, loaded at run time (`libonnxruntime.so`
-//! ≥ 1.31: from `--onnxruntime`, else `ORT_DYLIB_PATH`, else the library search path), on its
-//! CPU provider or, built with the `cuda` / `tensorrt` features, on an NVIDIA GPU.
+//! ≥ 1.31, found as [`load_runtime`] says), on its CPU provider or, built with the `cuda` /
+//! `tensorrt` features, on an NVIDIA GPU.
 //!
 //! Inputs and outputs go through an IoBinding. On a GPU provider (feature `cuda`), the
 //! `patches` input is made by the CUDA `patchify` kernel and bound where it lies, in device
