@@ -57,7 +57,10 @@ fn missing_keys_are_listed() {
     t.remove("encoder.blocks.1.attn.q_bias");
     write_safetensors(&p, &t, Dtype::F32);
     let e = load_err(&p, Some(tiny_config()));
-    assert_mentions(&e, &["missing.safetensors", "missing keys", "encoder.norm.weight", "encoder.blocks.1.attn.q_bias"]);
+    assert_mentions(
+        &e,
+        &["missing.safetensors", "missing keys", "encoder.norm.weight", "encoder.blocks.1.attn.q_bias"],
+    );
 }
 
 #[test]
@@ -84,7 +87,10 @@ fn shape_mismatch_names_key_expected_and_found() {
     );
     write_safetensors(&p, &t, Dtype::F32);
     let e = load_err(&p, Some(tiny_config()));
-    assert_mentions(&e, &["shape.safetensors", "encoder.blocks.0.attn.proj.weight", "expected [64, 64]", "found [64, 32]"]);
+    assert_mentions(
+        &e,
+        &["shape.safetensors", "encoder.blocks.0.attn.proj.weight", "expected [64, 64]", "found [64, 32]"],
+    );
 }
 
 #[test]

@@ -28,7 +28,9 @@ fn encode_tiny(layout: &str, clip: &Path, out: &Path, extra: &[&str]) -> std::pr
 fn encode_reproduces_the_oracle_features() {
     let dir = tempfile::tempdir().unwrap();
     let clip = oracle("clips/face.u8.npy");
-    for (flags, want, shape) in [(&[][..], "face.mean.npy", vec![64]), (&["--keep-seq"][..], "face.seq.npy", vec![1568, 64])] {
+    for (flags, want, shape) in
+        [(&[][..], "face.mean.npy", vec![64]), (&["--keep-seq"][..], "face.seq.npy", vec![1568, 64])]
+    {
         let out = dir.path().join(format!("out{}.npy", flags.len()));
         let o = encode_tiny("encoder.pt", &clip, &out, flags);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -46,7 +48,16 @@ fn the_portable_path_without_avx512_also_matches_the_oracle() {
     let model = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
     let clip = oracle("clips/noise.u8.npy");
     let o = marlin(
-        &["encode", "--model", model.to_str().unwrap(), "--clip", clip.to_str().unwrap(), "--keep-seq", "-o", out.to_str().unwrap()],
+        &[
+            "encode",
+            "--model",
+            model.to_str().unwrap(),
+            "--clip",
+            clip.to_str().unwrap(),
+            "--keep-seq",
+            "-o",
+            out.to_str().unwrap(),
+        ],
         &[("MARLIN_NO_AVX512", "1")],
     );
     assert!(o.status.success(), "{}", stderr(&o));

@@ -30,7 +30,11 @@ pub const OFFICIAL_DETECTOR_IMAGES: [&str; 3] = ["astronaut.png", "single_face.j
 
 /// A detector's raw outputs and detections on `image` against the official ones: raw outputs
 /// within 1e-3, the same detections (boxes within 0.5 px, scores within 1e-3).
-pub fn assert_matches_the_official_detector(image: &str, raw: &marlin_faces::RawOutput, dets: &[marlin_faces::Detection]) {
+pub fn assert_matches_the_official_detector(
+    image: &str,
+    raw: &marlin_faces::RawOutput,
+    dets: &[marlin_faces::Detection],
+) {
     let npz = oracle(&format!("detector/{}.npz", image.split('.').next().unwrap()));
     for (key, got) in [
         ("loc", raw.loc.iter().flatten().copied().collect::<Vec<f32>>()),
@@ -61,7 +65,9 @@ fn one_detector_serves_several_threads_at_once() {
     let (w, h) = (img.width as usize, img.height as usize);
     let alone = det.raw(&img.data, w, h, PixelOrder::Bgr).unwrap();
     std::thread::scope(|s| {
-        let runs: Vec<_> = (0..4).map(|_| s.spawn(|| (0..8).map(|_| det.raw(&img.data, w, h, PixelOrder::Bgr).unwrap()).collect::<Vec<_>>())).collect();
+        let runs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..8).map(|_| det.raw(&img.data, w, h, PixelOrder::Bgr).unwrap()).collect::<Vec<_>>()))
+            .collect();
         for r in runs {
             for raw in r.join().expect("a detection thread panicked") {
                 assert_eq!(raw.conf, alone.conf);
@@ -76,11 +82,24 @@ fn detect_writes_the_faces_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("faces.csv");
     let det = detector_path();
-    let o = marlin(&["detect", media("registry/multi_face.jpg").to_str().unwrap(), "--detector", det.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "detect",
+            media("registry/multi_face.jpg").to_str().unwrap(),
+            "--detector",
+            det.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(&out).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), "frame,track,x1,y1,x2,y2,score,lm1x,lm1y,lm2x,lm2y,lm3x,lm3y,lm4x,lm4y,lm5x,lm5y");
+    assert_eq!(
+        lines.next().unwrap(),
+        "frame,track,x1,y1,x2,y2,score,lm1x,lm1y,lm2x,lm2y,lm3x,lm3y,lm4x,lm4y,lm5x,lm5y"
+    );
     let rows: Vec<Vec<f32>> = lines.map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
     assert_eq!(rows.len(), 5);
     let want = npz_array(&oracle("detector/multi_face.npz"), "dets").to_f32();
@@ -104,14 +123,26 @@ fn compat_crops_reproduce_the_official_video_features() {
     let boxes = std::fs::read_to_string(oracle("videos/official_face_boxes.csv")).unwrap();
     let s = |p: PathBuf| p.to_str().unwrap().to_string();
     let models = [
-        ("marlin_tiny", s(oracle("models/marlin_tiny.encoder.pt")), vec!["--config".to_string(), s(oracle("marlin_tiny.yaml"))]),
+        (
+            "marlin_tiny",
+            s(oracle("models/marlin_tiny.encoder.pt")),
+            vec!["--config".to_string(), s(oracle("marlin_tiny.yaml"))],
+        ),
         ("marlin_vit_small_random", s(oracle("models/marlin_vit_small_random.encoder.f16.safetensors")), vec![]),
     ];
     for (folder, model, flags) in &models {
         for video in ["video01", "video02", "video03"] {
             let out = dir.path().join(format!("{folder}.{video}.npy"));
             let faces = dir.path().join(format!("{folder}.{video}.csv"));
-            let mut args = vec!["extract", "--crop-face", "--compat", "--detector", det.to_str().unwrap(), "--model", model.as_str()];
+            let mut args = vec![
+                "extract",
+                "--crop-face",
+                "--compat",
+                "--detector",
+                det.to_str().unwrap(),
+                "--model",
+                model.as_str(),
+            ];
             args.extend(flags.iter().map(String::as_str));
             let v = media(&format!("marlin/{video}.mp4"));
             args.extend([v.to_str().unwrap(), "--faces-csv", faces.to_str().unwrap(), "-o", out.to_str().unwrap()]);
@@ -146,7 +177,11 @@ fn compat_crops_reproduce_the_official_video_features() {
                 .collect();
             assert_eq!(ours.len(), official.len(), "{video}: frames cropped");
             let same = ours.iter().zip(&official).filter(|(a, b)| a == b).count();
-            assert!(same * 100 >= 99 * ours.len(), "{video}: {same} of {} crop squares equal the official ones", ours.len());
+            assert!(
+                same * 100 >= 99 * ours.len(),
+                "{video}: {same} of {} crop squares equal the official ones",
+                ours.len()
+            );
         }
     }
 }
@@ -167,14 +202,28 @@ fn videos_with_faceless_frames() {
         if compat {
             args.push("--compat");
         }
-        args.extend(["--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "--faces-csv", faces.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        args.extend([
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--faces-csv",
+            faces.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
         let o = marlin(&args, &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(read_f32(&out).0, vec![5, 64]);
         let csv = std::fs::read_to_string(&faces).unwrap();
         let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
         let faceless: Vec<&Vec<&str>> = rows.iter().filter(|r| r[2].is_empty()).collect();
-        assert!(!faceless.is_empty() && faceless.len() < rows.len(), "{} of {} frames without a face", faceless.len(), rows.len());
+        assert!(
+            !faceless.is_empty() && faceless.len() < rows.len(),
+            "{} of {} frames without a face",
+            faceless.len(),
+            rows.len()
+        );
         for r in faceless {
             let square = (r[7], r[8], r[9]);
             if compat {
@@ -192,8 +241,22 @@ fn bad_detector_files() {
     let fake = dir.path().join("retina.pkl");
     std::fs::write(&fake, b"not a pickle").unwrap();
     let out = dir.path().join("faces.csv");
-    for (det, want) in [(fake.clone(), "retina.pkl"), (dir.path().join("missing.pkl"), "no such detector file"), (oracle("models/marlin_tiny.encoder.pt"), "not the RetinaFace detector")] {
-        let o = marlin(&["detect", media("registry/single_face.jpg").to_str().unwrap(), "--detector", det.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    for (det, want) in [
+        (fake.clone(), "retina.pkl"),
+        (dir.path().join("missing.pkl"), "no such detector file"),
+        (oracle("models/marlin_tiny.encoder.pt"), "not the RetinaFace detector"),
+    ] {
+        let o = marlin(
+            &[
+                "detect",
+                media("registry/single_face.jpg").to_str().unwrap(),
+                "--detector",
+                det.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
         assert!(!o.status.success());
         assert!(stderr(&o).contains(want), "{}", stderr(&o));
         assert!(!out.exists());
@@ -207,7 +270,19 @@ fn detect_draws_for_people_to_look_at() {
     let det = detector_path();
     let png = dir.path().join("faces.png");
     let csv = dir.path().join("faces.csv");
-    let o = marlin(&["detect", media("registry/multi_face.jpg").to_str().unwrap(), "--detector", det.to_str().unwrap(), "--draw", png.to_str().unwrap(), "-o", csv.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "detect",
+            media("registry/multi_face.jpg").to_str().unwrap(),
+            "--detector",
+            det.to_str().unwrap(),
+            "--draw",
+            png.to_str().unwrap(),
+            "-o",
+            csv.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let img = marlin_media::read_image(&png).unwrap();
     assert_eq!((img.width, img.height), (1000, 667));
@@ -216,9 +291,24 @@ fn detect_draws_for_people_to_look_at() {
     assert!(changed > 1000 && changed < img.data.len() / 10, "{changed} bytes drawn over");
     // A video: every frame, H.264 4:2:0.
     let video = dir.path().join("clip.mp4");
-    crate::util::gst_make("videotestsrc num-buffers=12 ! video/x-raw,width=160,height=120,framerate=10/1 ! x264enc ! mp4mux", &video);
+    crate::util::gst_make(
+        "videotestsrc num-buffers=12 ! video/x-raw,width=160,height=120,framerate=10/1 ! x264enc ! mp4mux",
+        &video,
+    );
     let mp4 = dir.path().join("drawn.mp4");
-    let o = marlin(&["detect", video.to_str().unwrap(), "--detector", det.to_str().unwrap(), "--draw", mp4.to_str().unwrap(), "-o", csv.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "detect",
+            video.to_str().unwrap(),
+            "--detector",
+            det.to_str().unwrap(),
+            "--draw",
+            mp4.to_str().unwrap(),
+            "-o",
+            csv.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = dir.path().join("frames.npy");
     let o = marlin(&["decode", mp4.to_str().unwrap(), "--frames", "100", "-o", out.to_str().unwrap()], &[]);
@@ -226,7 +316,19 @@ fn detect_draws_for_people_to_look_at() {
     let frames = crate::util::read_u8(&out).0[0];
     assert!((11..=12).contains(&frames), "{frames} frames");
     // A bad drawing path is an error before any work.
-    let o = marlin(&["detect", video.to_str().unwrap(), "--detector", det.to_str().unwrap(), "--draw", dir.path().join("x.gif").to_str().unwrap(), "-o", csv.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "detect",
+            video.to_str().unwrap(),
+            "--detector",
+            det.to_str().unwrap(),
+            "--draw",
+            dir.path().join("x.gif").to_str().unwrap(),
+            "-o",
+            csv.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(!o.status.success() && stderr(&o).contains(".png or .mp4"), "{}", stderr(&o));
 }
 
@@ -243,7 +345,23 @@ fn marlin_and_aligned_crop_modes() {
     for mode in ["marlin", "aligned"] {
         let out = dir.path().join(format!("{mode}.npy"));
         let o = marlin(
-            &["extract", video.to_str().unwrap(), "--crop-face", "--crop-mode", mode, "--detector", det.to_str().unwrap(), "--max-clips", "2", "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+            &[
+                "extract",
+                video.to_str().unwrap(),
+                "--crop-face",
+                "--crop-mode",
+                mode,
+                "--detector",
+                det.to_str().unwrap(),
+                "--max-clips",
+                "2",
+                "--model",
+                model.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
             &[],
         );
         assert!(o.status.success(), "{}", stderr(&o));
@@ -256,7 +374,27 @@ fn marlin_and_aligned_crop_modes() {
     let out = dir.path().join("fast.npy");
     let faces = dir.path().join("fast.csv");
     let o = marlin(
-        &["extract", video.to_str().unwrap(), "--crop-face", "--detect-every", "4", "--max-side", "240", "--detector", det.to_str().unwrap(), "--max-clips", "2", "--faces-csv", faces.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[
+            "extract",
+            video.to_str().unwrap(),
+            "--crop-face",
+            "--detect-every",
+            "4",
+            "--max-side",
+            "240",
+            "--detector",
+            det.to_str().unwrap(),
+            "--max-clips",
+            "2",
+            "--faces-csv",
+            faces.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -268,7 +406,21 @@ fn marlin_and_aligned_crop_modes() {
     // Interpolated frames still get a face crop (not the corner crop).
     assert!(rows.iter().all(|r| (r[7], r[8], r[9]) != ("0", "0", "1")));
     // --compat and --crop-mode exclude each other.
-    let o = marlin(&["extract", video.to_str().unwrap(), "--crop-face", "--compat", "--crop-mode", "aligned", "--model", model.to_str().unwrap(), "-o", "x.npy"], &[]);
+    let o = marlin(
+        &[
+            "extract",
+            video.to_str().unwrap(),
+            "--crop-face",
+            "--compat",
+            "--crop-mode",
+            "aligned",
+            "--model",
+            model.to_str().unwrap(),
+            "-o",
+            "x.npy",
+        ],
+        &[],
+    );
     assert!(!o.status.success());
 }
 
@@ -279,14 +431,31 @@ fn every_face_gets_its_own_clips() {
     let video = dir.path().join("group.mp4");
     let photo = media("registry/multi_face.jpg");
     crate::util::gst_make(
-        &format!("filesrc location={} ! jpegdec ! imagefreeze num-buffers=70 ! videoconvert ! videoscale ! video/x-raw,format=I420,width=1000,height=666,framerate=10/1 ! x264enc ! mp4mux", photo.display()),
+        &format!(
+            "filesrc location={} ! jpegdec ! imagefreeze num-buffers=70 ! videoconvert ! videoscale ! video/x-raw,format=I420,width=1000,height=666,framerate=10/1 ! x264enc ! mp4mux",
+            photo.display()
+        ),
         &video,
     );
     let out = dir.path().join("group.npy");
     let det = detector_path();
     let (model, config) = (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
     let o = marlin(
-        &["extract", video.to_str().unwrap(), "--crop-face", "--faces", "all", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[
+            "extract",
+            video.to_str().unwrap(),
+            "--crop-face",
+            "--faces",
+            "all",
+            "--detector",
+            det.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -294,7 +463,9 @@ fn every_face_gets_its_own_clips() {
     let (shape, rows) = read_f32(&out);
     assert_eq!(shape, vec![10, 64]);
     let listed = std::fs::read_to_string(dir.path().join("group.rows.csv")).unwrap();
-    let want: String = std::iter::once("row,clip,track\n".to_string()).chain((0..10).map(|r| format!("{r},{},{}\n", r / 5, r % 5))).collect();
+    let want: String = std::iter::once("row,clip,track\n".to_string())
+        .chain((0..10).map(|r| format!("{r},{},{}\n", r / 5, r % 5)))
+        .collect();
     assert_eq!(listed, want, "the same five tracks in both clips");
     // A still video (up to H.264 noise): each track's two clips give nearly the same features,
     // and different tracks different ones.
@@ -307,7 +478,23 @@ fn every_face_gets_its_own_clips() {
     }
     // Reductions mix tracks: refused.
     let o = marlin(
-        &["extract", video.to_str().unwrap(), "--crop-face", "--faces", "all", "--reduction", "mean", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[
+            "extract",
+            video.to_str().unwrap(),
+            "--crop-face",
+            "--faces",
+            "all",
+            "--reduction",
+            "mean",
+            "--detector",
+            det.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     assert!(!o.status.success() && stderr(&o).contains("--faces all"), "{}", stderr(&o));
@@ -320,10 +507,46 @@ fn a_video_without_faces_is_reported() {
     let out = dir.path().join("x.npy");
     let (det, model, config) = (detector_path(), oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
     let video = media("registry/no_face.mp4");
-    let o = marlin(&["extract", video.to_str().unwrap(), "--crop-face", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "extract",
+            video.to_str().unwrap(),
+            "--crop-face",
+            "--detector",
+            det.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("a face in 0 of 32 detected frames") && stderr(&o).contains("warning: "), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a face in 0 of 32 detected frames") && stderr(&o).contains("warning: "),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(read_f32(&out).0, vec![2, 64]);
-    let o = marlin(&["extract", video.to_str().unwrap(), "--crop-face", "--faces", "all", "--detector", det.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "extract",
+            video.to_str().unwrap(),
+            "--crop-face",
+            "--faces",
+            "all",
+            "--detector",
+            det.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(!o.status.success() && stderr(&o).contains("no clips with a face track"), "{}", stderr(&o));
 }

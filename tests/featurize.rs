@@ -14,7 +14,8 @@ use crate::util::{marlin, max_abs_diff, media, oracle, read_f32, shared, stderr}
 /// content), a truncated mp4 and a text file named `.mp4`. Returns the official clip count per
 /// video id.
 fn messy_folder(root: &Path) -> BTreeMap<String, usize> {
-    let official: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(oracle("videos/videos.json")).unwrap()).unwrap();
+    let official: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(oracle("videos/videos.json")).unwrap()).unwrap();
     let clips = |name: &str| official["videos"][name]["n_clips"].as_u64().unwrap() as usize;
     let mut expected = BTreeMap::new();
     for (id, source) in [
@@ -42,12 +43,19 @@ fn messy_folder(root: &Path) -> BTreeMap<String, usize> {
 fn settings(dir: &Path) -> PathBuf {
     let p = dir.join("settings.yaml");
     let detector = shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
-    std::fs::write(&p, format!("faces:\n  crop_face: true\n  detect_every: 4\n  max_side: 320\n  detector: {}\n", detector.display())).unwrap();
+    std::fs::write(
+        &p,
+        format!("faces:\n  crop_face: true\n  detect_every: 4\n  max_side: 320\n  detector: {}\n", detector.display()),
+    )
+    .unwrap();
     p
 }
 
 fn featurize_args(inputs: &Path, settings: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = ["featurize", inputs.to_str().unwrap(), "--config", settings.to_str().unwrap(), "--out", out.to_str().unwrap()].map(String::from).to_vec();
+    let mut a: Vec<String> =
+        ["featurize", inputs.to_str().unwrap(), "--config", settings.to_str().unwrap(), "--out", out.to_str().unwrap()]
+            .map(String::from)
+            .to_vec();
     a.extend(["--model".into(), oracle("models/marlin_tiny.encoder.pt").display().to_string()]);
     a.extend(["--model-config".into(), oracle("marlin_tiny.yaml").display().to_string()]);
     a.extend(extra.iter().map(|s| s.to_string()));
@@ -121,7 +129,8 @@ fn a_messy_folder_keeps_going_and_records_failures() {
     assert!(failed.iter().all(|f| f["error"].contains(&f["path"])), "errors name their file: {failed:?}");
     let written = rows(&out);
     assert_eq!(clip_counts(&written), expected, "official clip counts per video");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], true);
     assert_eq!(manifest["counts"]["rows"], written.len());
     assert_eq!(manifest["model"]["sha256"].as_str().unwrap().len(), 64);
@@ -138,7 +147,14 @@ fn a_messy_folder_keeps_going_and_records_failures() {
 /// Runs featurize and sends it `signal` once `min_done` videos are journaled; returns its exit
 /// code.
 fn signal_midway(args: &[String], journal: &Path, min_done: usize, signal: &str) -> Option<i32> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_marlin")).args(args).env_remove("SLURM_ARRAY_TASK_ID").env_remove("JOB_COMPLETION_INDEX").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marlin"))
+        .args(args)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     loop {
         let done = std::fs::read_to_string(journal).map(|t| t.lines().count()).unwrap_or(0);
@@ -181,7 +197,8 @@ fn killed_resumed_and_sharded_runs_give_the_same_rows() {
     let partial = rows(&stopped);
     assert!(!partial.is_empty() && partial.len() < reference.len(), "{} of {} rows", partial.len(), reference.len());
     assert!(partial.iter().all(|(k, v)| reference.get(k) == Some(v)));
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stopped.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stopped.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["complete"], false);
     let o = featurize(&inputs, &settings, &stopped, &["--quiet", "--resume"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -207,7 +224,11 @@ fn per_video_files_are_the_official_extract_video() {
     let names = ["cropped01", "cropped02", "cropped04", "cropped05"];
     let mut text = String::from("path,video_id,label,fold\n");
     for (k, n) in names.iter().enumerate() {
-        text.push_str(&format!("{},{n},{},{k}\n", media(&format!("marlin/{n}.mp4")).display(), if k % 2 == 0 { "real" } else { "fake" }));
+        text.push_str(&format!(
+            "{},{n},{},{k}\n",
+            media(&format!("marlin/{n}.mp4")).display(),
+            if k % 2 == 0 { "real" } else { "fake" }
+        ));
     }
     text.push_str(&format!("{},../escape,real,9\n", media("marlin/cropped01.mp4").display()));
     std::fs::write(&list, text).unwrap();
@@ -228,7 +249,11 @@ fn per_video_files_are_the_official_extract_video() {
     let table = csv_rows(&out.join("clips.csv"));
     for (k, n) in names.iter().enumerate() {
         let r = table.iter().find(|r| r["video_id"] == *n).unwrap();
-        assert_eq!((r["label"].as_str(), r["fold"].as_str()), (if k % 2 == 0 { "real" } else { "fake" }, k.to_string().as_str()), "manifest columns carried: {r:?}");
+        assert_eq!(
+            (r["label"].as_str(), r["fold"].as_str()),
+            (if k % 2 == 0 { "real" } else { "fake" }, k.to_string().as_str()),
+            "manifest columns carried: {r:?}"
+        );
     }
 }
 
@@ -242,7 +267,8 @@ fn settings_errors_are_clear() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("strid") && e.contains("line 3") && e.contains("bad.yaml"), "{e}");
-    let o = marlin(&["featurize", media("marlin/cropped04.mp4").to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
+    let o =
+        marlin(&["featurize", media("marlin/cropped04.mp4").to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
     assert!(stderr(&o).contains("no model"), "{}", stderr(&o));
     // resuming with other settings is refused
     let empty = dir.path().join("empty.yaml");
@@ -264,7 +290,8 @@ fn schedulers_pick_the_shard() {
     let out = dir.path().join("out");
     let args = featurize_args(&media("marlin/cropped04.mp4"), &empty, &out, &["--quiet"]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let slurm = marlin(&args, &[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")]);
+    let slurm =
+        marlin(&args, &[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")]);
     assert!(slurm.status.success(), "{}", stderr(&slurm));
     assert!(out.join("shard-1-of-3/manifest.json").exists());
     let k8s = marlin(&args, &[("JOB_COMPLETION_INDEX", "0"), ("MARLIN_SHARD_COUNT", "2")]);
@@ -283,7 +310,12 @@ fn onnx_cpu_backend_gives_the_cpu_rows() {
     let (cpu, onnx) = (dir.path().join("cpu"), dir.path().join("onnx"));
     let o = featurize(&media("marlin"), &settings, &cpu, &["--backend", "cpu"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = featurize(&media("marlin"), &settings, &onnx, &["--backend", "onnx-cpu", "--onnxruntime", ort.to_str().unwrap()]);
+    let o = featurize(
+        &media("marlin"),
+        &settings,
+        &onnx,
+        &["--backend", "onnx-cpu", "--onnxruntime", ort.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let (want, got) = (rows(&cpu), rows(&onnx));
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
@@ -293,19 +325,33 @@ fn onnx_cpu_backend_gives_the_cpu_rows() {
     assert!(worst <= 1e-4, "max-abs {worst}");
     // the manifests say what computed the rows
     let engines = |d: &Path| -> Vec<String> {
-        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
         m["engines"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
     };
     let (e_cpu, e_onnx) = (engines(&cpu), engines(&onnx));
     assert!(e_cpu[0].starts_with("encoder: cpu f32") && e_cpu[1].starts_with("detector: cpu"), "{e_cpu:?}");
-    assert!(e_onnx[0].starts_with("encoder: onnx-cpu (ONNX Runtime)") && e_onnx[1].starts_with("detector: cpu"), "{e_onnx:?}");
+    assert!(
+        e_onnx[0].starts_with("encoder: onnx-cpu (ONNX Runtime)") && e_onnx[1].starts_with("detector: cpu"),
+        "{e_onnx:?}"
+    );
     // the backend is part of what a resumed run must keep
     let o = featurize(&media("marlin"), &settings, &onnx, &["--resume", "--backend", "cpu"]);
     assert!(!o.status.success() && stderr(&o).contains("backend"), "{}", stderr(&o));
     // no ONNX Runtime: one clear error, nothing written
     let none = dir.path().join("none");
-    let o = featurize(&media("marlin"), &settings, &none, &["--backend", "onnx-cpu", "--onnxruntime", "/nonexistent/libonnxruntime.so"]);
+    let o = featurize(
+        &media("marlin"),
+        &settings,
+        &none,
+        &["--backend", "onnx-cpu", "--onnxruntime", "/nonexistent/libonnxruntime.so"],
+    );
     let e = stderr(&o);
-    assert!(!o.status.success() && e.contains("/nonexistent/libonnxruntime.so") && e.contains("marlin models fetch onnxruntime"), "{e}");
+    assert!(
+        !o.status.success()
+            && e.contains("/nonexistent/libonnxruntime.so")
+            && e.contains("marlin models fetch onnxruntime"),
+        "{e}"
+    );
     assert!(!none.join("features.npy").exists());
 }

@@ -32,7 +32,13 @@ fn serve(body: Vec<u8>, behaviour: Behaviour) -> (String, Arc<Mutex<Vec<String>>
     (url, log)
 }
 
-fn respond(mut s: TcpStream, body: &[u8], behaviour: Behaviour, i: usize, log: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn respond(
+    mut s: TcpStream,
+    body: &[u8],
+    behaviour: Behaviour,
+    i: usize,
+    log: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(s.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -102,7 +108,15 @@ fn a_cut_download_resumes_verifies_and_lands_atomically() {
     // the released name now resolves to the cache
     let out = cache.path().join("f.npy");
     let o = marlin(
-        &["encode", "--model", "vit_small_ytf", "--clip", oracle("clips/face.u8.npy").to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[
+            "encode",
+            "--model",
+            "vit_small_ytf",
+            "--clip",
+            oracle("clips/face.u8.npy").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
         &[("MARLIN_CACHE_DIR", cache.path().to_str().unwrap())],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -135,17 +149,24 @@ fn a_download_that_is_not_the_model_is_deleted() {
 
 #[test]
 fn the_face_detector_is_fetched_into_the_cache_and_found_there() {
-    let body = std::fs::read(crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl")).unwrap();
+    let body =
+        std::fs::read(crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl")).unwrap();
     let (url, _) = serve(body.clone(), Behaviour::CutOnce);
     let cache = tempfile::tempdir().unwrap();
-    let env = [("MARLIN_CACHE_DIR", cache.path().to_str().unwrap()), ("MARLIN_DETECTOR_URL", &format!("{url}/face_detection_retina.pkl"))];
+    let env = [
+        ("MARLIN_CACHE_DIR", cache.path().to_str().unwrap()),
+        ("MARLIN_DETECTOR_URL", &format!("{url}/face_detection_retina.pkl")),
+    ];
     let o = marlin(&["models", "fetch", "retinaface"], &env);
     assert!(o.status.success(), "{}", stderr(&o));
     let dest = cache.path().join("face_detection_retina.pkl");
     assert_eq!(std::fs::read(&dest).unwrap(), body);
     // `detect` without --detector finds it.
     let out = cache.path().join("faces.csv");
-    let o = marlin(&["detect", crate::util::media("registry/single_face.jpg").to_str().unwrap(), "-o", out.to_str().unwrap()], &env);
+    let o = marlin(
+        &["detect", crate::util::media("registry/single_face.jpg").to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &env,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
     // A file that is not the detector is refused and removed.
@@ -161,11 +182,24 @@ fn the_face_detector_is_fetched_into_the_cache_and_found_there() {
 fn onnx_runtime_is_fetched_from_its_wheel_and_found_in_the_cache() {
     // the wheel tools/onnxruntime.sh (run by tools/setup.sh) downloaded from PyPI
     let wheels = crate::util::onnxruntime().parent().unwrap().join("../..");
-    let wheel = std::fs::read_dir(&wheels).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "whl")).expect("the onnxruntime wheel");
+    let wheel = std::fs::read_dir(&wheels)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .expect("the onnxruntime wheel");
     let body = std::fs::read(&wheel).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let env = |url: &str| vec![("MARLIN_ONNXRUNTIME_URL", url.to_string()), ("MARLIN_CACHE_DIR", cache.path().display().to_string()), ("NO_PROXY", "127.0.0.1".into()), ("ORT_DYLIB_PATH", String::new())];
-    let run = |args: &[&str], env: &[(&str, String)]| marlin(args, &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let env = |url: &str| {
+        vec![
+            ("MARLIN_ONNXRUNTIME_URL", url.to_string()),
+            ("MARLIN_CACHE_DIR", cache.path().display().to_string()),
+            ("NO_PROXY", "127.0.0.1".into()),
+            ("ORT_DYLIB_PATH", String::new()),
+        ]
+    };
+    let run = |args: &[&str], env: &[(&str, String)]| {
+        marlin(args, &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+    };
 
     // a corrupt download is refused and leaves nothing
     let mut bad = body.clone();
@@ -174,7 +208,12 @@ fn onnx_runtime_is_fetched_from_its_wheel_and_found_in_the_cache() {
     let o = run(&["models", "fetch", "onnxruntime"], &env(&url));
     assert!(!o.status.success() && stderr(&o).contains("SHA-256"), "{}", stderr(&o));
     let dir = cache.path().join("onnxruntime/1.32.0");
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "left behind: {:?}", std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>());
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "left behind: {:?}",
+        std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>()
+    );
 
     // a cut download resumes; the library lands in the cache, the wheel is gone
     let (url, log) = serve(body, Behaviour::CutOnce);

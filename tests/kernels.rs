@@ -31,13 +31,15 @@ fn patchify_then_gemm_is_the_official_conv3d_patch_embedding() {
                     for ky in 0..16 {
                         for kx in 0..16 {
                             // the model input is `v / 255` in float32, as torch computes it
-                            let v = (clip[(((t * 2 + kt) * 224 + y * 16 + ky) * 224 + x * 16 + kx) * 3 + c] as f32 / 255.0) as f64;
+                            let v = (clip[(((t * 2 + kt) * 224 + y * 16 + ky) * 224 + x * 16 + kx) * 3 + c] as f32
+                                / 255.0) as f64;
                             conv += w.data[(((o * 3 + c) * 2 + kt) * 16 + ky) * 16 + kx] as f64 * v;
                         }
                     }
                 }
             }
-            let gemm: f64 = b.data[o] as f64 + (0..pd).map(|i| patches[n * pd + i] as f64 * w.data[o * pd + i] as f64).sum::<f64>();
+            let gemm: f64 =
+                b.data[o] as f64 + (0..pd).map(|i| patches[n * pd + i] as f64 * w.data[o * pd + i] as f64).sum::<f64>();
             worst = worst.max((gemm - conv).abs());
         }
     }

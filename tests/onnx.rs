@@ -90,7 +90,11 @@ fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
     assert!(e.contains("marlin_tiny.yaml"), "{e}");
     // an opset it does not write, and a graph without `tokens` asked for them
     let o = run(&["-o", dir.path().join("x.onnx").to_str().unwrap(), "--opset", "13"]);
-    assert!(!o.status.success() && crate::util::stderr(&o).contains("opset 13 is not written: choose 17–21"), "{}", crate::util::stderr(&o));
+    assert!(
+        !o.status.success() && crate::util::stderr(&o).contains("opset 13 is not written: choose 17–21"),
+        "{}",
+        crate::util::stderr(&o)
+    );
     assert!(!dir.path().join("x.onnx").exists());
     let pooled_only = dir.path().join("pooled.onnx");
     assert!(run(&["-o", pooled_only.to_str().unwrap()]).status.success());
@@ -127,9 +131,22 @@ fn compat_crops_with_the_onnx_detector_give_the_same_features() {
         let out = dir.path().join(format!("{backend}.npy"));
         let o = crate::util::marlin(
             &[
-                "extract", video.to_str().unwrap(), "--crop-face", "--compat", "--detector", pkl.to_str().unwrap(), "--detector-backend", backend,
-                "--model", oracle("models/marlin_tiny.encoder.pt").to_str().unwrap(), "--config", oracle("marlin_tiny.yaml").to_str().unwrap(),
-                "--onnxruntime", ort.to_str().unwrap(), "-o", out.to_str().unwrap(),
+                "extract",
+                video.to_str().unwrap(),
+                "--crop-face",
+                "--compat",
+                "--detector",
+                pkl.to_str().unwrap(),
+                "--detector-backend",
+                backend,
+                "--model",
+                oracle("models/marlin_tiny.encoder.pt").to_str().unwrap(),
+                "--config",
+                oracle("marlin_tiny.yaml").to_str().unwrap(),
+                "--onnxruntime",
+                ort.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
             ],
             &[],
         );
@@ -154,7 +171,12 @@ fn doctor_reports_what_it_finds() {
     let o = crate::util::marlin(&["doctor", "--onnxruntime", "/nonexistent/libonnxruntime.so"], &[]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    assert!(out.lines().any(|l| l.starts_with("onnxruntime") && l.contains("not found") && l.contains("/nonexistent/libonnxruntime.so")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("onnxruntime")
+            && l.contains("not found")
+            && l.contains("/nonexistent/libonnxruntime.so")),
+        "{out}"
+    );
 }
 
 /// Backends this build or this machine cannot run say what is missing.
@@ -166,7 +188,21 @@ fn unavailable_backends_say_what_is_missing() {
     let encode = |extra: &[&str]| {
         let out = tempfile::tempdir().unwrap();
         let o = crate::util::marlin(
-            &[&["encode", "--model", model.to_str().unwrap(), "--config", yaml.to_str().unwrap(), "--clip", clip.to_str().unwrap(), "-o", out.path().join("f.npy").to_str().unwrap()][..], extra].concat(),
+            &[
+                &[
+                    "encode",
+                    "--model",
+                    model.to_str().unwrap(),
+                    "--config",
+                    yaml.to_str().unwrap(),
+                    "--clip",
+                    clip.to_str().unwrap(),
+                    "-o",
+                    out.path().join("f.npy").to_str().unwrap(),
+                ][..],
+                extra,
+            ]
+            .concat(),
             &[],
         );
         assert!(!o.status.success());

@@ -39,7 +39,9 @@ fn tiny_config() -> MarlinConfig {
 #[test]
 fn tiny_every_layout_matches_the_oracle() {
     for layout in ["encoder.pt", "encoder.legacy.pt", "full.pt", "hf.safetensors"] {
-        let model = Marlin::load(&oracle(&format!("models/marlin_tiny.{layout}")), Some(tiny_config()), 2, Precision::F32).unwrap();
+        let model =
+            Marlin::load(&oracle(&format!("models/marlin_tiny.{layout}")), Some(tiny_config()), 2, Precision::F32)
+                .unwrap();
         assert_eq!(model.has_decoder(), layout == "full.pt", "{layout}");
         check(&model, "marlin_tiny", 2e-5);
     }
@@ -58,7 +60,8 @@ fn full_checkpoint_reconstructs_as_the_official_forward() {
     let diff = max_abs_diff(&got, &want);
     assert!(diff < 2e-5, "max-abs {diff}");
     // an encoder-only checkpoint says what it lacks
-    let encoder_only = Marlin::load(&oracle("models/marlin_tiny.encoder.pt"), Some(tiny_config()), 1, Precision::F32).unwrap();
+    let encoder_only =
+        Marlin::load(&oracle("models/marlin_tiny.encoder.pt"), Some(tiny_config()), 1, Precision::F32).unwrap();
     let e = encoder_only.reconstruct(&Clip::Rgb8(vec![0; 16 * 224 * 224 * 3]), &mask).unwrap_err().to_string();
     assert!(e.contains("this checkpoint has no decoder: use the .full.pt"), "{e}");
 }
@@ -66,7 +69,9 @@ fn full_checkpoint_reconstructs_as_the_official_forward() {
 #[test]
 fn vit_small_f16_safetensors_matches_the_oracle() {
     // no --config: the vit_small preset is chosen from the weights' shapes
-    let model = Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0, Precision::F32).unwrap();
+    let model =
+        Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0, Precision::F32)
+            .unwrap();
     assert_eq!(model.encoder.config().name, "marlin_vit_small_ytf");
     check(&model, "marlin_vit_small_random", 1e-4);
 }
@@ -81,7 +86,8 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 #[test]
 fn vit_small_bf16_stays_within_cosine_0_9995_of_the_oracle() {
     let model =
-        Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0, Precision::Bf16).unwrap();
+        Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0, Precision::Bf16)
+            .unwrap();
     eprintln!("bf16 request runs in {:?} on this CPU", model.encoder.precision());
     for name in ["face", "noise"] {
         let got = model.encoder.extract_features(&[clip(name)], false).unwrap().remove(0);

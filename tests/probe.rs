@@ -12,13 +12,30 @@ fn featurize(dir: &Path, model: &str) -> std::path::PathBuf {
     let list = dir.join(format!("{model}.csv"));
     let mut text = String::from("path,video_id,label\n");
     for (k, n) in ["cropped01", "cropped02", "cropped04", "cropped05"].iter().enumerate() {
-        text.push_str(&format!("{},{n},{}\n", media(&format!("marlin/{n}.mp4")).display(), if k % 2 == 0 { "real" } else { "fake" }));
+        text.push_str(&format!(
+            "{},{n},{}\n",
+            media(&format!("marlin/{n}.mp4")).display(),
+            if k % 2 == 0 { "real" } else { "fake" }
+        ));
     }
     std::fs::write(&list, text).unwrap();
     let out = dir.join(format!("feats-{model}"));
     let m = oracle(&format!("models/{model}"));
     let cfg = oracle("marlin_tiny.yaml");
-    let o = marlin(&["featurize", list.to_str().unwrap(), "--model", m.to_str().unwrap(), "--model-config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"], &[]);
+    let o = marlin(
+        &[
+            "featurize",
+            list.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+            "--model-config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     out
 }
@@ -44,7 +61,19 @@ fn train_score_import_and_refuse_another_model() {
     let dir = tempfile::tempdir().unwrap();
     let feats = featurize(dir.path(), "marlin_tiny.encoder.pt");
     let probe = dir.path().join("probe.json");
-    let o = marlin(&["probe", "train", "--features", feats.to_str().unwrap(), "--val-fraction", "0", "-o", probe.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "probe",
+            "train",
+            "--features",
+            feats.to_str().unwrap(),
+            "--val-fraction",
+            "0",
+            "-o",
+            probe.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&probe).unwrap()).unwrap();
     assert_eq!(p["model"]["dim"], 64);
@@ -52,7 +81,21 @@ fn train_score_import_and_refuse_another_model() {
     assert_eq!((p["positive"].as_str(), p["negative"].as_str()), (Some("fake"), Some("real")));
 
     let scored = dir.path().join("scored");
-    let o = marlin(&["probe", "score", "--probe", probe.to_str().unwrap(), "--features", feats.to_str().unwrap(), "--video-score", "top2", "--out", scored.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "probe",
+            "score",
+            "--probe",
+            probe.to_str().unwrap(),
+            "--features",
+            feats.to_str().unwrap(),
+            "--video-score",
+            "top2",
+            "--out",
+            scored.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let videos = csv_lines(&scored.join("scores.csv"));
     assert_eq!(videos[0], "video_id,clips,score,label,truth");
@@ -64,27 +107,75 @@ fn train_score_import_and_refuse_another_model() {
     }
     let clips = csv_lines(&scored.join("clip_scores.csv"));
     let scored_by_trained = dir.path().join("trained_scores.csv");
-    let o = marlin(&["probe", "score", "--probe", probe.to_str().unwrap(), "--features", feats.to_str().unwrap(), "--out", dir.path().join("mean").to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "probe",
+            "score",
+            "--probe",
+            probe.to_str().unwrap(),
+            "--features",
+            feats.to_str().unwrap(),
+            "--out",
+            dir.path().join("mean").to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::copy(dir.path().join("mean/scores.csv"), &scored_by_trained).unwrap();
-    assert_eq!(clips.len() - 1, videos[1..].iter().map(|l| l.split(',').nth(1).unwrap().parse::<usize>().unwrap()).sum::<usize>());
+    assert_eq!(
+        clips.len() - 1,
+        videos[1..].iter().map(|l| l.split(',').nth(1).unwrap().parse::<usize>().unwrap()).sum::<usize>()
+    );
 
     // a head saved as a single Linear (fc.weight (1, 64), fc.bias) of the same model
     let head = dir.path().join("head.safetensors");
     let w: Vec<u8> = (0..64).flat_map(|i| (if i == 0 { 1.0f32 } else { 0.0 }).to_le_bytes()).collect();
     let b: Vec<u8> = 0.5f32.to_le_bytes().to_vec();
-    let views = vec![("fc.weight".to_string(), TensorView::new(Dtype::F32, vec![1, 64], &w).unwrap()), ("fc.bias".to_string(), TensorView::new(Dtype::F32, vec![1], &b).unwrap())];
+    let views = vec![
+        ("fc.weight".to_string(), TensorView::new(Dtype::F32, vec![1, 64], &w).unwrap()),
+        ("fc.bias".to_string(), TensorView::new(Dtype::F32, vec![1], &b).unwrap()),
+    ];
     safetensors::serialize_to_file(views, None, &head).unwrap();
     let imported = dir.path().join("imported.json");
     let m = oracle("models/marlin_tiny.encoder.pt");
     let cfg = oracle("marlin_tiny.yaml");
-    let o = marlin(&["probe", "import", head.to_str().unwrap(), "--model", m.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "-o", imported.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "probe",
+            "import",
+            head.to_str().unwrap(),
+            "--model",
+            m.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "-o",
+            imported.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = marlin(&["probe", "score", "--probe", imported.to_str().unwrap(), "--features", feats.to_str().unwrap(), "--out", scored.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "probe",
+            "score",
+            "--probe",
+            imported.to_str().unwrap(),
+            "--features",
+            feats.to_str().unwrap(),
+            "--out",
+            scored.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     // σ(x₀ + 0.5) of the video mean of feature 0, for the first video
     let feats_npy = crate::util::read_f32(&feats.join("features.npy"));
-    let rows: Vec<usize> = csv_lines(&feats.join("clips.csv"))[1..].iter().enumerate().filter(|(_, l)| l.split(',').nth(1) == Some("cropped01")).map(|(r, _)| r).collect();
+    let rows: Vec<usize> = csv_lines(&feats.join("clips.csv"))[1..]
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.split(',').nth(1) == Some("cropped01"))
+        .map(|(r, _)| r)
+        .collect();
     let x0: f64 = rows.iter().map(|r| feats_npy.1[r * 64] as f64).sum::<f64>() / rows.len() as f64;
     let want = 1.0 / (1.0 + (-(x0 + 0.5)).exp());
     let row = csv_lines(&scored.join("scores.csv")).into_iter().find(|l| l.starts_with("cropped01,")).unwrap();
@@ -96,14 +187,30 @@ fn train_score_import_and_refuse_another_model() {
     let screened = dir.path().join("screened");
     let screen = |model: &str, out: &Path| {
         let m = oracle(&format!("models/{model}"));
-        marlin(&["screen", list.to_str().unwrap(), "--probe", probe.to_str().unwrap(), "--model", m.to_str().unwrap(), "--model-config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"], &[])
+        marlin(
+            &[
+                "screen",
+                list.to_str().unwrap(),
+                "--probe",
+                probe.to_str().unwrap(),
+                "--model",
+                m.to_str().unwrap(),
+                "--model-config",
+                cfg.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+            ],
+            &[],
+        )
     };
     let o = screen("marlin_tiny.encoder.pt", &screened);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(csv_lines(&screened.join("scores.csv")), csv_lines(&scored_by_trained));
     // labelled videos: a report whose every picture loads in a browser (ROC, histograms, and a
     // timeline and a face per flagged video)
-    let flagged = csv_lines(&screened.join("scores.csv")).iter().filter(|l| l.split(',').nth(3) == Some("fake")).count();
+    let flagged =
+        csv_lines(&screened.join("scores.csv")).iter().filter(|l| l.split(',').nth(3) == Some("fake")).count();
     assert!(flagged > 0);
     assert_eq!(report_images(&screened.join("report.html")), format!("loaded {}", 2 + 2 * flagged));
     std::fs::remove_file(screened.join("report/roc.png")).unwrap();

@@ -38,14 +38,27 @@ fn a_video_gives_a_grid_and_a_side_by_side_video() {
     let video = media("marlin/cropped01.mp4");
     for (name, mask) in [("grid.png", "tube"), ("views.mp4", "frame")] {
         let out = dir.path().join(name);
-        let o = tiny(&[video.to_str().unwrap(), "--mask", mask, "--max-clips", "2", "--seed", "3", "-o", out.to_str().unwrap()]);
+        let o = tiny(&[
+            video.to_str().unwrap(),
+            "--mask",
+            mask,
+            "--max-clips",
+            "2",
+            "--seed",
+            "3",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout).matches("masked-token MSE").count(), 2);
         let bytes = std::fs::read(&out).unwrap();
         if name.ends_with(".png") {
             assert_eq!(&bytes[1..4], b"PNG");
             // IHDR: width, height (2 clips of 3 rows of 224 + strips)
-            let (w, h) = (u32::from_be_bytes(bytes[16..20].try_into().unwrap()), u32::from_be_bytes(bytes[20..24].try_into().unwrap()));
+            let (w, h) = (
+                u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
+                u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
+            );
             assert!(w > 16 * 224 && h > 2 * 3 * 224, "{w}x{h}");
         } else {
             assert_eq!(&bytes[4..8], b"ftyp");
@@ -60,11 +73,31 @@ fn errors_name_what_is_wrong() {
     let clip = oracle("clips/face.u8.npy");
     let encoder_only = oracle("models/marlin_tiny.encoder.pt");
     let config = oracle("marlin_tiny.yaml");
-    let o = marlin(&["reconstruct", clip.to_str().unwrap(), "--model", encoder_only.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()], &[]);
+    let o = marlin(
+        &[
+            "reconstruct",
+            clip.to_str().unwrap(),
+            "--model",
+            encoder_only.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(stderr(&o).contains("this checkpoint has no decoder: use the .full.pt"), "{}", stderr(&o));
     let o = tiny(&[clip.to_str().unwrap(), "--mask", "fasking", "-o", out.to_str().unwrap()]);
     assert!(stderr(&o).contains("--parsing"), "{}", stderr(&o));
-    let o = tiny(&[clip.to_str().unwrap(), "--mask", "fasking", "--parsing", clip.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = tiny(&[
+        clip.to_str().unwrap(),
+        "--mask",
+        "fasking",
+        "--parsing",
+        clip.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(stderr(&o).contains("expected a uint8 array of shape"), "{}", stderr(&o));
     let o = tiny(&[clip.to_str().unwrap(), "-o", dir.path().join("r.txt").to_str().unwrap()]);
     assert!(stderr(&o).contains(".npy, .png or .mp4"), "{}", stderr(&o));

@@ -115,9 +115,14 @@ pub fn ffmpeg_rgb(video: &Path) -> Vec<u8> {
 pub fn onnxruntime() -> PathBuf {
     let path = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
         let v = marlin_hub::ONNXRUNTIME_VERSION;
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/onnxruntime/{v}/onnxruntime/capi/libonnxruntime.so.{v}"))
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../target/onnxruntime/{v}/onnxruntime/capi/libonnxruntime.so.{v}"))
     });
-    assert!(path.is_file(), "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)", path.display());
+    assert!(
+        path.is_file(),
+        "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)",
+        path.display()
+    );
     marlin_onnx::load_runtime(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
     path
 }

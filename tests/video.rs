@@ -46,7 +46,11 @@ fn videoconvert_mode_runs_and_is_not_the_official_arithmetic() {
 fn oracle_models() -> Vec<(&'static str, String, Vec<String>)> {
     let s = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
     vec![
-        ("marlin_tiny", s(oracle("models/marlin_tiny.encoder.pt")), vec!["--config".into(), s(oracle("marlin_tiny.yaml"))]),
+        (
+            "marlin_tiny",
+            s(oracle("models/marlin_tiny.encoder.pt")),
+            vec!["--config".into(), s(oracle("marlin_tiny.yaml"))],
+        ),
         ("marlin_vit_small_random", s(oracle("models/marlin_vit_small_random.encoder.f16.safetensors")), vec![]),
     ]
 }
@@ -152,7 +156,11 @@ fn containers_and_codecs() {
         let out = dir.path().join(format!("{name}.npy"));
         let o = decode(&video, &out, &["--frames", "1000", "--decoder", "software"]);
         assert!(o.status.success(), "{name}: {}", stderr(&o));
-        assert!(stderr(&o).contains(&format!("decoder {decoder}")) && stderr(&o).contains("colour exact"), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("decoder {decoder}")) && stderr(&o).contains("colour exact"),
+            "{name}: {}",
+            stderr(&o)
+        );
         let (shape, got) = read_u8(&out);
         assert_eq!(shape, vec![20, 238, 318, 3], "{name}");
         assert!(got == ffmpeg_rgb(&video), "{name}: frames differ from FFmpeg's rgb24 conversion");
@@ -179,14 +187,21 @@ fn memory_does_not_grow_with_video_length() {
     let rss = |frames: u32| {
         let video = dir.path().join(format!("long{frames}.mp4"));
         gst_make(
-            &format!("videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1,format=I420 ! x264enc speed-preset=ultrafast ! mp4mux"),
+            &format!(
+                "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1,format=I420 ! x264enc speed-preset=ultrafast ! mp4mux"
+            ),
             &video,
         );
         let o = marlin(&["bench", "decode", video.to_str().unwrap(), "--repeat", "1"], &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         let line = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(line.contains(&format!("frames={frames} ")), "{line}");
-        let mb: f64 = line.split("peak_rss_mb=").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap();
+        let mb: f64 = line
+            .split("peak_rss_mb=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap();
         mb
     };
     let (short, long) = (rss(150), rss(1500));
@@ -199,11 +214,18 @@ fn memory_does_not_grow_with_video_length() {
 fn uncovered_format_falls_back_or_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("ayuv.mkv");
-    gst_make("videotestsrc num-buffers=5 ! video/x-raw,format=AYUV,width=64,height=48,framerate=25/1 ! matroskamux", &video);
+    gst_make(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=AYUV,width=64,height=48,framerate=25/1 ! matroskamux",
+        &video,
+    );
     let out = dir.path().join("exact.npy");
     let o = decode(&video, &out, &["--colour", "exact"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("ayuv.mkv: the decoder outputs AYUV, which the exact colour path does not cover"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ayuv.mkv: the decoder outputs AYUV, which the exact colour path does not cover"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
     let out = dir.path().join("auto.npy");
     let o = decode(&video, &out, &["--colour", "auto"]);

@@ -34,7 +34,14 @@ fn missing_unreadable_and_not_video() {
     decode_fails(dir.path(), "is a directory");
     decode_fails(&write(dir.path(), "empty.mp4", b""), "empty file");
     decode_fails(&write(dir.path(), "text.mp4", "not a video at all\n".repeat(100).as_bytes()), "not a video");
-    decode_fails(&write(dir.path(), "noise.mkv", &(0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<_>>()), "not a video");
+    decode_fails(
+        &write(
+            dir.path(),
+            "noise.mkv",
+            &(0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<_>>(),
+        ),
+        "not a video",
+    );
 }
 
 #[test]
@@ -46,7 +53,10 @@ fn truncated_files() {
     decode_fails(&write(dir.path(), "head.mp4", &full[..2000]), "not a video");
     // moov first (fast start): the index promises frames the file no longer holds.
     let fast = dir.path().join("fast.mp4");
-    gst_make("videotestsrc num-buffers=300 ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc ! mp4mux faststart=true", &fast);
+    gst_make(
+        "videotestsrc num-buffers=300 ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc ! mp4mux faststart=true",
+        &fast,
+    );
     let bytes = std::fs::read(&fast).unwrap();
     decode_fails(&write(dir.path(), "fast_cut.mp4", &bytes[..bytes.len() / 2]), "truncated");
 }
@@ -93,7 +103,16 @@ fn extract_reports_bad_video_without_output() {
     let config = crate::util::oracle("marlin_tiny.yaml");
     let out = dir.path().join("features.npy");
     let o = marlin(
-        &["extract", text.to_str().unwrap(), "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &[
+            "extract",
+            text.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
         &[],
     );
     assert!(!o.status.success());
@@ -122,7 +141,10 @@ fn stalled_reads_are_given_up() {
     };
     let started = std::time::Instant::now();
     let out = dir.path().join("out.npy");
-    let o = marlin(&["decode", fifo.to_str().unwrap(), "--frames", "10", "--stall-timeout", "2", "-o", out.to_str().unwrap()], &[]);
+    let o = marlin(
+        &["decode", fifo.to_str().unwrap(), "--frames", "10", "--stall-timeout", "2", "-o", out.to_str().unwrap()],
+        &[],
+    );
     stop.send(()).unwrap();
     writer.join().unwrap();
     let e = stderr(&o);

@@ -64,7 +64,11 @@ fn warp_at(frame: &[u8], width: usize, height: usize, m: [f64; 6], u: usize, v: 
     let (fx, fy) = (x - x0, y - y0);
     let (x0, y0) = (x0 as i64, y0 as i64);
     let px = |x: i64, y: i64| -> f64 {
-        if x < 0 || y < 0 || x >= width as i64 || y >= height as i64 { 0.0 } else { frame[(y as usize * width + x as usize) * 3 + c] as f64 }
+        if x < 0 || y < 0 || x >= width as i64 || y >= height as i64 {
+            0.0
+        } else {
+            frame[(y as usize * width + x as usize) * 3 + c] as f64
+        }
     };
     let top = px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx;
     let bottom = px(x0, y0 + 1) * (1.0 - fx) + px(x0 + 1, y0 + 1) * fx;
@@ -79,11 +83,21 @@ mod tests {
     /// One output byte of [`crop_resize_square`] computed alone, the way the CUDA kernel does
     /// (no padded copy, no cached rows): the reference the kernel's index math is checked against.
     /// `at` is (output column, output row, channel).
-    fn crop_resize_square_at(frame: (&[u8], usize, usize), sq: Square, plan: &ResizePlan, out_side: usize, at: (usize, usize, usize)) -> u8 {
+    fn crop_resize_square_at(
+        frame: (&[u8], usize, usize),
+        sq: Square,
+        plan: &ResizePlan,
+        out_side: usize,
+        at: (usize, usize, usize),
+    ) -> u8 {
         let ((frame, width, height), (ox, oy, c)) = (frame, at);
         let px = |x: i64, y: i64| -> i32 {
             let (fx, fy) = (sq.x0 + x, sq.y0 + y);
-            if fx < 0 || fy < 0 || fx >= width as i64 || fy >= height as i64 { 0 } else { frame[(fy as usize * width + fx as usize) * 3 + c] as i32 }
+            if fx < 0 || fy < 0 || fx >= width as i64 || fy >= height as i64 {
+                0
+            } else {
+                frame[(fy as usize * width + fx as usize) * 3 + c] as i32
+            }
         };
         match plan {
             ResizePlan::Copy => px(ox as i64, oy as i64) as u8,
@@ -132,7 +146,11 @@ mod tests {
             for oy in 0..out {
                 for ox in 0..out {
                     for c in 0..3 {
-                        assert_eq!(crop_resize_square_at((&f, w, h), sq, &plan, out, (ox, oy, c)), want[(oy * out + ox) * 3 + c], "{sq:?} → {out}: ({ox}, {oy}, {c})");
+                        assert_eq!(
+                            crop_resize_square_at((&f, w, h), sq, &plan, out, (ox, oy, c)),
+                            want[(oy * out + ox) * 3 + c],
+                            "{sq:?} → {out}: ({ox}, {oy}, {c})"
+                        );
                     }
                 }
             }

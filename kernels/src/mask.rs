@@ -70,7 +70,13 @@ pub fn visible_count(tokens: usize, ratio: f64) -> usize {
 }
 
 /// A mask for one clip (`true` = visible), deterministic for `seed`.
-pub fn generate(strategy: MaskStrategy, shape: TubeletShape, ratio: f64, seed: u64, parsing: Option<ParsingMaps<'_>>) -> Result<Vec<bool>, KernelError> {
+pub fn generate(
+    strategy: MaskStrategy,
+    shape: TubeletShape,
+    ratio: f64,
+    seed: u64,
+    parsing: Option<ParsingMaps<'_>>,
+) -> Result<Vec<bool>, KernelError> {
     if !(0.0..1.0).contains(&ratio) {
         return Err(KernelError::Input(format!("the masking ratio must be in [0, 1), got {ratio}")));
     }
@@ -91,12 +97,17 @@ pub fn generate(strategy: MaskStrategy, shape: TubeletShape, ratio: f64, seed: u
             frames.iter().flat_map(|&v| std::iter::repeat_n(v, per_step)).collect()
         }
         MaskStrategy::Fasking => {
-            let maps = parsing.ok_or_else(|| KernelError::Input("fasking needs face-parsing maps (LaPa labels per frame)".into()))?;
+            let maps = parsing
+                .ok_or_else(|| KernelError::Input("fasking needs face-parsing maps (LaPa labels per frame)".into()))?;
             let area = shape.side * shape.side;
             if maps.frames != shape.frames || maps.labels.len() != maps.frames * area {
                 return Err(KernelError::Input(format!(
                     "face-parsing maps: expected {} frames of {}x{} labels, got {} values for {} frames",
-                    shape.frames, shape.side, shape.side, maps.labels.len(), maps.frames
+                    shape.frames,
+                    shape.side,
+                    shape.side,
+                    maps.labels.len(),
+                    maps.frames
                 )));
             }
             // background, skin, then the five parts in a random order (one order per clip)
@@ -234,7 +245,11 @@ mod tests {
             assert_eq!(a.len(), 1568);
             assert_eq!(visible(&a), 156, "{strategy:?}");
             assert_eq!(a, generate(strategy, M, 0.9, 7, Some(maps)).unwrap(), "{strategy:?}: same seed, same mask");
-            assert_ne!(a, generate(strategy, M, 0.9, 8, Some(maps)).unwrap(), "{strategy:?}: another seed, another mask");
+            assert_ne!(
+                a,
+                generate(strategy, M, 0.9, 8, Some(maps)).unwrap(),
+                "{strategy:?}: another seed, another mask"
+            );
         }
         assert_eq!(visible_count(1568, 0.75), 392);
     }
@@ -277,7 +292,8 @@ mod tests {
     #[test]
     fn fasking_shows_background_first_and_masks_the_face() {
         let labels = face_like_parsing();
-        let mask = generate(MaskStrategy::Fasking, M, 0.9, 1, Some(ParsingMaps { labels: &labels, frames: 16 })).unwrap();
+        let mask =
+            generate(MaskStrategy::Fasking, M, 0.9, 1, Some(ParsingMaps { labels: &labels, frames: 16 })).unwrap();
         // every visible token touches background (label 0): with this much background the
         // first group alone passes 10%, so no facial part is ever shown
         for k in visible_indices(&mask) {
@@ -288,7 +304,11 @@ mod tests {
         }
         // a map with almost no background: skin comes next, then parts
         let mut tight = face_like_parsing();
-        tight.iter_mut().for_each(|v| if *v == 0 { *v = 1 });
+        tight.iter_mut().for_each(|v| {
+            if *v == 0 {
+                *v = 1
+            }
+        });
         let order = [6, 5, 0, 1, 2, 3, 4];
         let step = fasking_step(&tight[..224 * 224], M, &order, 0.1);
         assert!(step.iter().all(|v| *v), "skin covers every patch: the step is all visible");

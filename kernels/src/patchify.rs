@@ -62,7 +62,9 @@ pub fn patchify_chw(clip: &[f32], shape: TubeletShape, out: &mut [f32]) {
 /// (T, H, W, 3) u8 frames → (tokens × patch_dim) f16 (`v / 255` in f32, rounded to nearest
 /// even), the half-precision engine input.
 pub fn patchify_rgb8_f16(frames: &[u8], shape: TubeletShape, out: &mut [f16]) {
-    fill(shape, out, |f, y, x, c| f16::from_f32(frames[((f * shape.side + y) * shape.side + x) * 3 + c] as f32 / 255.0));
+    fill(shape, out, |f, y, x, c| {
+        f16::from_f32(frames[((f * shape.side + y) * shape.side + x) * 3 + c] as f32 / 255.0)
+    });
 }
 
 fn fill<T>(shape: TubeletShape, out: &mut [T], value: impl Fn(usize, usize, usize, usize) -> T) {

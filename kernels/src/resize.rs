@@ -70,7 +70,13 @@ fn column_taps(src_len: usize, dst_len: usize) -> Vec<ColumnTap> {
     raw_taps(src_len, dst_len)
         .into_iter()
         .map(|(s, f)| {
-            let (s, f) = if s < 0 { (0, 0.0) } else if s >= src_len as isize - 1 { (src_len as isize - 1, 0.0) } else { (s, f) };
+            let (s, f) = if s < 0 {
+                (0, 0.0)
+            } else if s >= src_len as isize - 1 {
+                (src_len as isize - 1, 0.0)
+            } else {
+                (s, f)
+            };
             ColumnTap { x: s as i32, a0: weight(1.0 - f), a1: weight(f) }
         })
         .collect()
@@ -80,7 +86,10 @@ fn column_taps(src_len: usize, dst_len: usize) -> Vec<ColumnTap> {
 /// and last destination rows blend an edge row with itself (two truncated products).
 fn row_taps(src_len: usize, dst_len: usize) -> Vec<RowTap> {
     let clamp = |s: isize| s.clamp(0, src_len as isize - 1) as i32;
-    raw_taps(src_len, dst_len).into_iter().map(|(s, f)| RowTap { y0: clamp(s), y1: clamp(s + 1), b0: weight(1.0 - f), b1: weight(f) }).collect()
+    raw_taps(src_len, dst_len)
+        .into_iter()
+        .map(|(s, f)| RowTap { y0: clamp(s), y1: clamp(s + 1), b0: weight(1.0 - f), b1: weight(f) })
+        .collect()
 }
 
 /// One destination byte of the vertical pass: the vector formula up to [`vector_end`], the
@@ -183,9 +192,10 @@ mod tests {
     fn small_images_match_opencv() {
         let src: Vec<u8> = (0..45u32).map(|i| (i * 17 % 256) as u8).collect();
         let up = [
-            0, 17, 34, 29, 46, 63, 65, 82, 99, 102, 119, 136, 138, 155, 172, 175, 192, 209, 204, 221, 238, 159, 16, 33, 97, 45, 62, 65, 82, 99, 101, 118, 135, 138, 155, 172, 174, 191, 208, 203, 220,
-            237, 255, 16, 33, 137, 45, 62, 64, 81, 98, 101, 118, 135, 137, 154, 171, 173, 190, 207, 203, 220, 237, 254, 15, 32, 137, 44, 61, 63, 80, 97, 100, 117, 134, 136, 153, 170, 173, 190, 207,
-            202, 219, 236,
+            0, 17, 34, 29, 46, 63, 65, 82, 99, 102, 119, 136, 138, 155, 172, 175, 192, 209, 204, 221, 238, 159, 16, 33,
+            97, 45, 62, 65, 82, 99, 101, 118, 135, 138, 155, 172, 174, 191, 208, 203, 220, 237, 255, 16, 33, 137, 45,
+            62, 64, 81, 98, 101, 118, 135, 137, 154, 171, 173, 190, 207, 203, 220, 237, 254, 15, 32, 137, 44, 61, 63,
+            80, 97, 100, 117, 134, 136, 153, 170, 173, 190, 207, 202, 219, 236,
         ];
         assert_eq!(resize_linear(&src, 5, 3, 7, 4), up);
         assert_eq!(resize_linear(&src, 5, 3, 2, 1), [101, 54, 71, 165, 182, 199]);

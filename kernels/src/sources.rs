@@ -12,8 +12,16 @@ pub struct KernelSource {
 
 /// Every kernel source of the crate.
 pub const SOURCES: [KernelSource; 3] = [
-    KernelSource { name: "crop_resize", source: include_str!("../cuda/crop_resize.cu"), functions: &["crop_resize_square", "warp_similarity"] },
-    KernelSource { name: "patchify", source: include_str!("../cuda/patchify.cu"), functions: &["patchify_f32", "patchify_f16"] },
+    KernelSource {
+        name: "crop_resize",
+        source: include_str!("../cuda/crop_resize.cu"),
+        functions: &["crop_resize_square", "warp_similarity"],
+    },
+    KernelSource {
+        name: "patchify",
+        source: include_str!("../cuda/patchify.cu"),
+        functions: &["patchify_f32", "patchify_f16"],
+    },
     KernelSource { name: "mask", source: include_str!("../cuda/mask.cu"), functions: &["gather_rows", "scatter_rows"] },
 ];
 
@@ -27,7 +35,12 @@ mod tests {
             for f in k.functions {
                 assert!(k.source.contains(&format!("extern \"C\" __global__ void {f}(")), "{}: {f}", k.name);
             }
-            assert_eq!(k.source.matches("__global__").count(), k.functions.len(), "{}: a kernel is missing from the list", k.name);
+            assert_eq!(
+                k.source.matches("__global__").count(),
+                k.functions.len(),
+                "{}: a kernel is missing from the list",
+                k.name
+            );
         }
     }
 }

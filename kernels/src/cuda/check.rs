@@ -3,8 +3,8 @@
 
 use super::{Gpu, compiled, driver_present};
 use crate::KernelError;
-use crate::cuda::{SquareJob, TokenRows};
 use crate::crop::{Square, crop_resize_square, warp_bilinear};
+use crate::cuda::{SquareJob, TokenRows};
 use crate::mask::{MaskStrategy, gather_rows, generate, scatter_rows, visible_indices};
 use crate::patchify::{TubeletShape, patchify_rgb8, patchify_rgb8_f16};
 
@@ -61,21 +61,43 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
     // crop_resize: squares inside, across and outside the frame; copy, halving, up and down
     let (w, h) = (1280, 720);
     let frames: Vec<u8> = (0..2 * w * h * 3).map(|_| rng.byte()).collect();
-    let mut jobs: Vec<SquareJob> = [(0, 100, 80, 300), (1, -50, -40, 224), (0, 1100, 600, 448), (1, 640, 360, 2), (0, -300, 500, 900), (1, 5000, 10, 64)]
-        .map(|(frame, x0, y0, side)| SquareJob { frame, square: Square { x0, y0, side } })
-        .to_vec();
+    let mut jobs: Vec<SquareJob> = [
+        (0, 100, 80, 300),
+        (1, -50, -40, 224),
+        (0, 1100, 600, 448),
+        (1, 640, 360, 2),
+        (0, -300, 500, 900),
+        (1, 5000, 10, 64),
+    ]
+    .map(|(frame, x0, y0, side)| SquareJob { frame, square: Square { x0, y0, side } })
+    .to_vec();
     for k in 0..58 {
         let side = 16 + (rng.next() % 700) as usize;
-        jobs.push(SquareJob { frame: k % 2, square: Square { x0: (rng.next() % 1500) as i64 - 200, y0: (rng.next() % 900) as i64 - 200, side } });
+        jobs.push(SquareJob {
+            frame: k % 2,
+            square: Square { x0: (rng.next() % 1500) as i64 - 200, y0: (rng.next() % 900) as i64 - 200, side },
+        });
     }
     let (got, s) = gpu.crop_resize_square(&frames, w, h, &jobs, 224, 20)?;
-    let want: Vec<u8> = jobs.iter().flat_map(|j| crop_resize_square(&frames[j.frame * w * h * 3..][..w * h * 3], w, h, j.square, 224)).collect();
-    record("crop_resize_square (random frames)", mismatches(&got, &want, |v| v.to_string()), format!("{:.0} faces/s ({:.1} GB/s written)", jobs.len() as f64 / s, got.len() as f64 / s / 1e9), say);
+    let want: Vec<u8> = jobs
+        .iter()
+        .flat_map(|j| crop_resize_square(&frames[j.frame * w * h * 3..][..w * h * 3], w, h, j.square, 224))
+        .collect();
+    record(
+        "crop_resize_square (random frames)",
+        mismatches(&got, &want, |v| v.to_string()),
+        format!("{:.0} faces/s ({:.1} GB/s written)", jobs.len() as f64 / s, got.len() as f64 / s / 1e9),
+        say,
+    );
     if let Some(r) = &real {
         let side = r.width.min(r.height) / 2;
-        let jobs = [SquareJob { frame: 0, square: Square { x0: (r.width / 4) as i64, y0: (r.height / 4) as i64, side } }, SquareJob { frame: 0, square: Square { x0: -10, y0: -10, side: side + 20 } }];
+        let jobs = [
+            SquareJob { frame: 0, square: Square { x0: (r.width / 4) as i64, y0: (r.height / 4) as i64, side } },
+            SquareJob { frame: 0, square: Square { x0: -10, y0: -10, side: side + 20 } },
+        ];
         let (got, _) = gpu.crop_resize_square(r.rgb, r.width, r.height, &jobs, 224, 1)?;
-        let want: Vec<u8> = jobs.iter().flat_map(|j| crop_resize_square(r.rgb, r.width, r.height, j.square, 224)).collect();
+        let want: Vec<u8> =
+            jobs.iter().flat_map(|j| crop_resize_square(r.rgb, r.width, r.height, j.square, 224)).collect();
         record("crop_resize_square (real frame)", mismatches(&got, &want, |v| v.to_string()), "-".into(), say);
     }
 
@@ -89,8 +111,14 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
         })
         .collect();
     let (got, s) = gpu.warp_similarity(&frames, w, h, &faces, 224, 20)?;
-    let want: Vec<u8> = faces.iter().flat_map(|(f, m)| warp_bilinear(&frames[f * w * h * 3..][..w * h * 3], w, h, *m, 224)).collect();
-    record("warp_similarity", mismatches(&got, &want, |v| v.to_string()), format!("{:.0} faces/s", faces.len() as f64 / s), say);
+    let want: Vec<u8> =
+        faces.iter().flat_map(|(f, m)| warp_bilinear(&frames[f * w * h * 3..][..w * h * 3], w, h, *m, 224)).collect();
+    record(
+        "warp_similarity",
+        mismatches(&got, &want, |v| v.to_string()),
+        format!("{:.0} faces/s", faces.len() as f64 / s),
+        say,
+    );
 
     // patchify, f32 and f16, 8 clips
     let shape = TubeletShape::MARLIN;
@@ -102,7 +130,12 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
     }
     let (got, s) = gpu.patchify(&clips, shape, false, 20)?;
     let want_bits: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
-    record("patchify_f32", mismatches(&got, &want_bits, hex), format!("{:.0} clips/s ({:.1} GB/s written)", 8.0 / s, (8 * per * 4) as f64 / s / 1e9), say);
+    record(
+        "patchify_f32",
+        mismatches(&got, &want_bits, hex),
+        format!("{:.0} clips/s ({:.1} GB/s written)", 8.0 / s, (8 * per * 4) as f64 / s / 1e9),
+        say,
+    );
     let mut want16 = vec![half::f16::ZERO; 8 * per];
     for (c, o) in clips.chunks_exact(shape.clip_len()).zip(want16.chunks_exact_mut(per)) {
         patchify_rgb8_f16(c, shape, o);
@@ -121,17 +154,37 @@ pub fn check(real: Option<RealFrame<'_>>, say: &mut dyn FnMut(String)) -> Result
     let count = indices.len() / n;
     let mut want = vec![0f32; n * count * dim];
     for b in 0..n {
-        gather_rows(&src[b * tokens * dim..][..tokens * dim], dim, &indices[b * count..][..count], &mut want[b * count * dim..][..count * dim]);
+        gather_rows(
+            &src[b * tokens * dim..][..tokens * dim],
+            dim,
+            &indices[b * count..][..count],
+            &mut want[b * count * dim..][..count * dim],
+        );
     }
     let (got, s) = gpu.move_rows(&src, &[], TokenRows { clips: n, tokens, dim }, &indices, 50)?;
-    record("gather_rows", mismatches(&bits(&got), &bits(&want), hex), format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9), say);
+    record(
+        "gather_rows",
+        mismatches(&bits(&got), &bits(&want), hex),
+        format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9),
+        say,
+    );
     let base = vec![0.5f32; n * tokens * dim];
     let mut want_s = base.clone();
     for b in 0..n {
-        scatter_rows(&want[b * count * dim..][..count * dim], dim, &indices[b * count..][..count], &mut want_s[b * tokens * dim..][..tokens * dim]);
+        scatter_rows(
+            &want[b * count * dim..][..count * dim],
+            dim,
+            &indices[b * count..][..count],
+            &mut want_s[b * tokens * dim..][..tokens * dim],
+        );
     }
     let (got, s) = gpu.move_rows(&want, &base, TokenRows { clips: n, tokens, dim }, &indices, 50)?;
-    record("scatter_rows", mismatches(&bits(&got), &bits(&want_s), hex), format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9), say);
+    record(
+        "scatter_rows",
+        mismatches(&bits(&got), &bits(&want_s), hex),
+        format!("{:.1} GB/s", (want.len() * 8) as f64 / s / 1e9),
+        say,
+    );
     Ok(report)
 }
 
@@ -145,7 +198,8 @@ fn mismatches<T: Copy + PartialEq>(got: &[T], want: &[T], show: impl Fn(T) -> St
         return vec![format!("{} values, expected {}", got.len(), want.len())];
     }
     let bad: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
-    let mut out: Vec<String> = bad.iter().take(5).map(|&i| format!("value {i}: {} vs {}", show(got[i]), show(want[i]))).collect();
+    let mut out: Vec<String> =
+        bad.iter().take(5).map(|&i| format!("value {i}: {} vs {}", show(got[i]), show(want[i]))).collect();
     if !bad.is_empty() {
         out.push(format!("{} of {} differ", bad.len(), got.len()));
     }

@@ -48,7 +48,12 @@ pub fn compiled() -> Result<&'static [Compiled], KernelError> {
             hint: "install the CUDA toolkit's NVRTC, or `pip download nvidia-cuda-nvrtc-cu12` and put its nvidia/cuda_nvrtc/lib on LD_LIBRARY_PATH".into(),
         });
     }
-    let compiled = CACHE.get_or_init(|| SOURCES.iter().map(|s| compile(s).map(|ptx| Compiled { source: *s, ptx: ptx.to_src() }).map_err(|e| e.to_string())).collect());
+    let compiled = CACHE.get_or_init(|| {
+        SOURCES
+            .iter()
+            .map(|s| compile(s).map(|ptx| Compiled { source: *s, ptx: ptx.to_src() }).map_err(|e| e.to_string()))
+            .collect()
+    });
     match compiled {
         Ok(v) => Ok(v),
         Err(log) => Err(KernelError::Compile { kernel: "kernels", log: log.clone() }),
@@ -83,7 +88,10 @@ impl Gpu {
     /// Opens GPU `ordinal` and loads every kernel.
     pub fn new(ordinal: usize) -> Result<Self, KernelError> {
         if !driver_present() {
-            return Err(KernelError::MissingLibrary { library: "the CUDA driver (libcuda.so)", hint: "no NVIDIA driver installed on this machine".into() });
+            return Err(KernelError::MissingLibrary {
+                library: "the CUDA driver (libcuda.so)",
+                hint: "no NVIDIA driver installed on this machine".into(),
+            });
         }
         let compiled = compiled()?;
         let ctx = CudaContext::new(ordinal).map_err(driver)?;
@@ -109,7 +117,11 @@ impl Gpu {
     }
 
     fn function(&self, name: &str) -> Result<&CudaFunction, KernelError> {
-        self.functions.iter().find(|(n, _)| *n == name).map(|(_, f)| f).ok_or_else(|| KernelError::Driver(format!("kernel {name} not loaded")))
+        self.functions
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| f)
+            .ok_or_else(|| KernelError::Driver(format!("kernel {name} not loaded")))
     }
 }
 

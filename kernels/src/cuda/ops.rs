@@ -21,7 +21,11 @@ pub struct SquareJob {
 const BLOCK: u32 = 256;
 
 fn grid(n: usize, faces: usize) -> LaunchConfig {
-    LaunchConfig { grid_dim: ((n as u32).div_ceil(BLOCK), faces as u32, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+    LaunchConfig {
+        grid_dim: ((n as u32).div_ceil(BLOCK), faces as u32, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
 }
 
 fn i32_of(v: i64, what: &str) -> Result<i32, KernelError> {
@@ -55,7 +59,15 @@ impl DevicePatches {
 
 impl Gpu {
     /// `crop_resize_square` over `frames` (`n × height × width × 3` RGB u8).
-    pub fn crop_resize_square(&self, frames: &[u8], width: usize, height: usize, jobs: &[SquareJob], out_side: usize, repeat: usize) -> Result<Timed<u8>, KernelError> {
+    pub fn crop_resize_square(
+        &self,
+        frames: &[u8],
+        width: usize,
+        height: usize,
+        jobs: &[SquareJob],
+        out_side: usize,
+        repeat: usize,
+    ) -> Result<Timed<u8>, KernelError> {
         let n_frames = frames.len() / (width * height * 3).max(1);
         let (mut table, mut columns, mut rows) = (Vec::new(), Vec::new(), Vec::new());
         for j in jobs {
@@ -73,19 +85,40 @@ impl Gpu {
                     (2, at.0, at.1)
                 }
             };
-            table.extend([j.frame as i32, i32_of(j.square.x0, "x0")?, i32_of(j.square.y0, "y0")?, i32_of(side as i64, "side")?, mode, col_at as i32, row_at as i32, 0]);
+            table.extend([
+                j.frame as i32,
+                i32_of(j.square.x0, "x0")?,
+                i32_of(j.square.y0, "y0")?,
+                i32_of(side as i64, "side")?,
+                mode,
+                col_at as i32,
+                row_at as i32,
+                0,
+            ]);
         }
         columns.push(0);
         rows.push(0);
         let s = &self.stream;
         let d_frames = s.clone_htod(frames).map_err(driver)?;
-        let (d_jobs, d_cols, d_rows) = (s.clone_htod(&table).map_err(driver)?, s.clone_htod(&columns).map_err(driver)?, s.clone_htod(&rows).map_err(driver)?);
+        let (d_jobs, d_cols, d_rows) = (
+            s.clone_htod(&table).map_err(driver)?,
+            s.clone_htod(&columns).map_err(driver)?,
+            s.clone_htod(&rows).map_err(driver)?,
+        );
         let mut d_out = s.alloc_zeros::<u8>(jobs.len() * out_side * out_side * 3).map_err(driver)?;
         let f = self.function("crop_resize_square")?;
         let (w, h, side, vend) = (width as i32, height as i32, out_side as i32, vector_end(out_side) as i32);
         let seconds = self.timed(repeat, || {
             let mut b = s.launch_builder(f);
-            b.arg(&d_frames).arg(&w).arg(&h).arg(&d_jobs).arg(&d_cols).arg(&d_rows).arg(&side).arg(&vend).arg(&mut d_out);
+            b.arg(&d_frames)
+                .arg(&w)
+                .arg(&h)
+                .arg(&d_jobs)
+                .arg(&d_cols)
+                .arg(&d_rows)
+                .arg(&side)
+                .arg(&vend)
+                .arg(&mut d_out);
             // SAFETY: the arguments match the kernel's signature; the tables cover every face.
             unsafe { b.launch(grid(out_side * out_side, jobs.len())) }.map(|_| ()).map_err(driver)
         })?;
@@ -93,7 +126,15 @@ impl Gpu {
     }
 
     /// `warp_similarity`: per face, its frame and the inverse map (see `crop::warp_bilinear`).
-    pub fn warp_similarity(&self, frames: &[u8], width: usize, height: usize, faces: &[(usize, [f64; 6])], out_side: usize, repeat: usize) -> Result<Timed<u8>, KernelError> {
+    pub fn warp_similarity(
+        &self,
+        frames: &[u8],
+        width: usize,
+        height: usize,
+        faces: &[(usize, [f64; 6])],
+        out_side: usize,
+        repeat: usize,
+    ) -> Result<Timed<u8>, KernelError> {
         let s = &self.stream;
         let which: Vec<i32> = faces.iter().map(|(f, _)| *f as i32).collect();
         let maps: Vec<f64> = faces.iter().flat_map(|(_, m)| *m).collect();
@@ -112,7 +153,13 @@ impl Gpu {
     }
 
     /// `patchify_f32` (or `patchify_f16`, returned as raw f16 bits) over `clips` of `shape`.
-    pub fn patchify(&self, clips: &[u8], shape: TubeletShape, half: bool, repeat: usize) -> Result<Timed<u32>, KernelError> {
+    pub fn patchify(
+        &self,
+        clips: &[u8],
+        shape: TubeletShape,
+        half: bool,
+        repeat: usize,
+    ) -> Result<Timed<u32>, KernelError> {
         if half {
             let (v, s) = self.patchify_as::<u16>(clips, shape, "patchify_f16", repeat)?;
             Ok((v.into_iter().map(u32::from).collect(), s))
@@ -122,7 +169,13 @@ impl Gpu {
         }
     }
 
-    fn patchify_as<T: DeviceRepr + ValidAsZeroBits>(&self, clips: &[u8], shape: TubeletShape, kernel: &str, repeat: usize) -> Result<Timed<T>, KernelError> {
+    fn patchify_as<T: DeviceRepr + ValidAsZeroBits>(
+        &self,
+        clips: &[u8],
+        shape: TubeletShape,
+        kernel: &str,
+        repeat: usize,
+    ) -> Result<Timed<T>, KernelError> {
         let (d_out, seconds) = self.patchify_on_device::<T>(clips, shape, kernel, repeat)?;
         Ok((self.stream.clone_dtoh(&d_out).map_err(driver)?, seconds))
     }
@@ -134,9 +187,19 @@ impl Gpu {
         Ok(DevicePatches { values })
     }
 
-    fn patchify_on_device<T: DeviceRepr + ValidAsZeroBits>(&self, clips: &[u8], shape: TubeletShape, kernel: &str, repeat: usize) -> Result<(CudaSlice<T>, f64), KernelError> {
+    fn patchify_on_device<T: DeviceRepr + ValidAsZeroBits>(
+        &self,
+        clips: &[u8],
+        shape: TubeletShape,
+        kernel: &str,
+        repeat: usize,
+    ) -> Result<(CudaSlice<T>, f64), KernelError> {
         if !clips.len().is_multiple_of(shape.clip_len()) {
-            return Err(KernelError::Input(format!("patchify: {} bytes is not a whole number of clips of {}", clips.len(), shape.clip_len())));
+            return Err(KernelError::Input(format!(
+                "patchify: {} bytes is not a whole number of clips of {}",
+                clips.len(),
+                shape.clip_len()
+            )));
         }
         let n = clips.len() / shape.clip_len();
         let total = n * shape.tokens() * shape.patch_dim();
@@ -156,16 +219,34 @@ impl Gpu {
 
     /// `gather_rows` (`base` empty, out: clips × count × dim) or `scatter_rows` (into a copy of
     /// `base`, clips × tokens × dim), with `count` indices per clip.
-    pub fn move_rows(&self, src: &[f32], base: &[f32], layout: TokenRows, indices: &[u32], repeat: usize) -> Result<Timed<f32>, KernelError> {
+    pub fn move_rows(
+        &self,
+        src: &[f32],
+        base: &[f32],
+        layout: TokenRows,
+        indices: &[u32],
+        repeat: usize,
+    ) -> Result<Timed<f32>, KernelError> {
         let TokenRows { clips, tokens, dim } = layout;
         let scatter = !base.is_empty();
         let count = indices.len() / clips.max(1);
-        if count * clips != indices.len() || indices.iter().any(|&i| i as usize >= tokens) || src.len() != clips * if scatter { count } else { tokens } * dim {
-            return Err(KernelError::Input(format!("move_rows: {} indices for {clips} clips of {tokens} tokens, {} values", indices.len(), src.len())));
+        if count * clips != indices.len()
+            || indices.iter().any(|&i| i as usize >= tokens)
+            || src.len() != clips * if scatter { count } else { tokens } * dim
+        {
+            return Err(KernelError::Input(format!(
+                "move_rows: {} indices for {clips} clips of {tokens} tokens, {} values",
+                indices.len(),
+                src.len()
+            )));
         }
         let s = &self.stream;
         let (d_src, d_idx) = (s.clone_htod(src).map_err(driver)?, s.clone_htod(indices).map_err(driver)?);
-        let mut d_out = if scatter { s.clone_htod(base).map_err(driver)? } else { s.alloc_zeros::<f32>(clips * count * dim).map_err(driver)? };
+        let mut d_out = if scatter {
+            s.clone_htod(base).map_err(driver)?
+        } else {
+            s.alloc_zeros::<f32>(clips * count * dim).map_err(driver)?
+        };
         let f = self.function(if scatter { "scatter_rows" } else { "gather_rows" })?;
         let dims = [clips as i32, tokens as i32, dim as i32, count as i32];
         let seconds = self.timed(repeat, || {

@@ -31,7 +31,10 @@ impl ClipItem {
         for (k, f) in self.frames.iter().enumerate() {
             if (f.width as usize, f.height as usize) != (size, size) {
                 let why = match k {
-                    0 => format!("frames are {}x{}, but the encoder takes {size}x{size} face crops: add --crop-face (faces.crop_face)", f.width, f.height),
+                    0 => format!(
+                        "frames are {}x{}, but the encoder takes {size}x{size} face crops: add --crop-face (faces.crop_face)",
+                        f.width, f.height
+                    ),
                     _ => format!("the frame size changes mid-stream to {}x{}", f.width, f.height),
                 };
                 return Err(BatchError::Input(format!("{}: {why}", video.display())));
@@ -83,37 +86,52 @@ type Cropped = (Arc<RgbImage>, Option<Detection>);
 enum Kind<'a> {
     /// The followed face; `cache` holds the previous clip's crops by frame index, so frames
     /// shared by overlapping windows are cropped once.
-    One { cropper: FaceCropper<'a>, cache: HashMap<u64, Cropped> },
+    One {
+        cropper: FaceCropper<'a>,
+        cache: HashMap<u64, Cropped>,
+    },
     All(TrackCropper<'a>),
 }
 
 fn image(c: FaceCrop) -> Result<Arc<RgbImage>, BatchError> {
     let size = FACE_SIZE as u32;
-    Ok(Arc::new(RgbImage::new(size, size, c.pixels).ok_or_else(|| BatchError::Internal("face crop of the wrong size".into()))?))
+    Ok(Arc::new(
+        RgbImage::new(size, size, c.pixels)
+            .ok_or_else(|| BatchError::Internal("face crop of the wrong size".into()))?,
+    ))
 }
 
 fn log_row(log: &mut Option<String>, counts: &mut (u64, u64), clip: usize, index: u64, c: &FaceCrop) {
     counts.0 += u64::from(c.detection.is_some());
     counts.1 += 1;
     if let Some(log) = log {
-        let b = c.detection.as_ref().map_or_else(|| ",,,,".to_string(), |d| format!("{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score));
+        let b = c
+            .detection
+            .as_ref()
+            .map_or_else(|| ",,,,".to_string(), |d| format!("{},{},{},{},{}", d.x1, d.y1, d.x2, d.y2, d.score));
         log.push_str(&format!("{clip},{index},{b},{},{},{}\n", c.crop.cx, c.crop.cy, c.crop.half));
     }
 }
 
 impl<'a> ClipFaces<'a> {
     pub fn new(detector: &'a dyn FaceDetector, options: CropOptions, all: bool) -> Self {
-        let kind = if all { Kind::All(TrackCropper::new(detector, options)) } else { Kind::One { cropper: FaceCropper::new(detector, options), cache: HashMap::new() } };
+        let kind = if all {
+            Kind::All(TrackCropper::new(detector, options))
+        } else {
+            Kind::One { cropper: FaceCropper::new(detector, options), cache: HashMap::new() }
+        };
         Self { kind, counts: (0, 0) }
     }
 
     /// The encoder inputs of one clip; `log` collects `--faces-csv` rows.
     pub fn crop(&mut self, clip: Clip<Arc<RgbImage>>, log: &mut Option<String>) -> Result<Vec<ClipItem>, BatchError> {
         let refs = |ks: &[usize]| -> Vec<FrameRef> {
-            ks.iter().map(|&k| {
-                let f = &clip.frames[k];
-                FrameRef { rgb: &f.data, width: f.width as usize, height: f.height as usize }
-            }).collect()
+            ks.iter()
+                .map(|&k| {
+                    let f = &clip.frames[k];
+                    FrameRef { rgb: &f.data, width: f.width as usize, height: f.height as usize }
+                })
+                .collect()
         };
         let counts = &mut self.counts;
         match &mut self.kind {
@@ -132,7 +150,8 @@ impl<'a> ClipFaces<'a> {
                 Ok(items)
             }
             Kind::One { cropper, cache } => {
-                let todo: Vec<usize> = (0..clip.frames.len()).filter(|&k| !cache.contains_key(&clip.frame_indices[k])).collect();
+                let todo: Vec<usize> =
+                    (0..clip.frames.len()).filter(|&k| !cache.contains_key(&clip.frame_indices[k])).collect();
                 let mut next = HashMap::new();
                 for (&k, c) in todo.iter().zip(cropper.crop_clip(&refs(&todo))?) {
                     log_row(log, counts, clip.index, clip.frame_indices[k], &c);
@@ -164,7 +183,8 @@ mod tests {
 
     #[test]
     fn the_summary_averages_the_detected_frames_only() {
-        let d = |x: f32, s: f32| Detection { x1: x, y1: 0.0, x2: x + 10.0, y2: 10.0, score: s, landmarks: [[0.0; 2]; 5] };
+        let d =
+            |x: f32, s: f32| Detection { x1: x, y1: 0.0, x2: x + 10.0, y2: 10.0, score: s, landmarks: [[0.0; 2]; 5] };
         let (a, b) = (d(0.0, 0.9), d(4.0, 0.7));
         let s = FaceSummary::of([Some(&a), None, Some(&b)].into_iter());
         assert_eq!(s.detected, 2);

@@ -152,7 +152,9 @@ impl Default for FeaturizeConfig {
             encoder_threads: 0,
             jobs: 0,
             detector_threads: 0,
-            extensions: ["mp4", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "flv", "wmv", "ts", "3gp"].map(String::from).to_vec(),
+            extensions: ["mp4", "avi", "mov", "mkv", "webm", "m4v", "mpg", "mpeg", "flv", "wmv", "ts", "3gp"]
+                .map(String::from)
+                .to_vec(),
             sampling: SamplingConfig::default(),
             decode: DecodeConfig::default(),
             faces: FacesConfig::default(),
@@ -169,13 +171,27 @@ impl Default for SamplingConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        Self { decoder: Decoder::Auto, colour: Colour::Auto, stall_timeout_s: marlin_media::DEFAULT_STALL_TIMEOUT.as_secs_f64() }
+        Self {
+            decoder: Decoder::Auto,
+            colour: Colour::Auto,
+            stall_timeout_s: marlin_media::DEFAULT_STALL_TIMEOUT.as_secs_f64(),
+        }
     }
 }
 
 impl Default for FacesConfig {
     fn default() -> Self {
-        Self { crop_face: false, mode: Crop::Marlin, pick: Faces::Largest, smooth: 0.5, detect_every: 1, max_side: None, min_face: 0.0, detector: None, backend: Backend::Cpu }
+        Self {
+            crop_face: false,
+            mode: Crop::Marlin,
+            pick: Faces::Largest,
+            smooth: 0.5,
+            detect_every: 1,
+            max_side: None,
+            min_face: 0.0,
+            detector: None,
+            backend: Backend::Cpu,
+        }
     }
 }
 
@@ -224,7 +240,9 @@ impl FeaturizeConfig {
         if f.detect_every == 0 {
             return bad("faces.detect_every must be at least 1".into());
         }
-        if f.mode == Crop::Compat && (f.detect_every != 1 || f.max_side.is_some() || f.min_face != 0.0 || f.pick == Faces::All) {
+        if f.mode == Crop::Compat
+            && (f.detect_every != 1 || f.max_side.is_some() || f.min_face != 0.0 || f.pick == Faces::All)
+        {
             return bad("faces.mode compat reproduces the official crops: it takes no detect_every, max_side, min_face or pick: all".into());
         }
         if self.extensions.is_empty() {
@@ -287,7 +305,18 @@ impl FeaturizeConfig {
     pub fn output_settings(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(m) = v.as_object_mut() {
-            for perf in ["batch_size", "encoder_threads", "jobs", "detector_threads", "extensions", "model", "model_config", "onnxruntime", "device", "tensorrt_cache"] {
+            for perf in [
+                "batch_size",
+                "encoder_threads",
+                "jobs",
+                "detector_threads",
+                "extensions",
+                "model",
+                "model_config",
+                "onnxruntime",
+                "device",
+                "tensorrt_cache",
+            ] {
                 m.remove(perf);
             }
             if let Some(faces) = m.get_mut("faces").and_then(|f| f.as_object_mut()) {
@@ -313,7 +342,10 @@ mod tests {
 
     #[test]
     fn keys_override_the_defaults() {
-        let c = FeaturizeConfig::from_yaml("batch_size: 8\nfaces:\n  crop_face: true\n  mode: aligned\noutput:\n  layout: per-video\n").unwrap();
+        let c = FeaturizeConfig::from_yaml(
+            "batch_size: 8\nfaces:\n  crop_face: true\n  mode: aligned\noutput:\n  layout: per-video\n",
+        )
+        .unwrap();
         assert_eq!(c.batch_size, 8);
         assert!(c.faces.crop_face);
         assert_eq!(c.faces.mode, Crop::Aligned);

@@ -145,7 +145,8 @@ type Row = Result<VideoInput, (String, String)>;
 fn read_manifest(manifest: &Path) -> Result<Vec<Row>, BatchError> {
     let err = |m: String| BatchError::Input(format!("{}: {m}", manifest.display()));
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(manifest).map_err(|e| err(e.to_string()))?;
-    let headers: Vec<String> = reader.headers().map_err(|e| err(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let headers: Vec<String> =
+        reader.headers().map_err(|e| err(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
     let Some(path_col) = headers.iter().position(|h| h == "path") else {
         return Err(err(format!("no `path` column (columns: {})", headers.join(", "))));
     };
@@ -157,7 +158,9 @@ fn read_manifest(manifest: &Path) -> Result<Vec<Row>, BatchError> {
             Ok(r) => r,
             Err(e) => return Err(err(format!("row {line}: {e}"))),
         };
-        let field = |name: &str| headers.iter().position(|h| h == name).and_then(|i| record.get(i)).unwrap_or("").trim().to_string();
+        let field = |name: &str| {
+            headers.iter().position(|h| h == name).and_then(|i| record.get(i)).unwrap_or("").trim().to_string()
+        };
         let given = record.get(path_col).unwrap_or("").trim();
         if given.is_empty() {
             rows.push(Err((field("video_id"), format!("{}: row {line}: empty `path`", manifest.display()))));

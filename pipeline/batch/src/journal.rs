@@ -42,7 +42,13 @@ pub struct VideoMeta {
 
 impl From<&VideoInput> for VideoMeta {
     fn from(v: &VideoInput) -> Self {
-        Self { id: v.id.clone(), path: v.path.clone(), label: v.label.clone(), split: v.split.clone(), extra: v.extra.clone() }
+        Self {
+            id: v.id.clone(),
+            path: v.path.clone(),
+            label: v.label.clone(),
+            split: v.split.clone(),
+            extra: v.extra.clone(),
+        }
     }
 }
 
@@ -65,17 +71,8 @@ pub struct RowMeta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Record {
-    Done {
-        video: VideoMeta,
-        rows: Vec<RowMeta>,
-        frames: u64,
-        decoder: Option<String>,
-        colour: Option<String>,
-    },
-    Failed {
-        video: VideoMeta,
-        error: String,
-    },
+    Done { video: VideoMeta, rows: Vec<RowMeta>, frames: u64, decoder: Option<String>, colour: Option<String> },
+    Failed { video: VideoMeta, error: String },
 }
 
 impl Record {
@@ -143,7 +140,8 @@ impl Journal {
         let state = dir.join(STATE_DIR);
         let run = state.join("run.json");
         let text = std::fs::read_to_string(&run).map_err(io(&run))?;
-        let identity: RunIdentity = serde_json::from_str(&text).map_err(|e| BatchError::Output(format!("{}: {e}", run.display())))?;
+        let identity: RunIdentity =
+            serde_json::from_str(&text).map_err(|e| BatchError::Output(format!("{}: {e}", run.display())))?;
         let path = state.join("journal.jsonl");
         let bytes = std::fs::read(&path).map_err(io(&path))?;
         let (mut records, mut good) = (Vec::new(), 0);
@@ -154,7 +152,9 @@ impl Journal {
             }
             match serde_json::from_slice::<Record>(line) {
                 Ok(r) => records.push(r),
-                Err(e) => return Err(BatchError::Output(format!("{}: line {}: {e}", path.display(), records.len() + 1))),
+                Err(e) => {
+                    return Err(BatchError::Output(format!("{}: line {}: {e}", path.display(), records.len() + 1)));
+                }
             }
             good += line.len();
         }
@@ -197,9 +197,25 @@ mod tests {
     use super::*;
 
     fn done(id: &str, rows: usize) -> Record {
-        let row = RowMeta { clip: 0, track: None, first_frame: 0, last_frame: 30, start_s: Some(0.0), end_s: Some(1.24), face_frames: None, face_box: None, face_score: None };
+        let row = RowMeta {
+            clip: 0,
+            track: None,
+            first_frame: 0,
+            last_frame: 30,
+            start_s: Some(0.0),
+            end_s: Some(1.24),
+            face_frames: None,
+            face_box: None,
+            face_score: None,
+        };
         Record::Done {
-            video: VideoMeta { id: id.into(), path: format!("/v/{id}.mp4").into(), label: String::new(), split: String::new(), extra: BTreeMap::new() },
+            video: VideoMeta {
+                id: id.into(),
+                path: format!("/v/{id}.mp4").into(),
+                label: String::new(),
+                split: String::new(),
+                extra: BTreeMap::new(),
+            },
             rows: vec![row; rows],
             frames: 31,
             decoder: Some("avdec_h264".into()),

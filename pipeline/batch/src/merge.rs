@@ -21,15 +21,25 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
     let mut failures = Vec::new();
     let mut manifests = Vec::new();
     for (shard, path) in &shards {
-        let manifest = Manifest::read(&path.join("manifest.json")).map_err(|e| BatchError::Output(format!("shard {shard} is not finished ({e}): run it (again) with --resume")))?;
+        let manifest = Manifest::read(&path.join("manifest.json")).map_err(|e| {
+            BatchError::Output(format!("shard {shard} is not finished ({e}): run it (again) with --resume"))
+        })?;
         if !manifest.complete {
-            return Err(BatchError::Output(format!("shard {shard} ({}) is not complete: {} videos pending; rerun it with --resume", path.display(), manifest.counts.pending)));
+            return Err(BatchError::Output(format!(
+                "shard {shard} ({}) is not complete: {} videos pending; rerun it with --resume",
+                path.display(),
+                manifest.counts.pending
+            )));
         }
         let (id, rs) = Journal::read(path)?;
         match &identity {
             None => identity = Some(id),
             Some(first) if *first != id => {
-                return Err(BatchError::Output(format!("shard {shard} ({}) was made with other settings or another model than shard {}", path.display(), shards[0].0)));
+                return Err(BatchError::Output(format!(
+                    "shard {shard} ({}) was made with other settings or another model than shard {}",
+                    path.display(),
+                    shards[0].0
+                )));
             }
             Some(_) => {}
         }
@@ -37,12 +47,14 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
         failures.extend(read_failures(&path.join("failures.csv"))?);
         manifests.push(manifest);
     }
-    let identity = identity.ok_or_else(|| BatchError::Output(format!("{}: no shard-<I>-of-<N> folders to merge", dir.display())))?;
+    let identity = identity
+        .ok_or_else(|| BatchError::Output(format!("{}: no shard-<I>-of-<N> folders to merge", dir.display())))?;
 
     let part = dir.join("features.npy.part");
     let mut out = RowFile::create(&part, &identity.row_shape)?;
     for ((shard, path), manifest) in shards.iter().zip(&manifests) {
-        copy_rows(&path.join("features.npy"), &mut out, manifest.counts.rows).map_err(|e| BatchError::Output(format!("shard {shard}: {e}")))?;
+        copy_rows(&path.join("features.npy"), &mut out, manifest.counts.rows)
+            .map_err(|e| BatchError::Output(format!("shard {shard}: {e}")))?;
         let videos = path.join("videos");
         if videos.is_dir() {
             copy_tree(&videos, &dir.join("videos"))?;
@@ -51,7 +63,9 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
     let rows = out.rows();
     let expected: u64 = records.iter().map(|r| r.rows() as u64).sum();
     if rows != expected {
-        return Err(BatchError::Output(format!("the shards' features hold {rows} rows but their journals list {expected}")));
+        return Err(BatchError::Output(format!(
+            "the shards' features hold {rows} rows but their journals list {expected}"
+        )));
     }
     write_clips(&dir.join("clips.csv"), &records)?;
     write_failures(&dir.join("failures.csv"), &failures)?;
@@ -74,9 +88,18 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
     merged.decoders.clear();
     merged.colour_paths.clear();
     merged.tally(&records);
-    merged.engines = manifests.iter().flat_map(|m| m.engines.iter().cloned()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    merged.engines = manifests
+        .iter()
+        .flat_map(|m| m.engines.iter().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let wall_s = manifests.iter().map(|m| m.timings.wall_s).fold(0.0, f64::max);
-    merged.timings = Timings { wall_s, encode_s: manifests.iter().map(|m| m.timings.encode_s).sum(), clips_per_s: rows as f64 / wall_s.max(1e-9) };
+    merged.timings = Timings {
+        wall_s,
+        encode_s: manifests.iter().map(|m| m.timings.encode_s).sum(),
+        clips_per_s: rows as f64 / wall_s.max(1e-9),
+    };
     merged.write(&dir.join("manifest.json"))?;
     Ok(counts)
 }
@@ -100,9 +123,14 @@ fn find_shards(dir: &Path) -> Result<Vec<(Shard, PathBuf)>, BatchError> {
     if shards.iter().any(|(s, _)| s.count != count) {
         return Err(BatchError::Output(format!("{}: shards of different counts (N) side by side", dir.display())));
     }
-    let missing: Vec<String> = (0..count).filter(|i| !shards.iter().any(|(s, _)| s.index == *i)).map(|i| i.to_string()).collect();
+    let missing: Vec<String> =
+        (0..count).filter(|i| !shards.iter().any(|(s, _)| s.index == *i)).map(|i| i.to_string()).collect();
     if !missing.is_empty() {
-        return Err(BatchError::Output(format!("{}: shard(s) {} of {count} missing", dir.display(), missing.join(", "))));
+        return Err(BatchError::Output(format!(
+            "{}: shard(s) {} of {count} missing",
+            dir.display(),
+            missing.join(", ")
+        )));
     }
     Ok(shards)
 }
@@ -111,7 +139,12 @@ fn find_shards(dir: &Path) -> Result<Vec<(Shard, PathBuf)>, BatchError> {
 fn copy_rows(path: &Path, out: &mut RowFile, rows: u64) -> Result<(), BatchError> {
     let header = marlin_npy::read_header(path)?;
     if header.descr != "<f4" || header.shape.first() != Some(&(rows as usize)) {
-        return Err(BatchError::Output(format!("{}: holds {} {:?}, expected {rows} float32 rows", path.display(), header.descr, header.shape)));
+        return Err(BatchError::Output(format!(
+            "{}: holds {} {:?}, expected {rows} float32 rows",
+            path.display(),
+            header.descr,
+            header.shape
+        )));
     }
     let io = |source| BatchError::Io { path: path.into(), source };
     let mut f = std::fs::File::open(path).map_err(io)?;

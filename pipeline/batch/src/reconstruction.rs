@@ -80,7 +80,13 @@ impl ClipReconstruction {
         let recon = self.reconstructed_u8();
         for (k, view) in [&self.original, &self.masked, &recon].into_iter().enumerate() {
             blit(&mut px, w, &view[t * side * side * 3..][..side * side * 3], side, k * (side + GAP), STRIP);
-            Canvas { pixels: &mut px, width: w, height: h }.text(LABELS[k], (k * (side + GAP) + SCALE) as i64, SCALE as i64, SCALE as i64, INK);
+            Canvas { pixels: &mut px, width: w, height: h }.text(
+                LABELS[k],
+                (k * (side + GAP) + SCALE) as i64,
+                SCALE as i64,
+                SCALE as i64,
+                INK,
+            );
         }
         (px, w, h)
     }
@@ -98,10 +104,22 @@ impl ClipReconstruction {
             for f in 0..frames {
                 blit(&mut px, w, &view[f * side * side * 3..][..side * side * 3], side, label_w + f * (side + GAP), y);
             }
-            Canvas { pixels: &mut px, width: w, height: h }.text(LABELS[k], SCALE as i64, (y + side / 2) as i64, SCALE as i64, INK);
+            Canvas { pixels: &mut px, width: w, height: h }.text(
+                LABELS[k],
+                SCALE as i64,
+                (y + side / 2) as i64,
+                SCALE as i64,
+                INK,
+            );
         }
         for f in 0..frames {
-            Canvas { pixels: &mut px, width: w, height: h }.text(&f.to_string(), (label_w + f * (side + GAP) + side / 2) as i64, SCALE as i64, SCALE as i64, INK);
+            Canvas { pixels: &mut px, width: w, height: h }.text(
+                &f.to_string(),
+                (label_w + f * (side + GAP) + side / 2) as i64,
+                SCALE as i64,
+                SCALE as i64,
+                INK,
+            );
         }
         (px, w, h)
     }

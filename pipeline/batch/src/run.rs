@@ -15,6 +15,7 @@ use marlin_faces::FaceDetector;
 use marlin_model::{Clip as ModelClip, FeatureExtractor};
 use marlin_npy::RowFile;
 
+use crate::BatchError;
 use crate::config::{FeaturizeConfig, Layout};
 use crate::inputs::{Inputs, VideoInput};
 use crate::journal::{Journal, Record, RowMeta, RunIdentity, VideoMeta};
@@ -23,7 +24,6 @@ use crate::shard::Shard;
 use crate::stats::Stats;
 use crate::tables::{Failure, write_clips, write_failures};
 use crate::worker::{Stage, ToEncoder, VideoReport};
-use crate::BatchError;
 
 /// What a run needs besides its inputs.
 pub struct Featurizer<'a> {
@@ -58,22 +58,39 @@ enum ToWriter {
 
 impl Featurizer<'_> {
     /// Featurises this shard's videos of `inputs` into `out` (or `out/shard-I-of-N`).
-    pub fn run(&self, inputs: Inputs, out: &Path, resume: bool, shard: Option<Shard>) -> Result<RunSummary, BatchError> {
+    pub fn run(
+        &self,
+        inputs: Inputs,
+        out: &Path,
+        resume: bool,
+        shard: Option<Shard>,
+    ) -> Result<RunSummary, BatchError> {
         let started = Instant::now();
         self.config.validate()?;
         if self.config.faces.crop_face != self.detector.is_some() {
-            return Err(BatchError::Config("faces.crop_face needs a detector, and a detector needs faces.crop_face".into()));
+            return Err(BatchError::Config(
+                "faces.crop_face needs a detector, and a detector needs faces.crop_face".into(),
+            ));
         }
         let dir = shard.map_or_else(|| out.to_path_buf(), |s| out.join(s.dir_name()));
         std::fs::create_dir_all(&dir).map_err(|source| BatchError::Io { path: dir.clone(), source })?;
         let cfg = self.encoder.config();
-        let row_shape = if self.config.output.keep_seq { vec![cfg.num_tokens(), self.encoder.dim()] } else { vec![self.encoder.dim()] };
-        let identity = RunIdentity { settings: self.config.output_settings(), model_sha256: self.model.sha256.clone(), row_shape: row_shape.clone() };
+        let row_shape = if self.config.output.keep_seq {
+            vec![cfg.num_tokens(), self.encoder.dim()]
+        } else {
+            vec![self.encoder.dim()]
+        };
+        let identity = RunIdentity {
+            settings: self.config.output_settings(),
+            model_sha256: self.model.sha256.clone(),
+            row_shape: row_shape.clone(),
+        };
         let (mut journal, mut records, mut features) = open_outputs(&dir, &identity, resume)?;
 
         let finished: HashSet<&str> = records.iter().map(|r| r.video().id.as_str()).collect();
         let mine = |id: &str| shard.is_none_or(|s| s.takes(id));
-        let work: Vec<VideoInput> = inputs.videos.into_iter().filter(|v| mine(&v.id) && !finished.contains(v.id.as_str())).collect();
+        let work: Vec<VideoInput> =
+            inputs.videos.into_iter().filter(|v| mine(&v.id) && !finished.contains(v.id.as_str())).collect();
         let rejected: Vec<Failure> = inputs
             .rejected
             .into_iter()
@@ -85,12 +102,23 @@ impl Featurizer<'_> {
         self.stats.videos_earlier.store(earlier, Ordering::Relaxed);
         if self.config.output.keep_seq {
             let mb = row_shape.iter().product::<usize>() as f64 * 4.0 / 1e6;
-            tracing::warn!("keep_seq: each row is {mb:.1} MB; at 25 fps with this sampling a minute of video gives about {:.0} MB", mb * 25.0 * 60.0 / (self.config.sampling.stride * self.config.sampling.sample_rate) as f64);
+            tracing::warn!(
+                "keep_seq: each row is {mb:.1} MB; at 25 fps with this sampling a minute of video gives about {:.0} MB",
+                mb * 25.0 * 60.0 / (self.config.sampling.stride * self.config.sampling.sample_rate) as f64
+            );
         }
         drop(finished);
 
         if !work.is_empty() {
-            let mut writer = Writer { dir: &dir, layout: self.config.output.layout, row_shape: &row_shape, journal: &mut journal, features: &mut features, records: &mut records, stats: self.stats };
+            let mut writer = Writer {
+                dir: &dir,
+                layout: self.config.output.layout,
+                row_shape: &row_shape,
+                journal: &mut journal,
+                features: &mut features,
+                records: &mut records,
+                stats: self.stats,
+            };
             self.pipeline(&work, &mut writer)?;
         }
         let interrupted = records.len() < earlier as usize + work.len();
@@ -101,7 +129,11 @@ impl Featurizer<'_> {
         let mut failures: Vec<Failure> = records
             .iter()
             .filter_map(|r| match r {
-                Record::Failed { video, error } => Some(Failure { video_id: video.id.clone(), path: video.path.display().to_string(), error: error.clone() }),
+                Record::Failed { video, error } => Some(Failure {
+                    video_id: video.id.clone(),
+                    path: video.path.display().to_string(),
+                    error: error.clone(),
+                }),
                 Record::Done { .. } => None,
             })
             .collect();
@@ -109,7 +141,8 @@ impl Featurizer<'_> {
         write_failures(&dir.join("failures.csv"), &failures)?;
         features.finish()?;
         let final_path = dir.join(FEATURES);
-        std::fs::rename(dir.join(FEATURES_PART), &final_path).map_err(|source| BatchError::Io { path: final_path.clone(), source })?;
+        std::fs::rename(dir.join(FEATURES_PART), &final_path)
+            .map_err(|source| BatchError::Io { path: final_path.clone(), source })?;
 
         let done = records.iter().filter(|r| matches!(r, Record::Done { .. })).count() as u64;
         let pending = (earlier as usize + work.len()).saturating_sub(records.len()) as u64;
@@ -210,13 +243,18 @@ impl Featurizer<'_> {
             }
             let mut out = Vec::new();
             if !batch.is_empty() {
-                let clips: Vec<ModelClip> = batch.iter_mut().map(|(_, _, c)| std::mem::replace(c, ModelClip::Rgb8(Vec::new()))).collect();
+                let clips: Vec<ModelClip> =
+                    batch.iter_mut().map(|(_, _, c)| std::mem::replace(c, ModelClip::Rgb8(Vec::new()))).collect();
                 let t = Instant::now();
                 match self.encoder.extract_features(&clips, keep_seq) {
                     Ok(features) => {
                         Stats::add(&self.stats.encode_ns, t.elapsed().as_nanos() as u64);
                         Stats::add(&self.stats.clips, clips.len() as u64);
-                        out.extend(batch.drain(..).zip(features).map(|((video, row, _), features)| ToWriter::Row { video, row, features }));
+                        out.extend(batch.drain(..).zip(features).map(|((video, row, _), features)| ToWriter::Row {
+                            video,
+                            row,
+                            features,
+                        }));
                     }
                     Err(e) => out.push(ToWriter::Fatal(e.into())),
                 }
@@ -264,7 +302,11 @@ const FEATURES_PART: &str = "features.npy.part";
 
 /// Opens (or starts) the run in `dir`: the journal, its records, and the features file cut back
 /// to the rows the records account for.
-fn open_outputs(dir: &Path, identity: &RunIdentity, resume: bool) -> Result<(Journal, Vec<Record>, RowFile), BatchError> {
+fn open_outputs(
+    dir: &Path,
+    identity: &RunIdentity,
+    resume: bool,
+) -> Result<(Journal, Vec<Record>, RowFile), BatchError> {
     let part = dir.join(FEATURES_PART);
     if !Journal::exists(dir) {
         if resume {
@@ -274,11 +316,19 @@ fn open_outputs(dir: &Path, identity: &RunIdentity, resume: bool) -> Result<(Jou
         return Ok((journal, Vec::new(), RowFile::create(&part, &identity.row_shape)?));
     }
     if !resume {
-        return Err(BatchError::Output(format!("{} holds a run already: pass --resume to continue it, or choose another --out", dir.display())));
+        return Err(BatchError::Output(format!(
+            "{} holds a run already: pass --resume to continue it, or choose another --out",
+            dir.display()
+        )));
     }
     let (mut journal, earlier, mut records) = Journal::open(dir)?;
     if earlier.model_sha256 != identity.model_sha256 {
-        return Err(BatchError::Output(format!("{}: the run there used another model (sha256 {}); this one is {}", dir.display(), earlier.model_sha256, identity.model_sha256)));
+        return Err(BatchError::Output(format!(
+            "{}: the run there used another model (sha256 {}); this one is {}",
+            dir.display(),
+            earlier.model_sha256,
+            identity.model_sha256
+        )));
     }
     if earlier.row_shape != identity.row_shape || earlier.settings != identity.settings {
         return Err(BatchError::Output(format!(
@@ -304,11 +354,19 @@ fn open_outputs(dir: &Path, identity: &RunIdentity, resume: bool) -> Result<(Jou
         kept += 1;
     }
     if kept < records.len() {
-        tracing::warn!("{}: features of {} finished videos were lost (the file was cut short); they will be done again", dir.display(), records.len() - kept);
+        tracing::warn!(
+            "{}: features of {} finished videos were lost (the file was cut short); they will be done again",
+            dir.display(),
+            records.len() - kept
+        );
         records.truncate(kept);
         journal.keep_first(&records)?;
     }
-    let features = if part.exists() { RowFile::reopen(&part, &identity.row_shape, rows)? } else { RowFile::create(&part, &identity.row_shape)? };
+    let features = if part.exists() {
+        RowFile::reopen(&part, &identity.row_shape, rows)?
+    } else {
+        RowFile::create(&part, &identity.row_shape)?
+    };
     Ok((journal, records, features))
 }
 
@@ -353,7 +411,13 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn commit(&mut self, video: &VideoInput, rows: Vec<RowMeta>, data: &[f32], report: VideoReport) -> Result<(), BatchError> {
+    fn commit(
+        &mut self,
+        video: &VideoInput,
+        rows: Vec<RowMeta>,
+        data: &[f32],
+        report: VideoReport,
+    ) -> Result<(), BatchError> {
         self.features.append(data)?;
         if self.layout == Layout::PerVideo {
             let path = self.dir.join("videos").join(format!("{}.npy", video.id));
@@ -363,7 +427,13 @@ impl Writer<'_> {
             let shape: Vec<usize> = std::iter::once(rows.len()).chain(self.row_shape.iter().copied()).collect();
             marlin_npy::write_f32(&path, &shape, data)?;
         }
-        let record = Record::Done { video: VideoMeta::from(video), rows, frames: report.frames, decoder: report.decoder, colour: report.colour };
+        let record = Record::Done {
+            video: VideoMeta::from(video),
+            rows,
+            frames: report.frames,
+            decoder: report.decoder,
+            colour: report.colour,
+        };
         self.journal.append(&record)?;
         self.records.push(record);
         Ok(())

@@ -18,7 +18,10 @@ impl Shard {
             return Err("the shard count must be at least 1".into());
         }
         if index >= count {
-            return Err(format!("shard index {index} is out of range: shards are numbered 0 to {} of {count}", count - 1));
+            return Err(format!(
+                "shard index {index} is out of range: shards are numbered 0 to {} of {count}",
+                count - 1
+            ));
         }
         Ok(Self { index, count })
     }
@@ -45,13 +48,18 @@ impl Shard {
     /// `completions`). `None` when neither is present.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
         let num = |name: &str| -> Result<Option<usize>, String> {
-            var(name).map(|v| v.trim().parse::<usize>().map_err(|_| format!("{name}={v:?} is not a number"))).transpose()
+            var(name)
+                .map(|v| v.trim().parse::<usize>().map_err(|_| format!("{name}={v:?} is not a number")))
+                .transpose()
         };
         if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
-            let count = num("SLURM_ARRAY_TASK_COUNT")?.ok_or("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")?;
+            let count =
+                num("SLURM_ARRAY_TASK_COUNT")?.ok_or("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not")?;
             let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
             let index = id.checked_sub(min).ok_or("SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN")?;
-            return Self::new(index, count).map(Some).map_err(|e| format!("Slurm array: {e} (use a contiguous --array range)"));
+            return Self::new(index, count)
+                .map(Some)
+                .map_err(|e| format!("Slurm array: {e} (use a contiguous --array range)"));
         }
         if let Some(index) = num("JOB_COMPLETION_INDEX")? {
             let count = num("MARLIN_SHARD_COUNT")?.ok_or("JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job): set MARLIN_SHARD_COUNT to the Job's completions, or pass --shard")?;
@@ -120,9 +128,12 @@ mod tests {
 
     #[test]
     fn schedulers_are_read_from_the_environment() {
-        let env = |pairs: &'static [(&str, &str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        let env = |pairs: &'static [(&str, &str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
         assert_eq!(Shard::from_env(env(&[])).unwrap(), None);
-        let slurm = env(&[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")]);
+        let slurm =
+            env(&[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")]);
         assert_eq!(Shard::from_env(slurm).unwrap(), Some(Shard { index: 2, count: 4 }));
         let k8s = env(&[("JOB_COMPLETION_INDEX", "0"), ("MARLIN_SHARD_COUNT", "2")]);
         assert_eq!(Shard::from_env(k8s).unwrap(), Some(Shard { index: 0, count: 2 }));

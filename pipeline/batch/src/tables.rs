@@ -68,7 +68,13 @@ pub fn write_clips(path: &Path, records: &[Record]) -> Result<(), BatchError> {
         for m in rows {
             let RowMeta { clip, track, first_frame, last_frame, start_s, end_s, face_frames, face_box, face_score } = m;
             let b = |k: usize| face_box.map_or_else(String::new, |b| format!("{:.2}", b[k]));
-            let mut fields = vec![row.to_string(), video.id.clone(), video.path.display().to_string(), video.label.clone(), video.split.clone()];
+            let mut fields = vec![
+                row.to_string(),
+                video.id.clone(),
+                video.path.display().to_string(),
+                video.label.clone(),
+                video.split.clone(),
+            ];
             fields.extend(carried.iter().map(|c| video.extra.get(c).cloned().unwrap_or_default()));
             fields.extend([
                 clip.to_string(),
@@ -132,19 +138,47 @@ mod tests {
             split: "train".into(),
             extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
         };
-        let row = |clip| RowMeta { clip, track: Some(2), first_frame: 32, last_frame: 62, start_s: Some(1.28), end_s: Some(2.52), face_frames: Some(16), face_box: Some([1.0, 2.0, 3.0, 4.5]), face_score: Some(0.99) };
+        let row = |clip| RowMeta {
+            clip,
+            track: Some(2),
+            first_frame: 32,
+            last_frame: 62,
+            start_s: Some(1.28),
+            end_s: Some(2.52),
+            face_frames: Some(16),
+            face_box: Some([1.0, 2.0, 3.0, 4.5]),
+            face_score: Some(0.99),
+        };
         let records = vec![
-            Record::Done { video: meta("a, b", &[("fold", "1"), ("row", "x")]), rows: vec![row(0), row(1)], frames: 100, decoder: None, colour: None },
+            Record::Done {
+                video: meta("a, b", &[("fold", "1"), ("row", "x")]),
+                rows: vec![row(0), row(1)],
+                frames: 100,
+                decoder: None,
+                colour: None,
+            },
             Record::Failed { video: meta("bad", &[]), error: "truncated".into() },
-            Record::Done { video: meta("c", &[("fold", "2")]), rows: vec![row(0)], frames: 40, decoder: None, colour: None },
+            Record::Done {
+                video: meta("c", &[("fold", "2")]),
+                rows: vec![row(0)],
+                frames: 40,
+                decoder: None,
+                colour: None,
+            },
         ];
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("clips.csv");
         write_clips(&p, &records).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "row,video_id,path,label,split,fold,input_row,clip_index,track_id,first_frame,last_frame,start_s,end_s,face_frames,face_x1,face_y1,face_x2,face_y2,face_score,frames_in_video");
-        assert_eq!(lines[1], "0,\"a, b\",\"/d/a, b.mp4\",fake,train,1,x,0,2,32,62,1.280,2.520,16,1.00,2.00,3.00,4.50,0.9900,100");
+        assert_eq!(
+            lines[0],
+            "row,video_id,path,label,split,fold,input_row,clip_index,track_id,first_frame,last_frame,start_s,end_s,face_frames,face_x1,face_y1,face_x2,face_y2,face_score,frames_in_video"
+        );
+        assert_eq!(
+            lines[1],
+            "0,\"a, b\",\"/d/a, b.mp4\",fake,train,1,x,0,2,32,62,1.280,2.520,16,1.00,2.00,3.00,4.50,0.9900,100"
+        );
         assert!(lines[3].starts_with("2,c,/d/c.mp4,fake,train,2,,0,"), "{}", lines[3]);
         assert_eq!(lines.len(), 4);
     }
@@ -153,7 +187,11 @@ mod tests {
     fn failures_round_trip() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("failures.csv");
-        let f = vec![Failure { video_id: "x".into(), path: "/a/x.mp4".into(), error: "bad \"moov\", truncated\nsecond line".into() }];
+        let f = vec![Failure {
+            video_id: "x".into(),
+            path: "/a/x.mp4".into(),
+            error: "bad \"moov\", truncated\nsecond line".into(),
+        }];
         write_failures(&p, &f).unwrap();
         assert_eq!(read_failures(&p).unwrap(), f);
     }

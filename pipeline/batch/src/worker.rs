@@ -10,12 +10,12 @@ use marlin_media::VideoClips;
 use marlin_media::sampling::SamplingOptions;
 use marlin_model::Clip as ModelClip;
 
+use crate::BatchError;
 use crate::clip_faces::{ClipFaces, ClipItem};
 use crate::config::{Faces, FeaturizeConfig};
 use crate::inputs::VideoInput;
 use crate::journal::RowMeta;
 use crate::stats::Stats;
-use crate::BatchError;
 
 /// What the decode stage hands the encoder.
 pub(crate) enum ToEncoder {
@@ -59,7 +59,11 @@ impl Stage<'_> {
             Ok(Ok(Err(Stopped::ChannelClosed))) => return false,
             Ok(Err(e)) => ToEncoder::Failed { video: index, error: e.to_string() },
             Err(panic) => {
-                let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
                 tracing::error!("{}: internal error: {what}", video.path.display());
                 ToEncoder::Failed { video: index, error: format!("{}: internal error: {what}", video.path.display()) }
             }
@@ -67,7 +71,12 @@ impl Stage<'_> {
         tx.send(msg).is_ok()
     }
 
-    fn clips(&self, index: usize, video: &VideoInput, tx: &Sender<ToEncoder>) -> Result<Result<VideoReport, Stopped>, BatchError> {
+    fn clips(
+        &self,
+        index: usize,
+        video: &VideoInput,
+        tx: &Sender<ToEncoder>,
+    ) -> Result<Result<VideoReport, Stopped>, BatchError> {
         let path = &video.path;
         let mut clips = VideoClips::open(path, self.config.decode_options(), self.sampling, self.config.sampling.fps)?;
         let all_faces = self.config.faces.pick == Faces::All;
@@ -77,7 +86,8 @@ impl Stage<'_> {
             if self.cancel.load(Ordering::Relaxed) {
                 return Ok(Err(Stopped::Cancelled));
             }
-            let (first, last) = (clip.frame_indices.first().copied().unwrap_or(0), clip.frame_indices.last().copied().unwrap_or(0));
+            let (first, last) =
+                (clip.frame_indices.first().copied().unwrap_or(0), clip.frame_indices.last().copied().unwrap_or(0));
             let items = match &mut faces {
                 Some(f) => f.crop(clip, &mut None)?,
                 None => vec![ClipItem { clip: clip.index, track: None, frames: clip.frames, faces: None }],
@@ -108,12 +118,19 @@ impl Stage<'_> {
                 return Err(BatchError::Input(format!("{}: no face found in any sampled frame", path.display())));
             }
             if f.counts.0 == 0 {
-                tracing::warn!("{}: no face found at all: the features are of the fallback crop (the frame's top-left corner, as the official code does)", path.display());
+                tracing::warn!(
+                    "{}: no face found at all: the features are of the fallback crop (the frame's top-left corner, as the official code does)",
+                    path.display()
+                );
             }
         }
         if rows == 0 {
             return Err(BatchError::Input(format!("{}: no clips", path.display())));
         }
-        Ok(Ok(VideoReport { frames: clips.frames_decoded(), decoder: clips.decoder(), colour: clips.colour_path().map(|c| c.to_string()) }))
+        Ok(Ok(VideoReport {
+            frames: clips.frames_decoded(),
+            decoder: clips.decoder(),
+            colour: clips.colour_path().map(|c| c.to_string()),
+        }))
     }
 }

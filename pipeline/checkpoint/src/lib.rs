@@ -96,8 +96,7 @@ pub fn load_pickled_object(path: impl AsRef<Path>) -> Result<pickle::Value, Chec
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// `pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)`: torch's legacy magic number.
-pub(crate) const LEGACY_MAGIC: &[u8] =
-    b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
+pub(crate) const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
 
 fn sniff(path: &Path) -> Result<Format, CheckpointError> {
     let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };

@@ -11,10 +11,8 @@ use crate::{CheckpointError, DType, Tensor};
 
 pub(crate) fn load(path: &Path) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
     let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| CheckpointError::Corrupt {
-        path: path.to_path_buf(),
-        detail: format!("safetensors: {e}"),
-    })?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| CheckpointError::Corrupt { path: path.to_path_buf(), detail: format!("safetensors: {e}") })?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
         let dtype = match view.dtype() {
@@ -39,7 +37,10 @@ pub(crate) fn load(path: &Path) -> Result<BTreeMap<String, Tensor>, CheckpointEr
         out.insert(name, t);
     }
     if out.is_empty() {
-        return Err(CheckpointError::NoTensors { path: path.to_path_buf(), detail: "the safetensors file is empty".into() });
+        return Err(CheckpointError::NoTensors {
+            path: path.to_path_buf(),
+            detail: "the safetensors file is empty".into(),
+        });
     }
     Ok(out)
 }

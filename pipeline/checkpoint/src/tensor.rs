@@ -41,7 +41,13 @@ fn element(dtype: DType, c: &[u8]) -> f32 {
 
 /// Builds a contiguous f32 tensor from a strided view (`offset`, `shape`, `stride`, in
 /// elements) of a storage's raw bytes. Returns `None` when the view reaches outside them.
-pub(crate) fn from_strided(bytes: &[u8], dtype: DType, offset: usize, shape: &[usize], stride: &[usize]) -> Option<Tensor> {
+pub(crate) fn from_strided(
+    bytes: &[u8],
+    dtype: DType,
+    offset: usize,
+    shape: &[usize],
+    stride: &[usize],
+) -> Option<Tensor> {
     let sz = dtype.size();
     let len = bytes.len() / sz;
     // checked arithmetic throughout: sizes come from the file
@@ -49,10 +55,7 @@ pub(crate) fn from_strided(bytes: &[u8], dtype: DType, offset: usize, shape: &[u
     if numel == 0 {
         return Some(Tensor { shape: shape.to_vec(), stored_as: dtype, data: Vec::new() });
     }
-    let last = shape
-        .iter()
-        .zip(stride)
-        .try_fold(0usize, |acc, (&n, &s)| acc.checked_add((n - 1).checked_mul(s)?))?;
+    let last = shape.iter().zip(stride).try_fold(0usize, |acc, (&n, &s)| acc.checked_add((n - 1).checked_mul(s)?))?;
     if offset.checked_add(last)? >= len {
         return None;
     }

@@ -48,7 +48,11 @@ pub(crate) fn load_zip(path: &Path) -> Result<Value, CheckpointError> {
     Ok(value)
 }
 
-fn read_entry(archive: &mut zip::ZipArchive<BufReader<File>>, name: &str, path: &Path) -> Result<Vec<u8>, CheckpointError> {
+fn read_entry(
+    archive: &mut zip::ZipArchive<BufReader<File>>,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
     let mut entry = archive.by_name(name).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
     // the declared size comes from the file: cap the up-front reservation
     let mut buf = Vec::with_capacity((entry.size() as usize).min(1 << 28));
@@ -100,10 +104,7 @@ pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
     }
     let sys_info = next(&mut pos, &mut noop)?;
     if let Some(Value::Bool(false)) = sys_info.get("little_endian") {
-        return Err(CheckpointError::Unsupported {
-            path: path.to_path_buf(),
-            detail: "big-endian legacy file".into(),
-        });
+        return Err(CheckpointError::Unsupported { path: path.to_path_buf(), detail: "big-endian legacy file".into() });
     }
     // The object pickle refers to storages whose bytes come after it: record the ids first,
     // then locate the storages, and resolve the tensors in a second pass.
@@ -237,7 +238,11 @@ fn storage_dtype(name: &str) -> Option<DType> {
 type StorageBytes<'a> = dyn FnMut(&Storage) -> Result<Cow<'a, [u8]>, String> + 'a;
 
 /// torch's tensor and parameter rebuilders; `None` for any other callable.
-fn rebuild_tensor<'a>(callable: &Global, args: &[Value], bytes_of: &mut StorageBytes<'a>) -> Result<Option<Value>, String> {
+fn rebuild_tensor<'a>(
+    callable: &Global,
+    args: &[Value],
+    bytes_of: &mut StorageBytes<'a>,
+) -> Result<Option<Value>, String> {
     match (callable.module.as_str(), callable.name.as_str()) {
         ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => {
             if args.len() < 4 {
@@ -251,7 +256,9 @@ fn rebuild_tensor<'a>(callable: &Global, args: &[Value], bytes_of: &mut StorageB
                 v.items()
                     .ok_or_else(|| format!("tensor {what} is not a tuple"))?
                     .iter()
-                    .map(|d| d.as_int().filter(|&d| d >= 0).map(|d| d as usize).ok_or_else(|| format!("bad tensor {what}")))
+                    .map(|d| {
+                        d.as_int().filter(|&d| d >= 0).map(|d| d as usize).ok_or_else(|| format!("bad tensor {what}"))
+                    })
                     .collect()
             };
             let shape = dims(&args[2], "size")?;

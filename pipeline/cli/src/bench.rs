@@ -70,7 +70,14 @@ fn detect(input: &Path, args: &DetectorArgs, repeat: usize, max_side: Option<usi
         Ok((dets, ms[0], ms[ms.len() / 2]))
     };
     let (full, best, median) = time(None)?;
-    println!("input={} size={}x{} faces={} detector=\"{}\" best_ms={best:.1} repeat={repeat}", input.display(), img.width, img.height, full.len(), det.describe());
+    println!(
+        "input={} size={}x{} faces={} detector=\"{}\" best_ms={best:.1} repeat={repeat}",
+        input.display(),
+        img.width,
+        img.height,
+        full.len(),
+        det.describe()
+    );
     if let Some(side) = max_side {
         let (small, best, median) = time(Some(side))?;
         let iou = match (full.first(), small.first()) {
@@ -86,7 +93,8 @@ fn detect(input: &Path, args: &DetectorArgs, repeat: usize, max_side: Option<usi
 /// This process's peak resident memory (Linux: VmHWM), in MB.
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024.0)
 }
 

@@ -72,7 +72,8 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
     if let Some(w) = writer {
         w.finish()?;
     }
-    marlin_npy::write_atomic(&args.output, csv.as_bytes()).with_context(|| format!("cannot write {}", args.output.display()))?;
+    marlin_npy::write_atomic(&args.output, csv.as_bytes())
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!("{}: {faces} faces in {frames} frame(s)", args.input.display());
     Ok(())
 }

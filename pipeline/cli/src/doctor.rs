@@ -21,15 +21,29 @@ pub fn run() -> anyhow::Result<()> {
     );
     let providers = ort.as_ref().ok().and_then(|info| resolved_dir(&info.library));
     let provider = |name: &str| match &providers {
-        Some(dir) if dir.join(format!("libonnxruntime_providers_{name}.so")).is_file() => format!("found in {}", dir.display()),
+        Some(dir) if dir.join(format!("libonnxruntime_providers_{name}.so")).is_file() => {
+            format!("found in {}", dir.display())
+        }
         Some(dir) => format!("not in {} (the GPU build of ONNX Runtime, onnxruntime-gpu, has it)", dir.display()),
         None => "no ONNX Runtime".to_string(),
     };
     line("ort cuda ep", provider("cuda"));
     line("ort trt ep", provider("tensorrt"));
     line("cuda driver", library(&["libcuda.so.1"], "an NVIDIA driver"));
-    line("nvrtc", library(&["libnvrtc.so.12", "libnvrtc.so"], "CUDA's NVRTC (tools/nvrtc.sh fetches it; put its folder on LD_LIBRARY_PATH)"));
-    line("tensorrt", library(&["libnvinfer.so.10", "libnvinfer.so"], "TensorRT 10 (pip install tensorrt-cu12-libs, or NVIDIA's packages)"));
+    line(
+        "nvrtc",
+        library(
+            &["libnvrtc.so.12", "libnvrtc.so"],
+            "CUDA's NVRTC (tools/nvrtc.sh fetches it; put its folder on LD_LIBRARY_PATH)",
+        ),
+    );
+    line(
+        "tensorrt",
+        library(
+            &["libnvinfer.so.10", "libnvinfer.so"],
+            "TensorRT 10 (pip install tensorrt-cu12-libs, or NVIDIA's packages)",
+        ),
+    );
     Ok(())
 }
 
@@ -52,7 +66,10 @@ fn cpu() -> String {
     if Precision::Bf16.supported() == Precision::Bf16 {
         units.push("AVX512-BF16 (--precision bf16)");
     }
-    format!("{threads} threads; {}", if units.is_empty() { "no wide vector units".to_string() } else { units.join(", ") })
+    format!(
+        "{threads} threads; {}",
+        if units.is_empty() { "no wide vector units".to_string() } else { units.join(", ") }
+    )
 }
 
 fn gstreamer() -> String {
@@ -64,7 +81,11 @@ fn gstreamer() -> String {
                 "{}; {} video decoders ({libav} libav); NVDEC: {}",
                 marlin_media::gstreamer_version(),
                 decoders.len(),
-                if nvdec.is_empty() { "none (gstreamer1.0-plugins-bad's nvcodec needs an NVIDIA driver)".to_string() } else { nvdec.join(", ") }
+                if nvdec.is_empty() {
+                    "none (gstreamer1.0-plugins-bad's nvcodec needs an NVIDIA driver)".to_string()
+                } else {
+                    nvdec.join(", ")
+                }
             )
         }
         Err(e) => format!("not usable: {e}"),

@@ -6,10 +6,10 @@
 use std::sync::mpsc::sync_channel;
 
 use anyhow::{Context, bail};
-use marlin_media::sampling::{SamplingOptions, TailPolicy};
 use marlin_batch::clip_faces::{ClipFaces, ClipItem};
 use marlin_faces::{CropMode, CropOptions, Pick};
 use marlin_media::VideoClips;
+use marlin_media::sampling::{SamplingOptions, TailPolicy};
 use marlin_model::Clip as ModelClip;
 
 use crate::args::{CropModeArg, ExtractArgs, FacesArg, ReductionArg, TailArg};
@@ -55,7 +55,9 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     };
     let all_faces = args.faces == FacesArg::All;
     if all_faces && args.reduction != ReductionArg::None {
-        bail!("--faces all gives one row per (clip, face track); reduce per track from the rows file instead of --reduction");
+        bail!(
+            "--faces all gives one row per (clip, face track); reduce per track from the rows file instead of --reduction"
+        );
     }
     let cropper = match args.crop_face {
         true => Some((detector_source::load(&args.detector)?, options)),
@@ -65,7 +67,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
     let log_faces = args.faces_csv.is_some();
     let producer = std::thread::spawn(move || -> ProducerReport {
-        let mut faces_log = if log_faces { Some(String::from("clip,frame,x1,y1,x2,y2,score,cx,cy,half\n")) } else { None };
+        let mut faces_log =
+            if log_faces { Some(String::from("clip,frame,x1,y1,x2,y2,score,cx,cy,half\n")) } else { None };
         let mut clips = match VideoClips::open(&video, decode, sampling, fps) {
             Ok(c) => c,
             Err(e) => {
@@ -125,7 +128,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if !batch.is_empty() {
         encode(&mut batch, &mut features)?;
     }
-    let ProducerReport { decoder, colour, frames, faces_log, face_counts } = producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
+    let ProducerReport { decoder, colour, frames, faces_log, face_counts } =
+        producer.join().map_err(|_| anyhow::anyhow!("the decoding thread panicked"))?;
     if n_clips == 0 {
         bail!("{}: no clips{}", args.video.display(), if all_faces { " with a face track" } else { "" });
     }
@@ -135,13 +139,16 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         ReductionArg::Mean => (row_shape, reduce(&features, row, |acc, x| acc + x, |acc| acc / n_clips as f32)),
         ReductionArg::Max => (row_shape, reduce(&features, row, f32::max, |acc| acc)),
     };
-    marlin_npy::write_f32(&args.output, &shape, &out).with_context(|| format!("cannot write {}", args.output.display()))?;
+    marlin_npy::write_f32(&args.output, &shape, &out)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
     if all_faces {
         let path = args.output.with_extension("rows.csv");
-        marlin_npy::write_atomic(&path, rows_csv.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        marlin_npy::write_atomic(&path, rows_csv.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.faces_csv {
-        marlin_npy::write_atomic(path, faces_log.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        marlin_npy::write_atomic(path, faces_log.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     eprintln!(
         "{}: {frames} frames, {n_clips} {}, decoder {}, colour {}",
@@ -153,7 +160,10 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if let Some((with, all)) = face_counts {
         eprintln!("{}: a face in {with} of {all} detected frames", args.video.display());
         if with == 0 {
-            eprintln!("warning: {}: no face found at all: the features are of the fallback crop (the frame's top-left corner, as the official code does)", args.video.display());
+            eprintln!(
+                "warning: {}: no face found at all: the features are of the fallback crop (the frame's top-left corner, as the official code does)",
+                args.video.display()
+            );
         }
     }
     Ok(())

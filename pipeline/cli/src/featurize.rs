@@ -26,7 +26,10 @@ pub fn run(args: FeaturizeArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs featurize; returns the exit status and the folder written (the shard's own when
 /// sharded). `accept_model` sees the loaded model's record before anything is written.
-pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> anyhow::Result<()>) -> anyhow::Result<(ExitCode, std::path::PathBuf)> {
+pub fn execute(
+    args: FeaturizeArgs,
+    accept_model: impl FnOnce(&ModelInfo) -> anyhow::Result<()>,
+) -> anyhow::Result<(ExitCode, std::path::PathBuf)> {
     let config = settings(&args)?;
     let shard = match args.shard {
         Some(s) => Some(s),
@@ -34,7 +37,11 @@ pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> any
     };
     let inputs = Inputs::collect(&args.inputs, &config.extensions)?;
     if inputs.videos.is_empty() && inputs.rejected.is_empty() {
-        bail!("no videos found in {} (extensions: {})", args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), config.extensions.join(", "));
+        bail!(
+            "no videos found in {} (extensions: {})",
+            args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            config.extensions.join(", ")
+        );
     }
 
     let spec = config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --config file")?;
@@ -71,11 +78,19 @@ pub fn execute(args: FeaturizeArgs, accept_model: impl FnOnce(&ModelInfo) -> any
     let cancel = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // a second signal while stopping exits at once
-        signal_hook::flag::register_conditional_shutdown(signal, INTERRUPTED.into(), Arc::clone(&cancel)).context("cannot install signal handlers")?;
+        signal_hook::flag::register_conditional_shutdown(signal, INTERRUPTED.into(), Arc::clone(&cancel))
+            .context("cannot install signal handlers")?;
         signal_hook::flag::register(signal, Arc::clone(&cancel)).context("cannot install signal handlers")?;
     }
     let stats = Stats::default();
-    let featurizer = Featurizer { config: &config, encoder: engine.extractor.as_ref(), detector: detector.as_deref(), model: &info, cancel: &cancel, stats: &stats };
+    let featurizer = Featurizer {
+        config: &config,
+        encoder: engine.extractor.as_ref(),
+        detector: detector.as_deref(),
+        model: &info,
+        cancel: &cancel,
+        stats: &stats,
+    };
     let finished = AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         if !args.quiet {
@@ -185,7 +200,12 @@ fn show_progress(stats: &Stats, finished: &AtomicBool) {
             }
             None if last_log.elapsed() >= Duration::from_secs(30) => {
                 last_log = Instant::now();
-                eprintln!("progress: {}/{} videos, {msg} (+{} finished earlier)", s.videos_finished(), s.videos_total, s.videos_earlier);
+                eprintln!(
+                    "progress: {}/{} videos, {msg} (+{} finished earlier)",
+                    s.videos_finished(),
+                    s.videos_total,
+                    s.videos_earlier
+                );
             }
             None => {}
         }

@@ -10,7 +10,11 @@ pub fn run(command: KernelsCommand) -> Result<()> {
     use anyhow::Context;
     let KernelsCommand::Check { image } = command;
     let image = image.map(|p| marlin_media::read_image(&p)).transpose()?;
-    let real = image.as_ref().map(|i| marlin_kernels::cuda::RealFrame { rgb: &i.data, width: i.width as usize, height: i.height as usize });
+    let real = image.as_ref().map(|i| marlin_kernels::cuda::RealFrame {
+        rgb: &i.data,
+        width: i.width as usize,
+        height: i.height as usize,
+    });
     let report = marlin_kernels::cuda::check(real, &mut |line| println!("{line}")).context("kernels check")?;
     if report.failures > 0 {
         bail!("{} of {} kernel checks failed against their CPU twins", report.failures, report.checks);
@@ -25,5 +29,7 @@ pub fn run(command: KernelsCommand) -> Result<()> {
 #[cfg(not(feature = "cuda"))]
 pub fn run(command: KernelsCommand) -> Result<()> {
     let KernelsCommand::Check { .. } = command;
-    bail!("this marlin was built without CUDA kernels: rebuild with `cargo build --release -p marlin-cli --features cuda`")
+    bail!(
+        "this marlin was built without CUDA kernels: rebuild with `cargo build --release -p marlin-cli --features cuda`"
+    )
 }

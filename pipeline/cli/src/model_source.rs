@@ -34,7 +34,8 @@ pub fn open(args: &ModelArgs, backend: Backend, options: &EngineOptions) -> anyh
         Some(preset) => {
             let cfg = match &args.config {
                 Some(p) => MarlinConfig::from_yaml_file(p)?,
-                None => MarlinConfig::preset(preset).with_context(|| format!("no preset {preset:?}: vit_small, vit_base or vit_large"))?,
+                None => MarlinConfig::preset(preset)
+                    .with_context(|| format!("no preset {preset:?}: vit_small, vit_base or vit_large"))?,
             };
             let weights = EncoderWeights::random(&cfg, 7);
             (cfg, weights, None)
@@ -44,7 +45,8 @@ pub fn open(args: &ModelArgs, backend: Backend, options: &EngineOptions) -> anyh
             (cfg, weights.encoder, Some(path))
         }
     };
-    let extractor = marlin_onnx::open_engine(backend, cfg, weights, options).with_context(|| format!("cannot start the {} backend", backend.name()))?;
+    let extractor = marlin_onnx::open_engine(backend, cfg, weights, options)
+        .with_context(|| format!("cannot start the {} backend", backend.name()))?;
     tracing::info!("encoder: {}", extractor.describe());
     Ok(Engine { extractor, checkpoint })
 }
@@ -59,7 +61,8 @@ pub fn read(args: &ModelArgs) -> anyhow::Result<(MarlinConfig, marlin_model::Mar
 /// The CPU model with its decoder when the checkpoint has one (reconstruction, probes).
 pub fn load(args: &ModelArgs) -> anyhow::Result<Marlin> {
     let (path, config) = checkpoint_and_config(args)?;
-    Marlin::load(&path, config, args.threads, args.precision.into()).with_context(|| format!("cannot load model {}", args.model))
+    Marlin::load(&path, config, args.threads, args.precision.into())
+        .with_context(|| format!("cannot load model {}", args.model))
 }
 
 /// The checkpoint file `--model` names and the `--config` given, read.

@@ -14,12 +14,24 @@ use crate::{featurize, model_source};
 
 pub fn run(command: ProbeCommand) -> Result<()> {
     match command {
-        ProbeCommand::Train { features, label_column, group_column, level, positive, val_fraction, folds, c, threshold, output } => {
+        ProbeCommand::Train {
+            features,
+            label_column,
+            group_column,
+            level,
+            positive,
+            val_fraction,
+            folds,
+            c,
+            threshold,
+            output,
+        } => {
             if !(0.0..1.0).contains(&val_fraction) {
                 bail!("--val-fraction must be in [0, 1), got {val_fraction}");
             }
             let set = FeatureSet::read(&features, &label_column, group_column.as_deref())?;
-            let opts = TrainOptions { level: level_of(level), label_column, positive, val_fraction, folds, c, threshold };
+            let opts =
+                TrainOptions { level: level_of(level), label_column, positive, val_fraction, folds, c, threshold };
             let probe = train(&set, &opts)?;
             report(&probe);
             probe.save(&output)?;
@@ -27,7 +39,8 @@ pub fn run(command: ProbeCommand) -> Result<()> {
         }
         ProbeCommand::Import { head, model, config, level, positive, negative, threshold, output } => {
             let spec = model.clone();
-            let (cfg, _, path) = model_source::read(&ModelArgs { model, config, threads: 1, precision: PrecisionArg::F32 })?;
+            let (cfg, _, path) =
+                model_source::read(&ModelArgs { model, config, threads: 1, precision: PrecisionArg::F32 })?;
             let info = model_source::info(&spec, &path, &cfg)?;
             let (weights, bias) = marlin_probe::linear_head(&head, info.dim)?;
             let probe = Probe {
@@ -68,7 +81,9 @@ pub fn run(command: ProbeCommand) -> Result<()> {
 pub fn screen(args: ScreenArgs) -> anyhow::Result<std::process::ExitCode> {
     let probe = Probe::load(&args.probe)?;
     let rule: VideoScore = args.video_score.parse().map_err(anyhow::Error::msg)?;
-    let (code, dir) = featurize::execute(args.featurize, |m| Ok(probe.check_model(&args.probe, &m.architecture, Some(&m.sha256), m.dim)?))?;
+    let (code, dir) = featurize::execute(args.featurize, |m| {
+        Ok(probe.check_model(&args.probe, &m.architecture, Some(&m.sha256), m.dim)?)
+    })?;
     let set = FeatureSet::read(&dir, &probe.label_column, None)?;
     score_into(&dir, &probe, &set, rule)?;
     Ok(code)
@@ -80,7 +95,14 @@ fn score_into(dir: &Path, probe: &Probe, set: &FeatureSet, rule: VideoScore) -> 
     let (clips, videos) = score(probe, set, rule)?;
     write_scores(dir, &clips, &videos)?;
     let flagged: Vec<&VideoVerdict> = videos.iter().filter(|v| v.label == probe.positive).collect();
-    eprintln!("{} videos ({} clips) scored: {} {}; see {}", videos.len(), clips.len(), flagged.len(), probe.positive, dir.join("scores.csv").display());
+    eprintln!(
+        "{} videos ({} clips) scored: {} {}; see {}",
+        videos.len(),
+        clips.len(),
+        flagged.len(),
+        probe.positive,
+        dir.join("scores.csv").display()
+    );
     if videos.iter().any(|v| v.truth == probe.positive || v.truth == probe.negative) {
         let evidence: Vec<Evidence> = flagged.iter().map(|v| evidence(set, &clips, v)).collect();
         let page = write_report(dir, probe, &videos, &evidence)?;
@@ -93,7 +115,9 @@ fn score_into(dir: &Path, probe: &Probe, set: &FeatureSet, rule: VideoScore) -> 
 fn evidence(set: &FeatureSet, clips: &[ClipScore], v: &VideoVerdict) -> Evidence {
     let mine: Vec<&ClipScore> = clips.iter().filter(|c| c.video_id == v.video_id).collect();
     let worst = mine.iter().max_by(|a, b| a.probability.total_cmp(&b.probability));
-    let source = worst.and_then(|w| set.clips.iter().find(|s| s.video_id == v.video_id && s.clip == w.clip)).and_then(|s| s.source.clone());
+    let source = worst
+        .and_then(|w| set.clips.iter().find(|s| s.video_id == v.video_id && s.clip == w.clip))
+        .and_then(|s| s.source.clone());
     let face = source.and_then(|s| match face_of(&s) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -101,7 +125,12 @@ fn evidence(set: &FeatureSet, clips: &[ClipScore], v: &VideoVerdict) -> Evidence
             None
         }
     });
-    Evidence { video_id: v.video_id.clone(), score: v.score, clip_probabilities: mine.iter().map(|c| c.probability).collect(), face }
+    Evidence {
+        video_id: v.video_id.clone(),
+        score: v.score,
+        clip_probabilities: mine.iter().map(|c| c.probability).collect(),
+        face,
+    }
 }
 
 /// The middle frame of a clip, cropped to its mean face box (or the centre square), 224².
@@ -118,7 +147,9 @@ fn face_of(s: &ClipSource) -> Result<(Vec<u8>, usize, usize)> {
     };
     let (w, h) = (image.width as usize, image.height as usize);
     let square = match s.face {
-        Some([x1, y1, x2, y2]) => SquareCrop::around(&Detection { x1, y1, x2, y2, score: 1.0, landmarks: [[0.0; 2]; 5] }),
+        Some([x1, y1, x2, y2]) => {
+            SquareCrop::around(&Detection { x1, y1, x2, y2, score: 1.0, landmarks: [[0.0; 2]; 5] })
+        }
         None => SquareCrop { cx: (w / 2) as i64, cy: (h / 2) as i64, half: (w.min(h) / 2).max(1) as i64 },
     };
     Ok((square.face(&image.data, w, h), FACE_SIZE, FACE_SIZE))
@@ -149,8 +180,13 @@ fn report(p: &Probe) {
                 p.threshold,
                 p.threshold_rule
             );
-            println!("confusion ({} positive): TP {} FP {} TN {} FN {}", p.positive, c.true_positives, c.false_positives, c.true_negatives, c.false_negatives);
+            println!(
+                "confusion ({} positive): TP {} FP {} TN {} FN {}",
+                p.positive, c.true_positives, c.false_positives, c.true_negatives, c.false_negatives
+            );
         }
-        None => println!("no validation videos (--val-fraction 0): threshold {:.4} from the training scores", p.threshold),
+        None => {
+            println!("no validation videos (--val-fraction 0): threshold {:.4} from the training scores", p.threshold)
+        }
     }
 }

@@ -63,7 +63,12 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
                 let frames = shape_p[0];
                 let first = if frames == shape.frames { 0 } else { k * shape.frames };
                 if first + shape.frames > frames {
-                    bail!("the face-parsing maps cover {} frames: not clip {k}'s (give {} maps, or {} per clip)", frames, shape.frames, shape.frames);
+                    bail!(
+                        "the face-parsing maps cover {} frames: not clip {k}'s (give {} maps, or {} per clip)",
+                        frames,
+                        shape.frames,
+                        shape.frames
+                    );
                 }
                 Some(ParsingMaps { labels: &labels[first * area..(first + shape.frames) * area], frames: shape.frames })
             }
@@ -77,7 +82,12 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
         let mask = mask_for(clips)?;
         let predicted = model.reconstruct(&Clip::Rgb8(data.clone()), &mask)?;
         let r = ClipReconstruction::new(data, &mask, &predicted, shape);
-        println!("clip {clips}{label}: masked-token MSE {:.6} ({} of {} tokens visible)", r.mse, r.visible, shape.tokens());
+        println!(
+            "clip {clips}{label}: masked-token MSE {:.6} ({} of {} tokens visible)",
+            r.mse,
+            r.visible,
+            shape.tokens()
+        );
         match &mut out {
             Output::Arrays(all) => all.extend_from_slice(&r.reconstructed),
             Output::Grid(all, w, h) => {
@@ -91,7 +101,8 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
                     if writer.is_none() {
                         *writer = Some(FrameWriter::create(&args.output, w as u32, h as u32, VIDEO_FPS)?);
                     }
-                    let frame = RgbImage::new(w as u32, h as u32, px).context("a side-by-side frame of the wrong size")?;
+                    let frame =
+                        RgbImage::new(w as u32, h as u32, px).context("a side-by-side frame of the wrong size")?;
                     writer.as_mut().map(|wr| wr.push(&frame)).transpose()?;
                 }
             }
@@ -104,10 +115,22 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     if single {
         match crate::encode::read_clip(&args.input, &cfg)? {
             Clip::Rgb8(data) => each(data, String::new())?,
-            Clip::Float(_) => bail!("{}: reconstruct shows uint8 clips: give the ({},{},{},3) uint8 frames", args.input.display(), shape.frames, shape.side, shape.side),
+            Clip::Float(_) => bail!(
+                "{}: reconstruct shows uint8 clips: give the ({},{},{},3) uint8 frames",
+                args.input.display(),
+                shape.frames,
+                shape.side,
+                shape.side
+            ),
         }
     } else {
-        let sampling = SamplingOptions { clip_frames: cfg.n_frames, sample_rate: args.sample_rate, stride: args.stride, tail: TailPolicy::Drop, max_clips: args.max_clips };
+        let sampling = SamplingOptions {
+            clip_frames: cfg.n_frames,
+            sample_rate: args.sample_rate,
+            stride: args.stride,
+            tail: TailPolicy::Drop,
+            max_clips: args.max_clips,
+        };
         let detector = if args.crop_face { Some(detector_source::load(&args.detector)?) } else { None };
         let mut video = VideoClips::open(&args.input, args.video_args.options(), sampling, None)?;
         let mut faces = detector.as_ref().map(|d| ClipFaces::new(d.as_ref(), CropOptions::default(), false));
@@ -118,17 +141,26 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
                 None => vec![ClipItem { clip: c.index, track: None, frames: c.frames, faces: None }],
             };
             for item in items {
-                each(item.encoder_input(cfg.img_size, &args.input)?, format!(" (video clip {index}, from frame {first})"))?;
+                each(
+                    item.encoder_input(cfg.img_size, &args.input)?,
+                    format!(" (video clip {index}, from frame {first})"),
+                )?;
             }
         }
     }
     if clips == 0 {
-        bail!("{}: no clips (a clip needs {} frames at sample rate {})", args.input.display(), cfg.n_frames, args.sample_rate);
+        bail!(
+            "{}: no clips (a clip needs {} frames at sample rate {})",
+            args.input.display(),
+            cfg.n_frames,
+            args.sample_rate
+        );
     }
     match out {
         Output::Arrays(all) => {
             let frame_shape = [shape.frames, shape.side, shape.side, 3];
-            let dims: Vec<usize> = if single { frame_shape.to_vec() } else { std::iter::once(clips).chain(frame_shape).collect() };
+            let dims: Vec<usize> =
+                if single { frame_shape.to_vec() } else { std::iter::once(clips).chain(frame_shape).collect() };
             marlin_npy::write_f32(&args.output, &dims, &all)?;
         }
         Output::Grid(all, w, h) => {

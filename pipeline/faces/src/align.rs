@@ -11,7 +11,8 @@ use crate::crop::FACE_SIZE;
 
 /// ArcFace's template for 112×112, in the detector's landmark order (left eye, right eye,
 /// nose, left mouth corner, right mouth corner).
-const ARCFACE_112: [[f32; 2]; 5] = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
+const ARCFACE_112: [[f32; 2]; 5] =
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
 
 /// The template scaled to `FACE_SIZE`.
 pub fn template() -> [[f32; 2]; 5] {

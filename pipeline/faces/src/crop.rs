@@ -3,10 +3,10 @@
 //! `2·half` square, `cv2.resize` to 224.
 
 use crate::FaceError;
+use crate::align::aligned_face;
+use crate::retinaface::{Detection, FaceDetector, PixelOrder};
 use marlin_kernels::crop::{Square, crop_resize_square, cut_square};
 use marlin_kernels::resize::resize_linear;
-use crate::retinaface::{Detection, FaceDetector, PixelOrder};
-use crate::align::aligned_face;
 
 /// The side of MARLIN's face crops.
 pub const FACE_SIZE: usize = 224;
@@ -101,7 +101,9 @@ impl Smoother {
                     x2: mix(d.x2, s.x2),
                     y2: mix(d.y2, s.y2),
                     score: d.score,
-                    landmarks: std::array::from_fn(|k| [mix(d.landmarks[k][0], s.landmarks[k][0]), mix(d.landmarks[k][1], s.landmarks[k][1])]),
+                    landmarks: std::array::from_fn(|k| {
+                        [mix(d.landmarks[k][0], s.landmarks[k][0]), mix(d.landmarks[k][1], s.landmarks[k][1])]
+                    }),
                 }
             }
             _ => d.clone(),
@@ -145,7 +147,14 @@ pub struct CropOptions {
 
 impl Default for CropOptions {
     fn default() -> Self {
-        Self { mode: CropMode::Marlin, smooth: 0.5, detect_every: 1, max_side: None, min_face: 0.0, pick: Pick::Largest }
+        Self {
+            mode: CropMode::Marlin,
+            smooth: 0.5,
+            detect_every: 1,
+            max_side: None,
+            min_face: 0.0,
+            pick: Pick::Largest,
+        }
     }
 }
 
@@ -196,7 +205,12 @@ impl<'a> FaceCropper<'a> {
                 faces[a + 1..b].fill(Some(f));
             }
         }
-        Ok(frames.iter().zip(faces).zip(detections).map(|((f, face), detection)| cut(self.opts.mode, f, face.as_ref(), detection)).collect())
+        Ok(frames
+            .iter()
+            .zip(faces)
+            .zip(detections)
+            .map(|((f, face), detection)| cut(self.opts.mode, f, face.as_ref(), detection))
+            .collect())
     }
 
     /// The face crop of one frame (a clip of one).
@@ -258,7 +272,9 @@ fn pick_face(faces: impl IntoIterator<Item = Detection>, pick: Pick) -> Option<D
     let mut faces = faces.into_iter();
     match pick {
         Pick::BestScore => faces.next(),
-        Pick::Largest => faces.max_by(|a, b| ((a.x2 - a.x1) * (a.y2 - a.y1)).total_cmp(&((b.x2 - b.x1) * (b.y2 - b.y1)))),
+        Pick::Largest => {
+            faces.max_by(|a, b| ((a.x2 - a.x1) * (a.y2 - a.y1)).total_cmp(&((b.x2 - b.x1) * (b.y2 - b.y1))))
+        }
     }
 }
 
@@ -334,17 +350,31 @@ impl<'a> TrackCropper<'a> {
 
 /// Detections of an RGB frame (detector fed BGR), on a copy downscaled so its longer side is at
 /// most `max_side` when given; boxes and landmarks scaled back to the frame.
-pub fn detect_scaled(detector: &dyn FaceDetector, f: &FrameRef<'_>, max_side: Option<usize>) -> Result<Vec<Detection>, FaceError> {
+pub fn detect_scaled(
+    detector: &dyn FaceDetector,
+    f: &FrameRef<'_>,
+    max_side: Option<usize>,
+) -> Result<Vec<Detection>, FaceError> {
     let side = f.width.max(f.height);
     match max_side {
         Some(m) if m > 0 && side > m => {
-            let (w, h) = (((f.width * m) as f64 / side as f64).round().max(1.0) as usize, ((f.height * m) as f64 / side as f64).round().max(1.0) as usize);
+            let (w, h) = (
+                ((f.width * m) as f64 / side as f64).round().max(1.0) as usize,
+                ((f.height * m) as f64 / side as f64).round().max(1.0) as usize,
+            );
             let small = resize_linear(f.rgb, f.width, f.height, w, h);
             let (sx, sy) = (f.width as f32 / w as f32, f.height as f32 / h as f32);
             Ok(detector
                 .detect(&small, w, h, PixelOrder::Rgb)?
                 .into_iter()
-                .map(|d| Detection { x1: d.x1 * sx, y1: d.y1 * sy, x2: d.x2 * sx, y2: d.y2 * sy, score: d.score, landmarks: d.landmarks.map(|[x, y]| [x * sx, y * sy]) })
+                .map(|d| Detection {
+                    x1: d.x1 * sx,
+                    y1: d.y1 * sy,
+                    x2: d.x2 * sx,
+                    y2: d.y2 * sy,
+                    score: d.score,
+                    landmarks: d.landmarks.map(|[x, y]| [x * sx, y * sy]),
+                })
                 .collect())
         }
         _ => detector.detect(f.rgb, f.width, f.height, PixelOrder::Rgb),
@@ -371,7 +401,11 @@ fn interpolate_between_keys(faces: &mut [Option<Detection>], keys: &[usize]) {
 
 /// The faces of a frame the croppers consider: detected (downscaled per `max_side`), at least
 /// `min_face` wide.
-pub fn faces_in(detector: &dyn FaceDetector, f: &FrameRef<'_>, opts: &CropOptions) -> Result<Vec<Detection>, FaceError> {
+pub fn faces_in(
+    detector: &dyn FaceDetector,
+    f: &FrameRef<'_>,
+    opts: &CropOptions,
+) -> Result<Vec<Detection>, FaceError> {
     Ok(detect_scaled(detector, f, opts.max_side)?.into_iter().filter(|d| d.x2 - d.x1 >= opts.min_face).collect())
 }
 
@@ -384,7 +418,9 @@ fn lerp(a: &Detection, b: &Detection, t: f32) -> Detection {
         x2: m(a.x2, b.x2),
         y2: m(a.y2, b.y2),
         score: m(a.score, b.score),
-        landmarks: std::array::from_fn(|k| [m(a.landmarks[k][0], b.landmarks[k][0]), m(a.landmarks[k][1], b.landmarks[k][1])]),
+        landmarks: std::array::from_fn(|k| {
+            [m(a.landmarks[k][0], b.landmarks[k][0]), m(a.landmarks[k][1], b.landmarks[k][1])]
+        }),
     }
 }
 
@@ -429,7 +465,14 @@ mod tests {
 
     #[test]
     fn official_geometry_truncates_like_python_int() {
-        let d = Detection { x1: 214.30986, y1: 83.71637, x2: 303.1719, y2: 200.58118, score: 0.99, landmarks: [[0.0; 2]; 5] };
+        let d = Detection {
+            x1: 214.30986,
+            y1: 83.71637,
+            x2: 303.1719,
+            y2: 200.58118,
+            score: 0.99,
+            landmarks: [[0.0; 2]; 5],
+        };
         // ../shared/oracle/videos/official_face_boxes.csv, video01 call 0: cx 258, cy 142, half 58.
         assert_eq!(SquareCrop::around(&d), SquareCrop { cx: 258, cy: 142, half: 58 });
     }

@@ -157,7 +157,8 @@ mod tests {
         let (w, h) = (12, 5);
         let mut px = vec![0u8; w * h * 3];
         Canvas { pixels: &mut px, width: w, height: h }.text("L1 ", 0, 0, 1, [9, 9, 9]);
-        let lit: Vec<String> = (0..h).map(|y| (0..w).map(|x| if px[(y * w + x) * 3] == 9 { '#' } else { '.' }).collect()).collect();
+        let lit: Vec<String> =
+            (0..h).map(|y| (0..w).map(|x| if px[(y * w + x) * 3] == 9 { '#' } else { '.' }).collect()).collect();
         assert_eq!(lit, ["#....#......", "#...##......", "#....#......", "#....#......", "###.###....."]);
     }
 }

@@ -7,7 +7,9 @@ mod error;
 pub mod retinaface;
 pub mod tracker;
 
-pub use crop::{CropMode, CropOptions, DetectedCropper, FaceCrop, FaceCropper, FrameRef, Pick, Smoother, SquareCrop, TrackCropper};
+pub use crop::{
+    CropMode, CropOptions, DetectedCropper, FaceCrop, FaceCropper, FrameRef, Pick, Smoother, SquareCrop, TrackCropper,
+};
 pub use error::FaceError;
 pub use retinaface::{Detection, FaceDetector, PixelOrder, RawOutput, RetinaFace};
 pub use tracker::Tracker;

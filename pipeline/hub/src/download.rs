@@ -97,7 +97,8 @@ fn transfer(agent: &ureq::Agent, url: &str, part: &Path, progress: &mut dyn Prog
         resp.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let start = if resumed { have } else { 0 };
     let total = length.map(|l| l + start);
-    let mut file = OpenOptions::new().create(true).write(true).truncate(!resumed).append(resumed).open(part).map_err(io)?;
+    let mut file =
+        OpenOptions::new().create(true).write(true).truncate(!resumed).append(resumed).open(part).map_err(io)?;
     progress.start(start, total);
     let mut reader = resp.into_body().into_reader();
     let mut buf = vec![0u8; 1 << 16];

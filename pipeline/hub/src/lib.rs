@@ -151,7 +151,8 @@ pub fn cache_dir() -> Result<PathBuf, HubError> {
 /// Checks that `file` loads as the `preset` architecture (and has a decoder when `full`).
 pub fn verify_loads(file: &Path, preset: &str, full: bool) -> Result<(), String> {
     let cfg = marlin_model::MarlinConfig::preset(preset).ok_or_else(|| format!("no preset {preset}"))?;
-    let model = marlin_model::Marlin::load(file, Some(cfg), 1, marlin_model::Precision::F32).map_err(|e| e.to_string())?;
+    let model =
+        marlin_model::Marlin::load(file, Some(cfg), 1, marlin_model::Precision::F32).map_err(|e| e.to_string())?;
     if full && !model.has_decoder() {
         return Err("a .full.pt without decoder tensors".into());
     }

@@ -10,8 +10,7 @@ use crate::{HubError, Progress, cache_dir, download_verified};
 /// The ONNX Runtime release fetched (the `ort` crate's api-31 needs ≥ 1.31).
 pub const ONNXRUNTIME_VERSION: &str = "1.32.0";
 const WHEEL: &str = "onnxruntime-1.32.0-cp312-cp312-manylinux_2_28_x86_64.whl";
-const WHEEL_URL: &str =
-    "https://files.pythonhosted.org/packages/a3/81/55845186c20cba59f614991f4065dea148e48eeb9749893768c85ce64327/onnxruntime-1.32.0-cp312-cp312-manylinux_2_28_x86_64.whl";
+const WHEEL_URL: &str = "https://files.pythonhosted.org/packages/a3/81/55845186c20cba59f614991f4065dea148e48eeb9749893768c85ce64327/onnxruntime-1.32.0-cp312-cp312-manylinux_2_28_x86_64.whl";
 const WHEEL_SHA256: &str = "99e1074c4b2197accd5073052a465361be17b89c093b8ffb6e6bd8f986c52df8";
 /// The wheel's members that make the library (the runtime and its provider bridge).
 const MEMBERS: [&str; 2] = ["libonnxruntime.so.1.32.0", "libonnxruntime_providers_shared.so"];
@@ -51,7 +50,8 @@ fn unpack(wheel: &Path, dir: &Path) -> Result<(), HubError> {
     let file = std::fs::File::open(wheel).map_err(|source| HubError::Io { path: wheel.into(), source })?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(format!("not a wheel: {e}")))?;
     for member in MEMBERS {
-        let mut entry = zip.by_name(&format!("onnxruntime/capi/{member}")).map_err(|e| bad(format!("no {member}: {e}")))?;
+        let mut entry =
+            zip.by_name(&format!("onnxruntime/capi/{member}")).map_err(|e| bad(format!("no {member}: {e}")))?;
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|e| bad(format!("{member}: {e}")))?;
         marlin_npy::write_atomic(&dir.join(member), &bytes)?;

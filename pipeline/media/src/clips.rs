@@ -24,12 +24,27 @@ pub struct VideoClips {
 
 impl VideoClips {
     /// Opens `path`; `fps` resamples to that frame rate before sampling.
-    pub fn open(path: &Path, decode: DecodeOptions, sampling: SamplingOptions, fps: Option<f64>) -> Result<Self, MediaError> {
+    pub fn open(
+        path: &Path,
+        decode: DecodeOptions,
+        sampling: SamplingOptions,
+        fps: Option<f64>,
+    ) -> Result<Self, MediaError> {
         let bad = |reason: String| MediaError::Unreadable { path: path.into(), reason };
         let sampler = ClipSampler::new(sampling).map_err(bad)?;
         let resampler = fps.map(FpsResampler::new).transpose().map_err(bad)?;
         let reader = VideoReader::open(path, decode)?;
-        Ok(Self { reader: Some(reader), sampler, resampler, ready: ClipQueue::new(), frames_out: 0, decoder: None, colour: None, decoded: 0, rate: (0, 1) })
+        Ok(Self {
+            reader: Some(reader),
+            sampler,
+            resampler,
+            ready: ClipQueue::new(),
+            frames_out: 0,
+            decoder: None,
+            colour: None,
+            decoded: 0,
+            rate: (0, 1),
+        })
     }
 
     /// The next clip, `Ok(None)` once the video is exhausted (or `max_clips` reached).

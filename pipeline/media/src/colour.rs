@@ -59,7 +59,9 @@ struct PlaneSpec {
 enum Repack {
     None,
     /// Interleaved chroma plane 1 (U first for NV12, V first for NV21) split into two planes.
-    SplitChroma { u_first: bool },
+    SplitChroma {
+        u_first: bool,
+    },
 }
 
 /// A GStreamer format the exact path covers: FFmpeg's name for it and its planes.
@@ -146,12 +148,18 @@ const ROW_SLACK: usize = 64;
 
 impl ExactConverter {
     /// Converts one decoded frame into packed RGB24 (`out`, `width·height·3` bytes).
-    pub fn convert(&mut self, frame: &VideoFrameRef<&gstreamer::BufferRef>, layout: ExactLayout, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn convert(
+        &mut self,
+        frame: &VideoFrameRef<&gstreamer::BufferRef>,
+        layout: ExactLayout,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         let (w, h) = (frame.width() as usize, frame.height() as usize);
         let format = match self.format {
             Some((name, f)) if name == layout.ffmpeg => f,
             _ => {
-                let f = swscale::pixel_format(layout.ffmpeg).ok_or_else(|| format!("libavutil does not know {}", layout.ffmpeg))?;
+                let f = swscale::pixel_format(layout.ffmpeg)
+                    .ok_or_else(|| format!("libavutil does not know {}", layout.ffmpeg))?;
                 self.format = Some((layout.ffmpeg, f));
                 f
             }
@@ -188,10 +196,13 @@ impl ExactConverter {
             let data = frame.plane_data(src_plane as u32).map_err(|e| e.to_string())?;
             let src_stride = frame.plane_stride()[src_plane] as usize;
             let (off, stride) = dst[k];
-            if data.len() < src_stride * (rows - 1) + match layout.repack {
-                Repack::SplitChroma { .. } if src_plane == 1 => row_bytes * 2,
-                _ => row_bytes,
-            } {
+            if data.len()
+                < src_stride * (rows - 1)
+                    + match layout.repack {
+                        Repack::SplitChroma { .. } if src_plane == 1 => row_bytes * 2,
+                        _ => row_bytes,
+                    }
+            {
                 return Err(format!("plane {src_plane} holds {} bytes, too few for {rows} rows", data.len()));
             }
             for r in 0..rows {

@@ -108,15 +108,24 @@ impl VideoReader {
     pub fn open(path: &Path, options: DecodeOptions) -> Result<Self, MediaError> {
         init()?;
         match std::fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MediaError::NotFound { path: path.into() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(MediaError::NotFound { path: path.into() });
+            }
             Err(e) => return Err(MediaError::Unreadable { path: path.into(), reason: e.to_string() }),
-            Ok(m) if m.is_dir() => return Err(MediaError::Unreadable { path: path.into(), reason: "is a directory".into() }),
-            Ok(m) if m.is_file() && m.len() == 0 => return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() }),
+            Ok(m) if m.is_dir() => {
+                return Err(MediaError::Unreadable { path: path.into(), reason: "is a directory".into() });
+            }
+            Ok(m) if m.is_file() && m.len() == 0 => {
+                return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() });
+            }
             Ok(_) => {}
         }
         let build_err = |e: glib::BoolError| MediaError::Init(format!("cannot build the decoding pipeline: {e}"));
         let pipeline = gst::Pipeline::new();
-        let src = gst::ElementFactory::make("filesrc").property("location", path.to_string_lossy().as_ref()).build().map_err(build_err)?;
+        let src = gst::ElementFactory::make("filesrc")
+            .property("location", path.to_string_lossy().as_ref())
+            .build()
+            .map_err(build_err)?;
         let video_caps = gst::Caps::from_str("video/x-raw(ANY)").map_err(build_err)?;
         let decodebin = gst::ElementFactory::make("decodebin")
             .property("caps", &video_caps)
@@ -127,7 +136,13 @@ impl VideoReader {
             ColourMode::Videoconvert => gst::Caps::builder("video/x-raw").field("format", "RGB").build(),
             _ => gst::Caps::builder("video/x-raw").build(),
         };
-        let sink = gst_app::AppSink::builder().caps(&sink_caps).sync(false).max_buffers(4).drop(false).enable_last_sample(false).build();
+        let sink = gst_app::AppSink::builder()
+            .caps(&sink_caps)
+            .sync(false)
+            .max_buffers(4)
+            .drop(false)
+            .enable_last_sample(false)
+            .build();
         pipeline.add_many([&src, &decodebin, sink.upcast_ref()]).map_err(build_err)?;
         src.link(&decodebin).map_err(build_err)?;
 
@@ -206,7 +221,10 @@ impl VideoReader {
             demuxer_dead_since: None,
         };
         if reader.pipeline.set_state(gst::State::Playing).is_err() {
-            return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo { path: path.into(), reason: "the pipeline did not start".into() }));
+            return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo {
+                path: path.into(),
+                reason: "the pipeline did not start".into(),
+            }));
         }
         Ok(reader)
     }
@@ -247,7 +265,11 @@ impl VideoReader {
             } else if waiting.elapsed() >= self.stall_timeout {
                 self.finished = true;
                 self.stalled = true;
-                return Err(MediaError::Stalled { path: self.path.clone(), frames: self.next_index, seconds: self.stall_timeout.as_secs_f64() });
+                return Err(MediaError::Stalled {
+                    path: self.path.clone(),
+                    frames: self.next_index,
+                    seconds: self.stall_timeout.as_secs_f64(),
+                });
             }
         }
     }
@@ -292,24 +314,34 @@ impl VideoReader {
             return Ok(Frame { index, pts, image: None });
         }
         let caps = sample.caps().ok_or_else(|| self.decode_error("a sample without caps"))?;
-        let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| self.decode_error(&format!("unusable caps {caps}: {e}")))?;
-        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| self.decode_error(&format!("cannot map a frame: {e}")))?;
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|e| self.decode_error(&format!("unusable caps {caps}: {e}")))?;
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+            .map_err(|e| self.decode_error(&format!("cannot map a frame: {e}")))?;
         let mut data = Vec::new();
         let via_videoconvert = lock(&self.shared).via_videoconvert;
         let path = if via_videoconvert {
-            copy_packed_rgb(&frame, &mut data).map_err(|reason| MediaError::Convert { path: self.path.clone(), reason })?;
+            copy_packed_rgb(&frame, &mut data)
+                .map_err(|reason| MediaError::Convert { path: self.path.clone(), reason })?;
             ColourPath::Videoconvert
         } else {
-            let layout = ExactLayout::for_format(info.format(), info.colorimetry().range())
-                .ok_or_else(|| MediaError::ExactColourUnsupported { path: self.path.clone(), format: info.format().to_str().to_string() })?;
-            self.exact.convert(&frame, layout, &mut data).map_err(|reason| MediaError::Convert { path: self.path.clone(), reason })?;
+            let layout = ExactLayout::for_format(info.format(), info.colorimetry().range()).ok_or_else(|| {
+                MediaError::ExactColourUnsupported {
+                    path: self.path.clone(),
+                    format: info.format().to_str().to_string(),
+                }
+            })?;
+            self.exact
+                .convert(&frame, layout, &mut data)
+                .map_err(|reason| MediaError::Convert { path: self.path.clone(), reason })?;
             ColourPath::Exact { format: info.format().to_str().to_string() }
         };
         if self.colour_path.as_ref() != Some(&path) {
             tracing::info!("{}: colour conversion {path}", self.path.display());
             self.colour_path = Some(path);
         }
-        let image = RgbImage::new(info.width(), info.height(), data).ok_or_else(|| self.decode_error("converted frame of the wrong size"))?;
+        let image = RgbImage::new(info.width(), info.height(), data)
+            .ok_or_else(|| self.decode_error("converted frame of the wrong size"))?;
         Ok(Frame { index, pts, image: Some(image) })
     }
 
@@ -390,13 +422,20 @@ impl VideoReader {
     /// At the end of the stream: an error if the video stream stopped well before the
     /// container's duration (a file cut short: demuxers end such streams quietly).
     fn check_complete(&self) -> Result<(), MediaError> {
-        let (Some(last), Some(duration)) = (self.last_pts, self.pipeline.query_duration::<gst::ClockTime>()) else { return Ok(()) };
+        let (Some(last), Some(duration)) = (self.last_pts, self.pipeline.query_duration::<gst::ClockTime>()) else {
+            return Ok(());
+        };
         let frame = self.frame_interval.unwrap_or_default();
         let end = last + frame;
         let declared = Duration::from_nanos(duration.nseconds());
         let shortfall = declared.saturating_sub(end);
         if shortfall > TRUNCATION_SLACK && shortfall.as_secs_f64() > 0.1 * declared.as_secs_f64() {
-            return Err(MediaError::Truncated { path: self.path.clone(), frames: self.next_index, end: end.as_secs_f64(), declared: declared.as_secs_f64() });
+            return Err(MediaError::Truncated {
+                path: self.path.clone(),
+                frames: self.next_index,
+                end: end.as_secs_f64(),
+                declared: declared.as_secs_f64(),
+            });
         }
         Ok(())
     }
@@ -429,12 +468,21 @@ impl Drop for VideoReader {
 /// every frame whose timestamp precedes the edit's start.
 fn starts_before_segment(sample: &gst::Sample) -> bool {
     let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else { return false };
-    let Some(segment) = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned()) else { return false };
-    let (Some(pts), Some(duration), Some(start)) = (buffer.pts(), buffer.duration(), segment.start()) else { return false };
-    let Some(fps) = caps.structure(0).and_then(|s| s.get::<gst::Fraction>("framerate").ok()).filter(|f| f.numer() > 0 && f.denom() > 0) else {
+    let Some(segment) = sample.segment().and_then(|s| s.downcast_ref::<gst::ClockTime>().cloned()) else {
         return false;
     };
-    let nominal = gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64).unwrap_or(gst::ClockTime::ZERO);
+    let (Some(pts), Some(duration), Some(start)) = (buffer.pts(), buffer.duration(), segment.start()) else {
+        return false;
+    };
+    let Some(fps) = caps
+        .structure(0)
+        .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
+        .filter(|f| f.numer() > 0 && f.denom() > 0)
+    else {
+        return false;
+    };
+    let nominal =
+        gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64).unwrap_or(gst::ClockTime::ZERO);
     pts == start && start > gst::ClockTime::ZERO && duration + gst::ClockTime::from_useconds(100) < nominal
 }
 
@@ -458,12 +506,23 @@ fn caps_name(caps: &gst::CapsRef) -> String {
 
 /// Links decodebin's first raw-video pad to the appsink, through videoconvert where the
 /// colour mode asks for it or the exact path does not cover the decoder's format.
-fn link_video_pad(pad: &gst::Pad, pipeline: &gst::Pipeline, sink: &gst_app::AppSink, mode: ColourMode, shared: &Mutex<Shared>, path: &Path) -> Result<(), MediaError> {
+fn link_video_pad(
+    pad: &gst::Pad,
+    pipeline: &gst::Pipeline,
+    sink: &gst_app::AppSink,
+    mode: ColourMode,
+    shared: &Mutex<Shared>,
+    path: &Path,
+) -> Result<(), MediaError> {
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     if !caps_name(&caps).starts_with("video/x-raw") || lock(shared).video_linked {
         return Ok(());
     }
-    let format = caps.is_fixed().then(|| gst_video::VideoInfo::from_caps(&caps).ok()).flatten().map(|i| (i.format(), i.colorimetry().range()));
+    let format = caps
+        .is_fixed()
+        .then(|| gst_video::VideoInfo::from_caps(&caps).ok())
+        .flatten()
+        .map(|i| (i.format(), i.colorimetry().range()));
     let covered = format.is_none_or(|(f, r)| ExactLayout::for_format(f, r).is_some());
     let use_videoconvert = match mode {
         ColourMode::Videoconvert => true,
@@ -476,7 +535,8 @@ fn link_video_pad(pad: &gst::Pad, pipeline: &gst::Pipeline, sink: &gst_app::AppS
     };
     let link_err = |what: &str| MediaError::Init(format!("cannot link the decoder to {what}"));
     let target = if use_videoconvert {
-        let convert = gst::ElementFactory::make("videoconvert").build().map_err(|_| link_err("videoconvert (missing?)"))?;
+        let convert =
+            gst::ElementFactory::make("videoconvert").build().map_err(|_| link_err("videoconvert (missing?)"))?;
         if mode != ColourMode::Videoconvert {
             sink.set_caps(Some(&gst::Caps::builder("video/x-raw").field("format", "RGB").build()));
         }

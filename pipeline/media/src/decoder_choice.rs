@@ -54,10 +54,11 @@ pub fn verdict(choice: DecoderChoice, caps: &gst::CapsRef, factory: &gst::Elemen
     if !is_video_decoder(factory) {
         return Verdict::Try;
     }
-    let candidates: Vec<gst::ElementFactory> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::MARGINAL)
-        .into_iter()
-        .filter(|f| is_video_decoder(f) && f.can_sink_all_caps(caps))
-    .collect();
+    let candidates: Vec<gst::ElementFactory> =
+        gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::MARGINAL)
+            .into_iter()
+            .filter(|f| is_video_decoder(f) && f.can_sink_all_caps(caps))
+            .collect();
     let any = |pred: fn(&gst::ElementFactory) -> bool| candidates.iter().any(pred);
     let allowed = match choice {
         DecoderChoice::Nvdec if !any(is_nvdec) => return Verdict::NoNvdec,
@@ -73,11 +74,12 @@ pub fn verdict(choice: DecoderChoice, caps: &gst::CapsRef, factory: &gst::Elemen
 /// `nvh264dec`…, sorted.
 pub fn installed_video_decoders() -> Result<Vec<String>, crate::MediaError> {
     crate::init()?;
-    let mut names: Vec<String> = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::MARGINAL)
-        .into_iter()
-        .filter(is_video_decoder)
-        .map(|f| f.name().to_string())
-        .collect();
+    let mut names: Vec<String> =
+        gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DECODER, gst::Rank::MARGINAL)
+            .into_iter()
+            .filter(is_video_decoder)
+            .map(|f| f.name().to_string())
+            .collect();
     names.sort();
     Ok(names)
 }

@@ -39,7 +39,11 @@ impl FrameWriter {
         let encoder = if png {
             "pngenc snapshot=true".to_string()
         } else {
-            format!("videoscale ! video/x-raw,format=I420,width={},height={} ! x264enc speed-preset=veryfast ! mp4mux", (width & !1).max(2), (height & !1).max(2))
+            format!(
+                "videoscale ! video/x-raw,format=I420,width={},height={} ! x264enc speed-preset=veryfast ! mp4mux",
+                (width & !1).max(2),
+                (height & !1).max(2)
+            )
         };
         let (fn_, fd) = if fps.0 > 0 && fps.1 > 0 { fps } else { (25, 1) };
         let line = format!(
@@ -59,7 +63,13 @@ impl FrameWriter {
     /// Adds a frame (ignored after the first for a PNG).
     pub fn push(&mut self, frame: &RgbImage) -> Result<(), MediaError> {
         if (frame.width, frame.height) != self.size {
-            return Err(MediaError::Convert { path: self.path.clone(), reason: format!("frame of {}x{} in a {}x{} drawing", frame.width, frame.height, self.size.0, self.size.1) });
+            return Err(MediaError::Convert {
+                path: self.path.clone(),
+                reason: format!(
+                    "frame of {}x{} in a {}x{} drawing",
+                    frame.width, frame.height, self.size.0, self.size.1
+                ),
+            });
         }
         if self.png && self.frames > 0 {
             return Ok(());
@@ -80,7 +90,10 @@ impl FrameWriter {
         if let Some(b) = buffer.get_mut() {
             b.set_pts(pts);
         }
-        self.src.push_buffer(buffer).map_err(|e| MediaError::Convert { path: self.path.clone(), reason: format!("encoder refused a frame ({e:?})") })?;
+        self.src.push_buffer(buffer).map_err(|e| MediaError::Convert {
+            path: self.path.clone(),
+            reason: format!("encoder refused a frame ({e:?})"),
+        })?;
         self.frames += 1;
         Ok(())
     }
@@ -90,7 +103,9 @@ impl FrameWriter {
         let err = |reason: String| MediaError::Convert { path: self.path.clone(), reason };
         let _ = self.src.end_of_stream();
         let bus = self.pipeline.bus().ok_or_else(|| err("no bus".into()))?;
-        let result = match bus.timed_pop_filtered(gst::ClockTime::from_seconds(600), &[gst::MessageType::Eos, gst::MessageType::Error]) {
+        let result = match bus
+            .timed_pop_filtered(gst::ClockTime::from_seconds(600), &[gst::MessageType::Eos, gst::MessageType::Error])
+        {
             Some(m) => match m.view() {
                 gst::MessageView::Error(e) => Err(err(format!("encoding failed: {}", e.error()))),
                 _ => Ok(()),

@@ -80,7 +80,10 @@ impl<T: Clone> ClipSampler<T> {
     /// A sampler; zero `clip_frames`, `sample_rate` or `stride` are errors.
     pub fn new(o: SamplingOptions) -> Result<Self, String> {
         if o.clip_frames == 0 || o.sample_rate == 0 || o.stride == 0 {
-            return Err(format!("clip frames, sample rate and stride must be positive (got {}, {}, {})", o.clip_frames, o.sample_rate, o.stride));
+            return Err(format!(
+                "clip frames, sample rate and stride must be positive (got {}, {}, {})",
+                o.clip_frames, o.sample_rate, o.stride
+            ));
         }
         Ok(Self {
             f: o.clip_frames as u64,
@@ -269,7 +272,10 @@ mod tests {
         if n <= f * sr {
             return vec![(0..f).collect()];
         }
-        (0..n.saturating_sub(f * sr)).step_by((st * sr) as usize).map(|s| (0..f).map(|i| s + i * sr).collect()).collect()
+        (0..n.saturating_sub(f * sr))
+            .step_by((st * sr) as usize)
+            .map(|s| (0..f).map(|i| s + i * sr).collect())
+            .collect()
     }
 
     #[test]

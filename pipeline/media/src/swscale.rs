@@ -127,7 +127,8 @@ impl Converter {
             self.scratch.resize(self.scratch_stride * h + 64, 0);
             &mut self.scratch
         };
-        let planes: [*const u8; 4] = std::array::from_fn(|i| if src.planes[i].is_empty() { ptr::null() } else { src.planes[i].as_ptr() });
+        let planes: [*const u8; 4] =
+            std::array::from_fn(|i| if src.planes[i].is_empty() { ptr::null() } else { src.planes[i].as_ptr() });
         let strides: [c_int; 4] = std::array::from_fn(|i| src.strides[i] as c_int);
         let dst: [*mut u8; 4] = [dst_buf.as_mut_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
         let dst_strides: [c_int; 4] = [self.scratch_stride as c_int, 0, 0, 0];
@@ -136,7 +137,9 @@ impl Converter {
         // has capacity for `h` lines of `scratch_stride` ≥ 3·round_up(w, 8) bytes, room for the
         // widest write of the SIMD converter (direct only when `3w` is a multiple of 32, so
         // `w` is a multiple of 8 and nothing is written past the line).
-        let rows = unsafe { sws_scale(self.ctx, planes.as_ptr(), strides.as_ptr(), 0, h as c_int, dst.as_ptr(), dst_strides.as_ptr()) };
+        let rows = unsafe {
+            sws_scale(self.ctx, planes.as_ptr(), strides.as_ptr(), 0, h as c_int, dst.as_ptr(), dst_strides.as_ptr())
+        };
         if rows != h as c_int {
             return Err(format!("swscale returned {rows} rows instead of {h}"));
         }

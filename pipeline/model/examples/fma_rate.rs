@@ -30,7 +30,8 @@ mod bench {
     fn dpbf16(n: usize) -> f32 {
         let mut acc = [_mm512_setzero_ps(); CHAINS];
         // SAFETY (in the closure): same-size bit reinterpretation of an integer vector as bf16.
-        let bf16x32 = |bits: i32| -> __m512bh { unsafe { std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(bits)) } };
+        let bf16x32 =
+            |bits: i32| -> __m512bh { unsafe { std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(bits)) } };
         let (a, b) = (bf16x32(0x3f80_3f80), bf16x32(0x3380_3380));
         for _ in 0..n {
             #[allow(clippy::needless_range_loop)]
@@ -53,14 +54,22 @@ mod bench {
             // SAFETY: AVX-512F detected.
             let x = unsafe { fma(n) };
             let s = t.elapsed().as_secs_f64();
-            println!("vfmadd231ps zmm: {:.2} G/s, {:.0} GFLOP/s per core (checksum {x:.1})", instr / s / 1e9, instr * 32.0 / s / 1e9);
+            println!(
+                "vfmadd231ps zmm: {:.2} G/s, {:.0} GFLOP/s per core (checksum {x:.1})",
+                instr / s / 1e9,
+                instr * 32.0 / s / 1e9
+            );
         }
         if std::arch::is_x86_feature_detected!("avx512bf16") {
             let t = Instant::now();
             // SAFETY: AVX512-BF16 detected.
             let x = unsafe { dpbf16(n) };
             let s = t.elapsed().as_secs_f64();
-            println!("vdpbf16ps zmm:   {:.2} G/s, {:.0} GFLOP/s per core (checksum {x:.1})", instr / s / 1e9, instr * 64.0 / s / 1e9);
+            println!(
+                "vdpbf16ps zmm:   {:.2} G/s, {:.0} GFLOP/s per core (checksum {x:.1})",
+                instr / s / 1e9,
+                instr * 64.0 / s / 1e9
+            );
         }
     }
 }

@@ -12,7 +12,13 @@ fn main() {
     };
     let pool = rayon::ThreadPoolBuilder::new().build().expect("thread pool");
     // (name, m, n, k): vit_small's qkv, fc1, fc2, and one attention head's q·kᵀ and p·v
-    let shapes = [("qkv", 1568, 1152, 384), ("fc1", 1568, 1536, 384), ("fc2", 1568, 384, 1536), ("qk", 128, 1568, 64), ("pv", 128, 64, 1568)];
+    let shapes = [
+        ("qkv", 1568, 1152, 384),
+        ("fc1", 1568, 1536, 384),
+        ("fc2", 1568, 384, 1536),
+        ("qk", 128, 1568, 64),
+        ("pv", 128, 64, 1568),
+    ];
     for (name, m, n, k) in shapes {
         let a: Vec<f32> = (0..m * k).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i % 89) as f32 - 44.0) / 89.0).collect();

@@ -155,11 +155,17 @@ impl MarlinConfig {
             return Err(format!("img_size {} is not a multiple of patch_size {}", self.img_size, self.patch_size));
         }
         if !self.n_frames.is_multiple_of(self.tubelet_size) {
-            return Err(format!("clip_frames {} is not a multiple of tubelet_size {}", self.n_frames, self.tubelet_size));
+            return Err(format!(
+                "clip_frames {} is not a multiple of tubelet_size {}",
+                self.n_frames, self.tubelet_size
+            ));
         }
         for (which, s) in [("encoder", self.encoder), ("decoder", self.decoder)] {
             if s.num_heads > 0 && !s.embed_dim.is_multiple_of(s.num_heads) {
-                return Err(format!("{which}.embed_dim {} is not a multiple of num_heads {}", s.embed_dim, s.num_heads));
+                return Err(format!(
+                    "{which}.embed_dim {} is not a multiple of num_heads {}",
+                    s.embed_dim, s.num_heads
+                ));
             }
         }
         if self.mlp_ratio.is_nan() || self.mlp_ratio <= 0.0 {

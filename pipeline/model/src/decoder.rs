@@ -44,7 +44,10 @@ impl Decoder {
         }
         let (visible, masked) = (visible_indices(mask), masked_indices(mask));
         if visible.is_empty() || masked.is_empty() {
-            return Err(ModelError::BadInput(format!("the mask leaves {} of {n} tokens visible: it needs some of each", visible.len())));
+            return Err(ModelError::BadInput(format!(
+                "the mask leaves {} of {n} tokens visible: it needs some of each",
+                visible.len()
+            )));
         }
         let encoded = encoder.forward_visible(clip, &visible)?;
         let d = cfg.decoder.embed_dim;

@@ -65,7 +65,12 @@ pub(crate) struct Geometry {
 impl Geometry {
     pub(crate) fn new(cfg: &MarlinConfig, tokens: usize, stack: crate::config::StackConfig) -> Self {
         let hd = stack.embed_dim / stack.num_heads;
-        Geometry { tokens, dim: stack.embed_dim, heads: stack.num_heads, scale: cfg.qk_scale.map_or((hd as f32).powf(-0.5), |s| s as f32) }
+        Geometry {
+            tokens,
+            dim: stack.embed_dim,
+            heads: stack.num_heads,
+            scale: cfg.qk_scale.map_or((hd as f32).powf(-0.5), |s| s as f32),
+        }
     }
 }
 
@@ -92,7 +97,12 @@ pub struct Hidden {
 impl Encoder {
     /// An encoder computing on `threads` threads (0: one per core) in `precision` (bf16 falls
     /// back to f32, with a warning, on CPUs without AVX512-BF16).
-    pub fn new(cfg: MarlinConfig, weights: EncoderWeights, threads: usize, precision: Precision) -> Result<Self, ModelError> {
+    pub fn new(
+        cfg: MarlinConfig,
+        weights: EncoderWeights,
+        threads: usize,
+        precision: Precision,
+    ) -> Result<Self, ModelError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("marlin-encoder-{i}"))
@@ -107,7 +117,16 @@ impl Encoder {
         // packed one layer at a time, each unpacked copy freed before the next is packed
         let patch_embed = dense(patch_embed, precision);
         let blocks = blocks.into_iter().map(|b| Block::pack(b, precision)).collect();
-        Ok(Encoder { cfg, precision, patch_embed, pos_embed, blocks, norm, pool, scratch: Mutex::new(Scratch::default()) })
+        Ok(Encoder {
+            cfg,
+            precision,
+            patch_embed,
+            pos_embed,
+            blocks,
+            norm,
+            pool,
+            scratch: Mutex::new(Scratch::default()),
+        })
     }
 
     pub fn config(&self) -> &MarlinConfig {
@@ -215,7 +234,9 @@ impl Encoder {
         clip.check(&self.cfg)?;
         let (n, d) = (self.cfg.num_tokens(), self.dim());
         if visible.is_empty() || visible.iter().any(|&i| i as usize >= n) {
-            return Err(ModelError::BadInput(format!("a mask must leave between 1 and {n} tokens visible, all below {n}")));
+            return Err(ModelError::BadInput(format!(
+                "a mask must leave between 1 and {n} tokens visible, all below {n}"
+            )));
         }
         Ok(self.with_scratch(n, d, |s| {
             let all = self.embed(std::slice::from_ref(clip), s);
@@ -289,7 +310,16 @@ impl Encoder {
 
     /// `x += y·Wᵀ + b`, or `x += gamma ⊙ (y·Wᵀ + b)` with layer scale (via `tmp`).
     #[allow(clippy::too_many_arguments)]
-    fn residual(&self, y: &[f32], rows: usize, l: &PackedB, x: &mut [f32], gamma: Option<&[f32]>, tmp: &mut [f32], s: &mut Scratch) {
+    fn residual(
+        &self,
+        y: &[f32],
+        rows: usize,
+        l: &PackedB,
+        x: &mut [f32],
+        gamma: Option<&[f32]>,
+        tmp: &mut [f32],
+        s: &mut Scratch,
+    ) {
         match gamma {
             None => self.dense(y, rows, l, x, Epilogue::Accumulate, s),
             Some(g) => {
@@ -336,7 +366,10 @@ impl Encoder {
                     }
                     let p = if bf16 {
                         buf.scores16.resize(QUERY_BLOCK * n, 0);
-                        buf.scores[..bq * n].iter().zip(buf.scores16.iter_mut()).for_each(|(s, d)| *d = crate::matmul::to_bf16(*s));
+                        buf.scores[..bq * n]
+                            .iter()
+                            .zip(buf.scores16.iter_mut())
+                            .for_each(|(s, d)| *d = crate::matmul::to_bf16(*s));
                         Lhs::Bf16(&buf.scores16)
                     } else {
                         Lhs::F32(&buf.scores)

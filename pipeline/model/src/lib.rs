@@ -74,9 +74,18 @@ impl Marlin {
     /// Loads a checkpoint in any supported layout. Without `config` the architecture is the
     /// released preset matching the weights' width and depth; with one, it must agree with
     /// the weights. `threads` = 0 uses every core.
-    pub fn load(path: &Path, config: Option<MarlinConfig>, threads: usize, precision: Precision) -> Result<Self, ModelError> {
+    pub fn load(
+        path: &Path,
+        config: Option<MarlinConfig>,
+        threads: usize,
+        precision: Precision,
+    ) -> Result<Self, ModelError> {
         let (cfg, weights) = Self::read(path, config)?;
-        let decoder = if weights.decoder.is_empty() { None } else { Some(DecoderWeights::from_tensors(weights.decoder, &cfg, path)?) };
+        let decoder = if weights.decoder.is_empty() {
+            None
+        } else {
+            Some(DecoderWeights::from_tensors(weights.decoder, &cfg, path)?)
+        };
         let encoder = Encoder::new(cfg, weights.encoder, threads, precision)?;
         let decoder = decoder.map(|w| Decoder::new(w, encoder.precision()));
         Ok(Marlin { path: path.to_path_buf(), encoder, decoder })

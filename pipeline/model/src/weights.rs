@@ -59,13 +59,10 @@ pub struct MarlinWeights {
 /// The key prefix in front of `encoder.` in a checkpoint (`""`, `"marlin."`, …).
 pub(crate) fn key_prefix(ck: &Checkpoint) -> Result<String, ModelError> {
     const ANCHOR: &str = "encoder.patch_embedding.projection.weight";
-    ck.tensors
-        .keys()
-        .find_map(|k| k.strip_suffix(ANCHOR).map(str::to_string))
-        .ok_or_else(|| ModelError::NotMarlin {
-            path: ck.path.clone(),
-            detail: format!("no `{ANCHOR}` key; found {}", sample_keys(ck.tensors.keys())),
-        })
+    ck.tensors.keys().find_map(|k| k.strip_suffix(ANCHOR).map(str::to_string)).ok_or_else(|| ModelError::NotMarlin {
+        path: ck.path.clone(),
+        detail: format!("no `{ANCHOR}` key; found {}", sample_keys(ck.tensors.keys())),
+    })
 }
 
 fn sample_keys<'a>(keys: impl Iterator<Item = &'a String>) -> String {
@@ -126,7 +123,13 @@ impl Taker<'_> {
         })
     }
     /// `depth` pre-norm blocks of width `d` under `{base}.{i}.`.
-    fn blocks(&mut self, base: &str, depth: usize, d: usize, cfg: &MarlinConfig) -> Result<Vec<BlockWeights>, ModelError> {
+    fn blocks(
+        &mut self,
+        base: &str,
+        depth: usize,
+        d: usize,
+        cfg: &MarlinConfig,
+    ) -> Result<Vec<BlockWeights>, ModelError> {
         let hidden = cfg.mlp_hidden(d);
         let mut blocks = Vec::with_capacity(depth);
         for i in 0..depth {
@@ -142,7 +145,11 @@ impl Taker<'_> {
             let norm2 = self.layer_norm(&b("norm2"), d)?;
             let fc1 = self.linear(&b("mlp.layers.0.linear"), hidden, d, true)?;
             let fc2 = self.linear(&b("mlp.layers.1.linear"), d, hidden, true)?;
-            let gamma = if cfg.init_values > 0.0 { Some((self.take(&b("gamma_1"), &[d])?, self.take(&b("gamma_2"), &[d])?)) } else { None };
+            let gamma = if cfg.init_values > 0.0 {
+                Some((self.take(&b("gamma_1"), &[d])?, self.take(&b("gamma_2"), &[d])?))
+            } else {
+                None
+            };
             blocks.push(BlockWeights { norm1, qkv, proj, norm2, fc1, fc2, gamma });
         }
         Ok(blocks)
@@ -153,7 +160,10 @@ impl Taker<'_> {
             return Err(ModelError::MissingKeys { path: self.path.to_path_buf(), keys: self.missing });
         }
         if !self.tensors.is_empty() {
-            return Err(ModelError::UnexpectedKeys { path: self.path.to_path_buf(), keys: self.tensors.into_keys().collect() });
+            return Err(ModelError::UnexpectedKeys {
+                path: self.path.to_path_buf(),
+                keys: self.tensors.into_keys().collect(),
+            });
         }
         Ok(())
     }
@@ -176,7 +186,11 @@ pub struct DecoderWeights {
 
 impl DecoderWeights {
     /// The decoder from the `decoder.*` / `enc_dec_proj.weight` tensors of `path`.
-    pub fn from_tensors(tensors: BTreeMap<String, Tensor>, cfg: &MarlinConfig, path: &Path) -> Result<Self, ModelError> {
+    pub fn from_tensors(
+        tensors: BTreeMap<String, Tensor>,
+        cfg: &MarlinConfig,
+        path: &Path,
+    ) -> Result<Self, ModelError> {
         let mut tk = Taker { path, tensors, missing: Vec::new() };
         let (e, d) = (cfg.encoder.embed_dim, cfg.decoder.embed_dim);
         let proj = tk.linear("enc_dec_proj", d, e, false)?;
@@ -267,7 +281,8 @@ impl EncoderWeights {
                 norm2: norm(),
                 fc1: linear(h, d, true),
                 fc2: linear(d, h, true),
-                gamma: (cfg.init_values > 0.0).then(|| (vec![cfg.init_values as f32; d], vec![cfg.init_values as f32; d])),
+                gamma: (cfg.init_values > 0.0)
+                    .then(|| (vec![cfg.init_values as f32; d], vec![cfg.init_values as f32; d])),
             })
             .collect();
         let patch_embed = linear(d, cfg.patch_dim(), true);

@@ -119,8 +119,9 @@ pub fn parse(bytes: &[u8]) -> Result<Array, (bool, String)> {
     let numel: usize = shape.iter().product();
     let body = &bytes[data_offset..];
     let need = |size: usize| -> Result<&[u8], ParseError> {
-        body.get(..numel * size)
-            .ok_or_else(|| invalid(format!("data ends early: {} bytes for {numel} elements of {size} bytes", body.len())))
+        body.get(..numel * size).ok_or_else(|| {
+            invalid(format!("data ends early: {} bytes for {numel} elements of {size} bytes", body.len()))
+        })
     };
     let data = match descr {
         "|u1" | "<u1" | "u1" | "|b1" => Data::U8(need(1)?.to_vec()),
@@ -151,12 +152,7 @@ fn quoted(s: &str) -> Option<&str> {
 fn parse_shape(header: &str) -> Option<Vec<usize>> {
     let rest = dict_value(header, "shape")?.strip_prefix('(')?;
     let inner = &rest[..rest.find(')')?];
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.trim_end_matches('L').parse().ok())
-        .collect()
+    inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.trim_end_matches('L').parse().ok()).collect()
 }
 
 fn header(descr: &str, shape: &[usize]) -> Vec<u8> {

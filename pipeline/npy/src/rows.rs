@@ -62,7 +62,10 @@ impl RowFile {
     pub fn append(&mut self, data: &[f32]) -> Result<(), NpyError> {
         let row: usize = self.row_shape.iter().product();
         if row == 0 || !data.len().is_multiple_of(row) {
-            return Err(NpyError::Invalid { path: self.path.clone(), detail: format!("{} values are not whole rows of {row}", data.len()) });
+            return Err(NpyError::Invalid {
+                path: self.path.clone(),
+                detail: format!("{} values are not whole rows of {row}", data.len()),
+            });
         }
         let mut bytes = Vec::with_capacity(data.len() * 4);
         for v in data {
@@ -77,7 +80,10 @@ impl RowFile {
     pub fn append_le_bytes(&mut self, bytes: &[u8]) -> Result<(), NpyError> {
         let row = row_bytes(&self.row_shape) as usize;
         if row == 0 || !bytes.len().is_multiple_of(row) {
-            return Err(NpyError::Invalid { path: self.path.clone(), detail: format!("{} bytes are not whole rows of {row}", bytes.len()) });
+            return Err(NpyError::Invalid {
+                path: self.path.clone(),
+                detail: format!("{} bytes are not whole rows of {row}", bytes.len()),
+            });
         }
         self.file.write_all(bytes).map_err(|source| io(&self.path, source))?;
         self.rows += (bytes.len() / row) as u64;
@@ -98,7 +104,10 @@ impl RowFile {
         let shape: Vec<usize> = std::iter::once(self.rows as usize).chain(self.row_shape.iter().copied()).collect();
         let h = header_aligned("<f4", &shape, ROWS_HEADER_LEN);
         if h.len() != ROWS_HEADER_LEN {
-            return Err(NpyError::Unsupported { path: self.path.clone(), detail: format!("shape {shape:?} does not fit a {ROWS_HEADER_LEN}-byte header") });
+            return Err(NpyError::Unsupported {
+                path: self.path.clone(),
+                detail: format!("shape {shape:?} does not fit a {ROWS_HEADER_LEN}-byte header"),
+            });
         }
         let end = self.offset(self.rows);
         let p = &self.path;

@@ -24,10 +24,15 @@ impl OnnxRetinaFace {
     /// `threads` CPU threads (0: ONNX Runtime's default).
     pub fn load(path: &Path, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
         let tensors = load_tensors(path).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
-        let model = export_retinaface(&tensors).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
+        let model =
+            export_retinaface(&tensors).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
         let (_, env) = environment(None)?;
         // TensorRT's profile: from thumbnails to 4K frames, tuned for 720p
-        let profile = ShapeProfile { min: "image:1x3x32x32".into(), opt: "image:1x3x720x1280".into(), max: "image:1x3x2160x3840".into() };
+        let profile = ShapeProfile {
+            min: "image:1x3x32x32".into(),
+            opt: "image:1x3x720x1280".into(),
+            max: "image:1x3x2160x3840".into(),
+        };
         let session = start_session(&env, &model, &provider, threads, &profile)?;
         Ok(Self { session: Mutex::new(session), provider })
     }
@@ -46,13 +51,24 @@ impl OnnxRetinaFace {
         let (loc, conf, lm) = (values("loc")?, values("conf")?, values("landmarks")?);
         let n = loc.len() / 4;
         if loc.len() != 4 * n || conf.len() != 2 * n || lm.len() != 10 * n {
-            return Err(OnnxError::Runtime(format!("the detector's outputs disagree: {} loc, {} conf, {} landmark values", loc.len(), conf.len(), lm.len())));
+            return Err(OnnxError::Runtime(format!(
+                "the detector's outputs disagree: {} loc, {} conf, {} landmark values",
+                loc.len(),
+                conf.len(),
+                lm.len()
+            )));
         }
         Ok(RawOutput { loc: rows(loc), conf: rows(conf), landmarks: rows(lm) })
     }
 
     /// Faces in the image, best first (the official handler's decoding, score and NMS).
-    pub fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, OnnxError> {
+    pub fn detect(
+        &self,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        order: PixelOrder,
+    ) -> Result<Vec<Detection>, OnnxError> {
         let raw = self.raw(pixels, width, height, order)?;
         Ok(detections(&raw, width, height))
     }
@@ -64,7 +80,13 @@ fn rows<const N: usize>(values: &[f32]) -> Vec<[f32; N]> {
 }
 
 impl FaceDetector for OnnxRetinaFace {
-    fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+    fn detect(
+        &self,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        order: PixelOrder,
+    ) -> Result<Vec<Detection>, FaceError> {
         OnnxRetinaFace::detect(self, pixels, width, height, order).map_err(|e| FaceError::Detector(e.to_string()))
     }
 

@@ -51,7 +51,10 @@ impl std::str::FromStr for Backend {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| format!("`{s}` is not one of {}", Self::ALL.map(Backend::name).join(", ")))
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| format!("`{s}` is not one of {}", Self::ALL.map(Backend::name).join(", ")))
     }
 }
 
@@ -71,12 +74,21 @@ pub struct EngineOptions {
 }
 
 /// Starts `backend` on the encoder `weights` of `cfg`.
-pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights, options: &EngineOptions) -> Result<Box<dyn FeatureExtractor>, OnnxError> {
+pub fn open_engine(
+    backend: Backend,
+    cfg: MarlinConfig,
+    weights: EncoderWeights,
+    options: &EngineOptions,
+) -> Result<Box<dyn FeatureExtractor>, OnnxError> {
     if backend != Backend::Cpu && options.precision == Precision::Bf16 {
-        return Err(OnnxError::Runtime(format!("precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)", backend.name())));
+        return Err(OnnxError::Runtime(format!(
+            "precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)",
+            backend.name()
+        )));
     }
     let Some(provider) = provider(backend, options)? else {
-        let encoder = Encoder::new(cfg, weights, options.threads, options.precision).map_err(|e| OnnxError::Runtime(e.to_string()))?;
+        let encoder = Encoder::new(cfg, weights, options.threads, options.precision)
+            .map_err(|e| OnnxError::Runtime(e.to_string()))?;
         return Ok(Box::new(encoder));
     };
     Ok(Box::new(OnnxEncoder::new(cfg, &weights, provider, options.threads)?))
@@ -84,7 +96,11 @@ pub fn open_engine(backend: Backend, cfg: MarlinConfig, weights: EncoderWeights,
 
 /// Starts the face detector `face_detection_retina.pkl` at `path` on `backend` (the
 /// precision option does not apply: the detector computes in f32, TensorRT in fp16).
-pub fn open_detector(backend: Backend, path: &Path, options: &EngineOptions) -> Result<Box<dyn FaceDetector>, OnnxError> {
+pub fn open_detector(
+    backend: Backend,
+    path: &Path,
+    options: &EngineOptions,
+) -> Result<Box<dyn FaceDetector>, OnnxError> {
     let Some(provider) = provider(backend, options)? else {
         let detector = RetinaFace::load(path, options.threads).map_err(|e| OnnxError::Runtime(e.to_string()))?;
         return Ok(Box::new(detector));
@@ -96,7 +112,10 @@ pub fn open_detector(backend: Backend, path: &Path, options: &EngineOptions) -> 
 /// engines.
 fn provider(backend: Backend, options: &EngineOptions) -> Result<Option<Provider>, OnnxError> {
     if !backend.compiled() {
-        return Err(OnnxError::Runtime(format!("backend {0} needs marlin built with `--features {0}`", backend.name())));
+        return Err(OnnxError::Runtime(format!(
+            "backend {0} needs marlin built with `--features {0}`",
+            backend.name()
+        )));
     }
     let provider = match backend {
         Backend::Cpu => return Ok(None),

@@ -65,7 +65,11 @@ pub mod meta {
 }
 
 /// The encoder of `cfg` with `weights` as a serialized ONNX model.
-pub fn export_encoder(cfg: &MarlinConfig, weights: &EncoderWeights, options: ExportOptions) -> Result<Vec<u8>, OnnxError> {
+pub fn export_encoder(
+    cfg: &MarlinConfig,
+    weights: &EncoderWeights,
+    options: ExportOptions,
+) -> Result<Vec<u8>, OnnxError> {
     if !OPSETS.contains(&options.opset) {
         return Err(OnnxError::Opset(options.opset));
     }
@@ -114,7 +118,9 @@ impl EncoderGraph<'_> {
         let mut x = match o.input {
             InputLayout::Frames => {
                 let (t, s) = (cfg.n_frames, cfg.img_size);
-                let input = self.g.input("frames", &[batch.clone(), Dim::Fixed(3), Dim::Fixed(t), Dim::Fixed(s), Dim::Fixed(s)]);
+                let input = self
+                    .g
+                    .input("frames", &[batch.clone(), Dim::Fixed(3), Dim::Fixed(t), Dim::Fixed(s), Dim::Fixed(s)]);
                 self.patch_conv(&input, &w.patch_embed)
             }
             InputLayout::Patches => {
@@ -127,7 +133,8 @@ impl EncoderGraph<'_> {
         for (i, b) in w.blocks.iter().enumerate() {
             x = self.block(&x, b, i);
         }
-        let (scale, bias) = (self.g.weight("norm.weight", &[d], &w.norm.weight), self.g.weight("norm.bias", &[d], &w.norm.bias));
+        let (scale, bias) =
+            (self.g.weight("norm.weight", &[d], &w.norm.weight), self.g.weight("norm.bias", &[d], &w.norm.bias));
         let mean = self.reduce_mean_tokens(&x);
         let features = self.layer_norm(&mean, &scale, &bias);
         self.g.output(&features, "features", &[batch.clone(), Dim::Fixed(d)]);
@@ -180,7 +187,11 @@ impl EncoderGraph<'_> {
     }
 
     fn layer_norm(&mut self, x: &str, scale: &str, bias: &str) -> String {
-        self.g.op("LayerNormalization", &[x, scale, bias], vec![int("axis", -1), float("epsilon", marlin_model::LN_EPS as f32)])
+        self.g.op(
+            "LayerNormalization",
+            &[x, scale, bias],
+            vec![int("axis", -1), float("epsilon", marlin_model::LN_EPS as f32)],
+        )
     }
 
     fn reduce_mean_tokens(&mut self, x: &str) -> String {
@@ -197,7 +208,11 @@ impl EncoderGraph<'_> {
         if self.opset >= 20 {
             return self.g.op("Gelu", &[x], vec![]);
         }
-        let (half, one, inv_sqrt2) = (self.g.scalar_shared("gelu.half", 0.5), self.g.scalar_shared("gelu.one", 1.0), self.g.scalar_shared("gelu.inv_sqrt2", std::f32::consts::FRAC_1_SQRT_2));
+        let (half, one, inv_sqrt2) = (
+            self.g.scalar_shared("gelu.half", 0.5),
+            self.g.scalar_shared("gelu.one", 1.0),
+            self.g.scalar_shared("gelu.inv_sqrt2", std::f32::consts::FRAC_1_SQRT_2),
+        );
         let scaled = self.g.op("Mul", &[x, &inv_sqrt2], vec![]);
         let erf = self.g.op("Erf", &[&scaled], vec![]);
         let plus = self.g.op("Add", &[&erf, &one], vec![]);
@@ -213,7 +228,10 @@ impl EncoderGraph<'_> {
         let hd = d / heads;
         let scale = self.cfg.qk_scale.map_or((hd as f32).powf(-0.5), |s| s as f32);
 
-        let (s1, b1) = (self.g.weight(&format!("{name}.norm1.weight"), &[d], &b.norm1.weight), self.g.weight(&format!("{name}.norm1.bias"), &[d], &b.norm1.bias));
+        let (s1, b1) = (
+            self.g.weight(&format!("{name}.norm1.weight"), &[d], &b.norm1.weight),
+            self.g.weight(&format!("{name}.norm1.bias"), &[d], &b.norm1.bias),
+        );
         let h = self.layer_norm(x, &s1, &b1);
         let q = self.linear_rows(&h, &b.qkv, 0..d, &format!("{name}.attn.q"));
         let k = self.linear_rows(&h, &b.qkv, d..2 * d, &format!("{name}.attn.k"));
@@ -238,7 +256,10 @@ impl EncoderGraph<'_> {
         let y = self.layer_scale(&y, b.gamma.as_ref().map(|g| &g.0), &format!("{name}.gamma_1"));
         let x = self.g.op("Add", &[x, &y], vec![]);
 
-        let (s2, b2) = (self.g.weight(&format!("{name}.norm2.weight"), &[d], &b.norm2.weight), self.g.weight(&format!("{name}.norm2.bias"), &[d], &b.norm2.bias));
+        let (s2, b2) = (
+            self.g.weight(&format!("{name}.norm2.weight"), &[d], &b.norm2.weight),
+            self.g.weight(&format!("{name}.norm2.bias"), &[d], &b.norm2.bias),
+        );
         let h = self.layer_norm(&x, &s2, &b2);
         let m = self.linear(&h, &b.fc1, &format!("{name}.mlp.fc1"));
         let m = self.gelu(&m);

@@ -1,7 +1,9 @@
 //! A small builder for ONNX graphs: named weights, integer constants and single-output nodes
 //! with fresh value names, in the order they are added (already topological).
 
-use crate::proto::{AttributeProto, GraphProto, NodeProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto};
+use crate::proto::{
+    AttributeProto, GraphProto, NodeProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto,
+};
 use crate::proto::{Dimension, attribute_type, data_type};
 
 /// One dimension of a graph input or output: fixed, or named and chosen at run time.
@@ -31,7 +33,13 @@ impl GraphBuilder {
     /// Names `value` as a float32 graph output (through an Identity node when renamed).
     pub fn output(&mut self, value: &str, name: &str, dims: &[Dim]) {
         if value != name {
-            self.nodes.push(NodeProto { input: vec![value.into()], output: vec![name.into()], name: format!("{name}_identity"), op_type: "Identity".into(), attribute: vec![] });
+            self.nodes.push(NodeProto {
+                input: vec![value.into()],
+                output: vec![name.into()],
+                name: format!("{name}_identity"),
+                op_type: "Identity".into(),
+                attribute: vec![],
+            });
         }
         self.outputs.push(value_info(name, dims));
     }
@@ -40,7 +48,12 @@ impl GraphBuilder {
     pub fn weight(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
         debug_assert_eq!(dims.iter().product::<usize>(), values.len(), "{name}");
         let raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.initializers.push(TensorProto { dims: dims.iter().map(|&d| d as i64).collect(), data_type: data_type::FLOAT, name: name.into(), raw_data });
+        self.initializers.push(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: data_type::FLOAT,
+            name: name.into(),
+            raw_data,
+        });
         name.to_string()
     }
 
@@ -68,7 +81,12 @@ impl GraphBuilder {
     /// A 1-D int64 constant (shapes, axes).
     pub fn ints(&mut self, name: &str, values: &[i64]) -> String {
         let raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.initializers.push(TensorProto { dims: vec![values.len() as i64], data_type: data_type::INT64, name: name.into(), raw_data });
+        self.initializers.push(TensorProto {
+            dims: vec![values.len() as i64],
+            data_type: data_type::INT64,
+            name: name.into(),
+            raw_data,
+        });
         name.to_string()
     }
 
@@ -87,7 +105,13 @@ impl GraphBuilder {
     }
 
     pub fn finish(self, name: &str) -> GraphProto {
-        GraphProto { node: self.nodes, name: name.into(), initializer: self.initializers, input: self.inputs, output: self.outputs }
+        GraphProto {
+            node: self.nodes,
+            name: name.into(),
+            initializer: self.initializers,
+            input: self.inputs,
+            output: self.outputs,
+        }
     }
 }
 

@@ -26,7 +26,9 @@ pub use detector::OnnxRetinaFace;
 pub use engine::{Backend, EngineOptions, open_detector, open_engine};
 pub use export::{ExportOptions, InputLayout, OPSETS, export_encoder, meta};
 pub use retinaface::export_retinaface;
-pub use runtime::{choose_library, OnnxEncoder, Provider, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, load_runtime};
+pub use runtime::{
+    OnnxEncoder, Provider, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, choose_library, load_runtime,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {

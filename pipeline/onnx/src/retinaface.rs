@@ -28,7 +28,8 @@ pub fn export_retinaface(tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>, 
     let mut levels = Vec::new();
     // MobileNetV1-0.25: stage1's first block is a conv_bn, every other block a depthwise 3×3
     // then a 1×1
-    for (stage, strides) in [("stage1", &[2, 1, 2, 1, 2, 1][..]), ("stage2", &[2, 1, 1, 1, 1, 1]), ("stage3", &[2, 1])] {
+    for (stage, strides) in [("stage1", &[2, 1, 2, 1, 2, 1][..]), ("stage2", &[2, 1, 1, 1, 1, 1]), ("stage3", &[2, 1])]
+    {
         for (b, &stride) in strides.iter().enumerate() {
             let p = format!("body.{stage}.{b}");
             f = n.conv_bn(&f, &p, 0, 1, stride, true)?;
@@ -90,9 +91,19 @@ impl<'a> Net<'a> {
 
     /// `{prefix}.{conv}` (3×3 or 1×1, padding k/2; depthwise when it has one input channel per
     /// group) with the BatchNorm `{prefix}.{bn}` folded in, then LeakyReLU(0.1) when `leaky`.
-    fn conv_bn(&mut self, x: &str, prefix: &str, conv: usize, bn: usize, stride: usize, leaky: bool) -> Result<String, OnnxError> {
+    fn conv_bn(
+        &mut self,
+        x: &str,
+        prefix: &str,
+        conv: usize,
+        bn: usize,
+        stride: usize,
+        leaky: bool,
+    ) -> Result<String, OnnxError> {
         let w = self.get(&format!("{prefix}.{conv}.weight"))?;
-        let &[cout, cin_g, k, k2] = w.shape.as_slice() else { return Err(OnnxError::Export(format!("{prefix}: conv weight of shape {:?}", w.shape))) };
+        let &[cout, cin_g, k, k2] = w.shape.as_slice() else {
+            return Err(OnnxError::Export(format!("{prefix}: conv weight of shape {:?}", w.shape)));
+        };
         if k != k2 {
             return Err(OnnxError::Export(format!("{prefix}: conv weight of shape {:?}", w.shape)));
         }
@@ -115,7 +126,12 @@ impl<'a> Net<'a> {
         let y = self.g.op(
             "Conv",
             &[x, &wn, &bn_],
-            vec![ints("kernel_shape", &[k as i64, k as i64]), ints("strides", &[stride as i64, stride as i64]), ints("pads", &[pad; 4]), int("group", groups as i64)],
+            vec![
+                ints("kernel_shape", &[k as i64, k as i64]),
+                ints("strides", &[stride as i64, stride as i64]),
+                ints("pads", &[pad; 4]),
+                int("group", groups as i64),
+            ],
         );
         Ok(if leaky { self.g.op("LeakyRelu", &[&y], vec![float("alpha", 0.1)]) } else { y })
     }
@@ -126,7 +142,11 @@ impl<'a> Net<'a> {
         self.g.op(
             "Resize",
             &[x, "", "", &sizes],
-            vec![string("mode", "nearest"), string("coordinate_transformation_mode", "asymmetric"), string("nearest_mode", "floor")],
+            vec![
+                string("mode", "nearest"),
+                string("coordinate_transformation_mode", "asymmetric"),
+                string("nearest_mode", "floor"),
+            ],
         )
     }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use marlin_model::{Clip, EncoderWeights, FeatureExtractor, MarlinConfig, ModelError, patchify};
-use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::environment::Environment;
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
 use ort::value::Tensor;
 
@@ -81,8 +81,12 @@ pub(crate) fn environment(path: Option<&Path>) -> Result<(RuntimeInfo, Environme
                 .or_else(|| std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from))
                 .or_else(|| marlin_hub::cached_onnxruntime().ok().filter(|p| p.is_file()))
                 .unwrap_or_else(|| PathBuf::from("libonnxruntime.so"));
-            let builder = ort::init_from(&library).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}; {INSTALL_HINT}", library.display()))?;
-            let env = builder.with_name("marlin").build().map_err(|e| format!("ONNX Runtime from {}: {e}", library.display()))?;
+            let builder = ort::init_from(&library)
+                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}; {INSTALL_HINT}", library.display()))?;
+            let env = builder
+                .with_name("marlin")
+                .build()
+                .map_err(|e| format!("ONNX Runtime from {}: {e}", library.display()))?;
             Ok((RuntimeInfo { library, build: ort::info().to_string() }, env))
         })
         .clone()
@@ -106,8 +110,14 @@ pub struct OnnxEncoder {
 impl OnnxEncoder {
     /// Exports `weights` (patches input, dynamic batch, `tokens` output included) and starts a
     /// session on `provider` with `threads` CPU threads (0: ONNX Runtime's default, every core).
-    pub fn new(cfg: MarlinConfig, weights: &EncoderWeights, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
-        let options = ExportOptions { input: InputLayout::Patches, keep_seq: true, batch: None, ..ExportOptions::default() };
+    pub fn new(
+        cfg: MarlinConfig,
+        weights: &EncoderWeights,
+        provider: Provider,
+        threads: usize,
+    ) -> Result<Self, OnnxError> {
+        let options =
+            ExportOptions { input: InputLayout::Patches, keep_seq: true, batch: None, ..ExportOptions::default() };
         let model = export_encoder(&cfg, weights, options)?;
         Self::start(cfg, &model, options.input, true, None, provider, threads)
     }
@@ -120,7 +130,11 @@ impl OnnxEncoder {
             .map_err(|e| OnnxError::File { path: path.into(), detail: format!("not an ONNX model: {e}") })?;
         let get = |key: &str| model.metadata_props.iter().find(|p| p.key == key).map(|p| p.value.as_str());
         let bad = |detail: String| OnnxError::File { path: path.into(), detail };
-        for (key, want) in [(meta::DIM, cfg.encoder.embed_dim.to_string()), (meta::TOKENS, cfg.num_tokens().to_string()), (meta::PATCH_DIM, cfg.patch_dim().to_string())] {
+        for (key, want) in [
+            (meta::DIM, cfg.encoder.embed_dim.to_string()),
+            (meta::TOKENS, cfg.num_tokens().to_string()),
+            (meta::PATCH_DIM, cfg.patch_dim().to_string()),
+        ] {
             match get(key) {
                 Some(v) if v == want => {}
                 Some(v) => return Err(bad(format!("{key} is {v}, the model config needs {want}"))),
@@ -142,7 +156,15 @@ impl OnnxEncoder {
         Self::start(cfg, &bytes, input, keep_seq, batch, provider, threads)
     }
 
-    fn start(cfg: MarlinConfig, model: &[u8], input: InputLayout, keep_seq: bool, batch: Option<usize>, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
+    fn start(
+        cfg: MarlinConfig,
+        model: &[u8],
+        input: InputLayout,
+        keep_seq: bool,
+        batch: Option<usize>,
+        provider: Provider,
+        threads: usize,
+    ) -> Result<Self, OnnxError> {
         let (_, env) = environment(None)?;
         let shape = |b: usize| match input {
             InputLayout::Patches => format!("patches:{b}x{}x{}", cfg.num_tokens(), cfg.patch_dim()),
@@ -189,13 +211,28 @@ impl OnnxEncoder {
         if let Some(gpu) = &self.device_patchify
             && let Some(frames) = rgb8_batch(clips)
         {
-            let patches = gpu.patchify_to_device(&frames, marlin_model::tubelet_shape(cfg)).map_err(|e| OnnxError::Runtime(format!("patchify on the GPU: {e}")))?;
-            let info = MemoryInfo::new(AllocationDevice::CUDA, gpu.ordinal() as i32, AllocatorType::Device, MemoryType::Default).map_err(ort_error)?;
+            let patches = gpu
+                .patchify_to_device(&frames, marlin_model::tubelet_shape(cfg))
+                .map_err(|e| OnnxError::Runtime(format!("patchify on the GPU: {e}")))?;
+            let info = MemoryInfo::new(
+                AllocationDevice::CUDA,
+                gpu.ordinal() as i32,
+                AllocatorType::Device,
+                MemoryType::Default,
+            )
+            .map_err(ort_error)?;
             let shape = ort::value::Shape::new([b as i64, n as i64, cfg.patch_dim() as i64]);
             // SAFETY: the buffer is in device memory of this GPU (the provider's device), holds
             // b·n·patch_dim f32 written and synchronised by the kernel, and `patches` outlives
             // the run below.
-            let value = unsafe { ort::value::TensorRefMut::<f32>::from_raw(info, patches.device_address(gpu) as *mut std::ffi::c_void, shape) }.map_err(ort_error)?;
+            let value = unsafe {
+                ort::value::TensorRefMut::<f32>::from_raw(
+                    info,
+                    patches.device_address(gpu) as *mut std::ffi::c_void,
+                    shape,
+                )
+            }
+            .map_err(ort_error)?;
             return self.run_bound(&value, output, b, if keep_seq { n * d } else { d });
         }
         let value = match self.input {
@@ -225,16 +262,27 @@ impl OnnxEncoder {
 
     /// Runs the session on `input` bound as the graph's input; `output` read back to the host,
     /// `per_clip` values for each of `b` clips.
-    fn run_bound<T: ort::value::ValueTypeMarker + ?Sized>(&self, input: &ort::value::Value<T>, output: &str, b: usize, per_clip: usize) -> Result<Vec<Vec<f32>>, OnnxError> {
+    fn run_bound<T: ort::value::ValueTypeMarker + ?Sized>(
+        &self,
+        input: &ort::value::Value<T>,
+        output: &str,
+        b: usize,
+        per_clip: usize,
+    ) -> Result<Vec<Vec<f32>>, OnnxError> {
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let mut binding = session.create_binding().map_err(ort_error)?;
         binding.bind_input(self.input.name(), input).map_err(ort_error)?;
-        let cpu = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::CPUOutput).map_err(ort_error)?;
+        let cpu = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::CPUOutput)
+            .map_err(ort_error)?;
         binding.bind_output_to_device(output, &cpu).map_err(ort_error)?;
         let outputs = session.run_binding(&binding).map_err(ort_error)?;
         let (_, values) = outputs[output].try_extract_tensor::<f32>().map_err(ort_error)?;
         if values.len() != b * per_clip {
-            return Err(OnnxError::Runtime(format!("`{output}` holds {} values, expected {}", values.len(), b * per_clip)));
+            return Err(OnnxError::Runtime(format!(
+                "`{output}` holds {} values, expected {}",
+                values.len(),
+                b * per_clip
+            )));
         }
         Ok(values.chunks_exact(per_clip).map(<[f32]>::to_vec).collect())
     }
@@ -286,19 +334,34 @@ pub(crate) struct ShapeProfile {
 }
 
 /// A session of `model` on `provider`.
-pub(crate) fn start_session(env: &Environment, model: &[u8], provider: &Provider, threads: usize, profile: &ShapeProfile) -> Result<Session, OnnxError> {
+pub(crate) fn start_session(
+    env: &Environment,
+    model: &[u8],
+    provider: &Provider,
+    threads: usize,
+    profile: &ShapeProfile,
+) -> Result<Session, OnnxError> {
     session_builder(env, provider, threads, profile)?
         .commit_from_memory(model)
         .map_err(|e| OnnxError::Runtime(format!("ONNX Runtime cannot start the {} session: {e}", provider.name())))
 }
 
 /// A session builder for `provider`: the GPU providers fail loudly (no silent CPU fallback).
-fn session_builder(env: &Environment, provider: &Provider, threads: usize, profile: &ShapeProfile) -> Result<ort::session::builder::SessionBuilder, OnnxError> {
+fn session_builder(
+    env: &Environment,
+    provider: &Provider,
+    threads: usize,
+    profile: &ShapeProfile,
+) -> Result<ort::session::builder::SessionBuilder, OnnxError> {
     let hint = match provider {
         Provider::Cpu => "",
-        _ => "; the GPU providers need ONNX Runtime's GPU build (libonnxruntime.so of the onnxruntime-gpu wheel, with CUDA 12, and TensorRT 10 for tensorrt)",
+        _ => {
+            "; the GPU providers need ONNX Runtime's GPU build (libonnxruntime.so of the onnxruntime-gpu wheel, with CUDA 12, and TensorRT 10 for tensorrt)"
+        }
     };
-    let fail = |e: ort::Error| OnnxError::Runtime(format!("ONNX Runtime ({}): {}{hint}", provider.name(), e.to_string().trim_end_matches('.')));
+    let fail = |e: ort::Error| {
+        OnnxError::Runtime(format!("ONNX Runtime ({}): {}{hint}", provider.name(), e.to_string().trim_end_matches('.')))
+    };
     let mut builder = Session::builder(env).map_err(fail)?;
     if threads > 0 {
         builder = builder.with_intra_threads(threads).map_err(|e| fail(e.into()))?;
@@ -311,7 +374,10 @@ fn session_builder(env: &Environment, provider: &Provider, threads: usize, profi
             .map_err(|e| fail(e.into())),
         #[cfg(feature = "tensorrt")]
         Provider::TensorRt { device, fp16, cache } => {
-            std::fs::create_dir_all(cache).map_err(|e| OnnxError::File { path: cache.clone(), detail: format!("cannot create the engine cache: {e}") })?;
+            std::fs::create_dir_all(cache).map_err(|e| OnnxError::File {
+                path: cache.clone(),
+                detail: format!("cannot create the engine cache: {e}"),
+            })?;
             let trt = ort::ep::TensorRT::default()
                 .with_device_id(*device)
                 .with_fp16(*fp16)
@@ -330,7 +396,11 @@ fn session_builder(env: &Environment, provider: &Provider, threads: usize, profi
         #[allow(unreachable_patterns)]
         other => {
             let _ = profile;
-            Err(OnnxError::Runtime(format!("backend {} needs marlin built with --features {}", other.name(), other.name())))
+            Err(OnnxError::Runtime(format!(
+                "backend {} needs marlin built with --features {}",
+                other.name(),
+                other.name()
+            )))
         }
     }
 }
@@ -359,7 +429,8 @@ impl FeatureExtractor for OnnxEncoder {
     }
 
     fn describe(&self) -> String {
-        let threads = if self.threads == 0 { "default threads".to_string() } else { format!("{} threads", self.threads) };
+        let threads =
+            if self.threads == 0 { "default threads".to_string() } else { format!("{} threads", self.threads) };
         format!("{} (ONNX Runtime), {threads}", self.provider.name())
     }
 }

@@ -57,21 +57,32 @@ impl FeatureSet {
         let file = |name: &str| dir.join(name);
         let bad = |path: PathBuf, reason: String| ProbeError::File { path, reason };
         let manifest_path = file("manifest.json");
-        let text = std::fs::read_to_string(&manifest_path).map_err(|e| bad(manifest_path.clone(), format!("{e} (not a `marlin featurize` output folder?)")))?;
-        let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(manifest_path.clone(), e.to_string()))?;
-        let model: ModelInfo = serde_json::from_value(manifest["model"].clone()).map_err(|e| bad(manifest_path.clone(), format!("no model record: {e}")))?;
+        let text = std::fs::read_to_string(&manifest_path)
+            .map_err(|e| bad(manifest_path.clone(), format!("{e} (not a `marlin featurize` output folder?)")))?;
+        let manifest: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(manifest_path.clone(), e.to_string()))?;
+        let model: ModelInfo = serde_json::from_value(manifest["model"].clone())
+            .map_err(|e| bad(manifest_path.clone(), format!("no model record: {e}")))?;
         let features_path = file("features.npy");
         let array = marlin_npy::read(&features_path).map_err(|e| bad(features_path.clone(), e.to_string()))?;
         let marlin_npy::Data::F32(values) = array.data else { return Err(bad(features_path, "not float32".into())) };
         if array.shape.len() != 2 {
-            return Err(bad(features_path, format!("rows of shape {:?}: probes take pooled features (featurize without --keep-seq)", &array.shape[1..])));
+            return Err(bad(
+                features_path,
+                format!(
+                    "rows of shape {:?}: probes take pooled features (featurize without --keep-seq)",
+                    &array.shape[1..]
+                ),
+            ));
         }
         let (rows, dim) = (array.shape[0], array.shape[1]);
         let csv_path = file("clips.csv");
         let mut reader = csv::Reader::from_path(&csv_path).map_err(|e| bad(csv_path.clone(), e.to_string()))?;
         let headers = reader.headers().map_err(|e| bad(csv_path.clone(), e.to_string()))?.clone();
         let col = |name: &str| headers.iter().position(|h| h == name);
-        let (Some(vid), Some(clip)) = (col("video_id"), col("clip_index")) else { return Err(bad(csv_path, "no video_id/clip_index columns".into())) };
+        let (Some(vid), Some(clip)) = (col("video_id"), col("clip_index")) else {
+            return Err(bad(csv_path, "no video_id/clip_index columns".into()));
+        };
         // unlabelled videos (screening) have no label column: their labels are empty
         let label = col(label_column);
         let columns = headers.iter().collect::<Vec<_>>().join(", ");
@@ -81,13 +92,19 @@ impl FeatureSet {
         };
         let named = |name: &str| col(name);
         let (path_col, first_col, last_col) = (named("path"), named("first_frame"), named("last_frame"));
-        let box_cols: Option<Vec<usize>> = ["face_x1", "face_y1", "face_x2", "face_y2"].iter().map(|n| named(n)).collect();
+        let box_cols: Option<Vec<usize>> =
+            ["face_x1", "face_y1", "face_x2", "face_y2"].iter().map(|n| named(n)).collect();
         let source_of = |r: &csv::StringRecord| -> Option<ClipSource> {
             let face = box_cols.as_ref().and_then(|c| {
                 let v: Option<Vec<f32>> = c.iter().map(|&i| r[i].parse().ok()).collect();
                 v.map(|v| [v[0], v[1], v[2], v[3]])
             });
-            Some(ClipSource { path: r[path_col?].to_string(), first_frame: r[first_col?].parse().ok()?, last_frame: r[last_col?].parse().ok()?, face })
+            Some(ClipSource {
+                path: r[path_col?].to_string(),
+                first_frame: r[first_col?].parse().ok()?,
+                last_frame: r[last_col?].parse().ok()?,
+                face,
+            })
         };
         let mut clips = Vec::with_capacity(rows);
         for (k, record) in reader.records().enumerate() {
@@ -108,7 +125,10 @@ impl FeatureSet {
             return Err(bad(csv_path, format!("{} lines for {rows} feature rows", clips.len())));
         }
         if label.is_none() {
-            tracing::info!("{}: no `{label_column}` column (columns: {columns}): the videos are unlabelled", csv_path.display());
+            tracing::info!(
+                "{}: no `{label_column}` column (columns: {columns}): the videos are unlabelled",
+                csv_path.display()
+            );
         }
         Ok(FeatureSet { dir: dir.to_path_buf(), model, dim, clips })
     }
@@ -125,7 +145,10 @@ impl FeatureSet {
             match acc.get_mut(&c.video_id) {
                 Some((s, n)) => {
                     if s.label != c.label || s.group != c.group {
-                        return Err(ProbeError::Data(format!("video {} has clips labelled (or grouped) both {:?} and {:?}", c.video_id, s.label, c.label)));
+                        return Err(ProbeError::Data(format!(
+                            "video {} has clips labelled (or grouped) both {:?} and {:?}",
+                            c.video_id, s.label, c.label
+                        )));
                     }
                     s.features.iter_mut().zip(&c.features).for_each(|(a, b)| *a += b);
                     *n += 1;

@@ -11,12 +11,27 @@ use crate::ProbeError;
 pub fn linear_head(path: &Path, dim: usize) -> Result<(Vec<f64>, f64), ProbeError> {
     let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
     let ck = marlin_checkpoint::Checkpoint::load(path).map_err(|e| bad(e.to_string()))?;
-    let candidates: Vec<&String> = ck.tensors.iter().filter(|(k, t)| k.ends_with(".weight") && t.shape.len() == 2 && t.shape[1] == dim).map(|(k, _)| k).collect();
+    let candidates: Vec<&String> = ck
+        .tensors
+        .iter()
+        .filter(|(k, t)| k.ends_with(".weight") && t.shape.len() == 2 && t.shape[1] == dim)
+        .map(|(k, _)| k)
+        .collect();
     let key = match candidates.iter().find(|k| k.ends_with("fc.weight")) {
         Some(k) => (*k).clone(),
         None if candidates.len() == 1 => candidates[0].clone(),
-        None if candidates.is_empty() => return Err(bad(format!("no Linear layer taking {dim} features (keys: {})", ck.tensors.keys().cloned().collect::<Vec<_>>().join(", ")))),
-        None => return Err(bad(format!("several Linear layers take {dim} features ({}); keep only the head", candidates.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")))),
+        None if candidates.is_empty() => {
+            return Err(bad(format!(
+                "no Linear layer taking {dim} features (keys: {})",
+                ck.tensors.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        None => {
+            return Err(bad(format!(
+                "several Linear layers take {dim} features ({}); keep only the head",
+                candidates.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
     };
     let w = &ck.tensors[&key];
     let bias_key = format!("{}.bias", key.trim_end_matches(".weight"));

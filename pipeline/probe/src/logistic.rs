@@ -92,7 +92,8 @@ pub fn fit(x: &[Vec<f64>], labels: &[bool], sample_weights: &[f64], c: f64) -> R
         if gnorm < 1e-10 * (1.0 + value.abs()) {
             break;
         }
-        let step = solve_spd(&h, &g, p).ok_or_else(|| ProbeError::Data("the problem is singular (constant features?)".into()))?;
+        let step = solve_spd(&h, &g, p)
+            .ok_or_else(|| ProbeError::Data("the problem is singular (constant features?)".into()))?;
         let slope: f64 = g.iter().zip(&step).map(|(a, b)| a * b).sum();
         let mut t = 1.0;
         loop {
@@ -156,8 +157,14 @@ mod tests {
     /// 40 rows of 3 features and their labels (15 positive), made by a formula the test and
     /// the reference script share.
     fn reference_set() -> (Vec<Vec<f64>>, Vec<bool>) {
-        let x: Vec<Vec<f64>> = (0..40).map(|i| (0..3).map(|j| (i as f64 * 1.3 + j as f64 * 0.7).sin() * (j + 1) as f64).collect()).collect();
-        let y = x.iter().enumerate().map(|(i, r)| r[0] + 0.5 * r[1] - 0.3 * r[2] + 0.8 * (i as f64 * 2.1).cos() > 0.6).collect();
+        let x: Vec<Vec<f64>> = (0..40)
+            .map(|i| (0..3).map(|j| (i as f64 * 1.3 + j as f64 * 0.7).sin() * (j + 1) as f64).collect())
+            .collect();
+        let y = x
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r[0] + 0.5 * r[1] - 0.3 * r[2] + 0.8 * (i as f64 * 2.1).cos() > 0.6)
+            .collect();
         (x, y)
     }
 

@@ -43,7 +43,13 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     let mut wins = 0f64;
     for p in &pos {
         for n in &neg {
-            wins += if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 };
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     Some(wins / (pos.len() * neg.len()) as f64)
@@ -78,7 +84,11 @@ pub fn equal_error_rate(scores: &[f64], labels: &[bool]) -> (f64, f64) {
 
 /// The lowest threshold whose false positive rate is at most `target`.
 pub fn threshold_at_fpr(scores: &[f64], labels: &[bool], target: f64) -> f64 {
-    roc(scores, labels).into_iter().filter(|(fpr, _, _)| *fpr <= target).map(|(_, _, t)| t).fold(f64::INFINITY, f64::min)
+    roc(scores, labels)
+        .into_iter()
+        .filter(|(fpr, _, _)| *fpr <= target)
+        .map(|(_, _, t)| t)
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn split(scores: &[f64], labels: &[bool]) -> (Vec<f64>, Vec<f64>) {

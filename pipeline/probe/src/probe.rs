@@ -61,7 +61,13 @@ pub const FORMAT: &str = "marlin-probe/1";
 impl Probe {
     /// The probability that `features` (raw, as featurize wrote them) are `positive`.
     pub fn probability(&self, features: &[f64]) -> f64 {
-        let z: f64 = features.iter().zip(&self.mean).zip(&self.std).zip(&self.weights).map(|(((x, m), s), w)| (x - m) / s * w).sum();
+        let z: f64 = features
+            .iter()
+            .zip(&self.mean)
+            .zip(&self.std)
+            .zip(&self.weights)
+            .map(|(((x, m), s), w)| (x - m) / s * w)
+            .sum();
         sigmoid(z + self.bias)
     }
 
@@ -72,7 +78,13 @@ impl Probe {
 
     /// Refuses features of another model than the probe's: another width, or another
     /// checkpoint where its SHA-256 is known. The error names `path`.
-    pub fn check_model(&self, path: &Path, architecture: &str, sha256: Option<&str>, dim: usize) -> Result<(), ProbeError> {
+    pub fn check_model(
+        &self,
+        path: &Path,
+        architecture: &str,
+        sha256: Option<&str>,
+        dim: usize,
+    ) -> Result<(), ProbeError> {
         if sha256.is_some_and(|s| s != self.model.sha256) || self.model.dim != dim {
             let short = |s: &str| s.chars().take(12).collect::<String>();
             return Err(ProbeError::WrongModel {
@@ -105,8 +117,17 @@ impl Probe {
             return Err(bad(format!("probe format {:?}; this marlin reads {FORMAT:?}", probe.format)));
         }
         let d = probe.model.dim;
-        if probe.mean.len() != d || probe.std.len() != d || probe.weights.len() != d || probe.std.iter().any(|s| s.is_nan() || *s <= 0.0) {
-            return Err(bad(format!("inconsistent probe: dim {d}, {} means, {} stds, {} weights", probe.mean.len(), probe.std.len(), probe.weights.len())));
+        if probe.mean.len() != d
+            || probe.std.len() != d
+            || probe.weights.len() != d
+            || probe.std.iter().any(|s| s.is_nan() || *s <= 0.0)
+        {
+            return Err(bad(format!(
+                "inconsistent probe: dim {d}, {} means, {} stds, {} weights",
+                probe.mean.len(),
+                probe.std.len(),
+                probe.weights.len()
+            )));
         }
         Ok(probe)
     }

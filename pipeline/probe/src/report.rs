@@ -80,8 +80,14 @@ impl Chart {
 }
 
 /// Writes `report.html` and its pictures under `dir`; returns the page's path.
-pub fn write_report(dir: &Path, probe: &Probe, videos: &[VideoVerdict], evidence: &[Evidence]) -> Result<PathBuf, ProbeError> {
-    let labelled: Vec<&VideoVerdict> = videos.iter().filter(|v| v.truth == probe.positive || v.truth == probe.negative).collect();
+pub fn write_report(
+    dir: &Path,
+    probe: &Probe,
+    videos: &[VideoVerdict],
+    evidence: &[Evidence],
+) -> Result<PathBuf, ProbeError> {
+    let labelled: Vec<&VideoVerdict> =
+        videos.iter().filter(|v| v.truth == probe.positive || v.truth == probe.negative).collect();
     let scores: Vec<f64> = labelled.iter().map(|v| v.score).collect();
     let truth: Vec<bool> = labelled.iter().map(|v| v.truth == probe.positive).collect();
     let images = dir.join("report");

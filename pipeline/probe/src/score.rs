@@ -55,15 +55,27 @@ pub struct VideoVerdict {
 }
 
 /// Scores every clip and video of `set`.
-pub fn score(probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<(Vec<ClipScore>, Vec<VideoVerdict>), ProbeError> {
+pub fn score(
+    probe: &Probe,
+    set: &FeatureSet,
+    rule: VideoScore,
+) -> Result<(Vec<ClipScore>, Vec<VideoVerdict>), ProbeError> {
     probe.check_model(&set.dir, &set.model.architecture, Some(&set.model.sha256), set.dim)?;
-    let clips: Vec<ClipScore> = set.clips.iter().map(|c| ClipScore { video_id: c.video_id.clone(), clip: c.clip, probability: probe.probability(&c.features) }).collect();
+    let clips: Vec<ClipScore> = set
+        .clips
+        .iter()
+        .map(|c| ClipScore { video_id: c.video_id.clone(), clip: c.clip, probability: probe.probability(&c.features) })
+        .collect();
     let mut per_video: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for c in &clips {
         per_video.entry(&c.video_id).or_default().push(c.probability);
     }
     let means: BTreeMap<String, f64> = match (probe.level, rule) {
-        (Level::Video, VideoScore::Mean) => set.samples(Level::Video)?.into_iter().map(|s| (s.video_id.clone(), probe.probability(&s.features))).collect(),
+        (Level::Video, VideoScore::Mean) => set
+            .samples(Level::Video)?
+            .into_iter()
+            .map(|s| (s.video_id.clone(), probe.probability(&s.features)))
+            .collect(),
         _ => BTreeMap::new(),
     };
     let mut videos = Vec::new();
@@ -71,11 +83,19 @@ pub fn score(probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<(Vec<C
         let mut p = per_video.remove(s.video_id.as_str()).unwrap_or_default();
         p.sort_by(|a, b| b.total_cmp(a));
         let score = match rule {
-            VideoScore::Mean => means.get(&s.video_id).copied().unwrap_or_else(|| p.iter().sum::<f64>() / p.len().max(1) as f64),
+            VideoScore::Mean => {
+                means.get(&s.video_id).copied().unwrap_or_else(|| p.iter().sum::<f64>() / p.len().max(1) as f64)
+            }
             VideoScore::Max => p.first().copied().unwrap_or(0.0),
             VideoScore::TopK(k) => p.iter().take(k).sum::<f64>() / p.len().min(k).max(1) as f64,
         };
-        videos.push(VideoVerdict { label: probe.label(score).to_string(), video_id: s.video_id, truth: s.label, clips: p.len(), score });
+        videos.push(VideoVerdict {
+            label: probe.label(score).to_string(),
+            video_id: s.video_id,
+            truth: s.label,
+            clips: p.len(),
+            score,
+        });
     }
     // by video id, whatever order the videos finished in
     videos.sort_by(|a, b| a.video_id.cmp(&b.video_id));
@@ -86,8 +106,24 @@ pub fn score(probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<(Vec<C
 
 /// Writes `clip_scores.csv` and `scores.csv` into `dir`.
 pub fn write_scores(dir: &Path, clips: &[ClipScore], videos: &[VideoVerdict]) -> Result<(), ProbeError> {
-    write_csv(&dir.join("clip_scores.csv"), &["video_id", "clip_index", "probability"], clips.iter().map(|c| vec![c.video_id.clone(), c.clip.map_or_else(String::new, |k| k.to_string()), format!("{:.6}", c.probability)]))?;
-    write_csv(&dir.join("scores.csv"), &["video_id", "clips", "score", "label", "truth"], videos.iter().map(|v| vec![v.video_id.clone(), v.clips.to_string(), format!("{:.6}", v.score), v.label.clone(), v.truth.clone()]))
+    write_csv(
+        &dir.join("clip_scores.csv"),
+        &["video_id", "clip_index", "probability"],
+        clips.iter().map(|c| {
+            vec![
+                c.video_id.clone(),
+                c.clip.map_or_else(String::new, |k| k.to_string()),
+                format!("{:.6}", c.probability),
+            ]
+        }),
+    )?;
+    write_csv(
+        &dir.join("scores.csv"),
+        &["video_id", "clips", "score", "label", "truth"],
+        videos.iter().map(|v| {
+            vec![v.video_id.clone(), v.clips.to_string(), format!("{:.6}", v.score), v.label.clone(), v.truth.clone()]
+        }),
+    )
 }
 
 fn write_csv(path: &Path, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<(), ProbeError> {

@@ -22,7 +22,12 @@ impl std::str::FromStr for ThresholdRule {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.strip_prefix("fpr=").or_else(|| s.strip_prefix("fpr:")) {
             None if s == "eer" => Ok(Self::Eer),
-            Some(v) => v.parse::<f64>().ok().filter(|f| (0.0..=1.0).contains(f)).map(Self::Fpr).ok_or_else(|| format!("bad false positive rate in {s:?}")),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| (0.0..=1.0).contains(f))
+                .map(Self::Fpr)
+                .ok_or_else(|| format!("bad false positive rate in {s:?}")),
             None => Err(format!("threshold rule {s:?}: use eer or fpr=0.01")),
         }
     }
@@ -47,20 +52,29 @@ pub struct TrainOptions {
 pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError> {
     let samples: Vec<Sample> = set.samples(opts.level)?.into_iter().filter(|s| !s.label.is_empty()).collect();
     if samples.is_empty() {
-        return Err(ProbeError::Data(format!("{}: no labelled videos (clips.csv needs a `{}` column: featurize a manifest CSV with one)", set.dir.display(), opts.label_column)));
+        return Err(ProbeError::Data(format!(
+            "{}: no labelled videos (clips.csv needs a `{}` column: featurize a manifest CSV with one)",
+            set.dir.display(),
+            opts.label_column
+        )));
     }
     let mut labels: Vec<String> = samples.iter().map(|s| s.label.clone()).collect();
     labels.sort();
     labels.dedup();
     if labels.len() != 2 {
-        return Err(ProbeError::Data(format!("the `{}` column must hold exactly two labels; it holds {labels:?}", opts.label_column)));
+        return Err(ProbeError::Data(format!(
+            "the `{}` column must hold exactly two labels; it holds {labels:?}",
+            opts.label_column
+        )));
     }
     let positive = match &opts.positive {
         Some(p) if labels.contains(p) => p.clone(),
         Some(p) => return Err(ProbeError::Data(format!("--positive {p:?} is not one of the labels {labels:?}"))),
-        None => ["fake", "1"].into_iter().find(|p| labels.iter().any(|l| l == p)).map(String::from).ok_or_else(|| {
-            ProbeError::Data(format!("which of {labels:?} is positive? name it with --positive"))
-        })?,
+        None => ["fake", "1"]
+            .into_iter()
+            .find(|p| labels.iter().any(|l| l == p))
+            .map(String::from)
+            .ok_or_else(|| ProbeError::Data(format!("which of {labels:?} is positive? name it with --positive")))?,
     };
     let negative = labels.iter().find(|l| **l != positive).cloned().unwrap_or_default();
     let y: Vec<bool> = samples.iter().map(|s| s.label == positive).collect();
@@ -70,7 +84,8 @@ pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError>
         Some(k) if k >= 2 => {
             let mut scores = Vec::new();
             for f in 0..k {
-                let train_idx: Vec<usize> = (0..samples.len()).filter(|&i| fold_of(&samples[i].group, k) != f).collect();
+                let train_idx: Vec<usize> =
+                    (0..samples.len()).filter(|&i| fold_of(&samples[i].group, k) != f).collect();
                 let test_idx: Vec<usize> = (0..samples.len()).filter(|&i| fold_of(&samples[i].group, k) == f).collect();
                 if test_idx.is_empty() {
                     continue;
@@ -82,17 +97,27 @@ pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError>
         }
         Some(k) => return Err(ProbeError::Data(format!("--folds must be at least 2, got {k}"))),
         None => {
-            let val: Vec<usize> = (0..samples.len()).filter(|&i| in_validation(&samples[i].group, opts.val_fraction)).collect();
-            let train_idx: Vec<usize> = (0..samples.len()).filter(|&i| !in_validation(&samples[i].group, opts.val_fraction)).collect();
+            let val: Vec<usize> =
+                (0..samples.len()).filter(|&i| in_validation(&samples[i].group, opts.val_fraction)).collect();
+            let train_idx: Vec<usize> =
+                (0..samples.len()).filter(|&i| !in_validation(&samples[i].group, opts.val_fraction)).collect();
             let fitted = Fitted::new(&samples, &y, &train_idx, opts.c)?;
             (val.iter().map(|&i| (fitted.probability(&samples[i].features), y[i])).collect(), "split".to_string())
         }
     };
     let all: Vec<usize> = (0..samples.len()).collect();
-    let final_idx: Vec<usize> = if opts.folds.is_some() { all } else { all.into_iter().filter(|&i| !in_validation(&samples[i].group, opts.val_fraction)).collect() };
+    let final_idx: Vec<usize> = if opts.folds.is_some() {
+        all
+    } else {
+        all.into_iter().filter(|&i| !in_validation(&samples[i].group, opts.val_fraction)).collect()
+    };
     let fitted = Fitted::new(&samples, &y, &final_idx, opts.c)?;
     // without held-out samples the threshold comes from the training scores
-    let scored: Vec<(f64, bool)> = if held_out.is_empty() { final_idx.iter().map(|&i| (fitted.probability(&samples[i].features), y[i])).collect() } else { held_out.clone() };
+    let scored: Vec<(f64, bool)> = if held_out.is_empty() {
+        final_idx.iter().map(|&i| (fitted.probability(&samples[i].features), y[i])).collect()
+    } else {
+        held_out.clone()
+    };
     let (s, l): (Vec<f64>, Vec<bool>) = scored.iter().copied().unzip();
     let (eer, eer_threshold) = equal_error_rate(&s, &l);
     let (threshold, rule) = match opts.threshold {
@@ -107,7 +132,11 @@ pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError>
     let Fitted { mean, std, model } = fitted;
     Ok(Probe {
         format: FORMAT.into(),
-        model: ProbeModel { architecture: set.model.architecture.clone(), sha256: set.model.sha256.clone(), dim: set.dim },
+        model: ProbeModel {
+            architecture: set.model.architecture.clone(),
+            sha256: set.model.sha256.clone(),
+            dim: set.dim,
+        },
         level: opts.level,
         label_column: opts.label_column.clone(),
         positive,
@@ -184,15 +213,36 @@ mod tests {
             for c in 0..3 {
                 let noise = |j: usize| ((v * 7 + c * 3 + j * 11) as f64 * 0.618).sin();
                 let features = (0..4).map(|j| noise(j) + if fake && j == 0 { 2.0 } else { 0.0 }).collect();
-                clips.push(Sample { video_id: format!("v{v}"), group: format!("v{v}"), clip: Some(c), label: if fake { "fake" } else { "real" }.into(), features, source: None });
+                clips.push(Sample {
+                    video_id: format!("v{v}"),
+                    group: format!("v{v}"),
+                    clip: Some(c),
+                    label: if fake { "fake" } else { "real" }.into(),
+                    features,
+                    source: None,
+                });
             }
         }
-        let model = ModelInfo { spec: "m".into(), path: "m.pt".into(), sha256: "ab".repeat(32), architecture: "vit_small".into(), dim: 4 };
+        let model = ModelInfo {
+            spec: "m".into(),
+            path: "m.pt".into(),
+            sha256: "ab".repeat(32),
+            architecture: "vit_small".into(),
+            dim: 4,
+        };
         FeatureSet { dir: "feats".into(), model, dim: 4, clips }
     }
 
     fn options() -> TrainOptions {
-        TrainOptions { level: Level::Video, label_column: "label".into(), positive: None, val_fraction: 0.3, folds: None, c: 1.0, threshold: ThresholdRule::Eer }
+        TrainOptions {
+            level: Level::Video,
+            label_column: "label".into(),
+            positive: None,
+            val_fraction: 0.3,
+            folds: None,
+            c: 1.0,
+            threshold: ThresholdRule::Eer,
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub struct RgbConverter {
 
 impl RgbConverter {
     pub fn new(info: gst_video::VideoInfo) -> Result<Self, String> {
-        let layout = ExactLayout::for_format(info.format(), info.colorimetry().range()).ok_or_else(|| format!("no exact colour conversion for {:?}", info.format()))?;
+        let layout = ExactLayout::for_format(info.format(), info.colorimetry().range())
+            .ok_or_else(|| format!("no exact colour conversion for {:?}", info.format()))?;
         Ok(Self { info, layout, exact: ExactConverter::default() })
     }
 
@@ -25,7 +26,8 @@ impl RgbConverter {
 
     /// The frame in `buffer` as `width·height·3` RGB bytes in `out`.
     pub fn convert(&mut self, buffer: &gst::BufferRef, out: &mut Vec<u8>) -> Result<(), String> {
-        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &self.info).map_err(|e| format!("cannot map a frame: {e}"))?;
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &self.info)
+            .map_err(|e| format!("cannot map a frame: {e}"))?;
         self.exact.convert(&frame, self.layout, out)
     }
 }
@@ -37,7 +39,10 @@ pub fn detector_path(model: Option<&str>) -> Result<std::path::PathBuf, String> 
         None => marlin_hub::cached_detector_path().map_err(|e| e.to_string())?,
     };
     if !path.is_file() {
-        return Err(format!("{}: no such face detector file (set the `model` property to FaceX-Zoo's face_detection_retina.pkl, or run `marlin models fetch retinaface`)", path.display()));
+        return Err(format!(
+            "{}: no such face detector file (set the `model` property to FaceX-Zoo's face_detection_retina.pkl, or run `marlin models fetch retinaface`)",
+            path.display()
+        ));
     }
     Ok(path)
 }

@@ -49,7 +49,8 @@ pub fn add_face(buffer: &mut gst::BufferRef, face: &Face, width: u32, height: u3
     let clip = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
     let (x1, y1) = (clip(d.x1, width), clip(d.y1, height));
     let (x2, y2) = (clip(d.x2.ceil(), width), clip(d.y2.ceil(), height));
-    let mut meta = VideoRegionOfInterestMeta::add(buffer, FACE_ROI, (x1, y1, x2.saturating_sub(x1), y2.saturating_sub(y1)));
+    let mut meta =
+        VideoRegionOfInterestMeta::add(buffer, FACE_ROI, (x1, y1, x2.saturating_sub(x1), y2.saturating_sub(y1)));
     meta.set_id(face.track as i32);
     let landmarks = gst::Array::new(d.landmarks.iter().flat_map(|p| [f64::from(p[0]), f64::from(p[1])]));
     meta.add_param(
@@ -75,7 +76,13 @@ pub fn faces(buffer: &gst::BufferRef) -> Vec<Face> {
         .filter_map(|m| {
             let s = m.param(FACE_PARAMS)?;
             let f = |k: &str| s.get::<f64>(k).ok().map(|v| v as f32);
-            let lm: Vec<f32> = s.get::<gst::Array>("landmarks").ok()?.iter().filter_map(|v| v.get::<f64>().ok()).map(|v| v as f32).collect();
+            let lm: Vec<f32> = s
+                .get::<gst::Array>("landmarks")
+                .ok()?
+                .iter()
+                .filter_map(|v| v.get::<f64>().ok())
+                .map(|v| v as f32)
+                .collect();
             if lm.len() != 10 {
                 return None;
             }
@@ -87,7 +94,12 @@ pub fn faces(buffer: &gst::BufferRef) -> Vec<Face> {
                 score: f("score")?,
                 landmarks: std::array::from_fn(|k| [lm[2 * k], lm[2 * k + 1]]),
             };
-            Some(Face { detection, track: s.get("track-id").ok()?, detected: s.get("detected").unwrap_or(true), per_track: s.get("per-track").unwrap_or(false) })
+            Some(Face {
+                detection,
+                track: s.get("track-id").ok()?,
+                detected: s.get("detected").unwrap_or(true),
+                per_track: s.get("per-track").unwrap_or(false),
+            })
         })
         .collect()
 }
@@ -125,7 +137,12 @@ impl ClipInfo {
         let meta = gst::meta::CustomMeta::from_buffer(buffer, CLIP_META).ok()?;
         let s = meta.structure();
         let track: i64 = s.get("track-id").ok()?;
-        Some(Self { index: s.get("clip-index").ok()?, first_frame: s.get("first-frame").ok()?, last_frame: s.get("last-frame").ok()?, track: u64::try_from(track).ok() })
+        Some(Self {
+            index: s.get("clip-index").ok()?,
+            first_frame: s.get("first-frame").ok()?,
+            last_frame: s.get("last-frame").ok()?,
+            track: u64::try_from(track).ok(),
+        })
     }
 }
 

@@ -15,8 +15,14 @@ fn init() {
 
 /// `../shared` beside the checkout; panics when missing (these tests must not skip).
 fn shared() -> PathBuf {
-    let dir = std::env::var_os("MARLIN_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(dir.join("oracle/README.md").is_file(), "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)", dir.display());
+    let dir = std::env::var_os("MARLIN_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    assert!(
+        dir.join("oracle/README.md").is_file(),
+        "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)",
+        dir.display()
+    );
     dir
 }
 
@@ -81,10 +87,13 @@ fn facedetect_attaches_face_metas() {
 #[test]
 fn facedetect_without_a_model_fails_to_start_with_a_clear_error() {
     init();
-    let pipeline = gst::parse::launch("videotestsrc num-buffers=1 ! marlinfacedetect model=/no/such/detector.pkl ! fakesink").unwrap();
+    let pipeline =
+        gst::parse::launch("videotestsrc num-buffers=1 ! marlinfacedetect model=/no/such/detector.pkl ! fakesink")
+            .unwrap();
     let bus = pipeline.bus().unwrap();
     let _ = pipeline.set_state(gst::State::Playing);
-    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error]).expect("an error message");
+    let msg =
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error]).expect("an error message");
     let gst::MessageView::Error(e) = msg.view() else { unreachable!() };
     assert!(e.error().to_string().contains("/no/such/detector.pkl"), "{}", e.error());
     pipeline.set_state(gst::State::Null).unwrap();
@@ -94,20 +103,27 @@ fn facedetect_without_a_model_fails_to_start_with_a_clear_error() {
 fn facecrop_outputs_224_rgb_with_the_followed_face() {
     init();
     let (data, w, h) = face_image();
-    let mut h2 = Harness::new_parse(&format!("marlinfacedetect model={} compat=true ! marlinfacecrop mode=compat", detector()));
+    let mut h2 =
+        Harness::new_parse(&format!("marlinfacedetect model={} compat=true ! marlinfacecrop mode=compat", detector()));
     h2.set_src_caps_str(&rgb_caps(w, h));
     let out = h2.push_and_pull(rgb_buffer(&data, w, h, 7)).unwrap();
     assert_eq!(out.pts(), Some(gst::ClockTime::from_mseconds(280)));
     assert_eq!(out.size(), 224 * 224 * 3);
     let caps = h2.sinkpad().unwrap().current_caps().unwrap();
     let s = caps.structure(0).unwrap();
-    assert_eq!((s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap(), s.get::<&str>("format").unwrap()), (224, 224, "RGB"));
+    assert_eq!(
+        (s.get::<i32>("width").unwrap(), s.get::<i32>("height").unwrap(), s.get::<&str>("format").unwrap()),
+        (224, 224, "RGB")
+    );
     let faces = gstmarlin::meta::faces(&out);
     assert_eq!(faces.len(), 1, "the followed face travels with the crop");
     // the crop equals the library's official crop of the same frame
     let det = marlin_faces::RetinaFace::load(Path::new(&detector()), 0).unwrap();
     let frame = marlin_faces::FrameRef { rgb: &data, width: w as usize, height: h as usize };
-    let mut cropper = marlin_faces::FaceCropper::new(&det, marlin_faces::CropOptions { mode: marlin_faces::CropMode::Compat, ..Default::default() });
+    let mut cropper = marlin_faces::FaceCropper::new(
+        &det,
+        marlin_faces::CropOptions { mode: marlin_faces::CropMode::Compat, ..Default::default() },
+    );
     let want = cropper.crop(frame).unwrap();
     assert_eq!(out.map_readable().unwrap().as_slice(), want.pixels.as_slice());
 }
@@ -152,10 +168,17 @@ fn encoder_cuts_clips_and_timestamps_them() {
     let caps = h.sinkpad().unwrap().current_caps().unwrap();
     assert_eq!(caps.structure(0).unwrap().get::<i32>("dim").unwrap(), 64);
     // the features are the library's
-    let model = marlin_model::Marlin::load(&shared().join("oracle/models/marlin_tiny.encoder.pt"), Some(marlin_model::MarlinConfig::from_yaml_file(&shared().join("oracle/marlin_tiny.yaml")).unwrap()), 0, marlin_model::Precision::F32).unwrap();
+    let model = marlin_model::Marlin::load(
+        &shared().join("oracle/models/marlin_tiny.encoder.pt"),
+        Some(marlin_model::MarlinConfig::from_yaml_file(&shared().join("oracle/marlin_tiny.yaml")).unwrap()),
+        0,
+        marlin_model::Precision::F32,
+    )
+    .unwrap();
     let frames: Vec<u8> = (0..16).flat_map(|j| vec![((2 * j) * 5 % 256) as u8; 224 * 224 * 3]).collect();
     let want = model.encoder.extract_features(&[marlin_model::Clip::Rgb8(frames)], false).unwrap().remove(0);
-    let got: Vec<f32> = clips[0].map_readable().unwrap().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let got: Vec<f32> =
+        clips[0].map_readable().unwrap().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
     assert_eq!(got, want);
     // EOS follows the clips
     loop {
@@ -198,13 +221,18 @@ fn encoder_refuses_frames_that_are_not_face_crops() {
     init();
     let tiny = shared().join("oracle/models/marlin_tiny.encoder.pt");
     let cfg = shared().join("oracle/marlin_tiny.yaml");
-    let refused = gst::parse::launch(&format!("videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=320,height=240 ! marlinencoder model={} config={} ! fakesink", tiny.display(), cfg.display()));
+    let refused = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=320,height=240 ! marlinencoder model={} config={} ! fakesink",
+        tiny.display(),
+        cfg.display()
+    ));
     let e = refused.expect_err("320x240 frames are refused at linking").to_string();
     assert!(e.contains("marlinencoder") && e.contains("320"), "{e}");
     let bad_model = gst::parse::launch("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=224,height=224 ! marlinencoder model=/no/model.pt ! fakesink").unwrap();
     let bus = bad_model.bus().unwrap();
     let _ = bad_model.set_state(gst::State::Playing);
-    let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error]).expect("an error message");
+    let msg =
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(10), &[gst::MessageType::Error]).expect("an error message");
     bad_model.set_state(gst::State::Null).unwrap();
     let gst::MessageView::Error(e) = msg.view() else { unreachable!() };
     assert!(e.error().to_string().contains("/no/model.pt"), "{}", e.error());
@@ -216,7 +244,9 @@ fn feature_buffer(k: u64, dim: usize) -> gst::Buffer {
     let b = buf.get_mut().unwrap();
     b.set_pts(gst::ClockTime::from_seconds(k));
     b.set_duration(gst::ClockTime::from_seconds(1));
-    gstmarlin::meta::ClipInfo { index: k, first_frame: 32 * k, last_frame: 32 * k + 30, track: Some(3) }.attach(b).unwrap();
+    gstmarlin::meta::ClipInfo { index: k, first_frame: 32 * k, last_frame: 32 * k + 30, track: Some(3) }
+        .attach(b)
+        .unwrap();
     buf
 }
 
@@ -305,7 +335,9 @@ fn probe_scores_each_clip_and_refuses_features_of_another_model() {
         assert!((score.probability - want).abs() < 1e-6, "{k}: {score:?}");
         assert_eq!(score.label, if want >= 0.5 { "fake" } else { "real" });
         assert_eq!(gstmarlin::meta::ClipInfo::from_buffer(&out).unwrap().index, k, "the clip meta travels on");
-        let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Element]).expect("a message per clip");
+        let msg = bus
+            .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Element])
+            .expect("a message per clip");
         let s = msg.structure().unwrap();
         assert_eq!(s.name(), "marlin-probe");
         assert_eq!(s.get::<u64>("clip-index").unwrap(), k);
@@ -329,9 +361,14 @@ fn probe_scores_each_clip_and_refuses_features_of_another_model() {
 fn onnxruntime() -> PathBuf {
     let path = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
         let v = marlin_hub::ONNXRUNTIME_VERSION;
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/onnxruntime/{v}/onnxruntime/capi/libonnxruntime.so.{v}"))
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../target/onnxruntime/{v}/onnxruntime/capi/libonnxruntime.so.{v}"))
     });
-    assert!(path.is_file(), "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)", path.display());
+    assert!(
+        path.is_file(),
+        "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)",
+        path.display()
+    );
     path
 }
 
@@ -370,7 +407,8 @@ fn facedetect_on_the_onnx_cpu_backend_finds_the_same_face() {
         faces[0].detection.clone()
     };
     let (cpu, onnx) = (face("cpu"), face("onnx-cpu"));
-    for (a, b) in [(cpu.x1, onnx.x1), (cpu.y1, onnx.y1), (cpu.x2, onnx.x2), (cpu.y2, onnx.y2), (cpu.score, onnx.score)] {
+    for (a, b) in [(cpu.x1, onnx.x1), (cpu.y1, onnx.y1), (cpu.x2, onnx.x2), (cpu.y2, onnx.y2), (cpu.score, onnx.score)]
+    {
         assert!((a - b).abs() < 1e-2, "cpu {cpu:?} vs onnx-cpu {onnx:?}");
     }
 }

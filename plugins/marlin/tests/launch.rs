@@ -6,8 +6,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn shared() -> PathBuf {
-    let dir = std::env::var_os("MARLIN_SHARED_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(dir.join("oracle/README.md").is_file(), "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)", dir.display());
+    let dir = std::env::var_os("MARLIN_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    assert!(
+        dir.join("oracle/README.md").is_file(),
+        "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)",
+        dir.display()
+    );
     dir
 }
 
@@ -33,7 +39,8 @@ impl Plugin {
 
     fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
-        c.env("GST_PLUGIN_PATH", self.dir.path().join("plugins")).env("GST_REGISTRY", self.dir.path().join("registry.bin"));
+        c.env("GST_PLUGIN_PATH", self.dir.path().join("plugins"))
+            .env("GST_REGISTRY", self.dir.path().join("registry.bin"));
         c
     }
 
@@ -139,7 +146,21 @@ fn gst_inspect_documents_every_element() {
     for (element, props) in [
         ("marlinfacedetect", &["model", "threshold", "min-face-size", "detect-every", "max-side", "compat"][..]),
         ("marlinfacecrop", &["mode", "faces", "smoothing"][..]),
-        ("marlinencoder", &["model", "config", "backend", "threads", "batch-size", "precision", "keep-seq", "sample-rate", "stride", "tail"][..]),
+        (
+            "marlinencoder",
+            &[
+                "model",
+                "config",
+                "backend",
+                "threads",
+                "batch-size",
+                "precision",
+                "keep-seq",
+                "sample-rate",
+                "stride",
+                "tail",
+            ][..],
+        ),
         ("marlinsink", &["location", "csv-location", "video-id", "label"][..]),
     ] {
         let o = plugin.command("gst-inspect-1.0").arg(element).output().unwrap();

@@ -80,7 +80,14 @@ fn out_len(n: usize, k: usize, stride: usize) -> usize {
 impl Conv {
     /// From a torch weight `(cout, cin/groups, k, k)`, its bias (or zeros) and a BatchNorm
     /// (`gamma, beta, mean, var`, eps 1e-5) to fold in.
-    pub fn new(w: &[f32], shape: &[usize], bias: Option<&[f32]>, bn: Option<[&[f32]; 4]>, stride: usize, act: Act) -> Result<Self, String> {
+    pub fn new(
+        w: &[f32],
+        shape: &[usize],
+        bias: Option<&[f32]>,
+        bn: Option<[&[f32]; 4]>,
+        stride: usize,
+        act: Act,
+    ) -> Result<Self, String> {
         let &[cout, cin_g, k, k2] = shape else { return Err(format!("conv weight of shape {shape:?}")) };
         if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k {
             return Err(format!("unsupported conv weight of shape {shape:?}"));
@@ -116,7 +123,17 @@ impl Conv {
             out
         };
         let cin = if depthwise { cout } else { cin_g };
-        Ok(Self { k, stride, cin, cout, depthwise, weight, bias: shift.iter().map(|&x| x as f32).collect(), act, act_from: 0 })
+        Ok(Self {
+            k,
+            stride,
+            cin,
+            cout,
+            depthwise,
+            weight,
+            bias: shift.iter().map(|&x| x as f32).collect(),
+            act,
+            act_from: 0,
+        })
     }
 
     pub fn forward(&self, x: &Feature) -> Feature {
@@ -146,7 +163,9 @@ impl Conv {
             if y.data.len() <= SEQUENTIAL_MAX {
                 y.data.chunks_mut(self.cout).for_each(|px| self.activate(px));
             } else {
-                y.data.par_chunks_mut(self.cout * 1024).for_each(|c| c.chunks_mut(self.cout).for_each(|px| self.activate(px)));
+                y.data
+                    .par_chunks_mut(self.cout * 1024)
+                    .for_each(|c| c.chunks_mut(self.cout).for_each(|px| self.activate(px)));
             }
         }
         y
@@ -177,7 +196,11 @@ impl Conv {
     /// Two convolutions of the same input as one: `a`'s outputs (which take no activation) then
     /// `b`'s (which take `b`'s). Saves reading (and im2col-ing) the input twice.
     pub fn concat(a: &Conv, b: &Conv) -> Result<Conv, String> {
-        if (a.k, a.stride, a.cin, a.depthwise, b.depthwise) != (b.k, b.stride, b.cin, false, false) || a.act != Act::None || a.act_from != 0 || b.act_from != 0 {
+        if (a.k, a.stride, a.cin, a.depthwise, b.depthwise) != (b.k, b.stride, b.cin, false, false)
+            || a.act != Act::None
+            || a.act_from != 0
+            || b.act_from != 0
+        {
             return Err("convolutions that cannot be fused".into());
         }
         let cout = a.cout + b.cout;
@@ -188,7 +211,17 @@ impl Conv {
             weight.extend_from_slice(&b.weight[r * b.cout..(r + 1) * b.cout]);
         }
         let bias = [a.bias.as_slice(), b.bias.as_slice()].concat();
-        Ok(Conv { k: a.k, stride: a.stride, cin: a.cin, cout, depthwise: false, weight, bias, act: b.act, act_from: a.cout })
+        Ok(Conv {
+            k: a.k,
+            stride: a.stride,
+            cin: a.cin,
+            cout,
+            depthwise: false,
+            weight,
+            bias,
+            act: b.act,
+            act_from: a.cout,
+        })
     }
 
     /// `y = a · W + bias` for `a` of `(oh·ow) × kdim`.
@@ -470,7 +503,8 @@ mod tests {
                             for kx in 0..k {
                                 let (iy, ix) = ((oy * s + ky) as isize - pad, (ox * s + kx) as isize - pad);
                                 if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
-                                    acc += x.data[(iy as usize * x.w + ix as usize) * x.c + cin] as f64 * w[((o * cin_g + ci) * k + ky) * k + kx] as f64;
+                                    acc += x.data[(iy as usize * x.w + ix as usize) * x.c + cin] as f64
+                                        * w[((o * cin_g + ci) * k + ky) * k + kx] as f64;
                                 }
                             }
                         }
@@ -495,7 +529,20 @@ mod tests {
     #[test]
     fn convolutions_match_the_direct_reference() {
         let x = Feature { h: 13, w: 10, c: 6, data: pseudo(13 * 10 * 6, 1) };
-        for (k, s, depthwise, cout) in [(3, 1, false, 5), (3, 2, false, 5), (1, 1, false, 5), (3, 1, false, 80), (3, 2, false, 80), (1, 1, false, 700), (1, 1, false, 7), (3, 2, false, 8), (1, 1, false, 64), (3, 1, false, 7), (3, 1, true, 6), (3, 2, true, 6)] {
+        for (k, s, depthwise, cout) in [
+            (3, 1, false, 5),
+            (3, 2, false, 5),
+            (1, 1, false, 5),
+            (3, 1, false, 80),
+            (3, 2, false, 80),
+            (1, 1, false, 700),
+            (1, 1, false, 7),
+            (3, 2, false, 8),
+            (1, 1, false, 64),
+            (3, 1, false, 7),
+            (3, 1, true, 6),
+            (3, 2, true, 6),
+        ] {
             let (cin_g, groups) = if depthwise { (1, 6) } else { (6, 1) };
             let w = pseudo(cout * cin_g * k * k, 7);
             let conv = Conv::new(&w, &[cout, cin_g, k, k], None, None, s, Act::None).unwrap();
@@ -511,7 +558,8 @@ mod tests {
     fn fused_convolutions_equal_the_separate_ones() {
         let x = Feature { h: 9, w: 7, c: 6, data: pseudo(9 * 7 * 6, 11) };
         let a = Conv::new(&pseudo(5 * 6 * 9, 2), &[5, 6, 3, 3], None, None, 1, Act::None).unwrap();
-        let b = Conv::new(&pseudo(3 * 6 * 9, 3), &[3, 6, 3, 3], Some(&[0.1, -0.2, 0.3]), None, 1, Act::Leaky(0.1)).unwrap();
+        let b =
+            Conv::new(&pseudo(3 * 6 * 9, 3), &[3, 6, 3, 3], Some(&[0.1, -0.2, 0.3]), None, 1, Act::Leaky(0.1)).unwrap();
         let f = Conv::concat(&a, &b).unwrap().forward(&x);
         let (ya, yb) = (a.forward(&x), b.forward(&x));
         let (fa, fb) = (f.channels(0, 5), f.channels(5, 3));

@@ -36,7 +36,12 @@ pub fn load_tensors(path: &Path) -> Result<BTreeMap<String, marlin_checkpoint::T
 
 /// The handler's preprocessing of each pixel of an 8-bit 3-channel image (`width·height·3`
 /// bytes, in `order`), its size checked first: float BGR minus (104, 117, 123).
-fn network_pixels(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<impl Iterator<Item = [f32; 3]> + '_, FaceError> {
+fn network_pixels(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    order: PixelOrder,
+) -> Result<impl Iterator<Item = [f32; 3]> + '_, FaceError> {
     if pixels.len() != width * height * 3 || width == 0 || height == 0 {
         return Err(FaceError::BadImage { width, height, len: pixels.len() });
     }
@@ -64,14 +69,26 @@ pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: Pixe
 pub trait FaceDetector: Send + Sync {
     /// Faces in the 8-bit 3-channel image (`order`), best first: the official handler's
     /// decoding, score > 0.7 and NMS 0.2.
-    fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError>;
+    fn detect(
+        &self,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        order: PixelOrder,
+    ) -> Result<Vec<Detection>, FaceError>;
 
     /// Where and how it computes (`cpu, 2 threads`).
     fn describe(&self) -> String;
 }
 
 impl FaceDetector for RetinaFace {
-    fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+    fn detect(
+        &self,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        order: PixelOrder,
+    ) -> Result<Vec<Detection>, FaceError> {
         RetinaFace::detect(self, pixels, width, height, order)
     }
 
@@ -93,7 +110,10 @@ impl RetinaFace {
         let not = |detail: String| FaceError::NotRetinaFace { path: path.into(), detail };
         let tensors = load_tensors(path)?;
         let net = net::Network::new(&tensors).map_err(not)?;
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| not(format!("thread pool: {e}")))?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| not(format!("thread pool: {e}")))?;
         Ok(Self { net, pool })
     }
 
@@ -114,7 +134,13 @@ impl RetinaFace {
     }
 
     /// Faces in the image, best first: the official handler's decoding, score > 0.7 and NMS 0.2.
-    pub fn detect(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+    pub fn detect(
+        &self,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        order: PixelOrder,
+    ) -> Result<Vec<Detection>, FaceError> {
         let raw = self.raw(pixels, width, height, order)?;
         Ok(postprocess::detections(&raw, width, height))
     }

@@ -86,7 +86,9 @@ impl Network {
         let mut body = Vec::new();
         // MobileNetV1-0.25's strides, block by block (the first block of stage 1 is a plain
         // conv_bn, the others conv_dw: a depthwise 3×3 then a 1×1).
-        for (stage, strides) in [("stage1", &[2, 1, 2, 1, 2, 1][..]), ("stage2", &[2, 1, 1, 1, 1, 1]), ("stage3", &[2, 1])] {
+        for (stage, strides) in
+            [("stage1", &[2, 1, 2, 1, 2, 1][..]), ("stage2", &[2, 1, 1, 1, 1, 1]), ("stage3", &[2, 1])]
+        {
             let mut layers = Vec::new();
             for (b, &stride) in strides.iter().enumerate() {
                 let p = format!("body.{stage}.{b}");
@@ -100,11 +102,19 @@ impl Network {
             body.push(layers);
         }
         let heads = |i: usize| -> Result<Heads, String> {
-            Ok(Heads { class: w.head(&format!("ClassHead.{i}"))?, bbox: w.head(&format!("BboxHead.{i}"))?, landmark: w.head(&format!("LandmarkHead.{i}"))? })
+            Ok(Heads {
+                class: w.head(&format!("ClassHead.{i}"))?,
+                bbox: w.head(&format!("BboxHead.{i}"))?,
+                landmark: w.head(&format!("LandmarkHead.{i}"))?,
+            })
         };
         Ok(Self {
             body,
-            fpn_out: [w.conv_bn("fpn.output1", 0, 1, 1, LEAKY)?, w.conv_bn("fpn.output2", 0, 1, 1, LEAKY)?, w.conv_bn("fpn.output3", 0, 1, 1, LEAKY)?],
+            fpn_out: [
+                w.conv_bn("fpn.output1", 0, 1, 1, LEAKY)?,
+                w.conv_bn("fpn.output2", 0, 1, 1, LEAKY)?,
+                w.conv_bn("fpn.output3", 0, 1, 1, LEAKY)?,
+            ],
             merge: [w.conv_bn("fpn.merge1", 0, 1, 1, LEAKY)?, w.conv_bn("fpn.merge2", 0, 1, 1, LEAKY)?],
             ssh: [w.ssh("ssh1")?, w.ssh("ssh2")?, w.ssh("ssh3")?],
             heads: [heads(0)?, heads(1)?, heads(2)?],

@@ -58,7 +58,9 @@ pub fn detections(raw: &RawOutput, width: usize, height: usize) -> Vec<Detection
         let (x1, y1) = (cx - bw / 2.0, cy - bh / 2.0);
         let (x2, y2) = (bw + x1, bh + y1);
         let m = raw.landmarks[i];
-        let landmarks = std::array::from_fn(|k| [(p[0] + m[2 * k] * VARIANCE[0] * p[2]) * w, (p[1] + m[2 * k + 1] * VARIANCE[0] * p[3]) * h]);
+        let landmarks = std::array::from_fn(|k| {
+            [(p[0] + m[2 * k] * VARIANCE[0] * p[2]) * w, (p[1] + m[2 * k + 1] * VARIANCE[0] * p[3]) * h]
+        });
         cands.push(Detection { x1: x1 * w, y1: y1 * h, x2: x2 * w, y2: y2 * h, score, landmarks });
     }
     // Descending score (numpy's argsort()[::-1]; equal scores keep no particular order).

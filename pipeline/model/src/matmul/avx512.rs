@@ -25,7 +25,15 @@ const PREFETCH: usize = 8;
 /// not null, 64 readable values.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn store(acc: &[[__m512; NV]; MR], rows: usize, c: *mut f32, ldc: usize, bias: *const f32, cols: usize, epi: Epilogue) {
+unsafe fn store(
+    acc: &[[__m512; NV]; MR],
+    rows: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    cols: usize,
+    epi: Epilogue,
+) {
     // SAFETY: per the function's contract; masked loads/stores touch only the `cols` columns.
     unsafe {
         let masks: [__mmask16; NV] = std::array::from_fn(|v| lane_mask(cols.saturating_sub(16 * v)));

@@ -242,7 +242,16 @@ pub fn matmul(a: Lhs, m: usize, lda: usize, b: &PackedB, c: &mut [f32], ldc: usi
 /// `c` must address `m` rows of `ldc` stride with `n` writable values each, and nothing else
 /// may access those values during the call.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn matmul_raw(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usize, epi: Epilogue, parallel: bool) {
+pub unsafe fn matmul_raw(
+    a: Lhs,
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    c: *mut f32,
+    ldc: usize,
+    epi: Epilogue,
+    parallel: bool,
+) {
     let (n, k) = (b.n, b.k);
     if m == 0 || n == 0 {
         return;
@@ -253,14 +262,26 @@ pub unsafe fn matmul_raw(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32,
         (Layout::RowMajor(w), Lhs::F32(a)) => unsafe { fallback(a, m, lda, w, n, k, c, ldc, bias, epi, parallel) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: forwarded contract.
-        (Layout::F32Panels(_) | Layout::Bf16Panels(_), _) => unsafe { tiled(a, m, lda, b, c, ldc, bias, epi, parallel) },
+        (Layout::F32Panels(_) | Layout::Bf16Panels(_), _) => unsafe {
+            tiled(a, m, lda, b, c, ldc, bias, epi, parallel)
+        },
         _ => panic!("left operand type does not match the packed operand"),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+unsafe fn tiled(
+    a: Lhs,
+    m: usize,
+    lda: usize,
+    b: &PackedB,
+    c: *mut f32,
+    ldc: usize,
+    bias: Option<&[f32]>,
+    epi: Epilogue,
+    parallel: bool,
+) {
     use avx512::MR;
     let (n, k) = (b.n, b.k);
     match a {
@@ -290,10 +311,28 @@ unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usi
                     let cp = out.get().add(r * ldc + p * NR);
                     match (&b.layout, a) {
                         (Layout::F32Panels(w), Lhs::F32(a)) => avx512::tile_f32(
-                            k, a[r * lda..].as_ptr(), lda, rows, w[p * k * NR..].as_ptr(), cp, ldc, bias_p, cols, epi,
+                            k,
+                            a[r * lda..].as_ptr(),
+                            lda,
+                            rows,
+                            w[p * k * NR..].as_ptr(),
+                            cp,
+                            ldc,
+                            bias_p,
+                            cols,
+                            epi,
                         ),
                         (Layout::Bf16Panels(w), Lhs::Bf16(a)) => avx512::tile_bf16(
-                            k, a[r * lda..].as_ptr(), lda, rows, w[p * k * NR..].as_ptr(), cp, ldc, bias_p, cols, epi,
+                            k,
+                            a[r * lda..].as_ptr(),
+                            lda,
+                            rows,
+                            w[p * k * NR..].as_ptr(),
+                            cp,
+                            ldc,
+                            bias_p,
+                            cols,
+                            epi,
                         ),
                         _ => panic!("left operand type does not match the packed operand"),
                     }
@@ -313,7 +352,19 @@ unsafe fn tiled(a: Lhs, m: usize, lda: usize, b: &PackedB, c: *mut f32, ldc: usi
 /// Without AVX-512: the `gemm` crate accumulates the product straight into C, which holds the
 /// bias first (added to C's old values for `Accumulate`); GELU runs over the rows afterwards.
 #[allow(clippy::too_many_arguments)]
-unsafe fn fallback(a: &[f32], m: usize, lda: usize, w: &[f32], n: usize, k: usize, c: *mut f32, ldc: usize, bias: Option<&[f32]>, epi: Epilogue, parallel: bool) {
+unsafe fn fallback(
+    a: &[f32],
+    m: usize,
+    lda: usize,
+    w: &[f32],
+    n: usize,
+    k: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: Option<&[f32]>,
+    epi: Epilogue,
+    parallel: bool,
+) {
     assert!(a.len() >= (m - 1) * lda + k && w.len() >= n * k);
     // SAFETY: row r of the output, per the caller's contract.
     let row = |r: usize| unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), n) };
@@ -331,8 +382,25 @@ unsafe fn fallback(a: &[f32], m: usize, lda: usize, w: &[f32], n: usize, k: usiz
     // ldc); bounds asserted above and by the caller.
     unsafe {
         gemm::gemm(
-            m, n, k, c, 1, ldc as isize, true, a.as_ptr(), 1, lda as isize, w.as_ptr(), k as isize, 1, 1.0, 1.0, false,
-            false, false, par,
+            m,
+            n,
+            k,
+            c,
+            1,
+            ldc as isize,
+            true,
+            a.as_ptr(),
+            1,
+            lda as isize,
+            w.as_ptr(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
         );
     }
     if epi == Epilogue::Gelu {
@@ -361,7 +429,8 @@ mod tests {
         let mut out = vec![0f32; m * n];
         for i in 0..m {
             for j in 0..n {
-                out[i * n + j] = (0..k).map(|kk| a[i * k + kk] as f64 * w[j * k + kk] as f64).sum::<f64>() as f32 + bias[j];
+                out[i * n + j] =
+                    (0..k).map(|kk| a[i * k + kk] as f64 * w[j * k + kk] as f64).sum::<f64>() as f32 + bias[j];
             }
         }
         out

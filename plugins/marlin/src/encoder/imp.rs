@@ -19,7 +19,8 @@ use super::{Backend, Precision, Tail};
 use crate::lock;
 use crate::meta::{CAPS_NAME, ClipInfo, MODEL_SHA256};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinencoder", gst::DebugColorFlags::empty(), Some("MARLIN encoder")));
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("marlinencoder", gst::DebugColorFlags::empty(), Some("MARLIN encoder")));
 
 const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_BATCH_SIZE: u32 = 1;
@@ -113,7 +114,8 @@ impl Stream {
     fn take(&mut self, key: Option<u64>, clips: Vec<marlin_media::sampling::Clip<Arc<Vec<u8>>>>) {
         let Some(t) = self.tracks.get_mut(&key) else { return };
         for clip in clips {
-            let (first, last) = (clip.frame_indices.first().copied().unwrap_or(0), clip.frame_indices.last().copied().unwrap_or(0));
+            let (first, last) =
+                (clip.frame_indices.first().copied().unwrap_or(0), clip.frame_indices.last().copied().unwrap_or(0));
             let (pts, _) = t.times.get(&first).copied().unwrap_or((None, None));
             let end = t.times.get(&last).and_then(|(p, d)| Some((*p)? + d.unwrap_or(gst::ClockTime::ZERO)));
             let duration = pts.zip(end).map(|(s, e)| e.saturating_sub(s));
@@ -122,7 +124,12 @@ impl Stream {
                 frames.extend_from_slice(f);
             }
             t.times.retain(|&i, _| i > first);
-            self.batch.push(ClipJob { frames, info: ClipInfo { index: clip.index as u64, first_frame: first, last_frame: last, track: key }, pts, duration });
+            self.batch.push(ClipJob {
+                frames,
+                info: ClipInfo { index: clip.index as u64, first_frame: first, last_frame: last, track: key },
+                pts,
+                duration,
+            });
         }
     }
 
@@ -166,11 +173,17 @@ impl ObjectSubclass for Encoder {
 
     fn with_class(klass: &Self::Class) -> Self {
         let sinkpad = gst::Pad::builder_from_template(&klass.pad_template("sink").expect("sink template"))
-            .chain_function(|pad, parent, buffer| Encoder::catch_panic_pad_function(parent, || Err(gst::FlowError::Error), |e| e.chain(pad, buffer)))
-            .event_function(|pad, parent, event| Encoder::catch_panic_pad_function(parent, || false, |e| e.sink_event(pad, event)))
+            .chain_function(|pad, parent, buffer| {
+                Encoder::catch_panic_pad_function(parent, || Err(gst::FlowError::Error), |e| e.chain(pad, buffer))
+            })
+            .event_function(|pad, parent, event| {
+                Encoder::catch_panic_pad_function(parent, || false, |e| e.sink_event(pad, event))
+            })
             .build();
         let srcpad = gst::Pad::builder_from_template(&klass.pad_template("src").expect("src template"))
-            .query_function(|pad, parent, query| Encoder::catch_panic_pad_function(parent, || false, |e| e.src_query(pad, query)))
+            .query_function(|pad, parent, query| {
+                Encoder::catch_panic_pad_function(parent, || false, |e| e.src_query(pad, query))
+            })
             .build();
         Self {
             sinkpad,
@@ -271,10 +284,15 @@ impl ElementImpl for Encoder {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let src = gst::Caps::builder(CAPS_NAME).field("dim", gst::IntRange::new(1, i32::MAX)).field("tokens", gst::IntRange::new(1, i32::MAX)).build();
+            let src = gst::Caps::builder(CAPS_NAME)
+                .field("dim", gst::IntRange::new(1, i32::MAX))
+                .field("tokens", gst::IntRange::new(1, i32::MAX))
+                .build();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &src).expect("src template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &sink_caps()).expect("sink template"),
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &src)
+                    .expect("src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &sink_caps())
+                    .expect("sink template"),
             ]
         });
         TEMPLATES.as_ref()
@@ -303,8 +321,14 @@ impl Encoder {
     /// Loads the model and starts the worker.
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = lock(&self.settings).clone();
-        let spec = s.model.clone().ok_or_else(|| gst::error_msg!(gst::ResourceError::NotFound, ("no model: set the `model` property to a checkpoint or a released name")))?;
-        let path = marlin_hub::resolve_checkpoint(&spec).map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
+        let spec = s.model.clone().ok_or_else(|| {
+            gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("no model: set the `model` property to a checkpoint or a released name")
+            )
+        })?;
+        let path = marlin_hub::resolve_checkpoint(&spec)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
         let config = s
             .config
             .as_deref()
@@ -315,7 +339,8 @@ impl Encoder {
             Precision::F32 => marlin_model::Precision::F32,
             Precision::Bf16 => marlin_model::Precision::Bf16,
         };
-        let (cfg, weights) = marlin_model::Marlin::read(&path, config).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load model {}: {}", spec, e)))?;
+        let (cfg, weights) = marlin_model::Marlin::read(&path, config)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load model {}: {}", spec, e)))?;
         let options = marlin_onnx::EngineOptions {
             threads: s.threads as usize,
             precision,
@@ -323,12 +348,27 @@ impl Encoder {
             ..Default::default()
         };
         let backend: marlin_onnx::Backend = s.backend.into();
-        let encoder = marlin_onnx::open_engine(backend, cfg.clone(), weights.encoder, &options)
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("cannot start the {} backend: {}", backend.name(), e)))?;
-        gst::info!(CAT, imp = self, "loaded {} ({}, dim {}) on {}", path.display(), cfg.name, encoder.dim(), encoder.describe());
+        let encoder = marlin_onnx::open_engine(backend, cfg.clone(), weights.encoder, &options).map_err(|e| {
+            gst::error_msg!(gst::LibraryError::Init, ("cannot start the {} backend: {}", backend.name(), e))
+        })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "loaded {} ({}, dim {}) on {}",
+            path.display(),
+            cfg.name,
+            encoder.dim(),
+            encoder.describe()
+        );
         let tokens = if s.keep_seq { cfg.num_tokens() } else { 1 };
         let sha = marlin_batch::sha256_file(&path).map_err(|e| gst::error_msg!(gst::ResourceError::Read, ("{}", e)))?;
-        *lock(&self.caps) = Some(gst::Caps::builder(CAPS_NAME).field("dim", encoder.dim() as i32).field("tokens", tokens as i32).field(MODEL_SHA256, sha).build());
+        *lock(&self.caps) = Some(
+            gst::Caps::builder(CAPS_NAME)
+                .field("dim", encoder.dim() as i32)
+                .field("tokens", tokens as i32)
+                .field(MODEL_SHA256, sha)
+                .build(),
+        );
         let sampling = SamplingOptions {
             clip_frames: cfg.n_frames,
             sample_rate: s.sample_rate as usize,
@@ -339,12 +379,25 @@ impl Encoder {
             },
             max_clips: None,
         };
-        ClipSampler::<Arc<Vec<u8>>>::new(sampling).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-        *lock(&self.stream) = Some(Stream { info: None, sampling, tracks: HashMap::new(), batch: Vec::new(), batch_size: s.batch_size.max(1) as usize });
+        ClipSampler::<Arc<Vec<u8>>>::new(sampling)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+        *lock(&self.stream) = Some(Stream {
+            info: None,
+            sampling,
+            tracks: HashMap::new(),
+            batch: Vec::new(),
+            batch_size: s.batch_size.max(1) as usize,
+        });
         self.flushing.store(false, Ordering::SeqCst);
         *lock(&self.flow) = Ok(gst::FlowSuccess::Ok);
         let (jobs, rx) = sync_channel::<Job>(1);
-        let (srcpad, element, flow, flushing, keep_seq) = (self.srcpad.clone(), self.obj().downgrade(), Arc::clone(&self.flow), Arc::clone(&self.flushing), s.keep_seq);
+        let (srcpad, element, flow, flushing, keep_seq) = (
+            self.srcpad.clone(),
+            self.obj().downgrade(),
+            Arc::clone(&self.flow),
+            Arc::clone(&self.flushing),
+            s.keep_seq,
+        );
         let handle = std::thread::Builder::new()
             .name("marlin-encoder".into())
             .spawn(move || work(rx, encoder.as_ref(), keep_seq, &srcpad, &element, &flow, &flushing))
@@ -431,7 +484,11 @@ impl Encoder {
                 let info = match gst_video::VideoInfo::from_caps(&caps) {
                     Ok(i) if i.format() == gst_video::VideoFormat::Rgb && i.width() == 224 && i.height() == 224 => i,
                     _ => {
-                        gst::element_imp_error!(self, gst::CoreError::Negotiation, ("marlinencoder takes 224x224 RGB face crops, got {}", caps));
+                        gst::element_imp_error!(
+                            self,
+                            gst::CoreError::Negotiation,
+                            ("marlinencoder takes 224x224 RGB face crops, got {}", caps)
+                        );
                         return false;
                     }
                 };

@@ -32,7 +32,10 @@ pub enum Backend {
     OnnxCpu,
     #[enum_value(name = "cuda: ONNX Runtime's CUDA provider (plugin built with the cuda feature)", nick = "cuda")]
     Cuda,
-    #[enum_value(name = "tensorrt: TensorRT fp16 through ONNX Runtime (plugin built with the tensorrt feature)", nick = "tensorrt")]
+    #[enum_value(
+        name = "tensorrt: TensorRT fp16 through ONNX Runtime (plugin built with the tensorrt feature)",
+        nick = "tensorrt"
+    )]
     Tensorrt,
 }
 

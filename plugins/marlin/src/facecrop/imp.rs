@@ -15,11 +15,13 @@ use marlin_faces::crop::FACE_SIZE;
 use marlin_faces::{CropOptions, DetectedCropper, FrameRef, Pick};
 
 use super::{CropMode, FacePick};
-use crate::lock;
 use crate::frames::{FORMATS, RgbConverter};
+use crate::lock;
 use crate::meta::{Face, add_face, faces};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinfacecrop", gst::DebugColorFlags::empty(), Some("MARLIN face crops")));
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("marlinfacecrop", gst::DebugColorFlags::empty(), Some("MARLIN face crops"))
+});
 
 const DEFAULT_SMOOTHING: f64 = 0.5;
 
@@ -93,11 +95,21 @@ impl ObjectImpl for FaceCrop {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
-                glib::ParamSpecEnum::builder_with_default("mode", CropMode::default()).nick("Mode").blurb("How faces are cropped").mutable_ready().build(),
-                glib::ParamSpecEnum::builder_with_default("faces", FacePick::default()).nick("Faces").blurb("Which face each crop follows").mutable_ready().build(),
+                glib::ParamSpecEnum::builder_with_default("mode", CropMode::default())
+                    .nick("Mode")
+                    .blurb("How faces are cropped")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("faces", FacePick::default())
+                    .nick("Faces")
+                    .blurb("Which face each crop follows")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecDouble::builder("smoothing")
                     .nick("Smoothing")
-                    .blurb("Weight of the newest box in the temporal smoothing, 0 < w <= 1 (1: off; compat never smooths)")
+                    .blurb(
+                        "Weight of the newest box in the temporal smoothing, 0 < w <= 1 (1: off; compat never smooths)",
+                    )
                     .minimum(0.01)
                     .maximum(1.0)
                     .default_value(DEFAULT_SMOOTHING)
@@ -132,11 +144,17 @@ impl ObjectImpl for FaceCrop {
 impl GstObjectImpl for FaceCrop {}
 
 fn out_caps() -> gst::Caps {
-    gst_video::VideoCapsBuilder::new().format(gst_video::VideoFormat::Rgb).width(FACE_SIZE as i32).height(FACE_SIZE as i32).build()
+    gst_video::VideoCapsBuilder::new()
+        .format(gst_video::VideoFormat::Rgb)
+        .width(FACE_SIZE as i32)
+        .height(FACE_SIZE as i32)
+        .build()
 }
 
 fn in_caps() -> gst::Caps {
-    gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().map(|f| gst_video::VideoFormat::from_string(f))).build()
+    gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS.iter().map(|f| gst_video::VideoFormat::from_string(f)))
+        .build()
 }
 
 impl ElementImpl for FaceCrop {
@@ -156,8 +174,10 @@ impl ElementImpl for FaceCrop {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &out_caps()).expect("src template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &in_caps()).expect("sink template"),
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &out_caps())
+                    .expect("src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &in_caps())
+                    .expect("sink template"),
             ]
         });
         TEMPLATES.as_ref()
@@ -188,7 +208,12 @@ impl BaseTransformImpl for FaceCrop {
         Ok(())
     }
 
-    fn transform_caps(&self, direction: gst::PadDirection, caps: &gst::Caps, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
         let other = match direction {
             gst::PadDirection::Sink => keep_rate(caps, out_caps()),
             _ => keep_rate(caps, in_caps()),
@@ -204,8 +229,10 @@ impl BaseTransformImpl for FaceCrop {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {incaps}: {e}"))?;
-        let out_info = gst_video::VideoInfo::from_caps(outcaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {outcaps}: {e}"))?;
+        let info =
+            gst_video::VideoInfo::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {incaps}: {e}"))?;
+        let out_info = gst_video::VideoInfo::from_caps(outcaps)
+            .map_err(|e| gst::loggable_error!(CAT, "bad caps {outcaps}: {e}"))?;
         let converter = RgbConverter::new(info).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
         let settings = *lock(&self.settings);
         let mut state = lock(&self.state);
@@ -263,10 +290,17 @@ impl FaceCrop {
         if all {
             let options = lock(&self.settings).options();
             for face in &found {
-                let t = tracks.entry(face.track).or_insert_with(|| TrackCrop { cropper: DetectedCropper::new(options), seen: index });
+                let t = tracks
+                    .entry(face.track)
+                    .or_insert_with(|| TrackCrop { cropper: DetectedCropper::new(options), seen: index });
                 t.seen = index;
                 let crop = t.cropper.crop(f, std::slice::from_ref(&face.detection));
-                out.push(self.output(inbuf, out_info, &crop.pixels, Some(&Face { per_track: true, ..face.clone() }))?);
+                out.push(self.output(
+                    inbuf,
+                    out_info,
+                    &crop.pixels,
+                    Some(&Face { per_track: true, ..face.clone() }),
+                )?);
             }
             tracks.retain(|_, t| index - t.seen <= TRACK_MEMORY);
         } else {
@@ -279,7 +313,13 @@ impl FaceCrop {
     }
 
     /// A crop as an output buffer with the input's timestamps and the face it follows.
-    fn output(&self, inbuf: &gst::Buffer, out_info: &gst_video::VideoInfo, pixels: &[u8], face: Option<&Face>) -> Result<gst::Buffer, gst::FlowError> {
+    fn output(
+        &self,
+        inbuf: &gst::Buffer,
+        out_info: &gst_video::VideoInfo,
+        pixels: &[u8],
+        face: Option<&Face>,
+    ) -> Result<gst::Buffer, gst::FlowError> {
         let mut outbuf = gst::Buffer::with_size(out_info.size()).map_err(|_| gst::FlowError::Error)?;
         {
             let b = outbuf.get_mut().ok_or(gst::FlowError::Error)?;
@@ -288,7 +328,8 @@ impl FaceCrop {
             b.set_duration(inbuf.duration());
             b.set_offset(inbuf.offset());
             b.set_flags(inbuf.flags() & (gst::BufferFlags::DISCONT | gst::BufferFlags::DELTA_UNIT));
-            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(&mut *b, out_info).map_err(|_| gst::FlowError::Error)?;
+            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(&mut *b, out_info)
+                .map_err(|_| gst::FlowError::Error)?;
             let stride = frame.plane_stride()[0] as usize;
             let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
             let row = FACE_SIZE * 3;

@@ -22,9 +22,15 @@ glib::wrapper! {
 pub enum CropMode {
     /// The official square, detector fed BGR, smoothed, last face held
     #[default]
-    #[enum_value(name = "marlin: the official square around the face, smoothed, the last face held over face-less frames", nick = "marlin")]
+    #[enum_value(
+        name = "marlin: the official square around the face, smoothed, the last face held over face-less frames",
+        nick = "marlin"
+    )]
     Marlin,
-    #[enum_value(name = "compat: the official crops bit for bit (use with marlinfacedetect compat=true)", nick = "compat")]
+    #[enum_value(
+        name = "compat: the official crops bit for bit (use with marlinfacedetect compat=true)",
+        nick = "compat"
+    )]
     Compat,
     #[enum_value(name = "aligned: 5-point similarity warp onto ArcFace's template scaled to 224", nick = "aligned")]
     Aligned,
@@ -40,7 +46,10 @@ pub enum FacePick {
     Largest,
     #[enum_value(name = "score: the best-scored face (the official choice)", nick = "score")]
     Score,
-    #[enum_value(name = "all: a crop per face track and frame; marlinencoder cuts each track into clips of its own", nick = "all")]
+    #[enum_value(
+        name = "all: a crop per face track and frame; marlinencoder cuts each track into clips of its own",
+        nick = "all"
+    )]
     All,
 }
 

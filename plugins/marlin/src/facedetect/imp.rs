@@ -12,11 +12,13 @@ use marlin_faces::{CropOptions, FaceDetector, FrameRef, Tracker};
 
 use crate::encoder::Backend;
 
-use crate::lock;
 use crate::frames::{FORMATS, RgbConverter};
+use crate::lock;
 use crate::meta::{Face, add_face};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinfacedetect", gst::DebugColorFlags::empty(), Some("MARLIN face detector")));
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("marlinfacedetect", gst::DebugColorFlags::empty(), Some("MARLIN face detector"))
+});
 
 const DEFAULT_THRESHOLD: f64 = 0.7;
 const DEFAULT_MIN_FACE_SIZE: f64 = 0.0;
@@ -189,10 +191,14 @@ impl ElementImpl for FaceDetect {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().map(|f| gst_video::VideoFormat::from_string(f))).build();
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list(FORMATS.iter().map(|f| gst_video::VideoFormat::from_string(f)))
+                .build();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).expect("src template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("sink template"),
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
+                    .expect("src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("sink template"),
             ]
         });
         TEMPLATES.as_ref()
@@ -206,13 +212,24 @@ impl BaseTransformImpl for FaceDetect {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let path = crate::frames::detector_path(settings.model.as_deref()).map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
-        let options = marlin_onnx::EngineOptions { threads: settings.threads as usize, onnxruntime: settings.onnxruntime.as_ref().map(Into::into), ..Default::default() };
+        let path = crate::frames::detector_path(settings.model.as_deref())
+            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
+        let options = marlin_onnx::EngineOptions {
+            threads: settings.threads as usize,
+            onnxruntime: settings.onnxruntime.as_ref().map(Into::into),
+            ..Default::default()
+        };
         let detector = marlin_onnx::open_detector(settings.backend.into(), &path, &options)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load the face detector: {}", e)))?;
         gst::info!(CAT, imp = self, "loaded {} on {}", path.display(), detector.describe());
-        *lock(&self.state) =
-            Some(State { detector, converter: None, rgb: Vec::new(), tracker: Tracker::default(), frame: 0, last: Vec::new() });
+        *lock(&self.state) = Some(State {
+            detector,
+            converter: None,
+            rgb: Vec::new(),
+            tracker: Tracker::default(),
+            frame: 0,
+            last: Vec::new(),
+        });
         Ok(())
     }
 
@@ -222,7 +239,8 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {incaps}: {e}"))?;
+        let info =
+            gst_video::VideoInfo::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "bad caps {incaps}: {e}"))?;
         let converter = RgbConverter::new(info).map_err(|e| gst::loggable_error!(CAT, "{e}"))?;
         if let Some(state) = lock(&self.state).as_mut() {
             state.converter = Some(converter);
@@ -266,7 +284,11 @@ impl BaseTransformImpl for FaceDetect {
             let found = if settings.compat {
                 detect_compat(detector.as_ref(), &f)
             } else {
-                let options = CropOptions { max_side: (settings.max_side > 0).then_some(settings.max_side as usize), min_face: settings.min_face_size as f32, ..Default::default() };
+                let options = CropOptions {
+                    max_side: (settings.max_side > 0).then_some(settings.max_side as usize),
+                    min_face: settings.min_face_size as f32,
+                    ..Default::default()
+                };
                 faces_in(detector.as_ref(), &f, &options)
             };
             let mut dets = match found {
@@ -278,7 +300,11 @@ impl BaseTransformImpl for FaceDetect {
             };
             dets.retain(|d| f64::from(d.score) >= settings.threshold);
             let ids = tracker.update(index, &dets);
-            *last = dets.into_iter().zip(ids).map(|(detection, track)| Face { detection, track, detected: true, per_track: false }).collect();
+            *last = dets
+                .into_iter()
+                .zip(ids)
+                .map(|(detection, track)| Face { detection, track, detected: true, per_track: false })
+                .collect();
             gst::trace!(CAT, imp = self, "frame {index}: {} faces", last.len());
         } else {
             last.iter_mut().for_each(|f| f.detected = false);

@@ -12,7 +12,9 @@ use gst_base::subclass::prelude::*;
 use crate::lock;
 use crate::meta::{CAPS_NAME, ClipInfo, MODEL_SHA256, Score};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinprobe", gst::DebugColorFlags::empty(), Some("MARLIN probe scoring")));
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("marlinprobe", gst::DebugColorFlags::empty(), Some("MARLIN probe scoring"))
+});
 
 /// `threshold` when the probe's own is used.
 const PROBE_THRESHOLD: f64 = -1.0;
@@ -54,7 +56,11 @@ impl ObjectImpl for Probe {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
-                glib::ParamSpecString::builder("probe").nick("Probe").blurb("A probe file from `marlin probe train|import`").mutable_ready().build(),
+                glib::ParamSpecString::builder("probe")
+                    .nick("Probe")
+                    .blurb("A probe file from `marlin probe train|import`")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecDouble::builder("threshold")
                     .nick("Threshold")
                     .blurb("Label positive from this probability (-1: the probe's own threshold)")
@@ -105,10 +111,15 @@ impl ElementImpl for Probe {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst::Caps::builder(CAPS_NAME).field("dim", gst::IntRange::new(1, i32::MAX)).field("tokens", 1i32).build();
+            let caps = gst::Caps::builder(CAPS_NAME)
+                .field("dim", gst::IntRange::new(1, i32::MAX))
+                .field("tokens", 1i32)
+                .build();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).expect("src template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("sink template"),
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
+                    .expect("src template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("sink template"),
             ]
         });
         TEMPLATES.as_ref()
@@ -121,9 +132,19 @@ impl BaseTransformImpl for Probe {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let path = lock(&self.settings).probe.clone().map(PathBuf::from).ok_or_else(|| gst::error_msg!(gst::ResourceError::NotFound, ("no probe: set the `probe` property to a probe file")))?;
-        let probe = marlin_probe::Probe::load(&path).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
-        gst::info!(CAT, imp = self, "loaded {} ({} features of {})", path.display(), probe.model.dim, probe.model.architecture);
+        let path = lock(&self.settings).probe.clone().map(PathBuf::from).ok_or_else(|| {
+            gst::error_msg!(gst::ResourceError::NotFound, ("no probe: set the `probe` property to a probe file"))
+        })?;
+        let probe =
+            marlin_probe::Probe::load(&path).map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "loaded {} ({} features of {})",
+            path.display(),
+            probe.model.dim,
+            probe.model.architecture
+        );
         *lock(&self.state) = Some(State { probe, path, dim: None });
         Ok(())
     }
@@ -157,7 +178,11 @@ impl BaseTransformImpl for Probe {
         let features: Vec<f64> = {
             let map = buf.map_readable().map_err(|_| gst::FlowError::Error)?;
             if map.len() != dim * 4 {
-                gst::element_imp_error!(self, gst::StreamError::Format, ("a feature buffer of {} bytes; the caps say {dim} float32 values", map.len()));
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("a feature buffer of {} bytes; the caps say {dim} float32 values", map.len())
+                );
                 return Err(gst::FlowError::Error);
             }
             map.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()

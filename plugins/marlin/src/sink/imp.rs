@@ -7,14 +7,15 @@ use std::sync::{LazyLock, Mutex};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use gst_base::subclass::prelude::*;
 use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
 use marlin_npy::RowFile;
 
 use crate::lock;
 use crate::meta::{CAPS_NAME, ClipInfo};
 
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| gst::DebugCategory::new("marlinsink", gst::DebugColorFlags::empty(), Some("MARLIN feature sink")));
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("marlinsink", gst::DebugColorFlags::empty(), Some("MARLIN feature sink")));
 
 #[derive(Debug, Clone, Default)]
 struct Settings {
@@ -63,10 +64,26 @@ impl ObjectImpl for Sink {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
-                glib::ParamSpecString::builder("location").nick("Location").blurb("Output features (.npy)").mutable_ready().build(),
-                glib::ParamSpecString::builder("csv-location").nick("CSV location").blurb("Output rows (.csv), one per feature row (optional)").mutable_ready().build(),
-                glib::ParamSpecString::builder("video-id").nick("Video id").blurb("Written in every CSV row").mutable_ready().build(),
-                glib::ParamSpecString::builder("label").nick("Label").blurb("Written in every CSV row").mutable_ready().build(),
+                glib::ParamSpecString::builder("location")
+                    .nick("Location")
+                    .blurb("Output features (.npy)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("csv-location")
+                    .nick("CSV location")
+                    .blurb("Output rows (.csv), one per feature row (optional)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("video-id")
+                    .nick("Video id")
+                    .blurb("Written in every CSV row")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("label")
+                    .nick("Label")
+                    .blurb("Written in every CSV row")
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -114,8 +131,14 @@ impl ElementImpl for Sink {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst::Caps::builder(CAPS_NAME).field("dim", gst::IntRange::new(1, i32::MAX)).field("tokens", gst::IntRange::new(1, i32::MAX)).build();
-            vec![gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).expect("sink template")]
+            let caps = gst::Caps::builder(CAPS_NAME)
+                .field("dim", gst::IntRange::new(1, i32::MAX))
+                .field("tokens", gst::IntRange::new(1, i32::MAX))
+                .build();
+            vec![
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("sink template"),
+            ]
         });
         TEMPLATES.as_ref()
     }
@@ -131,9 +154,16 @@ impl BaseSinkImpl for Sink {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         if settings.location.is_none() {
-            return Err(gst::error_msg!(gst::ResourceError::NotFound, ("no location: set the `location` property to the output .npy")));
+            return Err(gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("no location: set the `location` property to the output .npy")
+            ));
         }
-        *lock(&self.state) = Some(State { settings, csv: String::from("row,video_id,label,clip_index,track_id,first_frame,last_frame,start_s,end_s\n"), ..Default::default() });
+        *lock(&self.state) = Some(State {
+            settings,
+            csv: String::from("row,video_id,label,clip_index,track_id,first_frame,last_frame,start_s,end_s\n"),
+            ..Default::default()
+        });
         Ok(())
     }
 
@@ -149,7 +179,8 @@ impl BaseSinkImpl for Sink {
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let s = caps.structure(0).ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
         let dim = s.get::<i32>("dim").map_err(|e| gst::loggable_error!(CAT, "caps without dim: {e}"))? as usize;
-        let tokens = s.get::<i32>("tokens").map_err(|e| gst::loggable_error!(CAT, "caps without tokens: {e}"))? as usize;
+        let tokens =
+            s.get::<i32>("tokens").map_err(|e| gst::loggable_error!(CAT, "caps without tokens: {e}"))? as usize;
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
         if state.shape.is_some_and(|old| old != (dim, tokens)) {
@@ -186,7 +217,8 @@ impl BaseSinkImpl for Sink {
             return Err(gst::FlowError::Error);
         }
         let info = ClipInfo::from_buffer(buffer);
-        let secs = |t: Option<gst::ClockTime>| t.map_or_else(String::new, |t| format!("{:.3}", t.nseconds() as f64 / 1e9));
+        let secs =
+            |t: Option<gst::ClockTime>| t.map_or_else(String::new, |t| format!("{:.3}", t.nseconds() as f64 / 1e9));
         let end = buffer.pts().zip(buffer.duration()).map(|(p, d)| p + d);
         let field = |v: &Option<String>| {
             let v = v.clone().unwrap_or_default();
