@@ -138,7 +138,7 @@ fn a_config_that_contradicts_the_weights_is_reported() {
 #[test]
 fn unknown_architecture_asks_for_a_config() {
     let e = load_err(&oracle("models/marlin_tiny.encoder.pt"), None);
-    assert_mentions(&e, &["marlin_tiny.encoder.pt", "width 64 and depth 2", "--config"]);
+    assert_mentions(&e, &["marlin_tiny.encoder.pt", "width 64 and depth 2", "--model-config"]);
 }
 
 #[test]

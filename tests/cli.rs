@@ -13,7 +13,7 @@ fn encode_tiny(layout: &str, clip: &Path, out: &Path, extra: &[&str]) -> std::pr
         "encode",
         "--model",
         model.to_str().unwrap(),
-        "--config",
+        "--model-config",
         config.to_str().unwrap(),
         "--clip",
         clip.to_str().unwrap(),
@@ -107,4 +107,47 @@ fn a_released_name_that_is_not_downloaded_says_how_to_fetch_it() {
     assert!(stderr(&o).contains("marlin models fetch vit_base_ytf"), "{}", stderr(&o));
     let o = marlin(&["encode", "--model", "no/such/file.pt", "--clip", "x.npy", "-o", "y.npy"], &[]);
     assert!(stderr(&o).contains("no/such/file.pt: no such checkpoint file"), "{}", stderr(&o));
+}
+
+#[test]
+fn config_keeps_working_under_its_old_name_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.npy");
+    let (model, config, clip) =
+        (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"), oracle("clips/face.u8.npy"));
+    let o = marlin(
+        &["encode", "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap()]
+            .into_iter()
+            .chain(["--clip", clip.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: --config here is the model YAML: it is now --model-config"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_model_config_given_as_featurize_settings_names_the_flag_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = oracle("models/marlin_tiny.encoder.pt");
+    let o = marlin(
+        &[
+            "featurize",
+            crate::util::media("marlin/cropped05.mp4").to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--settings",
+            oracle("marlin_tiny.yaml").to_str().unwrap(),
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("marlin_tiny.yaml") && e.contains("MARLIN model config") && e.contains("--model-config"), "{e}");
 }

@@ -52,10 +52,16 @@ fn settings(dir: &Path) -> PathBuf {
 }
 
 fn featurize_args(inputs: &Path, settings: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> =
-        ["featurize", inputs.to_str().unwrap(), "--config", settings.to_str().unwrap(), "--out", out.to_str().unwrap()]
-            .map(String::from)
-            .to_vec();
+    let mut a: Vec<String> = [
+        "featurize",
+        inputs.to_str().unwrap(),
+        "--settings",
+        settings.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
     a.extend(["--model".into(), oracle("models/marlin_tiny.encoder.pt").display().to_string()]);
     a.extend(["--model-config".into(), oracle("marlin_tiny.yaml").display().to_string()]);
     a.extend(extra.iter().map(|s| s.to_string()));

@@ -73,7 +73,7 @@ fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tiny.onnx");
     let (model, yaml) = (oracle("models/marlin_tiny.full.pt"), oracle("marlin_tiny.yaml"));
-    let base = ["export-onnx", "--model", model.to_str().unwrap(), "--config", yaml.to_str().unwrap()];
+    let base = ["export-onnx", "--model", model.to_str().unwrap(), "--model-config", yaml.to_str().unwrap()];
     let run = |extra: &[&str]| crate::util::marlin(&[&base[..], extra].concat(), &[]);
     let o = run(&["-o", out.to_str().unwrap(), "--input", "patches", "--keep-seq", "--dynamic-batch", "--opset", "20"]);
     assert!(o.status.success(), "{}", crate::util::stderr(&o));
@@ -141,7 +141,7 @@ fn compat_crops_with_the_onnx_detector_give_the_same_features() {
                 backend,
                 "--model",
                 oracle("models/marlin_tiny.encoder.pt").to_str().unwrap(),
-                "--config",
+                "--model-config",
                 oracle("marlin_tiny.yaml").to_str().unwrap(),
                 "--onnxruntime",
                 ort.to_str().unwrap(),
@@ -193,7 +193,7 @@ fn unavailable_backends_say_what_is_missing() {
                     "encode",
                     "--model",
                     model.to_str().unwrap(),
-                    "--config",
+                    "--model-config",
                     yaml.to_str().unwrap(),
                     "--clip",
                     clip.to_str().unwrap(),

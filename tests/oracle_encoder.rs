@@ -68,7 +68,7 @@ fn full_checkpoint_reconstructs_as_the_official_forward() {
 
 #[test]
 fn vit_small_f16_safetensors_matches_the_oracle() {
-    // no --config: the vit_small preset is chosen from the weights' shapes
+    // no --model-config: the vit_small preset is chosen from the weights' shapes
     let model =
         Marlin::load(&oracle("models/marlin_vit_small_random.encoder.f16.safetensors"), None, 0, Precision::F32)
             .unwrap();

@@ -146,7 +146,7 @@ fn train_score_import_and_refuse_another_model() {
             head.to_str().unwrap(),
             "--model",
             m.to_str().unwrap(),
-            "--config",
+            "--model-config",
             cfg.to_str().unwrap(),
             "-o",
             imported.to_str().unwrap(),

@@ -6,7 +6,7 @@ use crate::util::{marlin, max_abs_diff, media, oracle, read_f32, stderr};
 fn tiny(args: &[&str]) -> std::process::Output {
     let model = oracle("models/marlin_tiny.full.pt");
     let config = oracle("marlin_tiny.yaml");
-    let mut all = vec!["reconstruct", "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap()];
+    let mut all = vec!["reconstruct", "--model", model.to_str().unwrap(), "--model-config", config.to_str().unwrap()];
     all.extend_from_slice(args);
     marlin(&all, &[])
 }
@@ -79,7 +79,7 @@ fn errors_name_what_is_wrong() {
             clip.to_str().unwrap(),
             "--model",
             encoder_only.to_str().unwrap(),
-            "--config",
+            "--model-config",
             config.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),

@@ -49,7 +49,7 @@ fn oracle_models() -> Vec<(&'static str, String, Vec<String>)> {
         (
             "marlin_tiny",
             s(oracle("models/marlin_tiny.encoder.pt")),
-            vec!["--config".into(), s(oracle("marlin_tiny.yaml"))],
+            vec!["--model-config".into(), s(oracle("marlin_tiny.yaml"))],
         ),
         ("marlin_vit_small_random", s(oracle("models/marlin_vit_small_random.encoder.f16.safetensors")), vec![]),
     ]

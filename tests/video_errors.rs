@@ -108,7 +108,7 @@ fn extract_reports_bad_video_without_output() {
             text.to_str().unwrap(),
             "--model",
             model.to_str().unwrap(),
-            "--config",
+            "--model-config",
             config.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),

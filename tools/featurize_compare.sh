@@ -27,7 +27,7 @@ for r in $(seq 1 "$rounds"); do
         [ "$run" != "$preset" ] && detector_backend=${run#*:}
         rm -rf "$work/out"
         /usr/bin/time -f "%e %M" -o "$work/time" target/release/marlin featurize "${videos[@]}" \
-            --config "configs/$preset.yaml" --model "$model" --detector "$det" --detector-backend "$detector_backend" \
+            --settings "configs/$preset.yaml" --model "$model" --detector "$det" --detector-backend "$detector_backend" \
             --onnxruntime "$ort" --out "$work/out" --quiet 2>/dev/null
         read -r wall rss < "$work/time"
         echo "round=$r marlin-rs config=$preset detector=$detector_backend total_s=$wall peak_rss_mb=$((rss / 1024)) rows=$(($(wc -l < "$work/out/clips.csv") - 1))"

@@ -20,7 +20,7 @@ for n in "${counts[@]}"; do
     for i in $(seq 1 "$n"); do
         ln -s "$media/${names[i % 4]}.mp4" "$work/in/v$i.mp4"
     done
-    /usr/bin/time -f "%e %M" -o "$work/time" target/release/marlin featurize "$work/in" --config "$work/settings.yaml" \
+    /usr/bin/time -f "%e %M" -o "$work/time" target/release/marlin featurize "$work/in" --settings "$work/settings.yaml" \
         --model ../shared/oracle/models/marlin_tiny.encoder.pt --model-config ../shared/oracle/marlin_tiny.yaml \
         --out "$work/out" --quiet 2>/dev/null
     read -r wall rss < "$work/time"

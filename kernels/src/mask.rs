@@ -24,25 +24,17 @@
 use crate::KernelError;
 use crate::patchify::TubeletShape;
 
-/// A masking rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MaskStrategy {
-    Random,
-    Tube,
-    Frame,
-    Fasking,
-}
-
-impl std::str::FromStr for MaskStrategy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "random" => Ok(Self::Random),
-            "tube" => Ok(Self::Tube),
-            "frame" => Ok(Self::Frame),
-            "fasking" => Ok(Self::Fasking),
-            _ => Err(format!("unknown mask strategy {s:?} (random, tube, frame, fasking)")),
-        }
+marlin_settings::named! {
+    /// A masking rule (true = visible; exactly int(tokens·(1−ratio)) tokens stay visible).
+    pub enum MaskStrategy: "mask", default Tube {
+        /// Any tokens (VideoMAE).
+        Random = "random",
+        /// The same positions in every time step (VideoMAE).
+        Tube = "tube",
+        /// Whole time steps.
+        Frame = "frame",
+        /// MARLIN's face-guided masking, from face-parsing label maps.
+        Fasking = "fasking",
     }
 }
 

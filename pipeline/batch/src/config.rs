@@ -1,12 +1,15 @@
 //! The featurisation settings: a YAML file (`configs/default.yaml` documents every key) read
 //! with serde_norway, unknown keys refused with their line; command-line flags override it.
+//! Every choice is the library's own type (its names come from `marlin-settings`) and every
+//! default the library's `Default`.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use marlin_faces::{CropMode, CropOptions, Pick};
+use marlin_faces::{CropMode, CropOptions, Faces};
 use marlin_media::sampling::{SamplingOptions, TailPolicy};
 use marlin_media::{ColourMode, DecodeOptions, DecoderChoice};
+use marlin_model::{Backend, Precision};
+use marlin_settings::Bounds;
 use serde::{Deserialize, Serialize};
 
 use crate::BatchError;
@@ -20,14 +23,13 @@ pub struct FeaturizeConfig {
     /// MARLIN's YAML model config; default: the released architecture matching the weights.
     pub model_config: Option<PathBuf>,
     pub precision: Precision,
-    /// Where the encoder computes: cpu, onnx-cpu, cuda, tensorrt.
+    /// Where the encoder computes.
     pub backend: Backend,
-    /// libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the library
-    /// search path).
+    /// libonnxruntime.so for the ONNX backends (default: `marlin_onnx::load_runtime`'s search).
     pub onnxruntime: Option<PathBuf>,
     /// GPU index for cuda / tensorrt.
     pub device: i32,
-    /// TensorRT's engine cache folder (default: ~/.cache/marlin/tensorrt).
+    /// TensorRT's engine cache folder (default: `tensorrt/` in marlin's cache folder).
     pub tensorrt_cache: Option<PathBuf>,
     /// Clips per encoder forward (clips of different videos are batched together).
     pub batch_size: usize,
@@ -51,7 +53,7 @@ pub struct FeaturizeConfig {
 pub struct SamplingConfig {
     pub sample_rate: usize,
     pub stride: usize,
-    pub tail: Tail,
+    pub tail: TailPolicy,
     pub max_clips: Option<usize>,
     /// Resample every video to this frame rate before cutting clips.
     pub fps: Option<f64>,
@@ -60,8 +62,8 @@ pub struct SamplingConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecodeConfig {
-    pub decoder: Decoder,
-    pub colour: Colour,
+    pub decoder: DecoderChoice,
+    pub colour: ColourMode,
     /// Seconds without a frame, an error or the end before a video is given up as stalled.
     pub stall_timeout_s: f64,
 }
@@ -72,7 +74,7 @@ pub struct DecodeConfig {
 pub struct FacesConfig {
     /// Detect and crop faces (for videos that are not 224×224 face crops already).
     pub crop_face: bool,
-    pub mode: Crop,
+    pub mode: CropMode,
     /// Which faces become rows: the largest, the best-scored, or all (one row per face track).
     pub pick: Faces,
     /// Weight of the newest box in the temporal smoothing, 0 < w ≤ 1 (1: off).
@@ -82,11 +84,11 @@ pub struct FacesConfig {
     pub min_face: f32,
     /// FaceX-Zoo's `face_detection_retina.pkl`; default: the cache.
     pub detector: Option<PathBuf>,
-    /// Where the detector computes: cpu, onnx-cpu, cuda, tensorrt.
+    /// Where the detector computes.
     pub backend: Backend,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputConfig {
     pub layout: Layout,
@@ -94,57 +96,23 @@ pub struct OutputConfig {
     pub keep_seq: bool,
 }
 
-macro_rules! choice {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const NAMES: &[&str] = &[$($text),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
-                }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok(Self::$variant),)+
-                    _ => Err(format!("`{s}` is not one of {}", Self::NAMES.join(", "))),
-                }
-            }
-        }
-    };
+marlin_settings::named! {
+    /// What a featurize run writes.
+    pub enum Layout: "output layout", default Combined {
+        /// `features.npy` + `clips.csv` only.
+        Combined = "combined",
+        /// Also `videos/<id>.npy`, as the official `extract_video` returns it.
+        PerVideo = "per-video",
+    }
 }
-
-choice!(Precision { F32 = "f32", Bf16 = "bf16" });
-choice!(Backend { Cpu = "cpu", OnnxCpu = "onnx-cpu", Cuda = "cuda", Tensorrt = "tensorrt" });
-choice!(Tail { Drop = "drop", Pad = "pad" });
-choice!(Decoder { Auto = "auto", Software = "software", Nvdec = "nvdec" });
-choice!(Colour { Auto = "auto", Exact = "exact", Videoconvert = "videoconvert" });
-choice!(Crop { Compat = "compat", Marlin = "marlin", Aligned = "aligned" });
-choice!(Faces { Largest = "largest", Score = "score", All = "all" });
-choice!(
-    /// `combined`: `features.npy` + `clips.csv` only; `per-video`: also `videos/<id>.npy`, as
-    /// the official `extract_video` returns it.
-    Layout { Combined = "combined", PerVideo = "per-video" }
-);
 
 impl Default for FeaturizeConfig {
     fn default() -> Self {
         Self {
             model: None,
             model_config: None,
-            precision: Precision::F32,
-            backend: Backend::Cpu,
+            precision: Precision::default(),
+            backend: Backend::default(),
             onnxruntime: None,
             device: 0,
             tensorrt_cache: None,
@@ -164,40 +132,34 @@ impl Default for FeaturizeConfig {
 }
 
 impl Default for SamplingConfig {
+    /// The official `extract_video`'s ([`SamplingOptions::default`]).
     fn default() -> Self {
-        Self { sample_rate: 2, stride: 16, tail: Tail::Drop, max_clips: None, fps: None }
+        let d = SamplingOptions::default();
+        Self { sample_rate: d.sample_rate, stride: d.stride, tail: d.tail, max_clips: d.max_clips, fps: None }
     }
 }
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        Self {
-            decoder: Decoder::Auto,
-            colour: Colour::Auto,
-            stall_timeout_s: marlin_media::DEFAULT_STALL_TIMEOUT.as_secs_f64(),
-        }
+        let d = DecodeOptions::default();
+        Self { decoder: d.decoder, colour: d.colour, stall_timeout_s: d.stall_timeout.as_secs_f64() }
     }
 }
 
 impl Default for FacesConfig {
     fn default() -> Self {
+        let d = CropOptions::default();
         Self {
             crop_face: false,
-            mode: Crop::Marlin,
-            pick: Faces::Largest,
-            smooth: 0.5,
-            detect_every: 1,
-            max_side: None,
-            min_face: 0.0,
+            mode: d.mode,
+            pick: d.pick,
+            smooth: d.smooth,
+            detect_every: d.detect_every,
+            max_side: d.max_side,
+            min_face: d.min_face,
             detector: None,
-            backend: Backend::Cpu,
+            backend: Backend::default(),
         }
-    }
-}
-
-impl Default for OutputConfig {
-    fn default() -> Self {
-        Self { layout: Layout::Combined, keep_seq: false }
     }
 }
 
@@ -212,92 +174,34 @@ impl FeaturizeConfig {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_norway::from_str(text).map_err(|e| e.to_string())
+        serde_norway::from_str(text).map_err(|e| match marlin_model::MarlinConfig::is_model_yaml(text) {
+            true => format!(
+                "this is a MARLIN model config (model_name, encoder…), not featurize settings: give it as the model config (--model-config, or the `model_config` key) ({e})"
+            ),
+            false => e.to_string(),
+        })
     }
+
+    /// Clips per encoder forward.
+    pub const BATCH_SIZE: Bounds<usize> = Bounds::closed(1, 256);
+    /// Videos decoded at once (0: about one per two cores).
+    pub const JOBS: Bounds<usize> = Bounds::closed(0, 256);
 
     /// Refuses contradictory or out-of-range settings.
     pub fn validate(&self) -> Result<(), BatchError> {
-        let bad = |m: String| Err(BatchError::Config(m));
-        if self.batch_size == 0 {
-            return bad("batch_size must be at least 1".into());
-        }
-        if self.sampling.sample_rate == 0 || self.sampling.stride == 0 {
-            return bad("sampling.sample_rate and sampling.stride must be at least 1".into());
-        }
-        if let Some(fps) = self.sampling.fps
-            && !(fps.is_finite() && fps > 0.0)
-        {
-            return bad(format!("sampling.fps must be positive, got {fps}"));
-        }
-        let stall = self.decode.stall_timeout_s;
-        if !(stall.is_finite() && stall > 0.0) {
-            return bad(format!("decode.stall_timeout_s must be a number of seconds above 0, got {stall}"));
-        }
-        let f = &self.faces;
-        if !(f.smooth > 0.0 && f.smooth <= 1.0) {
-            return bad(format!("faces.smooth must be in (0, 1], got {}", f.smooth));
-        }
-        if f.detect_every == 0 {
-            return bad("faces.detect_every must be at least 1".into());
-        }
-        if f.mode == Crop::Compat
-            && (f.detect_every != 1 || f.max_side.is_some() || f.min_face != 0.0 || f.pick == Faces::All)
-        {
-            return bad("faces.mode compat reproduces the official crops: it takes no detect_every, max_side, min_face or pick: all".into());
-        }
+        Self::BATCH_SIZE.check("batch_size", self.batch_size)?;
+        Self::JOBS.check("jobs", self.jobs)?;
+        marlin_model::THREADS.check("encoder_threads", self.encoder_threads)?;
+        marlin_model::THREADS.check("detector_threads", self.detector_threads)?;
         if self.extensions.is_empty() {
-            return bad("extensions must name at least one file extension".into());
+            return Err(BatchError::Config("extensions must name at least one file extension".into()));
         }
-        Ok(())
+        self.video().validate()
     }
 
-    pub fn sampling_options(&self, clip_frames: usize) -> SamplingOptions {
-        let s = &self.sampling;
-        SamplingOptions {
-            clip_frames,
-            sample_rate: s.sample_rate,
-            stride: s.stride,
-            tail: match s.tail {
-                Tail::Drop => TailPolicy::Drop,
-                Tail::Pad => TailPolicy::Pad,
-            },
-            max_clips: s.max_clips,
-        }
-    }
-
-    pub fn decode_options(&self) -> DecodeOptions {
-        DecodeOptions {
-            decoder: match self.decode.decoder {
-                Decoder::Auto => DecoderChoice::Auto,
-                Decoder::Software => DecoderChoice::Software,
-                Decoder::Nvdec => DecoderChoice::Nvdec,
-            },
-            colour: match self.decode.colour {
-                Colour::Auto => ColourMode::Auto,
-                Colour::Exact => ColourMode::Exact,
-                Colour::Videoconvert => ColourMode::Videoconvert,
-            },
-            stall_timeout: std::time::Duration::from_secs_f64(self.decode.stall_timeout_s),
-        }
-    }
-
-    pub fn crop_options(&self) -> CropOptions {
-        let f = &self.faces;
-        CropOptions {
-            mode: match f.mode {
-                Crop::Compat => CropMode::Compat,
-                Crop::Marlin => CropMode::Marlin,
-                Crop::Aligned => CropMode::Aligned,
-            },
-            smooth: f.smooth,
-            detect_every: f.detect_every,
-            max_side: f.max_side,
-            min_face: f.min_face,
-            pick: match f.pick {
-                Faces::Score => Pick::BestScore,
-                Faces::Largest | Faces::All => Pick::Largest,
-            },
-        }
+    /// How each video becomes clips.
+    pub fn video(&self) -> VideoSettings {
+        VideoSettings { sampling: self.sampling.clone(), decode: self.decode.clone(), faces: self.faces.clone() }
     }
 
     /// The settings that decide the output rows (not how fast they are made): a resumed run
@@ -330,6 +234,81 @@ impl FeaturizeConfig {
     }
 }
 
+/// How a video becomes encoder inputs: the settings `featurize`, `extract` and the Python
+/// module share (the `sampling`, `decode` and `faces` sections of the settings file).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VideoSettings {
+    pub sampling: SamplingConfig,
+    pub decode: DecodeConfig,
+    pub faces: FacesConfig,
+}
+
+impl VideoSettings {
+    /// Refuses contradictory or out-of-range settings, naming the setting.
+    pub fn validate(&self) -> Result<(), BatchError> {
+        self.sampling.validate()?;
+        self.decode.validate()?;
+        self.faces.validate()
+    }
+}
+
+impl SamplingConfig {
+    pub fn validate(&self) -> Result<(), BatchError> {
+        self.options(SamplingOptions::default().clip_frames).validate()?;
+        if let Some(fps) = self.fps {
+            SamplingOptions::FPS.check("fps", fps)?;
+        }
+        Ok(())
+    }
+
+    /// The sampling rule for clips of `clip_frames` frames (the model's).
+    pub fn options(&self, clip_frames: usize) -> SamplingOptions {
+        SamplingOptions {
+            clip_frames,
+            sample_rate: self.sample_rate,
+            stride: self.stride,
+            tail: self.tail,
+            max_clips: self.max_clips,
+        }
+    }
+}
+
+impl DecodeConfig {
+    pub fn validate(&self) -> Result<(), BatchError> {
+        self.options().map(|_| ())
+    }
+
+    /// The decoding options, the stall timeout checked against its bounds.
+    pub fn options(&self) -> Result<DecodeOptions, BatchError> {
+        let options = DecodeOptions { decoder: self.decoder, colour: self.colour, ..DecodeOptions::default() };
+        Ok(options.with_stall_timeout(self.stall_timeout_s)?)
+    }
+}
+
+impl FacesConfig {
+    pub fn validate(&self) -> Result<(), BatchError> {
+        let bad = |m: String| Err(BatchError::Config(m));
+        self.crop_options().validate()?;
+        if self.mode == CropMode::Compat
+            && (self.detect_every != 1 || self.max_side.is_some() || self.min_face != 0.0 || self.pick == Faces::All)
+        {
+            return bad("faces.mode compat reproduces the official crops: it takes no detect_every, max_side, min_face or pick: all".into());
+        }
+        Ok(())
+    }
+
+    pub fn crop_options(&self) -> CropOptions {
+        CropOptions {
+            mode: self.mode,
+            smooth: self.smooth,
+            detect_every: self.detect_every,
+            max_side: self.max_side,
+            min_face: self.min_face,
+            pick: self.pick,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,7 +327,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.batch_size, 8);
         assert!(c.faces.crop_face);
-        assert_eq!(c.faces.mode, Crop::Aligned);
+        assert_eq!(c.faces.mode, CropMode::Aligned);
         assert_eq!(c.output.layout, Layout::PerVideo);
         assert_eq!(c.sampling, SamplingConfig::default());
     }
@@ -362,9 +341,19 @@ mod tests {
     }
 
     #[test]
+    fn a_model_config_given_as_settings_says_which_flag_was_meant() {
+        let text = include_str!("../../../configs/models/vit_small.yaml");
+        let e = FeaturizeConfig::from_yaml(text).unwrap_err();
+        assert!(e.contains("MARLIN model config") && e.contains("--model-config"), "{e}");
+        let settings = include_str!("../../../configs/default.yaml");
+        let e = marlin_model::MarlinConfig::from_yaml_str(settings, "default.yaml").unwrap_err().to_string();
+        assert!(e.contains("not a MARLIN model config") && e.contains("--settings"), "{e}");
+    }
+
+    #[test]
     fn contradictions_are_refused() {
         let mut c = FeaturizeConfig::default();
-        c.faces.mode = Crop::Compat;
+        c.faces.mode = CropMode::Compat;
         c.faces.detect_every = 4;
         assert!(c.validate().is_err());
         let c = FeaturizeConfig { batch_size: 0, ..Default::default() };

@@ -21,6 +21,10 @@ pub enum BatchError {
     Faces(#[from] marlin_faces::FaceError),
     #[error(transparent)]
     Model(#[from] marlin_model::ModelError),
+    #[error(transparent)]
+    Setting(#[from] marlin_settings::OutOfRange),
+    #[error("interrupted")]
+    Cancelled,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -5,7 +5,10 @@
 
 pub mod clip_faces;
 pub mod config;
+pub mod detect;
+pub mod encoder_inputs;
 mod error;
+pub mod extract;
 pub mod inputs;
 pub mod journal;
 mod manifest;
@@ -17,10 +20,13 @@ pub mod stats;
 pub mod tables;
 mod worker;
 
-pub use config::FeaturizeConfig;
+pub use config::{FeaturizeConfig, VideoSettings};
+pub use detect::{FrameFaces, detect_faces, is_image};
+pub use encoder_inputs::{EncoderInput, EncoderInputs, VideoReport};
 pub use error::BatchError;
+pub use extract::{ExtractSettings, Reduction, VideoFeatures, extract_video};
 pub use inputs::{Inputs, VideoInput};
-pub use manifest::{ModelInfo, sha256_file};
+pub use manifest::ModelInfo;
 pub use merge::merge;
 pub use run::{Featurizer, RunSummary};
 pub use shard::Shard;

@@ -100,9 +100,20 @@ impl Manifest {
     }
 }
 
-/// The SHA-256 of a file, as lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String, BatchError> {
-    marlin_checkpoint::sha256_file(path).map_err(|source| BatchError::Io { path: path.into(), source })
+impl ModelInfo {
+    /// The record of the model `spec` named, read from `checkpoint` with architecture `cfg`:
+    /// hashes the file.
+    pub fn of_checkpoint(spec: &str, checkpoint: &Path, cfg: &marlin_model::MarlinConfig) -> Result<Self, BatchError> {
+        let sha256 = marlin_checkpoint::sha256_file(checkpoint)
+            .map_err(|source| BatchError::Io { path: checkpoint.into(), source })?;
+        Ok(Self {
+            spec: spec.to_string(),
+            sha256,
+            path: std::fs::canonicalize(checkpoint).unwrap_or(checkpoint.to_path_buf()),
+            architecture: cfg.name.clone(),
+            dim: cfg.encoder.embed_dim,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -110,10 +121,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sha256_of_a_known_file() {
+    fn the_model_record_hashes_the_checkpoint() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("abc");
         std::fs::write(&p, b"abc").unwrap();
-        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let cfg = marlin_model::MarlinConfig::preset("vit_small").unwrap();
+        let info = ModelInfo::of_checkpoint("abc", &p, &cfg).unwrap();
+        assert_eq!(info.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!((info.architecture.as_str(), info.dim), ("marlin_vit_small_ytf", 384));
     }
 }

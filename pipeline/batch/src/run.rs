@@ -17,13 +17,14 @@ use marlin_npy::RowFile;
 
 use crate::BatchError;
 use crate::config::{FeaturizeConfig, Layout};
+use crate::encoder_inputs::VideoReport;
 use crate::inputs::{Inputs, VideoInput};
 use crate::journal::{Journal, Record, RowMeta, RunIdentity, VideoMeta};
 use crate::manifest::{Counts, Manifest, ModelInfo, Timings};
 use crate::shard::Shard;
 use crate::stats::Stats;
 use crate::tables::{Failure, write_clips, write_failures};
-use crate::worker::{Stage, ToEncoder, VideoReport};
+use crate::worker::{Stage, ToEncoder};
 
 /// What a run needs besides its inputs.
 pub struct Featurizer<'a> {
@@ -181,9 +182,8 @@ impl Featurizer<'_> {
     fn pipeline(&self, work: &[VideoInput], writer: &mut Writer<'_>) -> Result<(), BatchError> {
         let cfg = self.encoder.config();
         let stage = Stage {
-            config: self.config,
-            sampling: self.config.sampling_options(cfg.n_frames),
-            img_size: cfg.img_size,
+            video: self.config.video(),
+            model: cfg,
             detector: self.detector,
             cancel: self.cancel,
             stats: self.stats,

@@ -110,6 +110,24 @@ pub fn write_failures(path: &Path, failures: &[Failure]) -> Result<(), BatchErro
     Ok(marlin_npy::write_atomic(path, &bytes)?)
 }
 
+/// A CSV table as written: its header and its rows, every field as text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Reads a table this crate wrote (`clips.csv`, `failures.csv`).
+pub fn read_table(path: &Path) -> Result<Table, BatchError> {
+    let mut reader = csv::Reader::from_path(path).map_err(csv_error(path))?;
+    let columns = reader.headers().map_err(csv_error(path))?.iter().map(str::to_string).collect();
+    let mut rows = Vec::new();
+    for r in reader.records() {
+        rows.push(r.map_err(csv_error(path))?.iter().map(str::to_string).collect());
+    }
+    Ok(Table { columns, rows })
+}
+
 /// Reads a `failures.csv`.
 pub fn read_failures(path: &Path) -> Result<Vec<Failure>, BatchError> {
     let mut reader = csv::Reader::from_path(path).map_err(csv_error(path))?;

@@ -6,13 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Sender;
 use marlin_faces::FaceDetector;
-use marlin_media::VideoClips;
-use marlin_media::sampling::SamplingOptions;
-use marlin_model::Clip as ModelClip;
+use marlin_model::{Clip as ModelClip, MarlinConfig};
 
 use crate::BatchError;
-use crate::clip_faces::{ClipFaces, ClipItem};
-use crate::config::{Faces, FeaturizeConfig};
+use crate::config::VideoSettings;
+use crate::encoder_inputs::{EncoderInputs, VideoReport};
 use crate::inputs::VideoInput;
 use crate::journal::RowMeta;
 use crate::stats::Stats;
@@ -24,19 +22,10 @@ pub(crate) enum ToEncoder {
     Failed { video: usize, error: String },
 }
 
-/// How a finished video decoded.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct VideoReport {
-    pub frames: u64,
-    pub decoder: Option<String>,
-    pub colour: Option<String>,
-}
-
 /// What every worker shares.
 pub(crate) struct Stage<'a> {
-    pub config: &'a FeaturizeConfig,
-    pub sampling: SamplingOptions,
-    pub img_size: usize,
+    pub video: VideoSettings,
+    pub model: &'a MarlinConfig,
     pub detector: Option<&'a dyn FaceDetector>,
     pub cancel: &'a AtomicBool,
     pub stats: &'a Stats,
@@ -77,60 +66,17 @@ impl Stage<'_> {
         video: &VideoInput,
         tx: &Sender<ToEncoder>,
     ) -> Result<Result<VideoReport, Stopped>, BatchError> {
-        let path = &video.path;
-        let mut clips = VideoClips::open(path, self.config.decode_options(), self.sampling, self.config.sampling.fps)?;
-        let all_faces = self.config.faces.pick == Faces::All;
-        let mut faces = self.detector.map(|d| ClipFaces::new(d, self.config.crop_options(), all_faces));
-        let mut rows = 0usize;
-        while let Some(clip) = clips.next_clip()? {
+        let mut inputs = EncoderInputs::open(&video.path, &self.video, self.model, self.detector)?;
+        while let Some(input) = inputs.next_input()? {
             if self.cancel.load(Ordering::Relaxed) {
                 return Ok(Err(Stopped::Cancelled));
             }
-            let (first, last) =
-                (clip.frame_indices.first().copied().unwrap_or(0), clip.frame_indices.last().copied().unwrap_or(0));
-            let items = match &mut faces {
-                Some(f) => f.crop(clip, &mut None)?,
-                None => vec![ClipItem { clip: clip.index, track: None, frames: clip.frames, faces: None }],
-            };
-            let rate = clips.frame_rate();
-            for item in items {
-                let data = item.encoder_input(self.img_size, path)?;
-                let row = RowMeta {
-                    clip: item.clip,
-                    track: item.track,
-                    first_frame: first,
-                    last_frame: last,
-                    start_s: rate.map(|r| first as f64 / r),
-                    end_s: rate.map(|r| (last + 1) as f64 / r),
-                    face_frames: item.faces.map(|f| f.detected),
-                    face_box: item.faces.and_then(|f| f.mean_box),
-                    face_score: item.faces.and_then(|f| f.mean_score),
-                };
-                rows += 1;
-                if tx.send(ToEncoder::Clip { video: index, row, clip: ModelClip::Rgb8(data) }).is_err() {
-                    return Ok(Err(Stopped::ChannelClosed));
-                }
+            let clip = ModelClip::Rgb8(input.frames);
+            if tx.send(ToEncoder::Clip { video: index, row: input.row, clip }).is_err() {
+                return Ok(Err(Stopped::ChannelClosed));
             }
         }
-        Stats::add(&self.stats.frames, clips.frames_decoded());
-        if let Some(f) = &faces {
-            if rows == 0 {
-                return Err(BatchError::Input(format!("{}: no face found in any sampled frame", path.display())));
-            }
-            if f.counts.0 == 0 {
-                tracing::warn!(
-                    "{}: no face found at all: the features are of the fallback crop (the frame's top-left corner, as the official code does)",
-                    path.display()
-                );
-            }
-        }
-        if rows == 0 {
-            return Err(BatchError::Input(format!("{}: no clips", path.display())));
-        }
-        Ok(Ok(VideoReport {
-            frames: clips.frames_decoded(),
-            decoder: clips.decoder(),
-            colour: clips.colour_path().map(|c| c.to_string()),
-        }))
+        Stats::add(&self.stats.frames, inputs.frames_decoded());
+        inputs.finish().map(Ok)
     }
 }

@@ -1,8 +1,25 @@
 //! The command line, as clap parses it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use marlin_batch::config::{DecodeConfig, FacesConfig, Layout, SamplingConfig};
+use marlin_batch::{ExtractSettings, Reduction, VideoSettings};
+use marlin_faces::{CropMode, Faces};
+use marlin_kernels::mask::MaskStrategy;
+use marlin_media::sampling::TailPolicy;
+use marlin_media::{ColourMode, DecoderChoice};
+use marlin_model::{Backend, Precision};
+use marlin_onnx::InputLayout;
+use marlin_probe::Level;
+use marlin_settings::Named;
+
+/// The value parser of a library choice: its names, each with its description in `--help`.
+pub fn choice<T: Named + Clone>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::ALL.iter().map(|v| PossibleValue::new(v.name()).help(v.about())))
+        .try_map(|name| marlin_settings::parse::<T>(&name))
+}
 
 /// MARLIN facial video features, many times faster than the official code.
 #[derive(Debug, Parser)]
@@ -11,9 +28,8 @@ pub struct Cli {
     /// More log output (-v info, -vv debug); MARLIN_LOG=<filter> overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// libonnxruntime.so (≥ 1.31) for the ONNX backends (default: ORT_DYLIB_PATH, then the
-    /// library search path; tools/onnxruntime.sh fetches one).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH",
+        help = format!("libonnxruntime.so (≥ 1.31) for the ONNX backends (default: {})", marlin_onnx::RUNTIME_SEARCH))]
     pub onnxruntime: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -96,8 +112,8 @@ pub struct ReconstructArgs {
     #[command(flatten)]
     pub video_args: VideoArgs,
     /// How tokens are masked.
-    #[arg(long, value_enum, default_value_t = MaskArg::Tube)]
-    pub mask: MaskArg,
+    #[arg(long, value_parser = choice::<MaskStrategy>(), default_value_t = MaskStrategy::default())]
+    pub mask: MaskStrategy,
     /// The fraction of tokens masked.
     #[arg(long, default_value_t = 0.9)]
     pub ratio: f64,
@@ -110,30 +126,15 @@ pub struct ReconstructArgs {
     /// Face-parsing maps for `--mask fasking` (see below).
     #[arg(long, value_name = "PARSING.npy")]
     pub parsing: Option<PathBuf>,
-    /// Clip sampling of videos, as `extract`.
-    #[arg(long, default_value_t = 2)]
-    pub sample_rate: usize,
-    #[arg(long, default_value_t = 16)]
-    pub stride: usize,
-    /// Stop after this many clips.
-    #[arg(long)]
-    pub max_clips: Option<usize>,
-    /// Detect and crop the face of each frame first (the default crop mode of `extract`).
-    #[arg(long)]
-    pub crop_face: bool,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub faces: FaceArgs,
     #[command(flatten)]
     pub detector: DetectorArgs,
     /// OUT.npy, OUT.png or OUT.mp4.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MaskArg {
-    Random,
-    Tube,
-    Frame,
-    Fasking,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,8 +152,8 @@ pub enum ProbeCommand {
         /// (e.g. the source of several edited copies); default: the video.
         #[arg(long)]
         group_column: Option<String>,
-        #[arg(long, value_enum, default_value_t = LevelArg::Video)]
-        level: LevelArg,
+        #[arg(long, value_parser = choice::<Level>(), default_value_t = Level::default())]
+        level: Level,
         /// The label scored as positive (default: `fake` or `1`).
         #[arg(long)]
         positive: Option<String>,
@@ -178,10 +179,10 @@ pub enum ProbeCommand {
         /// The MARLIN checkpoint (or released name) whose features the head takes.
         #[arg(long, value_name = "CKPT|NAME")]
         model: String,
-        #[arg(long, value_name = "YAML")]
-        config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = LevelArg::Video)]
-        level: LevelArg,
+        #[command(flatten)]
+        model_config: ModelConfigArg,
+        #[arg(long, value_parser = choice::<Level>(), default_value_t = Level::default())]
+        level: Level,
         #[arg(long, default_value = "fake")]
         positive: String,
         #[arg(long, default_value = "real")]
@@ -220,12 +221,6 @@ pub struct ScreenArgs {
     pub featurize: FeaturizeArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LevelArg {
-    Video,
-    Clip,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum KernelsCommand {
     /// Compile every kernel with NVRTC (one line each); on a GPU, also run each against its CPU
@@ -244,67 +239,78 @@ pub struct ModelArgs {
     /// vit_base_ytf, vit_large_ytf) fetched with `marlin models fetch`.
     #[arg(long, value_name = "CKPT|NAME")]
     pub model: String,
-    /// MARLIN's YAML model config (as config/pretrain/*.yaml in the official repo); default:
-    /// the released architecture matching the weights.
-    #[arg(long, value_name = "YAML")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub model_config: ModelConfigArg,
     /// Encoder threads (0: every core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Arithmetic: f32 (reproduces the official features) or bf16 (bf16 weights and
-    /// activations, f32 accumulation; needs AVX512-BF16, else f32 is used).
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
-    pub precision: PrecisionArg,
+    /// The encoder's arithmetic.
+    #[arg(long, value_parser = choice::<Precision>(), default_value_t = Precision::default())]
+    pub precision: Precision,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PrecisionArg {
-    F32,
-    Bf16,
+/// `--model-config`: MARLIN's YAML model config (`--config`, its old name, still works here
+/// for a release, with a warning).
+#[derive(Debug, Args)]
+pub struct ModelConfigArg {
+    /// MARLIN's YAML model config (as config/pretrain/*.yaml in the official repo), or an
+    /// architecture's name (vit_small, vit_base, vit_large); default: the released architecture
+    /// matching the weights.
+    #[arg(long, value_name = "YAML")]
+    model_config: Option<PathBuf>,
+    /// The old name of --model-config.
+    #[arg(long = "config", value_name = "YAML", hide = true, conflicts_with = "model_config")]
+    config: Option<PathBuf>,
 }
 
-impl From<PrecisionArg> for marlin_model::Precision {
-    fn from(p: PrecisionArg) -> Self {
-        match p {
-            PrecisionArg::F32 => marlin_model::Precision::F32,
-            PrecisionArg::Bf16 => marlin_model::Precision::Bf16,
+impl ModelConfigArg {
+    /// The model config given (a YAML file, a preset or a released name), read; a warning when
+    /// given under its old name.
+    pub fn read(&self) -> Result<Option<marlin_model::MarlinConfig>, marlin_hub::HubError> {
+        if self.config.is_some() {
+            tracing::warn!("--config here is the model YAML: it is now --model-config (--config will go)");
         }
+        self.config.as_deref().or(self.model_config.as_deref()).map(marlin_hub::resolve_config).transpose()
+    }
+}
+
+impl ModelArgs {
+    /// Opens the model on the engine `engine` names.
+    pub fn open(&self, engine: &EngineArgs) -> Result<marlin_onnx::OpenedModel, marlin_onnx::OnnxError> {
+        let config = self.model_config.read()?;
+        let options = marlin_onnx::EngineOptions {
+            threads: self.threads,
+            precision: self.precision,
+            onnxruntime: None,
+            device: engine.device,
+            tensorrt_cache: engine.tensorrt_cache.clone(),
+        };
+        marlin_onnx::open_model(&self.model, config, engine.backend, &options)
+    }
+
+    /// The checkpoint's architecture and weights, unpacked, and its file.
+    pub fn read(&self) -> Result<marlin_hub::ModelFile, marlin_hub::HubError> {
+        marlin_hub::read_model(&self.model, self.model_config.read()?)
+    }
+
+    /// The CPU model with its decoder (reconstruction).
+    pub fn load(&self) -> Result<marlin_model::Marlin, marlin_hub::HubError> {
+        marlin_hub::load_model(&self.model, self.model_config.read()?, self.threads, self.precision)
     }
 }
 
 /// Where the encoder computes.
 #[derive(Debug, Args)]
 pub struct EngineArgs {
-    /// cpu (the native encoder), onnx-cpu (the exported graph on ONNX Runtime's CPU provider),
-    /// cuda or tensorrt (ONNX Runtime's GPU providers; builds with `--features cuda` /
-    /// `--features tensorrt`).
-    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
-    pub backend: BackendArg,
+    /// Where the encoder computes.
+    #[arg(long, value_parser = choice::<Backend>(), default_value_t = Backend::default())]
+    pub backend: Backend,
     /// GPU index for cuda / tensorrt.
     #[arg(long, default_value_t = 0)]
     pub device: i32,
     /// TensorRT's engine cache (default: ~/.cache/marlin/tensorrt).
     #[arg(long, value_name = "DIR")]
     pub tensorrt_cache: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendArg {
-    Cpu,
-    OnnxCpu,
-    Cuda,
-    Tensorrt,
-}
-
-impl From<BackendArg> for marlin_onnx::Backend {
-    fn from(b: BackendArg) -> Self {
-        match b {
-            BackendArg::Cpu => marlin_onnx::Backend::Cpu,
-            BackendArg::OnnxCpu => marlin_onnx::Backend::OnnxCpu,
-            BackendArg::Cuda => marlin_onnx::Backend::Cuda,
-            BackendArg::Tensorrt => marlin_onnx::Backend::TensorRt,
-        }
-    }
 }
 
 /// `marlin export-onnx`.
@@ -318,10 +324,9 @@ pub struct ExportOnnxArgs {
     /// ONNX opset (17–21; `Gelu` is a single op from 20).
     #[arg(long, default_value_t = 17)]
     pub opset: i64,
-    /// frames: float32 (B,3,16,224,224) in [0,1]; patches: (B,1568,1536) as the patchify
-    /// kernel lays them out.
-    #[arg(long, value_enum, default_value_t = OnnxInputArg::Frames)]
-    pub input: OnnxInputArg,
+    /// What the graph takes.
+    #[arg(long, value_parser = choice::<InputLayout>(), default_value_t = InputLayout::default())]
+    pub input: InputLayout,
     /// Also output `tokens` (B,1568,D), every token's feature.
     #[arg(long)]
     pub keep_seq: bool,
@@ -331,12 +336,6 @@ pub struct ExportOnnxArgs {
     /// The fixed batch size.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnnxInputArg {
-    Frames,
-    Patches,
 }
 
 #[derive(Debug, Args)]
@@ -359,56 +358,109 @@ pub struct EncodeArgs {
 /// How a video is decoded and its frames turned into RGB.
 #[derive(Debug, Args)]
 pub struct VideoArgs {
-    /// Video decoder: auto (NVDEC where present, else libav), software (libav), nvdec.
-    #[arg(long, value_enum, default_value_t = DecoderArg::Auto)]
-    pub decoder: DecoderArg,
-    /// YUV → RGB: exact (the official frames' arithmetic, FFmpeg's swscale), videoconvert
-    /// (GStreamer's), or auto (exact where the decoder's format is covered).
-    #[arg(long, value_enum, default_value_t = ColourArg::Auto)]
-    pub colour: ColourArg,
+    /// Video decoder.
+    #[arg(long, value_parser = choice::<DecoderChoice>(), default_value_t = DecodeConfig::default().decoder)]
+    pub decoder: DecoderChoice,
+    /// YUV → RGB.
+    #[arg(long, value_parser = choice::<ColourMode>(), default_value_t = DecodeConfig::default().colour)]
+    pub colour: ColourMode,
     /// Give a video up when GStreamer gives no frame, no error and no end for this many
     /// seconds (a damaged file can leave the decoder waiting forever).
-    #[arg(long, value_name = "SECONDS", default_value_t = marlin_media::DEFAULT_STALL_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DecodeConfig::default().stall_timeout_s)]
     pub stall_timeout: f64,
 }
 
-/// A number of seconds above zero.
-pub fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("expected a number of seconds above 0, got {s:?}")),
+impl VideoArgs {
+    /// The `decode` settings these flags give.
+    pub fn config(&self) -> DecodeConfig {
+        DecodeConfig { decoder: self.decoder, colour: self.colour, stall_timeout_s: self.stall_timeout }
+    }
+
+    /// The decoding options, checked.
+    pub fn options(&self) -> Result<marlin_media::DecodeOptions, marlin_batch::BatchError> {
+        self.config().options()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DecoderArg {
-    Auto,
-    Software,
-    Nvdec,
+/// How a video's frames are cut into clips (MARLIN's rule).
+#[derive(Debug, Args)]
+pub struct SamplingArgs {
+    /// Take every n-th frame inside a clip window.
+    #[arg(long, default_value_t = SamplingConfig::default().sample_rate)]
+    pub sample_rate: usize,
+    /// Clip windows start every stride·sample-rate frames.
+    #[arg(long, default_value_t = SamplingConfig::default().stride)]
+    pub stride: usize,
+    /// Frames after the last full window.
+    #[arg(long, value_parser = choice::<TailPolicy>(), default_value_t = SamplingConfig::default().tail)]
+    pub tail: TailPolicy,
+    /// Stop after this many clips.
+    #[arg(long)]
+    pub max_clips: Option<usize>,
+    /// Resample the video to this frame rate (by timestamps) before cutting clips.
+    #[arg(long, value_name = "FPS")]
+    pub fps: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColourArg {
-    Auto,
-    Exact,
-    Videoconvert,
+impl SamplingArgs {
+    /// The `sampling` settings these flags give.
+    pub fn config(&self) -> SamplingConfig {
+        SamplingConfig {
+            sample_rate: self.sample_rate,
+            stride: self.stride,
+            tail: self.tail,
+            max_clips: self.max_clips,
+            fps: self.fps,
+        }
+    }
 }
 
-impl VideoArgs {
-    pub fn options(&self) -> marlin_media::DecodeOptions {
-        use marlin_media::{ColourMode, DecoderChoice};
-        marlin_media::DecodeOptions {
-            decoder: match self.decoder {
-                DecoderArg::Auto => DecoderChoice::Auto,
-                DecoderArg::Software => DecoderChoice::Software,
-                DecoderArg::Nvdec => DecoderChoice::Nvdec,
-            },
-            colour: match self.colour {
-                ColourArg::Auto => ColourMode::Auto,
-                ColourArg::Exact => ColourMode::Exact,
-                ColourArg::Videoconvert => ColourMode::Videoconvert,
-            },
-            stall_timeout: std::time::Duration::from_secs_f64(self.stall_timeout),
+/// Face detection and cropping of uncropped videos.
+#[derive(Debug, Args)]
+pub struct FaceArgs {
+    /// Detect the face in every sampled frame and crop it to 224×224 (for uncropped videos).
+    #[arg(long)]
+    pub crop_face: bool,
+    /// With --crop-face: reproduce the official crops bit for bit (the same as
+    /// `--crop-mode compat`).
+    #[arg(long, requires = "crop_face", conflicts_with = "crop_mode")]
+    pub compat: bool,
+    /// With --crop-face: how faces are cropped.
+    #[arg(long, value_parser = choice::<CropMode>(), requires = "crop_face")]
+    pub crop_mode: Option<CropMode>,
+    /// With --crop-face (not compat): weight of the newest box in the temporal smoothing of
+    /// boxes and landmarks, 0 < w ≤ 1 (1 turns smoothing off).
+    #[arg(long, default_value_t = FacesConfig::default().smooth, requires = "crop_face")]
+    pub smooth: f32,
+    /// With --crop-face (not compat): which faces become clips (`all`: one row per (clip, face
+    /// track), the rows listed in OUT.rows.csv as `row,clip,track`).
+    #[arg(long, value_parser = choice::<Faces>(), default_value_t = FacesConfig::default().pick, requires = "crop_face")]
+    pub faces: Faces,
+    /// With --crop-face (not compat): run the detector on every k-th frame of a clip (and its
+    /// last), interpolating boxes and landmarks in between. Faster by about k.
+    #[arg(long, default_value_t = FacesConfig::default().detect_every, requires = "crop_face")]
+    pub detect_every: usize,
+    /// With --crop-face (not compat): detect on frames downscaled to this longer side (boxes
+    /// scaled back). Faster on large videos; see docs/BENCHMARKS.md for its effect on boxes.
+    #[arg(long, value_name = "PX", requires = "crop_face")]
+    pub max_side: Option<usize>,
+    /// With --crop-face (not compat): ignore faces narrower than this many pixels.
+    #[arg(long, default_value_t = FacesConfig::default().min_face, value_name = "PX", requires = "crop_face")]
+    pub min_face: f32,
+}
+
+impl FaceArgs {
+    /// The `faces` settings these flags give (the detector file and backend are `DetectorArgs`').
+    pub fn config(&self) -> FacesConfig {
+        FacesConfig {
+            crop_face: self.crop_face,
+            mode: if self.compat { CropMode::Compat } else { self.crop_mode.unwrap_or_default() },
+            pick: self.faces,
+            smooth: self.smooth,
+            detect_every: self.detect_every,
+            max_side: self.max_side,
+            min_face: self.min_face,
+            ..FacesConfig::default()
         }
     }
 }
@@ -427,35 +479,9 @@ pub struct DecodeArgs {
     pub output: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReductionArg {
-    None,
-    Mean,
-    Max,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FacesArg {
-    Largest,
-    Score,
-    All,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CropModeArg {
-    Marlin,
-    Aligned,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TailArg {
-    Drop,
-    Pad,
-}
-
 #[derive(Debug, Args)]
 pub struct ExtractArgs {
-    /// Any video GStreamer can open; its frames must be 224×224 face crops.
+    /// Any video GStreamer can open; without --crop-face its frames must be 224×224 face crops.
     pub video: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -463,57 +489,13 @@ pub struct ExtractArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub video_args: VideoArgs,
-    /// Take every n-th frame inside a clip window.
-    #[arg(long, default_value_t = 2)]
-    pub sample_rate: usize,
-    /// Clip windows start every stride·sample-rate frames.
-    #[arg(long, default_value_t = 16)]
-    pub stride: usize,
-    /// Frames after the last full window: drop (official) or one more clip, padded with the
-    /// last frame.
-    #[arg(long, value_enum, default_value_t = TailArg::Drop)]
-    pub tail: TailArg,
-    /// Stop after this many clips.
-    #[arg(long)]
-    pub max_clips: Option<usize>,
-    /// Resample the video to this frame rate (by timestamps) before cutting clips.
-    #[arg(long, value_name = "FPS")]
-    pub fps: Option<f64>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Clips per encoder forward.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ExtractSettings::default().batch)]
     pub batch: usize,
-    /// Detect the face in every sampled frame and crop it to 224×224 (for uncropped videos).
-    #[arg(long)]
-    pub crop_face: bool,
-    /// With --crop-face: reproduce the official crops bit for bit (detector fed RGB as if BGR,
-    /// the official 2×2 corner crop on frames without a face). Default crop mode `marlin`: the
-    /// detector fed BGR, the previous crop kept when a frame has no face.
-    #[arg(long, requires = "crop_face", conflicts_with = "crop_mode")]
-    pub compat: bool,
-    /// With --crop-face: `marlin` (square around the face, as the official geometry) or
-    /// `aligned` (5-point similarity warp onto ArcFace's template scaled to 224).
-    #[arg(long, value_enum, requires = "crop_face")]
-    pub crop_mode: Option<CropModeArg>,
-    /// With --crop-face (not --compat): weight of the newest box in the temporal smoothing of
-    /// boxes and landmarks, 0 < w ≤ 1 (1 turns smoothing off).
-    #[arg(long, default_value_t = 0.5, requires = "crop_face")]
-    pub smooth: f32,
-    /// With --crop-face (not --compat): which faces become clips: the largest face, the
-    /// best-scored (the official choice), or all of them — one row per (clip, face track), the
-    /// rows listed in OUT.rows.csv (`row,clip,track`).
-    #[arg(long, value_enum, default_value_t = FacesArg::Largest, requires = "crop_face", conflicts_with = "compat")]
-    pub faces: FacesArg,
-    /// With --crop-face (not --compat): run the detector on every k-th frame of a clip (and its
-    /// last), interpolating boxes and landmarks in between. Faster by about k.
-    #[arg(long, default_value_t = 1, requires = "crop_face", conflicts_with = "compat")]
-    pub detect_every: usize,
-    /// With --crop-face (not --compat): detect on frames downscaled to this longer side (boxes
-    /// scaled back). Faster on large videos; see docs/BENCHMARKS.md for its effect on boxes.
-    #[arg(long, value_name = "PX", requires = "crop_face", conflicts_with = "compat")]
-    pub max_side: Option<usize>,
-    /// With --crop-face (not --compat): ignore faces narrower than this many pixels.
-    #[arg(long, default_value_t = 0.0, value_name = "PX", requires = "crop_face", conflicts_with = "compat")]
-    pub min_face: f32,
+    #[command(flatten)]
+    pub faces: FaceArgs,
     #[command(flatten)]
     pub detector: DetectorArgs,
     /// With --crop-face: write each sampled frame's top detection and crop square here
@@ -523,12 +505,28 @@ pub struct ExtractArgs {
     /// Every token's feature per clip, (n_clips, 1568, D), instead of the pooled (n_clips, D).
     #[arg(long)]
     pub keep_seq: bool,
-    /// Reduce over clips: none (one row per clip), mean or max.
-    #[arg(long, value_enum, default_value_t = ReductionArg::None)]
-    pub reduction: ReductionArg,
+    /// Reduce over clips.
+    #[arg(long, value_parser = choice::<Reduction>(), default_value_t = Reduction::default())]
+    pub reduction: Reduction,
     /// Output features, float32 .npy.
     #[arg(short, long, value_name = "OUT.npy")]
     pub output: PathBuf,
+}
+
+impl ExtractArgs {
+    /// The extraction settings these flags give.
+    pub fn settings(&self) -> ExtractSettings {
+        let mut faces = self.faces.config();
+        faces.detector = self.detector.detector.clone();
+        faces.backend = self.detector.detector_backend;
+        ExtractSettings {
+            video: VideoSettings { sampling: self.sampling.config(), decode: self.video_args.config(), faces },
+            batch: self.batch,
+            keep_seq: self.keep_seq,
+            reduction: self.reduction,
+            log_faces: self.faces_csv.is_some(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -560,7 +558,7 @@ once fixed); 130 interrupted by SIGINT/SIGTERM (finished videos are written; --r
 Sharding: --shard I/N (0 <= I < N) takes the videos whose id hashes to I and writes
 DIR/shard-<I>-of-<N>/; Slurm job arrays (SLURM_ARRAY_TASK_ID/_COUNT) and Kubernetes Indexed Jobs
 (JOB_COMPLETION_INDEX with MARLIN_SHARD_COUNT) set it without the flag. `marlin merge DIR` joins
-the shards. Every key of --config is documented in configs/default.yaml.";
+the shards. Every key of --settings is documented in configs/default.yaml.";
 
 /// `marlin featurize`; every flag overrides the --config file's key.
 #[derive(Debug, Args)]
@@ -578,7 +576,10 @@ pub struct FeaturizeArgs {
     pub model: Option<String>,
     /// Settings file (YAML; configs/default.yaml lists every key).
     #[arg(long, value_name = "YAML")]
-    pub config: Option<PathBuf>,
+    settings: Option<PathBuf>,
+    /// The old name of --settings.
+    #[arg(long = "config", value_name = "YAML", hide = true, conflicts_with = "settings")]
+    config: Option<PathBuf>,
     /// MARLIN's YAML model config; key `model_config`.
     #[arg(long, value_name = "YAML")]
     pub model_config: Option<PathBuf>,
@@ -594,18 +595,18 @@ pub struct FeaturizeArgs {
     /// Encoder threads (0: every core); key `encoder_threads`.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// f32 or bf16; key `precision`.
-    #[arg(long)]
-    pub precision: Option<marlin_batch::config::Precision>,
-    /// cpu, onnx-cpu, cuda or tensorrt (see `marlin encode --help`); key `backend`.
-    #[arg(long)]
-    pub backend: Option<marlin_batch::config::Backend>,
-    /// Where the face detector computes (cpu, onnx-cpu, cuda, tensorrt); key `faces.backend`.
-    #[arg(long)]
-    pub detector_backend: Option<marlin_batch::config::Backend>,
-    /// combined or per-video (also videos/<id>.npy); key `output.layout`.
-    #[arg(long)]
-    pub layout: Option<marlin_batch::config::Layout>,
+    /// The encoder's arithmetic; key `precision`.
+    #[arg(long, value_parser = choice::<Precision>())]
+    pub precision: Option<Precision>,
+    /// Where the encoder computes; key `backend`.
+    #[arg(long, value_parser = choice::<Backend>())]
+    pub backend: Option<Backend>,
+    /// Where the face detector computes; key `faces.backend`.
+    #[arg(long, value_parser = choice::<Backend>())]
+    pub detector_backend: Option<Backend>,
+    /// What is written; key `output.layout`.
+    #[arg(long, value_parser = choice::<Layout>())]
+    pub layout: Option<Layout>,
     /// Every token's feature per clip; key `output.keep_seq`.
     #[arg(long)]
     pub keep_seq: bool,
@@ -623,6 +624,17 @@ pub struct FeaturizeArgs {
     pub quiet: bool,
 }
 
+impl FeaturizeArgs {
+    /// The settings file given, if any (warning when given under its old name).
+    pub fn settings_file(&self) -> Option<&Path> {
+        if let Some(p) = &self.config {
+            tracing::warn!("--config here is the settings file: it is now --settings (--config will go)");
+            return Some(p);
+        }
+        self.settings.as_deref()
+    }
+}
+
 /// Where the face detector comes from.
 #[derive(Debug, Args)]
 pub struct DetectorArgs {
@@ -633,10 +645,17 @@ pub struct DetectorArgs {
     /// Detector threads (0: every core).
     #[arg(long, default_value_t = 0)]
     pub detector_threads: usize,
-    /// Where the detector computes: cpu (the native port), onnx-cpu, cuda or tensorrt (its
-    /// graph exported to ONNX Runtime; GPU 0, see `--onnxruntime`).
-    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
-    pub detector_backend: BackendArg,
+    /// Where the detector computes (the ONNX backends run its exported graph; GPU 0).
+    #[arg(long, value_parser = choice::<Backend>(), default_value_t = FacesConfig::default().backend)]
+    pub detector_backend: Backend,
+}
+
+impl DetectorArgs {
+    /// Opens the detector (the given file, else the cached one) on its backend.
+    pub fn open(&self) -> Result<Box<dyn marlin_faces::FaceDetector>, marlin_onnx::OnnxError> {
+        let options = marlin_onnx::EngineOptions { threads: self.detector_threads, ..Default::default() };
+        marlin_onnx::open_face_detector(self.detector.as_deref(), self.detector_backend, &options)
+    }
 }
 
 #[derive(Debug, Subcommand)]

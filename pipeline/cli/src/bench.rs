@@ -12,7 +12,6 @@ use marlin_faces::{Detection, FrameRef};
 use marlin_media::VideoReader;
 
 use crate::args::{BenchCommand, DetectorArgs, EngineArgs, ModelArgs, VideoArgs};
-use crate::model_source;
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
@@ -30,7 +29,7 @@ fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
     let mut report = String::new();
     for _ in 0..repeat {
         let t0 = Instant::now();
-        let mut reader = VideoReader::open(video, args.options())?;
+        let mut reader = VideoReader::open(video, args.options()?)?;
         frames = 0;
         while let Some(f) = reader.next_frame(true)? {
             std::hint::black_box(&f.image);
@@ -53,7 +52,7 @@ fn decode(video: &Path, args: &VideoArgs, repeat: usize) -> anyhow::Result<()> {
 /// `max_side`, the same on the downscaled frame and the IoU of the two top boxes.
 fn detect(input: &Path, args: &DetectorArgs, repeat: usize, max_side: Option<usize>) -> anyhow::Result<()> {
     ensure!(repeat > 0, "--repeat must be positive");
-    let det = crate::detector_source::load(args)?;
+    let det = args.open()?;
     // An image, or a video's first frame (read_image decodes whatever GStreamer opens).
     let img = marlin_media::read_image(input)?;
     let frame = FrameRef { rgb: &img.data, width: img.width as usize, height: img.height as usize };
@@ -100,7 +99,7 @@ fn peak_rss_mb() -> Option<f64> {
 
 fn encode(model: &ModelArgs, engine: &EngineArgs, clips: usize, batch: usize) -> anyhow::Result<()> {
     ensure!(clips > 0 && batch > 0, "--clips and --batch must be positive");
-    let enc = model_source::engine(model, engine)?.extractor;
+    let enc = model.open(engine)?.extractor;
     let cfg = enc.config();
     let len = cfg.n_frames * cfg.img_size * cfg.img_size * 3;
     // deterministic pseudo-random frames (an LCG): content does not change the work done

@@ -10,7 +10,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
     if args.frames == 0 {
         bail!("--frames must be positive");
     }
-    let mut reader = VideoReader::open(&args.video, args.video_args.options())?;
+    let mut reader = VideoReader::open(&args.video, args.video_args.options()?)?;
     let mut data = Vec::new();
     let mut size = None;
     let mut count = 0;

@@ -10,7 +10,6 @@ use marlin_faces::{Detection, PixelOrder, Tracker};
 use marlin_media::{FrameWriter, RgbImage, VideoReader};
 
 use crate::args::DetectArgs;
-use crate::detector_source;
 
 const HEADER: &str = "frame,track,x1,y1,x2,y2,score,lm1x,lm1y,lm2x,lm2y,lm3x,lm3y,lm4x,lm4y,lm5x,lm5y\n";
 
@@ -21,7 +20,7 @@ fn is_image(path: &Path) -> bool {
 }
 
 pub fn run(args: DetectArgs) -> anyhow::Result<()> {
-    let detector = detector_source::load(&args.detector)?;
+    let detector = args.detector.open()?;
     let mut csv = String::from(HEADER);
     let mut tracker = Tracker::default();
     let (mut frames, mut faces) = (0u64, 0usize);
@@ -59,7 +58,7 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
     if is_image(&args.input) {
         each(0, &marlin_media::read_image(&args.input)?, (1, 1))?;
     } else {
-        let mut reader = VideoReader::open(&args.input, args.video_args.options())?;
+        let mut reader = VideoReader::open(&args.input, args.video_args.options()?)?;
         let mut fps = None;
         while let Some(frame) = reader.next_frame(true)? {
             if let Some(img) = &frame.image {

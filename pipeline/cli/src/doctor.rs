@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use marlin_model::Backend;
 use marlin_model::Precision;
-use marlin_onnx::Backend;
 
 pub fn run() -> anyhow::Result<()> {
     let line = |what: &str, status: String| println!("{what:<14} {status}");
@@ -48,7 +48,7 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn built_backends() -> String {
-    Backend::ALL.into_iter().filter(|b| b.compiled()).map(Backend::name).collect::<Vec<_>>().join(", ")
+    Backend::ALL.iter().filter(|b| marlin_onnx::compiled(**b)).map(|b| b.name()).collect::<Vec<_>>().join(", ")
 }
 
 fn cpu() -> String {

@@ -2,15 +2,14 @@
 
 use std::path::Path;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use marlin_model::{Clip, MarlinConfig};
 use marlin_npy::Data;
 
 use crate::args::EncodeArgs;
-use crate::model_source;
 
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
-    let enc = model_source::engine(&args.model, &args.engine)?.extractor;
+    let enc = args.model.open(&args.engine)?.extractor;
     let clip = read_clip(&args.clip, enc.config())?;
     let t0 = std::time::Instant::now();
     let out = enc.extract_features(&[clip], args.keep_seq)?.remove(0);
@@ -24,24 +23,22 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
 pub fn read_clip(path: &Path, cfg: &MarlinConfig) -> anyhow::Result<Clip> {
     let a = marlin_npy::read(path)?;
     let (t, s) = (cfg.n_frames, cfg.img_size);
-    let clip = match (a.shape.as_slice(), a.data) {
-        ([tt, h, w, 3], Data::U8(v)) if (*tt, *h, *w) == (t, s, s) => Clip::Rgb8(v),
-        ([3, tt, h, w] | [1, 3, tt, h, w], Data::F32(v)) if (*tt, *h, *w) == (t, s, s) => {
+    let what = || {
+        format!(
+            "{}: an array of shape {:?} is not a clip; expected ({t},{s},{s},3) uint8 RGB or float32 (3,{t},{s},{s}) / (1,3,{t},{s},{s}) in [0,1]",
+            path.display(),
+            a.shape
+        )
+    };
+    match &a.data {
+        Data::U8(v) if a.shape == [t, s, s, 3] => Ok(Clip::Rgb8(v.clone())),
+        Data::F32(v) if a.shape.len() == 4 || a.shape.first() == Some(&1) => {
             if let Some(bad) = v.iter().find(|x| !(0.0..=1.0).contains(*x)) {
                 bail!("{}: float clip values must lie in [0, 1]; found {bad}", path.display());
             }
-            Clip::Float(v)
+            let mut clips = Clip::batch_from_channels_first(cfg, &a.shape, v).with_context(what)?;
+            Ok(clips.remove(0))
         }
-        (shape, data) => {
-            let ty = match data {
-                Data::U8(_) => "uint8",
-                Data::F32(_) => "float",
-            };
-            bail!(
-                "{}: a {ty} array of shape {shape:?} is not a clip; expected ({t},{s},{s},3) uint8 RGB or float32 (3,{t},{s},{s}) / (1,3,{t},{s},{s}) in [0,1]",
-                path.display()
-            )
-        }
-    };
-    Ok(clip)
+        _ => bail!(what()),
+    }
 }

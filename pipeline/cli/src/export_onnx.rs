@@ -2,18 +2,14 @@
 //! temporary file and a rename.
 
 use anyhow::Context;
-use marlin_onnx::{ExportOptions, InputLayout, export_encoder};
+use marlin_onnx::{ExportOptions, export_encoder};
 
-use crate::args::{ExportOnnxArgs, OnnxInputArg};
-use crate::model_source;
+use crate::args::ExportOnnxArgs;
 
 pub fn run(args: ExportOnnxArgs) -> anyhow::Result<()> {
-    let (cfg, weights, _) = model_source::read(&args.model)?;
+    let marlin_hub::ModelFile { config: cfg, weights, .. } = args.model.read()?;
     let options = ExportOptions {
-        input: match args.input {
-            OnnxInputArg::Frames => InputLayout::Frames,
-            OnnxInputArg::Patches => InputLayout::Patches,
-        },
+        input: args.input,
         keep_seq: args.keep_seq,
         batch: (!args.dynamic_batch).then_some(args.batch),
         opset: args.opset,

@@ -9,11 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use marlin_batch::config::Precision;
 use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats};
 
-use crate::args::{FeaturizeArgs, ModelArgs, PrecisionArg};
-use crate::{detector_source, model_source};
+use crate::args::FeaturizeArgs;
 
 /// Exit status when some videos failed.
 const SOME_FAILED: u8 = 2;
@@ -44,33 +42,25 @@ pub fn execute(
         );
     }
 
-    let spec = config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --config file")?;
-    let model_args = ModelArgs {
-        model: spec.clone(),
-        config: config.model_config.clone(),
-        threads: config.encoder_threads,
-        precision: match config.precision {
-            Precision::F32 => PrecisionArg::F32,
-            Precision::Bf16 => PrecisionArg::Bf16,
-        },
-    };
+    let spec =
+        config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --settings file")?;
     let options = marlin_onnx::EngineOptions {
         threads: config.encoder_threads,
-        precision: model_args.precision.into(),
+        precision: config.precision,
         onnxruntime: config.onnxruntime.clone(),
         device: config.device,
         tensorrt_cache: config.tensorrt_cache.clone(),
     };
-    let backend: marlin_onnx::Backend = config.backend.as_str().parse().map_err(anyhow::Error::msg)?;
-    let engine = model_source::open(&model_args, backend, &options)?;
+    let model_config = config.model_config.as_deref().map(marlin_hub::resolve_config).transpose()?;
+    let engine = marlin_onnx::open_model(&spec, model_config, config.backend, &options)?;
     let checkpoint = engine.checkpoint.as_deref().context("featurize needs a checkpoint, not random weights")?;
-    let info = model_source::info(&spec, checkpoint, engine.extractor.config())?;
+    let info = ModelInfo::of_checkpoint(&spec, checkpoint, engine.extractor.config())?;
     accept_model(&info)?;
     let detector = match config.faces.crop_face {
         true => {
-            let backend: marlin_onnx::Backend = config.faces.backend.as_str().parse().map_err(anyhow::Error::msg)?;
+            let backend = config.faces.backend;
             let options = marlin_onnx::EngineOptions { threads: config.detector_threads, ..options.clone() };
-            Some(detector_source::open(config.faces.detector.clone(), backend, &options)?)
+            Some(marlin_onnx::open_face_detector(config.faces.detector.as_deref(), backend, &options)?)
         }
         false => None,
     };
@@ -133,7 +123,7 @@ pub fn merge(dir: &Path) -> anyhow::Result<()> {
 
 /// The config file, then the flags over it.
 fn settings(args: &FeaturizeArgs) -> anyhow::Result<FeaturizeConfig> {
-    let mut c = match &args.config {
+    let mut c = match args.settings_file() {
         Some(p) => FeaturizeConfig::from_yaml_file(p)?,
         None => FeaturizeConfig::default(),
     };

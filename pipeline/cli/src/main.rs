@@ -4,14 +4,13 @@ mod args;
 mod bench;
 mod decode;
 mod detect;
-mod detector_source;
 mod doctor;
 mod encode;
 mod export_onnx;
 mod extract;
 mod featurize;
 mod kernels;
-mod model_source;
+mod log_line;
 mod models;
 mod probe;
 mod reconstruct;
@@ -35,6 +34,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MARLIN_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .event_format(log_line::LogLine)
         .init();
     if let Some(path) = &cli.onnxruntime {
         marlin_onnx::choose_library(path);

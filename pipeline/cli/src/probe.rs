@@ -3,14 +3,15 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use marlin_batch::ModelInfo;
 use marlin_faces::crop::FACE_SIZE;
 use marlin_faces::{Detection, SquareCrop};
 use marlin_probe::report::{Evidence, write_report};
 use marlin_probe::score::{ClipScore, VideoScore, VideoVerdict, score, write_scores};
 use marlin_probe::{ClipSource, FORMAT, FeatureSet, Level, Probe, ProbeModel, TrainOptions, train};
 
-use crate::args::{LevelArg, ModelArgs, PrecisionArg, ProbeCommand, ScreenArgs};
-use crate::{featurize, model_source};
+use crate::args::{ProbeCommand, ScreenArgs};
+use crate::featurize;
 
 pub fn run(command: ProbeCommand) -> Result<()> {
     match command {
@@ -30,23 +31,20 @@ pub fn run(command: ProbeCommand) -> Result<()> {
                 bail!("--val-fraction must be in [0, 1), got {val_fraction}");
             }
             let set = FeatureSet::read(&features, &label_column, group_column.as_deref())?;
-            let opts =
-                TrainOptions { level: level_of(level), label_column, positive, val_fraction, folds, c, threshold };
+            let opts = TrainOptions { level, label_column, positive, val_fraction, folds, c, threshold };
             let probe = train(&set, &opts)?;
             report(&probe);
             probe.save(&output)?;
             println!("probe written to {}", output.display());
         }
-        ProbeCommand::Import { head, model, config, level, positive, negative, threshold, output } => {
-            let spec = model.clone();
-            let (cfg, _, path) =
-                model_source::read(&ModelArgs { model, config, threads: 1, precision: PrecisionArg::F32 })?;
-            let info = model_source::info(&spec, &path, &cfg)?;
+        ProbeCommand::Import { head, model, model_config, level, positive, negative, threshold, output } => {
+            let file = marlin_hub::read_model(&model, model_config.read()?)?;
+            let info = ModelInfo::of_checkpoint(&model, &file.path, &file.config)?;
             let (weights, bias) = marlin_probe::linear_head(&head, info.dim)?;
             let probe = Probe {
                 format: FORMAT.into(),
                 model: ProbeModel { architecture: info.architecture, sha256: info.sha256, dim: info.dim },
-                level: level_of(level),
+                level,
                 label_column: "label".into(),
                 positive,
                 negative,
@@ -153,13 +151,6 @@ fn face_of(s: &ClipSource) -> Result<(Vec<u8>, usize, usize)> {
         None => SquareCrop { cx: (w / 2) as i64, cy: (h / 2) as i64, half: (w.min(h) / 2).max(1) as i64 },
     };
     Ok((square.face(&image.data, w, h), FACE_SIZE, FACE_SIZE))
-}
-
-fn level_of(l: LevelArg) -> Level {
-    match l {
-        LevelArg::Video => Level::Video,
-        LevelArg::Clip => Level::Clip,
-    }
 }
 
 fn report(p: &Probe) {

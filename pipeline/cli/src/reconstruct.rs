@@ -4,16 +4,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use marlin_batch::clip_faces::{ClipFaces, ClipItem};
 use marlin_batch::reconstruction::ClipReconstruction;
-use marlin_faces::CropOptions;
+use marlin_batch::{EncoderInputs, VideoSettings};
 use marlin_kernels::mask::{MaskStrategy, ParsingMaps, generate};
-use marlin_media::sampling::{SamplingOptions, TailPolicy};
-use marlin_media::{FrameWriter, RgbImage, VideoClips};
+use marlin_media::{FrameWriter, RgbImage};
 use marlin_model::{Clip, tubelet_shape};
 
-use crate::args::{MaskArg, ReconstructArgs};
-use crate::{detector_source, model_source};
+use crate::args::ReconstructArgs;
 
 /// Frame rate of the side-by-side video: a 16-frame clip lasts 2 s.
 const VIDEO_FPS: (i32, i32) = (8, 1);
@@ -36,7 +33,7 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     if !(0.0..1.0).contains(&args.ratio) {
         bail!("--ratio must be in [0, 1), got {}", args.ratio);
     }
-    let model = model_source::load(&args.model)?;
+    let model = args.model.load()?;
     if !model.has_decoder() {
         return Err(marlin_model::ModelError::NoDecoder { path: model.path.clone() }.into());
     }
@@ -44,15 +41,10 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     let shape = tubelet_shape(&cfg);
     let fixed_mask = args.mask_file.as_deref().map(|p| read_mask(p, shape.tokens())).transpose()?;
     let parsing = args.parsing.as_deref().map(|p| read_u8(p, &[0, shape.side, shape.side])).transpose()?;
-    if args.mask == MaskArg::Fasking && parsing.is_none() && fixed_mask.is_none() {
+    if args.mask == MaskStrategy::Fasking && parsing.is_none() && fixed_mask.is_none() {
         bail!("--mask fasking needs face-parsing maps: --parsing PARSING.npy (see --help)");
     }
-    let strategy = match args.mask {
-        MaskArg::Random => MaskStrategy::Random,
-        MaskArg::Tube => MaskStrategy::Tube,
-        MaskArg::Frame => MaskStrategy::Frame,
-        MaskArg::Fasking => MaskStrategy::Fasking,
-    };
+    let strategy = args.mask;
     let mask_for = |k: usize| -> Result<Vec<bool>> {
         if let Some(m) = &fixed_mask {
             return Ok(m.clone());
@@ -124,37 +116,18 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
             ),
         }
     } else {
-        let sampling = SamplingOptions {
-            clip_frames: cfg.n_frames,
-            sample_rate: args.sample_rate,
-            stride: args.stride,
-            tail: TailPolicy::Drop,
-            max_clips: args.max_clips,
+        let settings = VideoSettings {
+            sampling: args.sampling.config(),
+            decode: args.video_args.config(),
+            faces: args.faces.config(),
         };
-        let detector = if args.crop_face { Some(detector_source::load(&args.detector)?) } else { None };
-        let mut video = VideoClips::open(&args.input, args.video_args.options(), sampling, None)?;
-        let mut faces = detector.as_ref().map(|d| ClipFaces::new(d.as_ref(), CropOptions::default(), false));
-        while let Some(c) = video.next_clip()? {
-            let (index, first) = (c.index, c.frame_indices.first().copied().unwrap_or(0));
-            let items = match &mut faces {
-                Some(f) => f.crop(c, &mut None)?,
-                None => vec![ClipItem { clip: c.index, track: None, frames: c.frames, faces: None }],
-            };
-            for item in items {
-                each(
-                    item.encoder_input(cfg.img_size, &args.input)?,
-                    format!(" (video clip {index}, from frame {first})"),
-                )?;
-            }
+        let detector = if args.faces.crop_face { Some(args.detector.open()?) } else { None };
+        let mut inputs = EncoderInputs::open(&args.input, &settings, &cfg, detector.as_deref())?;
+        while let Some(input) = inputs.next_input()? {
+            let what = format!(" (video clip {}, from frame {})", input.row.clip, input.row.first_frame);
+            each(input.frames, what)?;
         }
-    }
-    if clips == 0 {
-        bail!(
-            "{}: no clips (a clip needs {} frames at sample rate {})",
-            args.input.display(),
-            cfg.n_frames,
-            args.sample_rate
-        );
+        inputs.finish()?;
     }
     match out {
         Output::Arrays(all) => {

@@ -7,6 +7,7 @@ use crate::align::aligned_face;
 use crate::retinaface::{Detection, FaceDetector, PixelOrder};
 use marlin_kernels::crop::{Square, crop_resize_square, cut_square};
 use marlin_kernels::resize::resize_linear;
+use marlin_settings::{Bounds, OutOfRange};
 
 /// The side of MARLIN's face crops.
 pub const FACE_SIZE: usize = 224;
@@ -47,21 +48,21 @@ impl SquareCrop {
     }
 }
 
-/// How faces are found and cropped frame to frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CropMode {
-    /// Bit-exact `extract_video(crop_face=True)`: the RGB frame handed to the detector as if it
-    /// were BGR (the official code's quirk), the official 2×2 corner crop when no face is found,
-    /// no smoothing.
-    Compat,
-    /// The same square geometry with the detector fed BGR (what it was trained on), the box
-    /// smoothed over time, and the last face kept when a frame has none (MARLIN's own dataset
-    /// preprocessing); before any face, the official corner crop.
-    #[default]
-    Marlin,
-    /// The face warped so its 5 landmarks land on ArcFace's template scaled to 224 (see
-    /// [`crate::align`]); smoothing and face-less frames as `Marlin`.
-    Aligned,
+marlin_settings::named! {
+    /// How faces are found and cropped frame to frame.
+    pub enum CropMode: "crop mode", default Marlin {
+        /// Bit-exact `extract_video(crop_face=True)`: the RGB frame handed to the detector as if
+        /// it were BGR (the official code's quirk), the official 2×2 corner crop when no face is
+        /// found, no smoothing.
+        Compat = "compat",
+        /// The official square geometry with the detector fed BGR (what it was trained on), the
+        /// box smoothed over time, and the last face kept when a frame has none (MARLIN's own
+        /// dataset preprocessing); before any face, the official corner crop.
+        Marlin = "marlin",
+        /// The face warped so its 5 landmarks land on ArcFace's template scaled to 224;
+        /// smoothing and face-less frames as `marlin`.
+        Aligned = "aligned",
+    }
 }
 
 /// One frame's crop and what produced it.
@@ -118,14 +119,17 @@ impl Smoother {
     }
 }
 
-/// Which face a frame's crop follows when it has several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Pick {
-    /// The largest box (the main subject, usually).
-    #[default]
-    Largest,
-    /// The highest score (what the official code takes: `dets[0]`).
-    BestScore,
+marlin_settings::named! {
+    /// Which faces become clips when frames have several.
+    pub enum Faces: "face choice", default Largest {
+        /// The largest face (the main subject, usually).
+        Largest = "largest",
+        /// The best-scored face (the official choice: `dets[0]`).
+        Score = "score",
+        /// Every face: one crop sequence (and one row per clip) per face track; a single
+        /// followed face takes the largest.
+        All = "all",
+    }
 }
 
 /// How [`FaceCropper`] works; `Compat` ignores everything but `mode`.
@@ -142,7 +146,29 @@ pub struct CropOptions {
     pub max_side: Option<usize>,
     /// Faces narrower than this (pixels, full resolution) are ignored.
     pub min_face: f32,
-    pub pick: Pick,
+    /// Which face; a single followed face takes the largest for `all`.
+    pub pick: Faces,
+}
+
+impl CropOptions {
+    /// Weight of the newest box in the smoothing: above 0, at most 1 (off).
+    pub const SMOOTH: Bounds<f32> = Bounds::above(0.0, 1.0);
+    pub const DETECT_EVERY: Bounds<usize> = Bounds::closed(1, 1000);
+    /// Pixels of the longer side frames are downscaled to before detecting.
+    pub const MAX_SIDE: Bounds<usize> = Bounds::closed(32, 16_384);
+    /// Pixels.
+    pub const MIN_FACE: Bounds<f32> = Bounds::closed(0.0, 16_384.0);
+
+    /// Refuses values outside their bounds (NaN included), naming the setting.
+    pub fn validate(&self) -> Result<(), OutOfRange> {
+        Self::SMOOTH.check("smooth", self.smooth)?;
+        Self::DETECT_EVERY.check("detect_every", self.detect_every)?;
+        if let Some(side) = self.max_side {
+            Self::MAX_SIDE.check("max_side", side)?;
+        }
+        Self::MIN_FACE.check("min_face", self.min_face)?;
+        Ok(())
+    }
 }
 
 impl Default for CropOptions {
@@ -153,7 +179,7 @@ impl Default for CropOptions {
             detect_every: 1,
             max_side: None,
             min_face: 0.0,
-            pick: Pick::Largest,
+            pick: Faces::Largest,
         }
     }
 }
@@ -268,11 +294,11 @@ pub fn detect_compat(detector: &dyn FaceDetector, f: &FrameRef<'_>) -> Result<Ve
 }
 
 /// The face followed among a frame's faces (given best score first).
-fn pick_face(faces: impl IntoIterator<Item = Detection>, pick: Pick) -> Option<Detection> {
+fn pick_face(faces: impl IntoIterator<Item = Detection>, pick: Faces) -> Option<Detection> {
     let mut faces = faces.into_iter();
     match pick {
-        Pick::BestScore => faces.next(),
-        Pick::Largest => {
+        Faces::Score => faces.next(),
+        Faces::Largest | Faces::All => {
             faces.max_by(|a, b| ((a.x2 - a.x1) * (a.y2 - a.y1)).total_cmp(&((b.x2 - b.x1) * (b.y2 - b.y1))))
         }
     }

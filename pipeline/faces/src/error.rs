@@ -10,6 +10,7 @@ pub enum FaceError {
     NotRetinaFace { path: PathBuf, detail: String },
     #[error("image of {width}x{height} with {len} bytes: expected width·height·3")]
     BadImage { width: usize, height: usize, len: usize },
+    /// Another engine's failure (e.g. ONNX Runtime's), its cause kept.
     #[error("face detector: {0}")]
-    Detector(String),
+    Detector(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -8,7 +8,7 @@ pub mod retinaface;
 pub mod tracker;
 
 pub use crop::{
-    CropMode, CropOptions, DetectedCropper, FaceCrop, FaceCropper, FrameRef, Pick, Smoother, SquareCrop, TrackCropper,
+    CropMode, CropOptions, DetectedCropper, FaceCrop, FaceCropper, Faces, FrameRef, Smoother, SquareCrop, TrackCropper,
 };
 pub use error::FaceError;
 pub use retinaface::{Detection, FaceDetector, PixelOrder, RawOutput, RetinaFace};

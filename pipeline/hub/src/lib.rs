@@ -9,11 +9,13 @@
 //! `marlin/`); `MARLIN_RELEASE_URL` overrides the release address (a mirror, or a test server).
 
 mod download;
+mod model;
 mod onnxruntime;
 
 use std::path::{Path, PathBuf};
 
 pub use download::{Progress, download_verified};
+pub use model::{ModelFile, detector_path, load_model, read_model, resolve_config};
 pub use onnxruntime::{ONNXRUNTIME_VERSION, cached_onnxruntime, fetch_onnxruntime};
 
 /// Where the official release lives.
@@ -39,6 +41,28 @@ pub enum HubError {
     Unsupported(String),
     #[error(transparent)]
     Write(#[from] marlin_npy::NpyError),
+    #[error("{source}")]
+    Config {
+        #[source]
+        source: marlin_model::ModelError,
+    },
+    #[error(
+        "`{0}` is neither a model config file nor a known architecture: vit_small, vit_base, vit_large (or marlin_vit_small_ytf …)"
+    )]
+    UnknownConfig(String),
+    #[error("cannot load model {spec}: {source}")]
+    Model {
+        spec: String,
+        #[source]
+        source: marlin_model::ModelError,
+    },
+    #[error(
+        "no face detector: give FaceX-Zoo's RetinaFace face_detection_retina.pkl (--detector, or the `detector` setting) or run `marlin models fetch retinaface` (looked for {})",
+        looked.display()
+    )]
+    NoDetector { looked: PathBuf },
+    #[error("{}: {why} (the face detector is FaceX-Zoo's face_detection_retina.pkl)", path.display())]
+    NoSuchDetector { path: PathBuf, why: &'static str },
 }
 
 /// What a user's `model` names: a checkpoint file, or a released model found in the cache.

@@ -30,9 +30,8 @@ impl VideoClips {
         sampling: SamplingOptions,
         fps: Option<f64>,
     ) -> Result<Self, MediaError> {
-        let bad = |reason: String| MediaError::Unreadable { path: path.into(), reason };
-        let sampler = ClipSampler::new(sampling).map_err(bad)?;
-        let resampler = fps.map(FpsResampler::new).transpose().map_err(bad)?;
+        let sampler = ClipSampler::new(sampling)?;
+        let resampler = fps.map(FpsResampler::new).transpose()?;
         let reader = VideoReader::open(path, decode)?;
         Ok(Self {
             reader: Some(reader),

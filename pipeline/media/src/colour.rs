@@ -12,16 +12,17 @@ use gstreamer_video::{VideoColorRange, VideoFormat, VideoFrameExt, VideoFrameRef
 
 use crate::swscale::{self, Converter, Picture};
 
-/// How frames become RGB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ColourMode {
-    /// Exact where the decoder's format is covered, `videoconvert` otherwise.
-    #[default]
-    Auto,
-    /// Only the exact path; a decoder format it does not cover is an error.
-    Exact,
-    /// GStreamer's `videoconvert` (not the official arithmetic: about 1.3 grey levels away).
-    Videoconvert,
+marlin_settings::named! {
+    /// How frames become RGB.
+    pub enum ColourMode: "colour mode", default Auto {
+        /// The exact path (the official frames' arithmetic, FFmpeg's swscale) where the
+        /// decoder's format is covered, `videoconvert` otherwise.
+        Auto = "auto",
+        /// Only the exact path; a decoder format it does not cover is an error.
+        Exact = "exact",
+        /// GStreamer's `videoconvert` (not the official arithmetic: about 1.3 grey levels away).
+        Videoconvert = "videoconvert",
+    }
 }
 
 /// The conversion that actually ran, reported to the user.

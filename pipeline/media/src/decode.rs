@@ -46,6 +46,17 @@ pub struct DecodeOptions {
 /// [`DecodeOptions::stall_timeout`] by default: far above any single frame's decode time.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+impl DecodeOptions {
+    /// Seconds [`DecodeOptions::stall_timeout`] may be set to (up to a day).
+    pub const STALL_TIMEOUT_S: marlin_settings::Bounds<f64> = marlin_settings::Bounds::above(0.0, 86_400.0);
+
+    /// The options with a stall timeout of `seconds`, checked against its bounds.
+    pub fn with_stall_timeout(self, seconds: f64) -> Result<Self, marlin_settings::OutOfRange> {
+        let seconds = Self::STALL_TIMEOUT_S.check("stall_timeout_s", seconds)?;
+        Ok(Self { stall_timeout: Duration::from_secs_f64(seconds), ..self })
+    }
+}
+
 impl Default for DecodeOptions {
     fn default() -> Self {
         Self { decoder: DecoderChoice::default(), colour: ColourMode::default(), stall_timeout: DEFAULT_STALL_TIMEOUT }

@@ -6,17 +6,17 @@
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-/// The decoder the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DecoderChoice {
-    /// NVDEC (`nvh264dec`, `nvh265dec`, `nvvp9dec`, `nvav1dec`…) where the nvcodec plugin
-    /// registered one for the codec, else libav (`avdec_*`), else any software decoder.
-    #[default]
-    Auto,
-    /// libav where it has the codec, else any other software decoder; never hardware.
-    Software,
-    /// NVDEC only; an error where none takes the codec.
-    Nvdec,
+marlin_settings::named! {
+    /// The video decoder the user asked for.
+    pub enum DecoderChoice: "decoder", default Auto {
+        /// NVDEC (`nvh264dec`, `nvh265dec`, `nvvp9dec`, `nvav1dec`…) where the nvcodec plugin
+        /// registered one for the codec, else libav (`avdec_*`), else any software decoder.
+        Auto = "auto",
+        /// libav where it has the codec, else any other software decoder; never hardware.
+        Software = "software",
+        /// NVDEC only; an error where none takes the codec.
+        Nvdec = "nvdec",
+    }
 }
 
 /// decodebin's answer for one candidate factory.

@@ -31,4 +31,6 @@ pub enum MediaError {
     ExactColourUnsupported { path: PathBuf, format: String },
     #[error("{}: colour conversion failed: {reason}", path.display())]
     Convert { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Setting(#[from] marlin_settings::OutOfRange),
 }

@@ -18,15 +18,17 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-/// What happens to frames after the last full window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TailPolicy {
-    /// Dropped, as the official code does.
-    #[default]
-    Drop,
-    /// One more window starting where the next would (when that is inside the video), its
-    /// missing frames repeating the last sampled frame.
-    Pad,
+use marlin_settings::{Bounds, OutOfRange};
+
+marlin_settings::named! {
+    /// What happens to frames after the last full window.
+    pub enum TailPolicy: "tail", default Drop {
+        /// Dropped, as the official code does.
+        Drop = "drop",
+        /// One more clip starting where the next window would (when that is inside the video),
+        /// its missing frames repeating the last sampled frame.
+        Pad = "pad",
+    }
 }
 
 /// The clip rule's parameters.
@@ -41,6 +43,23 @@ pub struct SamplingOptions {
     pub tail: TailPolicy,
     /// Stop after this many clips.
     pub max_clips: Option<usize>,
+}
+
+impl SamplingOptions {
+    /// Frames per clip: the model's (16 for every released one).
+    pub const CLIP_FRAMES: Bounds<usize> = Bounds::closed(1, 1024);
+    pub const SAMPLE_RATE: Bounds<usize> = Bounds::closed(1, 1000);
+    pub const STRIDE: Bounds<usize> = Bounds::closed(1, 1000);
+    /// The frame rate a video may be resampled to before sampling.
+    pub const FPS: Bounds<f64> = Bounds::above(0.0, 1000.0);
+
+    /// Refuses values outside their bounds, naming the setting.
+    pub fn validate(&self) -> Result<(), OutOfRange> {
+        Self::CLIP_FRAMES.check("clip_frames", self.clip_frames)?;
+        Self::SAMPLE_RATE.check("sample_rate", self.sample_rate)?;
+        Self::STRIDE.check("stride", self.stride)?;
+        Ok(())
+    }
 }
 
 impl Default for SamplingOptions {
@@ -77,14 +96,9 @@ pub struct ClipSampler<T> {
 }
 
 impl<T: Clone> ClipSampler<T> {
-    /// A sampler; zero `clip_frames`, `sample_rate` or `stride` are errors.
-    pub fn new(o: SamplingOptions) -> Result<Self, String> {
-        if o.clip_frames == 0 || o.sample_rate == 0 || o.stride == 0 {
-            return Err(format!(
-                "clip frames, sample rate and stride must be positive (got {}, {}, {})",
-                o.clip_frames, o.sample_rate, o.stride
-            ));
-        }
+    /// A sampler; options outside their bounds are errors.
+    pub fn new(o: SamplingOptions) -> Result<Self, OutOfRange> {
+        o.validate()?;
         Ok(Self {
             f: o.clip_frames as u64,
             sr: o.sample_rate as u64,
@@ -206,10 +220,8 @@ pub struct FpsResampler {
 
 impl FpsResampler {
     /// A resampler to `fps` frames per second (finite, positive).
-    pub fn new(fps: f64) -> Result<Self, String> {
-        if !(fps.is_finite() && fps > 0.0) {
-            return Err(format!("frame rate must be positive, got {fps}"));
-        }
+    pub fn new(fps: f64) -> Result<Self, OutOfRange> {
+        let fps = SamplingOptions::FPS.check("fps", fps)?;
         Ok(Self { fps, first: None, next_out: 0 })
     }
 
@@ -364,6 +376,8 @@ mod tests {
         assert!(ClipSampler::<u64>::new(SamplingOptions { sample_rate: 0, ..Default::default() }).is_err());
         assert!(FpsResampler::new(0.0).is_err());
         assert!(FpsResampler::new(f64::NAN).is_err());
+        assert!(FpsResampler::new(1e300).is_err());
+        assert!(ClipSampler::<u64>::new(SamplingOptions { sample_rate: 1 << 40, ..Default::default() }).is_err());
     }
 
     #[test]

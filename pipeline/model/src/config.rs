@@ -82,9 +82,24 @@ pub const PRESETS: &[(&str, &str)] = &[
 
 impl MarlinConfig {
     /// Parses MARLIN's YAML format; `origin` names the file in errors.
+    /// Whether YAML `text` is a mapping with a MARLIN model config's keys (`model_name`,
+    /// `img_size` or an `encoder` with `embed_dim`), whatever else it holds.
+    pub fn is_model_yaml(text: &str) -> bool {
+        let Ok(serde_norway::Value::Mapping(m)) = serde_norway::from_str::<serde_norway::Value>(text) else {
+            return false;
+        };
+        let has = |k: &str| m.contains_key(k);
+        has("model_name") || has("img_size") || m.get("encoder").and_then(|e| e.get("embed_dim")).is_some()
+    }
+
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, ModelError> {
         let err = |detail: String| ModelError::Config { origin: origin.to_string(), detail };
-        let y: MarlinYaml = serde_norway::from_str(text).map_err(|e| err(e.to_string()))?;
+        let y: MarlinYaml = serde_norway::from_str(text).map_err(|e| match Self::is_model_yaml(text) {
+            true => err(e.to_string()),
+            false => err(format!(
+                "not a MARLIN model config: it has none of model_name, img_size, encoder ({e}); a `marlin featurize` settings file is given with --settings"
+            )),
+        })?;
         for key in y.training.keys() {
             if !TRAINING_KEYS.contains(&key.as_str()) {
                 tracing::warn!("{origin}: unknown key `{key}` ignored");

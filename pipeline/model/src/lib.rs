@@ -10,6 +10,7 @@
 //! # Ok::<(), marlin_model::ModelError>(())
 //! ```
 
+mod backend;
 mod config;
 mod decoder;
 mod encoder;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use marlin_checkpoint::{Checkpoint, CheckpointError};
 
+pub use backend::{Backend, THREADS};
 pub use config::{MarlinConfig, PRESETS, StackConfig};
 pub use decoder::Decoder;
 pub use encoder::{Encoder, Hidden};
@@ -51,7 +53,7 @@ pub enum ModelError {
     #[error("{}: the config {config} contradicts the weights: {detail}", path.display())]
     ConfigMismatch { path: PathBuf, config: String, detail: String },
     #[error(
-        "{}: no released architecture has an encoder of width {dim} and depth {depth}; pass its YAML config (--config)",
+        "{}: no released architecture has an encoder of width {dim} and depth {depth}; pass its YAML model config (--model-config)",
         path.display()
     )]
     UnknownArchitecture { path: PathBuf, dim: usize, depth: usize },
@@ -59,6 +61,9 @@ pub enum ModelError {
     BadInput(String),
     #[error("{0}")]
     Runtime(String),
+    /// Another engine's failure (e.g. ONNX Runtime's), its cause kept.
+    #[error(transparent)]
+    Engine(Box<dyn std::error::Error + Send + Sync>),
     #[error("{}: this checkpoint has no decoder: use the .full.pt (e.g. `marlin models fetch vit_base_ytf --full`)", path.display())]
     NoDecoder { path: PathBuf },
 }

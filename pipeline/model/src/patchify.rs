@@ -34,6 +34,30 @@ impl Clip {
         }
         Ok(())
     }
+
+    /// The clips of an official model input: float32 `(B, 3, T, H, W)` (or one clip's
+    /// `(3, T, H, W)`), its shape checked against `cfg`.
+    pub fn batch_from_channels_first(
+        cfg: &MarlinConfig,
+        shape: &[usize],
+        data: &[f32],
+    ) -> Result<Vec<Clip>, ModelError> {
+        let (t, s) = (cfg.n_frames, cfg.img_size);
+        let batch = match shape {
+            [b, 3, tt, h, w] if (*tt, *h, *w) == (t, s, s) => *b,
+            [3, tt, h, w] if (*tt, *h, *w) == (t, s, s) => 1,
+            _ => {
+                return Err(ModelError::BadInput(format!(
+                    "an array of shape {shape:?} is not a batch of clips: the model takes float32 (B, 3, {t}, {s}, {s}) in [0, 1]"
+                )));
+            }
+        };
+        let len = 3 * t * s * s;
+        if data.len() != batch * len {
+            return Err(ModelError::BadInput(format!("{} values for an array of shape {shape:?}", data.len())));
+        }
+        Ok(data.chunks_exact(len).map(|c| Clip::Float(c.to_vec())).collect())
+    }
 }
 
 /// (T, H, W, 3) uint8 frames → the official model input (3, T, H, W), `v / 255` in f32.

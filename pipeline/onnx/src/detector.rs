@@ -23,7 +23,7 @@ impl OnnxRetinaFace {
     /// Loads `face_detection_retina.pkl`, exports it and starts a session on `provider` with
     /// `threads` CPU threads (0: ONNX Runtime's default).
     pub fn load(path: &Path, provider: Provider, threads: usize) -> Result<Self, OnnxError> {
-        let tensors = load_tensors(path).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
+        let tensors = load_tensors(path)?;
         let model =
             export_retinaface(&tensors).map_err(|e| OnnxError::File { path: path.into(), detail: e.to_string() })?;
         let (_, env) = environment(None)?;
@@ -43,7 +43,7 @@ impl OnnxRetinaFace {
 
     /// The network's raw outputs for an 8-bit 3-channel image in `order`.
     pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, OnnxError> {
-        let input = network_input_chw(pixels, width, height, order).map_err(|e| OnnxError::Input(e.to_string()))?;
+        let input = network_input_chw(pixels, width, height, order)?;
         let value = Tensor::from_array(([1, 3, height, width], input)).map_err(ort_error)?;
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session.run(ort::inputs!["image" => value]).map_err(ort_error)?;
@@ -87,7 +87,7 @@ impl FaceDetector for OnnxRetinaFace {
         height: usize,
         order: PixelOrder,
     ) -> Result<Vec<Detection>, FaceError> {
-        OnnxRetinaFace::detect(self, pixels, width, height, order).map_err(|e| FaceError::Detector(e.to_string()))
+        OnnxRetinaFace::detect(self, pixels, width, height, order).map_err(|e| FaceError::Detector(Box::new(e)))
     }
 
     fn describe(&self) -> String {

@@ -1,60 +1,22 @@
-//! Choosing the engine that computes the features: the CPU encoder of `marlin-model`, or the
-//! exported graph in ONNX Runtime on one of its providers. The one place the CLI and the
-//! GStreamer encoder turn a backend name into a [`FeatureExtractor`].
+//! Opening the engines: a model spec (checkpoint path, released name, or `random:<preset>`) on a
+//! backend becomes a [`FeatureExtractor`], a detector file on a backend a [`FaceDetector`] —
+//! the CPU engines of `marlin-model` / `marlin-faces`, or the exported graphs in ONNX Runtime on
+//! one of its providers. The one place the CLI, the GStreamer elements and the Python module
+//! turn their settings into engines.
 
-use std::path::PathBuf;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use marlin_faces::{FaceDetector, RetinaFace};
-use marlin_model::{Encoder, EncoderWeights, FeatureExtractor, MarlinConfig, Precision};
+use marlin_model::{Backend, Encoder, EncoderWeights, FeatureExtractor, MarlinConfig, Precision};
 
 use crate::{OnnxEncoder, OnnxError, OnnxRetinaFace, Provider, load_runtime};
 
-/// Where the encoder computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// The native CPU encoder (f32 or bf16).
-    #[default]
-    Cpu,
-    /// The exported graph on ONNX Runtime's CPU provider.
-    OnnxCpu,
-    /// ONNX Runtime's CUDA provider (feature `cuda`).
-    Cuda,
-    /// TensorRT fp16 through ONNX Runtime (feature `tensorrt`).
-    TensorRt,
-}
-
-impl Backend {
-    pub const ALL: [Backend; 4] = [Backend::Cpu, Backend::OnnxCpu, Backend::Cuda, Backend::TensorRt];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Cpu => "cpu",
-            Backend::OnnxCpu => "onnx-cpu",
-            Backend::Cuda => "cuda",
-            Backend::TensorRt => "tensorrt",
-        }
-    }
-
-    /// Whether this build can run it (GPU providers need their cargo feature).
-    pub fn compiled(self) -> bool {
-        match self {
-            Backend::Cpu | Backend::OnnxCpu => true,
-            Backend::Cuda => cfg!(feature = "cuda"),
-            Backend::TensorRt => cfg!(feature = "tensorrt"),
-        }
-    }
-}
-
-impl std::str::FromStr for Backend {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| format!("`{s}` is not one of {}", Self::ALL.map(Backend::name).join(", ")))
+/// Whether this build can run `backend` (the GPU providers need their cargo feature).
+pub fn compiled(backend: Backend) -> bool {
+    match backend {
+        Backend::Cpu | Backend::OnnxCpu => true,
+        Backend::Cuda => cfg!(feature = "cuda"),
+        Backend::TensorRt => cfg!(feature = "tensorrt"),
     }
 }
 
@@ -73,6 +35,75 @@ pub struct EngineOptions {
     pub tensorrt_cache: Option<PathBuf>,
 }
 
+/// A started feature engine and the checkpoint it was made from.
+pub struct OpenedModel {
+    pub extractor: Box<dyn FeatureExtractor>,
+    /// The checkpoint file; `None` for `random:<preset>`.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl OpenedModel {
+    /// The SHA-256 of the checkpoint file (lowercase hex); `None` for random weights.
+    pub fn sha256(&self) -> Result<Option<String>, OnnxError> {
+        let Some(path) = &self.checkpoint else { return Ok(None) };
+        marlin_checkpoint::sha256_file(path)
+            .map(Some)
+            .map_err(|e| OnnxError::File { path: path.clone(), detail: format!("cannot read: {e}") })
+    }
+}
+
+/// Opens the model `spec` names on `backend`: a checkpoint file or a released name (with the
+/// model `config` when given, else the released architecture matching the weights; see
+/// `marlin_hub::resolve_config`), or `random:<preset>` (an architecture with seeded random
+/// weights, for benchmarks).
+pub fn open_model(
+    spec: &str,
+    config: Option<MarlinConfig>,
+    backend: Backend,
+    options: &EngineOptions,
+) -> Result<OpenedModel, OnnxError> {
+    let (cfg, weights, checkpoint) = match spec.strip_prefix("random:") {
+        Some(preset) => {
+            let cfg = match config {
+                Some(c) => c,
+                None => marlin_hub::resolve_config(Path::new(preset))?,
+            };
+            let weights = EncoderWeights::random(&cfg, 7);
+            (cfg, weights, None)
+        }
+        None => {
+            let file = marlin_hub::read_model(spec, config)?;
+            (file.config, file.weights.encoder, Some(file.path))
+        }
+    };
+    let extractor = open_engine(backend, cfg, weights, options)?;
+    tracing::info!("encoder: {}", extractor.describe());
+    Ok(OpenedModel { extractor, checkpoint })
+}
+
+/// Opens the face detector at `path` (default: the cached `face_detection_retina.pkl`) on
+/// `backend`.
+pub fn open_face_detector(
+    path: Option<&Path>,
+    backend: Backend,
+    options: &EngineOptions,
+) -> Result<Box<dyn FaceDetector>, OnnxError> {
+    let path = marlin_hub::detector_path(path)?;
+    let detector = open_detector(backend, &path, options)
+        .map_err(|source| OnnxError::Detector { path: path.clone(), source: Box::new(source) })?;
+    tracing::info!("face detector: {}", detector.describe());
+    Ok(detector)
+}
+
+impl EngineOptions {
+    /// Refuses values outside their bounds, naming the setting.
+    pub fn validate(&self) -> Result<(), marlin_settings::OutOfRange> {
+        marlin_model::THREADS.check("threads", self.threads)?;
+        marlin_settings::Bounds::closed(0, 1023).check("device", self.device)?;
+        Ok(())
+    }
+}
+
 /// Starts `backend` on the encoder `weights` of `cfg`.
 pub fn open_engine(
     backend: Backend,
@@ -80,15 +111,15 @@ pub fn open_engine(
     weights: EncoderWeights,
     options: &EngineOptions,
 ) -> Result<Box<dyn FeatureExtractor>, OnnxError> {
+    options.validate()?;
     if backend != Backend::Cpu && options.precision == Precision::Bf16 {
-        return Err(OnnxError::Runtime(format!(
+        return Err(OnnxError::Unsupported(format!(
             "precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)",
             backend.name()
         )));
     }
     let Some(provider) = provider(backend, options)? else {
-        let encoder = Encoder::new(cfg, weights, options.threads, options.precision)
-            .map_err(|e| OnnxError::Runtime(e.to_string()))?;
+        let encoder = Encoder::new(cfg, weights, options.threads, options.precision)?;
         return Ok(Box::new(encoder));
     };
     Ok(Box::new(OnnxEncoder::new(cfg, &weights, provider, options.threads)?))
@@ -101,8 +132,9 @@ pub fn open_detector(
     path: &Path,
     options: &EngineOptions,
 ) -> Result<Box<dyn FaceDetector>, OnnxError> {
+    options.validate()?;
     let Some(provider) = provider(backend, options)? else {
-        let detector = RetinaFace::load(path, options.threads).map_err(|e| OnnxError::Runtime(e.to_string()))?;
+        let detector = RetinaFace::load(path, options.threads)?;
         return Ok(Box::new(detector));
     };
     Ok(Box::new(OnnxRetinaFace::load(path, provider, options.threads)?))
@@ -111,8 +143,8 @@ pub fn open_detector(
 /// The ONNX Runtime provider of `backend` with the runtime loaded; `None` for the native CPU
 /// engines.
 fn provider(backend: Backend, options: &EngineOptions) -> Result<Option<Provider>, OnnxError> {
-    if !backend.compiled() {
-        return Err(OnnxError::Runtime(format!(
+    if !compiled(backend) {
+        return Err(OnnxError::Unsupported(format!(
             "backend {0} needs marlin built with `--features {0}`",
             backend.name()
         )));

@@ -18,22 +18,13 @@ use crate::proto::{ModelProto, OperatorSetIdProto, StringStringEntryProto};
 /// The lowest and highest opsets the exporter writes.
 pub const OPSETS: std::ops::RangeInclusive<i64> = 17..=21;
 
-/// What the graph takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InputLayout {
-    /// `frames`: float32 (B, 3, T, H, W) in [0, 1], the official model input.
-    #[default]
-    Frames,
-    /// `patches`: float32 (B, tokens, 3·kt·p·p), the `patchify` kernel's output.
-    Patches,
-}
-
-impl InputLayout {
-    pub fn name(self) -> &'static str {
-        match self {
-            InputLayout::Frames => "frames",
-            InputLayout::Patches => "patches",
-        }
+marlin_settings::named! {
+    /// What the exported graph takes.
+    pub enum InputLayout: "graph input", default Frames {
+        /// `frames`: float32 (B, 3, T, H, W) in [0, 1], the official model input.
+        Frames = "frames",
+        /// `patches`: float32 (B, tokens, 3·kt·p·p), as the `patchify` kernel lays them out.
+        Patches = "patches",
     }
 }
 

@@ -23,11 +23,12 @@ mod runtime;
 use std::path::PathBuf;
 
 pub use detector::OnnxRetinaFace;
-pub use engine::{Backend, EngineOptions, open_detector, open_engine};
+pub use engine::{EngineOptions, OpenedModel, compiled, open_detector, open_engine, open_face_detector, open_model};
 pub use export::{ExportOptions, InputLayout, OPSETS, export_encoder, meta};
 pub use retinaface::export_retinaface;
 pub use runtime::{
-    OnnxEncoder, Provider, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, choose_library, load_runtime,
+    OnnxEncoder, Provider, RUNTIME_SEARCH, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, choose_library,
+    load_runtime,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,31 @@ pub enum OnnxError {
     File { path: PathBuf, detail: String },
     #[error("bad input: {0}")]
     Input(String),
+    /// ONNX Runtime could not be loaded, or answered unexpectedly.
     #[error("{0}")]
     Runtime(String),
+    /// An ONNX Runtime call failed (`context` says which, with what to do where known).
+    #[error("ONNX Runtime ({context}): {source}")]
+    Ort {
+        context: String,
+        #[source]
+        source: ort::Error,
+    },
+    /// A combination this build or backend does not run.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Model(#[from] marlin_model::ModelError),
+    #[error(transparent)]
+    Hub(#[from] marlin_hub::HubError),
+    #[error(transparent)]
+    Faces(#[from] marlin_faces::FaceError),
+    #[error(transparent)]
+    Setting(#[from] marlin_settings::OutOfRange),
+    #[error("cannot load the face detector {}: {source}", path.display())]
+    Detector {
+        path: PathBuf,
+        #[source]
+        source: Box<OnnxError>,
+    },
 }

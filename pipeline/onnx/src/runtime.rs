@@ -54,6 +54,9 @@ pub struct RuntimeInfo {
 const INSTALL_HINT: &str = "run `marlin models fetch onnxruntime` (ONNX Runtime's CPU library into the cache, where it is \
 found), or install ONNX Runtime ≥ 1.31 and pass --onnxruntime PATH or set ORT_DYLIB_PATH (GPU providers need the onnxruntime-gpu build)";
 
+/// Where [`load_runtime`] looks for ONNX Runtime when given no path, for help texts.
+pub const RUNTIME_SEARCH: &str = "ORT_DYLIB_PATH, else the cache that `marlin models fetch onnxruntime` fills, else libonnxruntime.so on the library search path";
+
 /// The library a program chose (its `--onnxruntime` flag), used where no path is given.
 static CHOSEN_LIBRARY: OnceLock<PathBuf> = OnceLock::new();
 
@@ -321,8 +324,8 @@ fn rgb8_batch(clips: &[Clip]) -> Option<Vec<u8>> {
     Some(frames)
 }
 
-pub(crate) fn ort_error(e: ort::Error) -> OnnxError {
-    OnnxError::Runtime(format!("ONNX Runtime: {e}"))
+pub(crate) fn ort_error(source: ort::Error) -> OnnxError {
+    OnnxError::Ort { context: "running the graph".into(), source }
 }
 
 /// TensorRT's optimisation profile: `input:d0xd1x…` at the smallest, typical and largest shapes.
@@ -343,7 +346,7 @@ pub(crate) fn start_session(
 ) -> Result<Session, OnnxError> {
     session_builder(env, provider, threads, profile)?
         .commit_from_memory(model)
-        .map_err(|e| OnnxError::Runtime(format!("ONNX Runtime cannot start the {} session: {e}", provider.name())))
+        .map_err(|source| OnnxError::Ort { context: format!("starting the {} session", provider.name()), source })
 }
 
 /// A session builder for `provider`: the GPU providers fail loudly (no silent CPU fallback).
@@ -359,9 +362,7 @@ fn session_builder(
             "; the GPU providers need ONNX Runtime's GPU build (libonnxruntime.so of the onnxruntime-gpu wheel, with CUDA 12, and TensorRT 10 for tensorrt)"
         }
     };
-    let fail = |e: ort::Error| {
-        OnnxError::Runtime(format!("ONNX Runtime ({}): {}{hint}", provider.name(), e.to_string().trim_end_matches('.')))
-    };
+    let fail = |source: ort::Error| OnnxError::Ort { context: format!("{}{hint}", provider.name()), source };
     let mut builder = Session::builder(env).map_err(fail)?;
     if threads > 0 {
         builder = builder.with_intra_threads(threads).map_err(|e| fail(e.into()))?;
@@ -396,7 +397,7 @@ fn session_builder(
         #[allow(unreachable_patterns)]
         other => {
             let _ = profile;
-            Err(OnnxError::Runtime(format!(
+            Err(OnnxError::Unsupported(format!(
                 "backend {} needs marlin built with --features {}",
                 other.name(),
                 other.name()
@@ -423,7 +424,7 @@ impl FeatureExtractor for OnnxEncoder {
         };
         let mut out = Vec::with_capacity(clips.len());
         for part in clips.chunks(most) {
-            out.extend(self.run(part, keep_seq).map_err(|e| ModelError::Runtime(e.to_string()))?);
+            out.extend(self.run(part, keep_seq).map_err(|e| ModelError::Engine(Box::new(e)))?);
         }
         Ok(out)
     }

@@ -9,12 +9,14 @@ use marlin_batch::ModelInfo;
 
 use crate::ProbeError;
 
-/// What one sample stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Video,
-    Clip,
+marlin_settings::named! {
+    /// What one sample of a probe stands for.
+    pub enum Level: "probe level", default Video {
+        /// A video: the mean of its clips' features (MARLIN's linear-probe protocol).
+        Video = "video",
+        /// A clip.
+        Clip = "clip",
+    }
 }
 
 /// One feature vector with its video, its clip (clip level) and its label text.

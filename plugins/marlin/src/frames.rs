@@ -31,18 +31,3 @@ impl RgbConverter {
         self.exact.convert(&frame, self.layout, out)
     }
 }
-
-/// The detector file: the given path, else the cached `face_detection_retina.pkl`.
-pub fn detector_path(model: Option<&str>) -> Result<std::path::PathBuf, String> {
-    let path = match model {
-        Some(p) => std::path::PathBuf::from(p),
-        None => marlin_hub::cached_detector_path().map_err(|e| e.to_string())?,
-    };
-    if !path.is_file() {
-        return Err(format!(
-            "{}: no such face detector file (set the `model` property to FaceX-Zoo's face_detection_retina.pkl, or run `marlin models fetch retinaface`)",
-            path.display()
-        ));
-    }
-    Ok(path)
-}

@@ -18,6 +18,7 @@ mod facedetect;
 mod frames;
 pub mod meta;
 mod probe;
+mod settings;
 mod sink;
 
 /// Locks a mutex, taking the value over from a thread that panicked while holding it (an

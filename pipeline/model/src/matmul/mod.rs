@@ -30,24 +30,18 @@ pub enum Epilogue {
     Gelu,
 }
 
-/// Arithmetic of the products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    #[default]
-    F32,
-    /// bf16 operands, f32 accumulation (AVX512-BF16).
-    Bf16,
+marlin_settings::named! {
+    /// Arithmetic of the encoder's products.
+    pub enum Precision: "precision", default F32 {
+        /// f32 throughout: reproduces the official features.
+        F32 = "f32",
+        /// bf16 weights and activations, f32 accumulation (AVX512-BF16 CPUs; elsewhere f32 is
+        /// used).
+        Bf16 = "bf16",
+    }
 }
 
 impl Precision {
-    /// `f32` or `bf16`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-        }
-    }
-
     /// The precision this CPU can run: bf16 needs AVX512-BF16, else f32 is used.
     pub fn supported(self) -> Precision {
         match self {

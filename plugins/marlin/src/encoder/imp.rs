@@ -4,6 +4,7 @@
 //! Flushing drops queued batches and restarts clip cutting.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -12,12 +13,12 @@ use std::thread::JoinHandle;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use marlin_batch::FeaturizeConfig;
 use marlin_media::sampling::{ClipSampler, SamplingOptions, TailPolicy};
-use marlin_model::{Clip as ModelClip, FeatureExtractor, MarlinConfig};
+use marlin_model::{Backend, Clip as ModelClip, FeatureExtractor, Precision};
 
-use super::{Backend, Precision, Tail};
-use crate::lock;
 use crate::meta::{CAPS_NAME, ClipInfo, MODEL_SHA256};
+use crate::{lock, settings};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("marlinencoder", gst::DebugColorFlags::empty(), Some("MARLIN encoder")));
@@ -25,8 +26,6 @@ static CAT: LazyLock<gst::DebugCategory> =
 const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_BATCH_SIZE: u32 = 1;
 const DEFAULT_KEEP_SEQ: bool = false;
-const DEFAULT_SAMPLE_RATE: u32 = 2;
-const DEFAULT_STRIDE: u32 = 16;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -40,7 +39,7 @@ struct Settings {
     keep_seq: bool,
     sample_rate: u32,
     stride: u32,
-    tail: Tail,
+    tail: TailPolicy,
 }
 
 impl Default for Settings {
@@ -54,9 +53,9 @@ impl Default for Settings {
             batch_size: DEFAULT_BATCH_SIZE,
             precision: Precision::default(),
             keep_seq: DEFAULT_KEEP_SEQ,
-            sample_rate: DEFAULT_SAMPLE_RATE,
-            stride: DEFAULT_STRIDE,
-            tail: Tail::default(),
+            sample_rate: SamplingOptions::default().sample_rate as u32,
+            stride: SamplingOptions::default().stride as u32,
+            tail: TailPolicy::default(),
         }
     }
 }
@@ -104,7 +103,7 @@ impl Stream {
 
     fn track(&mut self, key: Option<u64>) -> Result<&mut TrackClips, String> {
         if !self.tracks.contains_key(&key) {
-            let sampler = ClipSampler::new(self.sampling)?;
+            let sampler = ClipSampler::new(self.sampling).map_err(|e| e.to_string())?;
             self.tracks.insert(key, TrackClips { sampler, times: BTreeMap::new(), frame: 0 });
         }
         self.tracks.get_mut(&key).ok_or_else(|| "track state lost".to_string())
@@ -208,18 +207,68 @@ impl ObjectImpl for Encoder {
 
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = Settings::default();
             vec![
-                glib::ParamSpecString::builder("model").nick("Model").blurb("Checkpoint (.pt, .safetensors) or released name (vit_small_ytf, vit_base_ytf, vit_large_ytf)").mutable_ready().build(),
-                glib::ParamSpecString::builder("config").nick("Config").blurb("MARLIN's YAML model config (default: the released architecture matching the weights)").mutable_ready().build(),
-                glib::ParamSpecEnum::builder_with_default("backend", Backend::default()).nick("Backend").blurb("Where the encoder computes").mutable_ready().build(),
-                glib::ParamSpecString::builder("onnxruntime").nick("ONNX Runtime").blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the one `marlin models fetch onnxruntime` put in the cache, then the library search path)").mutable_ready().build(),
-                glib::ParamSpecUInt::builder("threads").nick("Threads").blurb("Encoder threads (0: every core)").default_value(DEFAULT_THREADS).mutable_ready().build(),
-                glib::ParamSpecUInt::builder("batch-size").nick("Batch size").blurb("Clips per forward").minimum(1).maximum(64).default_value(DEFAULT_BATCH_SIZE).mutable_ready().build(),
-                glib::ParamSpecEnum::builder_with_default("precision", Precision::default()).nick("Precision").blurb("Arithmetic").mutable_ready().build(),
-                glib::ParamSpecBoolean::builder("keep-seq").nick("Keep sequence").blurb("Every token's feature (1568 x D) instead of the pooled D").default_value(DEFAULT_KEEP_SEQ).mutable_ready().build(),
-                glib::ParamSpecUInt::builder("sample-rate").nick("Sample rate").blurb("Take every n-th frame inside a clip window").minimum(1).default_value(DEFAULT_SAMPLE_RATE).mutable_ready().build(),
-                glib::ParamSpecUInt::builder("stride").nick("Stride").blurb("Clip windows start every stride x sample-rate frames").minimum(1).default_value(DEFAULT_STRIDE).mutable_ready().build(),
-                glib::ParamSpecEnum::builder_with_default("tail", Tail::default()).nick("Tail").blurb("Frames after the last full window").mutable_ready().build(),
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb(
+                        "Checkpoint (.pt, .safetensors) or released name (vit_small_ytf, vit_base_ytf, vit_large_ytf)",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("config")
+                    .nick("Config")
+                    .blurb("MARLIN's YAML model config (default: the released architecture matching the weights)")
+                    .mutable_ready()
+                    .build(),
+                settings::property("backend", "Backend", "Where the encoder computes", d.backend),
+                glib::ParamSpecString::builder("onnxruntime")
+                    .nick("ONNX Runtime")
+                    .blurb(&format!(
+                        "libonnxruntime.so for the ONNX backends (default: {})",
+                        marlin_onnx::RUNTIME_SEARCH
+                    ))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("Encoder threads (0: every core)")
+                    .maximum(marlin_model::THREADS.high as u32)
+                    .default_value(d.threads)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("batch-size")
+                    .nick("Batch size")
+                    .blurb("Clips per forward")
+                    .minimum(FeaturizeConfig::BATCH_SIZE.low as u32)
+                    .maximum(FeaturizeConfig::BATCH_SIZE.high as u32)
+                    .default_value(d.batch_size)
+                    .mutable_ready()
+                    .build(),
+                settings::property("precision", "Precision", "The encoder's arithmetic", d.precision),
+                glib::ParamSpecBoolean::builder("keep-seq")
+                    .nick("Keep sequence")
+                    .blurb("Every token's feature (1568 x D) instead of the pooled D")
+                    .default_value(d.keep_seq)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("sample-rate")
+                    .nick("Sample rate")
+                    .blurb("Take every n-th frame inside a clip window")
+                    .minimum(SamplingOptions::SAMPLE_RATE.low as u32)
+                    .maximum(SamplingOptions::SAMPLE_RATE.high as u32)
+                    .default_value(d.sample_rate)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("stride")
+                    .nick("Stride")
+                    .blurb("Clip windows start every stride x sample-rate frames")
+                    .minimum(SamplingOptions::STRIDE.low as u32)
+                    .maximum(SamplingOptions::STRIDE.high as u32)
+                    .default_value(d.stride)
+                    .mutable_ready()
+                    .build(),
+                settings::property("tail", "Tail", "Frames after the last full window", d.tail),
             ]
         });
         PROPERTIES.as_ref()
@@ -230,15 +279,15 @@ impl ObjectImpl for Encoder {
         match pspec.name() {
             "model" => s.model = value.get().unwrap_or_default(),
             "config" => s.config = value.get().unwrap_or_default(),
-            "backend" => s.backend = value.get().unwrap_or_default(),
+            "backend" => s.backend = settings::get(value, Backend::default()),
             "onnxruntime" => s.onnxruntime = value.get().unwrap_or_default(),
             "threads" => s.threads = value.get().unwrap_or(DEFAULT_THREADS),
             "batch-size" => s.batch_size = value.get().unwrap_or(DEFAULT_BATCH_SIZE),
-            "precision" => s.precision = value.get().unwrap_or_default(),
+            "precision" => s.precision = settings::get(value, Precision::default()),
             "keep-seq" => s.keep_seq = value.get().unwrap_or(DEFAULT_KEEP_SEQ),
-            "sample-rate" => s.sample_rate = value.get().unwrap_or(DEFAULT_SAMPLE_RATE),
-            "stride" => s.stride = value.get().unwrap_or(DEFAULT_STRIDE),
-            "tail" => s.tail = value.get().unwrap_or_default(),
+            "sample-rate" => s.sample_rate = value.get().unwrap_or(Settings::default().sample_rate),
+            "stride" => s.stride = value.get().unwrap_or(Settings::default().stride),
+            "tail" => s.tail = settings::get(value, TailPolicy::default()),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -248,15 +297,15 @@ impl ObjectImpl for Encoder {
         match pspec.name() {
             "model" => s.model.to_value(),
             "config" => s.config.to_value(),
-            "backend" => s.backend.to_value(),
+            "backend" => settings::value(s.backend),
             "onnxruntime" => s.onnxruntime.to_value(),
             "threads" => s.threads.to_value(),
             "batch-size" => s.batch_size.to_value(),
-            "precision" => s.precision.to_value(),
+            "precision" => settings::value(s.precision),
             "keep-seq" => s.keep_seq.to_value(),
             "sample-rate" => s.sample_rate.to_value(),
             "stride" => s.stride.to_value(),
-            "tail" => s.tail.to_value(),
+            "tail" => settings::value(s.tail),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -327,56 +376,37 @@ impl Encoder {
                 ("no model: set the `model` property to a checkpoint or a released name")
             )
         })?;
-        let path = marlin_hub::resolve_checkpoint(&spec)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
-        let config = s
-            .config
-            .as_deref()
-            .map(|c| MarlinConfig::from_yaml_file(std::path::Path::new(c)))
-            .transpose()
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
-        let precision = match s.precision {
-            Precision::F32 => marlin_model::Precision::F32,
-            Precision::Bf16 => marlin_model::Precision::Bf16,
-        };
-        let (cfg, weights) = marlin_model::Marlin::read(&path, config)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load model {}: {}", spec, e)))?;
         let options = marlin_onnx::EngineOptions {
             threads: s.threads as usize,
-            precision,
+            precision: s.precision,
             onnxruntime: s.onnxruntime.as_ref().map(Into::into),
             ..Default::default()
         };
-        let backend: marlin_onnx::Backend = s.backend.into();
-        let encoder = marlin_onnx::open_engine(backend, cfg.clone(), weights.encoder, &options).map_err(|e| {
-            gst::error_msg!(gst::LibraryError::Init, ("cannot start the {} backend: {}", backend.name(), e))
-        })?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "loaded {} ({}, dim {}) on {}",
-            path.display(),
-            cfg.name,
-            encoder.dim(),
-            encoder.describe()
-        );
+        let config = s
+            .config
+            .as_deref()
+            .map(|c| marlin_hub::resolve_config(Path::new(c)))
+            .transpose()
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+        let opened = marlin_onnx::open_model(&spec, config, s.backend, &options)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{}", e)))?;
+        let sha = opened.sha256().map_err(|e| gst::error_msg!(gst::ResourceError::Read, ("{}", e)))?;
+        let encoder = opened.extractor;
+        let cfg = encoder.config().clone();
+        gst::info!(CAT, imp = self, "loaded {} ({}, dim {}) on {}", spec, cfg.name, encoder.dim(), encoder.describe());
         let tokens = if s.keep_seq { cfg.num_tokens() } else { 1 };
-        let sha = marlin_batch::sha256_file(&path).map_err(|e| gst::error_msg!(gst::ResourceError::Read, ("{}", e)))?;
         *lock(&self.caps) = Some(
             gst::Caps::builder(CAPS_NAME)
                 .field("dim", encoder.dim() as i32)
                 .field("tokens", tokens as i32)
-                .field(MODEL_SHA256, sha)
+                .field(MODEL_SHA256, sha.unwrap_or_default())
                 .build(),
         );
         let sampling = SamplingOptions {
             clip_frames: cfg.n_frames,
             sample_rate: s.sample_rate as usize,
             stride: s.stride as usize,
-            tail: match s.tail {
-                Tail::Drop => TailPolicy::Drop,
-                Tail::Pad => TailPolicy::Pad,
-            },
+            tail: s.tail,
             max_clips: None,
         };
         ClipSampler::<Arc<Vec<u8>>>::new(sampling)

@@ -12,47 +12,33 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use marlin_faces::crop::FACE_SIZE;
-use marlin_faces::{CropOptions, DetectedCropper, FrameRef, Pick};
+use marlin_faces::{CropMode, CropOptions, DetectedCropper, Faces, FrameRef};
 
-use super::{CropMode, FacePick};
 use crate::frames::{FORMATS, RgbConverter};
-use crate::lock;
 use crate::meta::{Face, add_face, faces};
+use crate::{lock, settings};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("marlinfacecrop", gst::DebugColorFlags::empty(), Some("MARLIN face crops"))
 });
 
-const DEFAULT_SMOOTHING: f64 = 0.5;
-
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     mode: CropMode,
-    faces: FacePick,
+    faces: Faces,
     smoothing: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { mode: CropMode::default(), faces: FacePick::default(), smoothing: DEFAULT_SMOOTHING }
+        let d = CropOptions::default();
+        Self { mode: d.mode, faces: d.pick, smoothing: f64::from(d.smooth) }
     }
 }
 
 impl Settings {
     fn options(&self) -> CropOptions {
-        CropOptions {
-            mode: match self.mode {
-                CropMode::Marlin => marlin_faces::CropMode::Marlin,
-                CropMode::Compat => marlin_faces::CropMode::Compat,
-                CropMode::Aligned => marlin_faces::CropMode::Aligned,
-            },
-            smooth: self.smoothing as f32,
-            pick: match self.faces {
-                FacePick::Largest | FacePick::All => Pick::Largest,
-                FacePick::Score => Pick::BestScore,
-            },
-            ..Default::default()
-        }
+        CropOptions { mode: self.mode, smooth: self.smoothing as f32, pick: self.faces, ..Default::default() }
     }
 }
 
@@ -94,17 +80,10 @@ impl ObjectSubclass for FaceCrop {
 impl ObjectImpl for FaceCrop {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = Settings::default();
             vec![
-                glib::ParamSpecEnum::builder_with_default("mode", CropMode::default())
-                    .nick("Mode")
-                    .blurb("How faces are cropped")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("faces", FacePick::default())
-                    .nick("Faces")
-                    .blurb("Which face each crop follows")
-                    .mutable_ready()
-                    .build(),
+                settings::property("mode", "Mode", "How faces are cropped", d.mode),
+                settings::property("faces", "Faces", "Which faces are cropped", d.faces),
                 glib::ParamSpecDouble::builder("smoothing")
                     .nick("Smoothing")
                     .blurb(
@@ -112,7 +91,7 @@ impl ObjectImpl for FaceCrop {
                     )
                     .minimum(0.01)
                     .maximum(1.0)
-                    .default_value(DEFAULT_SMOOTHING)
+                    .default_value(d.smoothing)
                     .mutable_ready()
                     .build(),
             ]
@@ -123,9 +102,9 @@ impl ObjectImpl for FaceCrop {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = lock(&self.settings);
         match pspec.name() {
-            "mode" => s.mode = value.get().unwrap_or_default(),
-            "faces" => s.faces = value.get().unwrap_or_default(),
-            "smoothing" => s.smoothing = value.get().unwrap_or(DEFAULT_SMOOTHING),
+            "mode" => s.mode = settings::get(value, CropMode::default()),
+            "faces" => s.faces = settings::get(value, Faces::default()),
+            "smoothing" => s.smoothing = value.get().unwrap_or(Settings::default().smoothing),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -133,8 +112,8 @@ impl ObjectImpl for FaceCrop {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = lock(&self.settings);
         match pspec.name() {
-            "mode" => s.mode.to_value(),
-            "faces" => s.faces.to_value(),
+            "mode" => settings::value(s.mode),
+            "faces" => settings::value(s.faces),
             "smoothing" => s.smoothing.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
@@ -267,7 +246,7 @@ impl BaseTransformImpl for FaceCrop {
         if state.pending.is_empty() {
             let Some(inbuf) = self.take_queued_buffer() else { return Ok(GenerateOutputSuccess::NoOutput) };
             let faces = *lock(&self.settings);
-            state.pending = self.crops(state, &inbuf, faces.faces == FacePick::All)?.into();
+            state.pending = self.crops(state, &inbuf, faces.faces == Faces::All)?.into();
         }
         Ok(state.pending.pop_front().map_or(GenerateOutputSuccess::NoOutput, GenerateOutputSuccess::Buffer))
     }

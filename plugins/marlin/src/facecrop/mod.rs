@@ -15,44 +15,6 @@ glib::wrapper! {
     pub struct FaceCrop(ObjectSubclass<imp::FaceCrop>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
-/// How faces are cropped (`mode`).
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
-#[repr(u32)]
-#[enum_type(name = "GstMarlinCropMode")]
-pub enum CropMode {
-    /// The official square, detector fed BGR, smoothed, last face held
-    #[default]
-    #[enum_value(
-        name = "marlin: the official square around the face, smoothed, the last face held over face-less frames",
-        nick = "marlin"
-    )]
-    Marlin,
-    #[enum_value(
-        name = "compat: the official crops bit for bit (use with marlinfacedetect compat=true)",
-        nick = "compat"
-    )]
-    Compat,
-    #[enum_value(name = "aligned: 5-point similarity warp onto ArcFace's template scaled to 224", nick = "aligned")]
-    Aligned,
-}
-
-/// Which face a frame's crop follows (`faces`).
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
-#[repr(u32)]
-#[enum_type(name = "GstMarlinFacePick")]
-pub enum FacePick {
-    #[default]
-    #[enum_value(name = "largest: the largest face", nick = "largest")]
-    Largest,
-    #[enum_value(name = "score: the best-scored face (the official choice)", nick = "score")]
-    Score,
-    #[enum_value(
-        name = "all: a crop per face track and frame; marlinencoder cuts each track into clips of its own",
-        nick = "all"
-    )]
-    All,
-}
-
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(Some(plugin), "marlinfacecrop", gst::Rank::NONE, FaceCrop::static_type())
 }

@@ -9,12 +9,11 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use marlin_faces::crop::{detect_compat, faces_in};
 use marlin_faces::{CropOptions, FaceDetector, FrameRef, Tracker};
-
-use crate::encoder::Backend;
+use marlin_model::Backend;
 
 use crate::frames::{FORMATS, RgbConverter};
-use crate::lock;
 use crate::meta::{Face, add_face};
+use crate::{lock, settings};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("marlinfacedetect", gst::DebugColorFlags::empty(), Some("MARLIN face detector"))
@@ -100,20 +99,23 @@ impl ObjectImpl for FaceDetect {
                 glib::ParamSpecDouble::builder("min-face-size")
                     .nick("Minimum face size")
                     .blurb("Ignore faces narrower than this many pixels (not in compat mode)")
-                    .minimum(0.0)
+                    .minimum(f64::from(CropOptions::MIN_FACE.low))
+                    .maximum(f64::from(CropOptions::MIN_FACE.high))
                     .default_value(DEFAULT_MIN_FACE_SIZE)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("detect-every")
                     .nick("Detect every")
                     .blurb("Run the detector on every n-th frame; frames in between carry the last faces (marked detected=false)")
-                    .minimum(1)
+                    .minimum(CropOptions::DETECT_EVERY.low as u32)
+                    .maximum(CropOptions::DETECT_EVERY.high as u32)
                     .default_value(DEFAULT_DETECT_EVERY)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("max-side")
                     .nick("Maximum side")
                     .blurb("Detect on frames downscaled to this longer side, boxes scaled back (0: full size; not in compat mode)")
+                    .maximum(CropOptions::MAX_SIDE.high as u32)
                     .default_value(DEFAULT_MAX_SIDE)
                     .mutable_playing()
                     .build(),
@@ -126,13 +128,14 @@ impl ObjectImpl for FaceDetect {
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb("Detector threads (0: every core)")
+                    .maximum(marlin_model::THREADS.high as u32)
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecEnum::builder_with_default("backend", Backend::default()).nick("Backend").blurb("Where the detector computes").mutable_ready().build(),
+                settings::property("backend", "Backend", "Where the detector computes", Backend::default()),
                 glib::ParamSpecString::builder("onnxruntime")
                     .nick("ONNX Runtime")
-                    .blurb("libonnxruntime.so for the ONNX backends (default: ORT_DYLIB_PATH, then the one `marlin models fetch onnxruntime` put in the cache, then the library search path)")
+                    .blurb(&format!("libonnxruntime.so for the ONNX backends (default: {})", marlin_onnx::RUNTIME_SEARCH))
                     .mutable_ready()
                     .build(),
             ]
@@ -150,7 +153,7 @@ impl ObjectImpl for FaceDetect {
             "max-side" => s.max_side = value.get().unwrap_or(DEFAULT_MAX_SIDE),
             "compat" => s.compat = value.get().unwrap_or(DEFAULT_COMPAT),
             "threads" => s.threads = value.get().unwrap_or(DEFAULT_THREADS),
-            "backend" => s.backend = value.get().unwrap_or_default(),
+            "backend" => s.backend = settings::get(value, Backend::default()),
             "onnxruntime" => s.onnxruntime = value.get().unwrap_or_default(),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
@@ -166,7 +169,7 @@ impl ObjectImpl for FaceDetect {
             "max-side" => s.max_side.to_value(),
             "compat" => s.compat.to_value(),
             "threads" => s.threads.to_value(),
-            "backend" => s.backend.to_value(),
+            "backend" => settings::value(s.backend),
             "onnxruntime" => s.onnxruntime.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
@@ -212,16 +215,14 @@ impl BaseTransformImpl for FaceDetect {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let path = crate::frames::detector_path(settings.model.as_deref())
-            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
         let options = marlin_onnx::EngineOptions {
             threads: settings.threads as usize,
             onnxruntime: settings.onnxruntime.as_ref().map(Into::into),
             ..Default::default()
         };
-        let detector = marlin_onnx::open_detector(settings.backend.into(), &path, &options)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load the face detector: {}", e)))?;
-        gst::info!(CAT, imp = self, "loaded {} on {}", path.display(), detector.describe());
+        let model = settings.model.as_deref().map(std::path::Path::new);
+        let detector = marlin_onnx::open_face_detector(model, settings.backend, &options)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
         *lock(&self.state) = Some(State {
             detector,
             converter: None,
