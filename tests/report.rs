@@ -179,6 +179,13 @@ fn score(root: &Path, feats: &Path) -> PathBuf {
     out
 }
 
+/// The six videos scored at the threshold 0.995 (with their labels or without) into `root/S`.
+fn six_scored(root: &Path, truth: bool) -> PathBuf {
+    let videos = six_videos(root, truth);
+    let feats = synthetic(root, &videos, 0.995);
+    score(root, &feats)
+}
+
 /// A CSV's rows as maps from column to field.
 fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -287,10 +294,7 @@ const SCREENSHOT_HEIGHT: u32 = 2000;
 #[test]
 fn labelled_report_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let videos = six_videos(root, true);
-    let feats = synthetic(root, &videos, 0.995);
-    let out = score(root, &feats);
+    let out = six_scored(dir.path(), true);
     let scores = read_csv(&out.join("scores.csv"));
     let clips = read_csv(&out.join("clip_scores.csv"));
     let mut browser = Browser::launch(1280, 900);
@@ -381,10 +385,7 @@ fn labelled_report_in_a_browser() {
 #[test]
 fn unlabelled_report_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let videos = six_videos(root, false);
-    let feats = synthetic(root, &videos, 0.995);
-    let out = score(root, &feats);
+    let out = six_scored(dir.path(), false);
     let mut browser = Browser::launch(1280, 900);
     let cards = check_report(&mut browser, &out);
     assert_eq!(cards, 4, "the flagged videos still have their evidence");

@@ -38,6 +38,7 @@ pub struct Series {
 /// A clip in a timeline: its time span, probability and what its tooltip says; `lane` of
 /// `lanes` splits the span between clips over the same frames (several face tracks).
 pub struct TimelineBar {
+    /// The clip's index in its video (`data-clip`).
     pub clip: usize,
     pub start: f64,
     pub end: f64,
@@ -62,13 +63,7 @@ pub fn roc(
     let y = Scale::linear(0.0, 1.0, p.bottom, p.top);
     let (pos, n_pos, neg, n_neg) = classes;
     let title = format!("ROC curve: AUC {auc:.3} over {n_pos} {pos} and {n_neg} {neg} videos");
-    let attrs = format!(
-        " id=\"roc-chart\" aria-label=\"{}\"{}{}",
-        escape(&title),
-        x.data_attributes('x'),
-        y.data_attributes('y')
-    );
-    let mut s = Svg::new(CHART.0, CHART.1, "roc", &title, &attrs);
+    let mut s = open(CHART, "roc-chart", "roc", &title, &x, &y);
     s.text((p.left, 22.0), "start", "chart-title", &format!("ROC curve · AUC {auc:.3}"), false);
     legend(
         &mut s,
@@ -113,13 +108,7 @@ pub fn histogram(series: &[Series], domain: (f64, f64), threshold: f64) -> Strin
     let y_top = y_ticks.last().copied().filter(|t| *t >= top).unwrap_or(top);
     let y = Scale::linear(0.0, y_top, p.bottom, p.top);
     let title = format!("Video scores: {n} videos in {bins} bins on a logit axis");
-    let attrs = format!(
-        " id=\"hist-chart\" aria-label=\"{}\"{}{}",
-        escape(&title),
-        x.data_attributes('x'),
-        y.data_attributes('y')
-    );
-    let mut s = Svg::new(CHART.0, CHART.1, "histogram", &title, &attrs);
+    let mut s = open(CHART, "hist-chart", "histogram", &title, &x, &y);
     s.text((p.left, 22.0), "start", "chart-title", "Video scores", false);
     let mut items: Vec<(&str, Mark, String)> =
         series.iter().map(|v| (v.class, Mark::Box, format!("{} ({})", v.name, v.scores.len()))).collect();
@@ -167,13 +156,7 @@ pub fn timeline(card: usize, bars: &[TimelineBar], domain: (f64, f64), threshold
     let x = Scale::linear(0.0, if end > 0.0 { end } else { 1.0 }, p.left, p.right);
     let y = Scale::logit(domain.0, domain.1, p.bottom, p.top);
     let title = format!("Clip probabilities over the video ({} clips)", bars.len());
-    let attrs = format!(
-        " id=\"timeline-{card}\" aria-label=\"{}\"{}{}",
-        escape(&title),
-        x.data_attributes('x'),
-        y.data_attributes('y')
-    );
-    let mut s = Svg::new(TIMELINE.0, TIMELINE.1, "timeline", &title, &attrs);
+    let mut s = open(TIMELINE, &format!("timeline-{card}"), "timeline", &title, &x, &y);
     axes(&mut s, p, &x, &y, if seconds { "time in the video (s)" } else { "clip" }, "clip probability");
     for b in bars {
         let (x0, x1) = (x.at(b.start), x.at(b.end));
@@ -198,6 +181,13 @@ pub fn timeline(card: usize, bars: &[TimelineBar], domain: (f64, f64), threshold
     s.line((p.left, t), (p.right, t), "threshold-probe", "");
     s.line((p.left, t), (p.right, t), "threshold-live", "");
     s.finish()
+}
+
+/// A `size` chart `id` of class `class`, titled `title`, carrying its scales for the page's script.
+fn open(size: (f64, f64), id: &str, class: &str, title: &str, x: &Scale, y: &Scale) -> Svg {
+    let attributes =
+        format!(" id=\"{id}\" aria-label=\"{}\"{}{}", escape(title), x.data_attributes('x'), y.data_attributes('y'));
+    Svg::new(size.0, size.1, class, title, &attributes)
 }
 
 /// How a legend item is drawn.

@@ -23,6 +23,18 @@ pub enum LinkKind {
     None,
 }
 
+impl LinkKind {
+    /// What the page says under a player whose video has this link.
+    pub fn note(self) -> &'static str {
+        match self {
+            LinkKind::Relative => "",
+            LinkKind::Absolute => "linked by its absolute path: plays where the video is at that path",
+            LinkKind::Missing => "the video was not at this path when the report was written",
+            LinkKind::None => "clips.csv names no file for this video",
+        }
+    }
+}
+
 /// A video's link: the URL (percent-encoded, without a fragment) and its kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoLink {

@@ -23,7 +23,7 @@ use crate::metrics::{Confusion, auc, roc};
 use crate::score::{ClipScore, VideoScore, VideoVerdict, format_probability, format_seconds};
 use crate::{Probe, ProbeError};
 use charts::{Series, TimelineBar};
-use links::{LinkKind, VideoLink, video_link};
+use links::{VideoLink, video_link};
 use scale::logit;
 
 /// How many flagged videos get a card (timeline, faces, player) unless told otherwise.
@@ -111,10 +111,6 @@ fn render(
 ) -> Result<String, ProbeError> {
     let cwd = std::env::current_dir().map_err(|e| ProbeError::File { path: ".".into(), reason: e.to_string() })?;
     let links: Vec<VideoLink> = videos.iter().map(|v| video_link(&v.path, target, &cwd)).collect();
-    let mut by_video: BTreeMap<&str, Vec<&ClipScore>> = BTreeMap::new();
-    for c in clips {
-        by_video.entry(&c.video_id).or_default().push(c);
-    }
     let domain = domain(videos.iter().map(|v| v.score).chain(clips.iter().map(|c| c.probability)), probe.threshold);
 
     // the highest scores first; cards for the flagged ones (or the top few when none is)
@@ -125,76 +121,26 @@ fn render(
     let flagged = videos.iter().filter(|v| v.label == probe.positive).count();
     let shown =
         if flagged > 0 { flagged.min(options.cards) } else { videos.len().min(options.cards).min(UNFLAGGED_CARDS) };
-    let mut cards = Vec::with_capacity(shown);
-    let mut thumbnails = Vec::with_capacity(shown);
-    for (k, &i) in ranked.iter().take(shown).enumerate() {
-        let mine = by_video.get(videos[i].video_id.as_str()).map_or(&[][..], |c| c.as_slice());
-        let (card, thumbs) = card(k, &videos[i], links[i].clone(), mine, domain, probe.threshold, staging);
-        cards.push(card);
-        thumbnails.push(thumbs);
+    let mut card_of = vec![None; videos.len()];
+    let mut rank_of = vec![0; videos.len()];
+    for (r, &i) in ranked.iter().enumerate() {
+        rank_of[i] = r + 1;
+        card_of[i] = (r < shown).then_some(r);
     }
-    let done = faces::write_all(thumbnails);
-    for (card, results) in cards.iter_mut().zip(done) {
-        let made = card.faces.iter_mut().filter(|f| f.error.is_none());
-        for (face, result) in made.zip(results) {
-            if let Err(e) = result {
-                tracing::warn!("{}: no face picture for the report: {e}", card.video.path);
-                face.error = Some(e);
-            }
-        }
+    let mut by_video: BTreeMap<&str, Vec<&ClipScore>> = BTreeMap::new();
+    for c in clips {
+        by_video.entry(&c.video_id).or_default().push(c);
     }
+    let carded: Vec<(usize, &[&ClipScore])> = ranked[..shown]
+        .iter()
+        .map(|&i| (i, by_video.get(videos[i].video_id.as_str()).map_or(&[][..], |c| c.as_slice())))
+        .collect();
+    let cards = cards(&carded, videos, &links, domain, probe.threshold, staging);
 
     let labelled: Vec<&VideoVerdict> =
         videos.iter().filter(|v| v.truth == probe.positive || v.truth == probe.negative).collect();
     let scores: Vec<f64> = labelled.iter().map(|v| v.score).collect();
     let truth: Vec<bool> = labelled.iter().map(|v| v.truth == probe.positive).collect();
-    let n_pos = truth.iter().filter(|t| **t).count();
-    let confusion = (!labelled.is_empty()).then(|| Confusion::at(&scores, &truth, probe.threshold));
-    let roc_chart = auc(&scores, &truth).map(|area| {
-        let points: Vec<(f64, f64)> = roc(&scores, &truth).into_iter().map(|(f, t, _)| (f, t)).collect();
-        let c = Confusion::at(&scores, &truth, probe.threshold);
-        let rate = |a: usize, b: usize| a as f64 / (a + b).max(1) as f64;
-        let operating = (rate(c.false_positives, c.true_negatives), rate(c.true_positives, c.false_negatives));
-        charts::roc(
-            &points,
-            area,
-            operating,
-            probe.threshold,
-            (&probe.positive, n_pos, &probe.negative, labelled.len() - n_pos),
-        )
-    });
-    let mut series = Vec::new();
-    if !labelled.is_empty() {
-        for (name, class) in [(&probe.negative, "neg"), (&probe.positive, "pos")] {
-            let scores = labelled.iter().filter(|v| &v.truth == name).map(|v| v.score).collect();
-            series.push(Series { name: name.clone(), class, scores });
-        }
-    }
-    let unlabelled: Vec<f64> =
-        videos.iter().filter(|v| v.truth != probe.positive && v.truth != probe.negative).map(|v| v.score).collect();
-    if !unlabelled.is_empty() {
-        let name = if labelled.is_empty() { "videos" } else { "unlabelled" };
-        series.push(Series { name: name.into(), class: "unl", scores: unlabelled });
-    }
-    let histogram = charts::histogram(&series, domain, probe.threshold);
-
-    let failures_csv = features_dir.join("failures.csv");
-    let failures: Vec<Failure> = if failures_csv.is_file() {
-        read_failures(&failures_csv).unwrap_or_else(|e| {
-            tracing::warn!("the report leaves the failed videos out: {e}");
-            Vec::new()
-        })
-    } else {
-        Vec::new()
-    };
-    let mut card_of = vec![None; videos.len()];
-    for (k, &i) in ranked.iter().take(shown).enumerate() {
-        card_of[i] = Some(k);
-    }
-    let mut rank_of = vec![0; videos.len()];
-    for (r, &i) in ranked.iter().enumerate() {
-        rank_of[i] = r + 1;
-    }
     Ok(page::render(&page::Page {
         probe,
         video_score: options.video_score,
@@ -205,12 +151,79 @@ fn render(
         clips: clips.len(),
         flagged,
         cards: &cards,
-        confusion,
-        roc: roc_chart,
-        histogram,
+        confusion: (!labelled.is_empty()).then(|| Confusion::at(&scores, &truth, probe.threshold)),
+        roc: roc_chart(probe, &scores, &truth),
+        histogram: histogram(probe, videos, domain),
         domain,
-        failures: &failures,
+        failures: &failures(features_dir),
     }))
+}
+
+/// The cards of `carded` (each video's index and clips), their face thumbnails written.
+fn cards<'a>(
+    carded: &[(usize, &[&ClipScore])],
+    videos: &'a [VideoVerdict],
+    links: &[VideoLink],
+    domain: (f64, f64),
+    threshold: f64,
+    staging: &Path,
+) -> Vec<Card<'a>> {
+    let (mut cards, thumbnails): (Vec<Card>, Vec<Vec<faces::Thumbnail>>) = carded
+        .iter()
+        .enumerate()
+        .map(|(k, &(i, clips))| card(k, &videos[i], links[i].clone(), clips, domain, threshold, staging))
+        .unzip();
+    for (card, results) in cards.iter_mut().zip(faces::write_all(thumbnails)) {
+        let made = card.faces.iter_mut().filter(|f| f.error.is_none());
+        for (face, result) in made.zip(results) {
+            if let Err(e) = result {
+                tracing::warn!("{}: no face picture for the report: {e}", card.video.path);
+                face.error = Some(e);
+            }
+        }
+    }
+    cards
+}
+
+/// The ROC curve of the labelled videos' `scores` (`truth`: positive), with the probe's operating
+/// point; none without both classes.
+fn roc_chart(probe: &Probe, scores: &[f64], truth: &[bool]) -> Option<String> {
+    let area = auc(scores, truth)?;
+    let points: Vec<(f64, f64)> = roc(scores, truth).into_iter().map(|(f, t, _)| (f, t)).collect();
+    let c = Confusion::at(scores, truth, probe.threshold);
+    let rate = |a: usize, b: usize| a as f64 / (a + b).max(1) as f64;
+    let operating = (rate(c.false_positives, c.true_negatives), rate(c.true_positives, c.false_negatives));
+    let positives = truth.iter().filter(|t| **t).count();
+    let classes = (probe.positive.as_str(), positives, probe.negative.as_str(), truth.len() - positives);
+    Some(charts::roc(&points, area, operating, probe.threshold, classes))
+}
+
+/// The histogram of the video scores: negatives, positives and unlabelled videos as series.
+fn histogram(probe: &Probe, videos: &[VideoVerdict], domain: (f64, f64)) -> String {
+    let of = |truth: &dyn Fn(&str) -> bool| videos.iter().filter(|v| truth(&v.truth)).map(|v| v.score).collect();
+    let unlabelled: Vec<f64> = of(&|t| t != probe.positive && t != probe.negative);
+    let mut series = Vec::new();
+    if unlabelled.len() < videos.len() {
+        series.push(Series { name: probe.negative.clone(), class: "neg", scores: of(&|t| t == probe.negative) });
+        series.push(Series { name: probe.positive.clone(), class: "pos", scores: of(&|t| t == probe.positive) });
+    }
+    if !unlabelled.is_empty() {
+        let name = if series.is_empty() { "videos" } else { "unlabelled" };
+        series.push(Series { name: name.into(), class: "unl", scores: unlabelled });
+    }
+    charts::histogram(&series, domain, probe.threshold)
+}
+
+/// The videos featurize could not read (`failures.csv` beside the features), if it says.
+fn failures(features_dir: &Path) -> Vec<Failure> {
+    let path = features_dir.join("failures.csv");
+    if !path.is_file() {
+        return Vec::new();
+    }
+    read_failures(&path).unwrap_or_else(|e| {
+        tracing::warn!("the report leaves the failed videos out: {e}");
+        Vec::new()
+    })
 }
 
 /// The logit axis shared by the histogram, the timelines and the slider: every score and clip
@@ -257,36 +270,20 @@ fn card<'a>(
         text.push_str(&format!(" · probability {}", format_probability(c.probability)));
         text
     };
-    // clips over the same frames (several face tracks) share their span side by side
-    let mut lanes: BTreeMap<(u64, u64), usize> = BTreeMap::new();
-    let keys: Vec<(u64, u64)> = clips
-        .iter()
-        .enumerate()
-        .map(|(j, c)| {
-            let (a, b) = extent(j, c);
-            (a.to_bits(), b.to_bits())
-        })
-        .collect();
-    for key in &keys {
-        *lanes.entry(*key).or_default() += 1;
-    }
-    let mut used: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    let spans: Vec<(f64, f64)> = clips.iter().enumerate().map(|(j, c)| extent(j, c)).collect();
     let bars: Vec<TimelineBar> = clips
         .iter()
+        .zip(&spans)
+        .zip(lanes(&spans))
         .enumerate()
-        .map(|(j, c)| {
-            let (start, end) = extent(j, c);
-            let lane = used.entry(keys[j]).or_default();
-            *lane += 1;
-            TimelineBar {
-                clip: j,
-                start,
-                end,
-                probability: c.probability,
-                tip: caption(j, c),
-                lane: *lane - 1,
-                lanes: lanes[&keys[j]],
-            }
+        .map(|(j, ((c, &(start, end)), (lane, lanes)))| TimelineBar {
+            clip: c.clip.unwrap_or(j),
+            start,
+            end,
+            probability: c.probability,
+            tip: caption(j, c),
+            lane,
+            lanes,
         })
         .collect();
     let timeline = charts::timeline(k, &bars, domain, threshold, seconds);
@@ -311,14 +308,12 @@ fn card<'a>(
     (Card { video, rank: k + 1, link, timeline, opening, faces }, thumbs)
 }
 
-impl LinkKind {
-    /// What the page says under a player whose video has this link.
-    fn note(self) -> &'static str {
-        match self {
-            LinkKind::Relative => "",
-            LinkKind::Absolute => "linked by its absolute path: plays where the video is at that path",
-            LinkKind::Missing => "the video was not at this path when the report was written",
-            LinkKind::None => "clips.csv names no file for this video",
-        }
-    }
+/// For each span, its place among the spans equal to it and how many they are: clips over the
+/// same frames (of several face tracks) stand side by side.
+fn lanes(spans: &[(f64, f64)]) -> Vec<(usize, usize)> {
+    spans
+        .iter()
+        .enumerate()
+        .map(|(j, s)| (spans[..j].iter().filter(|t| *t == s).count(), spans.iter().filter(|t| *t == s).count()))
+        .collect()
 }

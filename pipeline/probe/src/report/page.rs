@@ -343,7 +343,9 @@ fn cards(p: &Page, t: &str) -> String {
             p.flagged,
             p.videos.len()
         );
-        if n < p.flagged {
+        if n == 0 {
+            h.push_str("; their evidence is left out (--report-top 0), every one is in the table");
+        } else if n < p.flagged {
             let _ = write!(h, "; the {n} highest-scored have their evidence here, every one is in the table");
         }
         h.push_str(". Click a bar of a timeline (or a face) to play that clip.</p>\n");
