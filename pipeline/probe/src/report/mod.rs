@@ -317,3 +317,23 @@ fn lanes(spans: &[(f64, f64)]) -> Vec<(usize, usize)> {
         .map(|(j, s)| (spans[..j].iter().filter(|t| *t == s).count(), spans.iter().filter(|t| *t == s).count()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clips_over_the_same_frames_share_their_span() {
+        let spans = [(0.0, 1.0), (0.0, 1.0), (1.0, 2.0), (0.0, 1.0)];
+        assert_eq!(lanes(&spans), [(0, 3), (1, 3), (0, 1), (2, 3)]);
+    }
+
+    #[test]
+    fn the_axis_holds_every_score_and_the_threshold() {
+        let (lo, hi) = domain([0.986, 0.9998].into_iter(), 0.5);
+        assert!(lo < logit(0.5) && hi > logit(0.9998), "{lo} {hi}");
+        // one score: an axis a logit wide around it
+        let (lo, hi) = domain([0.9].into_iter(), 0.9);
+        assert!((hi - lo - 1.1).abs() < 1e-9 && lo < logit(0.9) && logit(0.9) < hi);
+    }
+}

@@ -349,10 +349,12 @@ fn cards(p: &Page, t: &str) -> String {
             let _ = write!(h, "; the {n} highest-scored have their evidence here, every one is in the table");
         }
         h.push_str(". Click a bar of a timeline (or a face) to play that clip.</p>\n");
+    } else if n == 0 {
+        let _ = writeln!(h, "<h2>Flagged videos</h2>\n<p>No video reaches the probe's threshold {t}.</p>");
     } else {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<h2>Highest-scored videos</h2>\n<p>No video reaches the probe's threshold {t}; the {n} highest-scored:</p>\n"
+            "<h2>Highest-scored videos</h2>\n<p>No video reaches the probe's threshold {t}; the {n} highest-scored:</p>"
         );
     }
     h.push_str(

@@ -106,9 +106,10 @@ pub fn nice_step(raw: f64) -> f64 {
 }
 
 /// Ticks for a logit axis over logits `[lo, hi]`: the probabilities inside it from the rounder
-/// tiers down (0.5 and 10⁻ⁿ and 1 − 10⁻ⁿ; then 5·10⁻ⁿ and its complement; then 2·10⁻ⁿ) while
-/// they stay at most `target` + 2, every k-th of the roundest tier when even that is too many;
-/// on a narrow range (fewer than three round probabilities inside) evenly spaced probabilities.
+/// tiers down (0.5, 10⁻ⁿ and 1 − 10⁻ⁿ; then 5·10⁻ⁿ and its complement; then 2·10⁻ⁿ), a less
+/// round one only where it keeps an eighth of the axis from every tick so far and while they stay
+/// at most `target` + 2 (every k-th of the roundest tier when even that is too many); on a narrow
+/// range (fewer than three round probabilities inside) evenly spaced probabilities.
 fn probability_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let tier = |m: f64| -> Vec<f64> {
         let mut out = Vec::new();
@@ -120,17 +121,20 @@ fn probability_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
             out.push(0.5);
         }
         out.retain(|p| (lo..=hi).contains(&logit(*p)));
+        out.sort_by(f64::total_cmp);
         out
     };
     let most = target + 2;
     let mut ticks = tier(1.0);
     if ticks.len() > most {
-        ticks.sort_by(f64::total_cmp);
         let k = ticks.len().div_ceil(most);
         return ticks.into_iter().step_by(k).collect();
     }
+    let gap = (hi - lo) / 8.0;
     for m in [5.0, 2.0] {
-        let more = tier(m);
+        let before = ticks.clone();
+        let more: Vec<f64> =
+            tier(m).into_iter().filter(|p| before.iter().all(|q| (logit(*p) - logit(*q)).abs() >= gap)).collect();
         if ticks.len() + more.len() > most && ticks.len() >= 3 {
             break;
         }
@@ -182,6 +186,10 @@ mod tests {
         assert_eq!(labels, ["0.9991", "0.9992", "0.9993", "0.9994"]);
         // the full range keeps a readable number of ticks
         assert!(Scale::logit(logit(1e-6), logit(1.0 - 1e-6), 0.0, 1.0).ticks(6).len() <= 8);
+        // a less round tick does not crowd a rounder one
+        let wide = Scale::logit(logit(0.09), logit(0.996), 0.0, 1.0);
+        let labels: Vec<String> = wide.ticks(6).into_iter().map(tick_label).collect();
+        assert_eq!(labels, ["0.1", "0.5", "0.9", "0.99"]);
     }
 
     #[test]
