@@ -329,7 +329,7 @@ fn detect_draws_for_people_to_look_at() {
         ],
         &[],
     );
-    assert!(!o.status.success() && stderr(&o).contains(".png or .mp4"), "{}", stderr(&o));
+    assert!(!o.status.success() && stderr(&o).contains(".png, .jpg or .mp4"), "{}", stderr(&o));
 }
 
 /// The non-official crop modes run end to end: square (smoothed) and aligned crops give

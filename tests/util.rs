@@ -36,13 +36,22 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// Runs the `marlin` binary.
 pub fn marlin(args: &[&str], env: &[(&str, &str)]) -> Output {
+    marlin_command(args, env).output().expect("cannot run marlin")
+}
+
+/// Runs the `marlin` binary in the folder `cwd`.
+pub fn marlin_in(cwd: &Path, args: &[&str]) -> Output {
+    marlin_command(args, &[]).current_dir(cwd).output().expect("cannot run marlin")
+}
+
+fn marlin_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_marlin"));
     // a test run inside a scheduler's job must not pick up its shard
     cmd.args(args).env_remove("MARLIN_LOG").env_remove("SLURM_ARRAY_TASK_ID").env_remove("JOB_COMPLETION_INDEX");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("cannot run marlin")
+    cmd
 }
 
 pub fn stderr(o: &Output) -> String {

@@ -2,8 +2,8 @@
 # Installs the system packages marlin-rs builds and tests with (Debian 12 / Ubuntu 22.04+):
 # a C compiler, GStreamer 1.22 with its decoders, FFmpeg's libswscale (the exact colour path),
 # libjpeg-turbo's TurboJPEG (images as cv2.imread reads them),
-# and for the tests gst-launch-1.0 (test videos), ffmpeg (an independent colour reference) and
-# chromium (opens the screening report headless); then ONNX Runtime's CPU library from PyPI into
+# and for the tests gst-launch-1.0 (test videos), ffmpeg (an independent colour reference; H.264
+# copies of test videos) and chromium (opens the screening report headless); then ONNX Runtime's CPU library from PyPI into
 # target/ (tools/onnxruntime.sh: the onnx-cpu backend and its tests).
 # Installs only what is missing; uses sudo when not root. .ci/run calls it.
 set -euo pipefail

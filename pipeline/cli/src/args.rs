@@ -59,7 +59,8 @@ pub enum Command {
     #[command(after_help = RECONSTRUCT_AFTER_HELP)]
     Reconstruct(ReconstructArgs),
     /// Featurise videos and score them with a probe: everything `featurize` writes, plus
-    /// clip_scores.csv and scores.csv (each video's score and fake/real label).
+    /// clip_scores.csv and scores.csv (each video's score and fake/real label) and the report
+    /// (report/index.html).
     Screen(ScreenArgs),
     /// Linear probes on featurize outputs (deepfake screening): train, import a PyTorch head,
     /// score.
@@ -192,8 +193,8 @@ pub enum ProbeCommand {
         #[arg(short, long, value_name = "PROBE.json")]
         output: PathBuf,
     },
-    /// Score a featurize output: clip_scores.csv (per clip) and scores.csv (per video, with the
-    /// label at the probe's threshold); with labelled videos also report.html.
+    /// Score a featurize output: clip_scores.csv (per clip), scores.csv (per video, with the
+    /// label at the probe's threshold) and the report (report/index.html).
     Score {
         #[arg(long, value_name = "PROBE.json")]
         probe: PathBuf,
@@ -202,9 +203,11 @@ pub enum ProbeCommand {
         /// Per-video score from the clips': mean, max, or top3 (mean of the 3 highest; any k).
         #[arg(long, default_value = "mean")]
         video_score: String,
-        /// Where the CSVs go (default: the features folder).
+        /// Where the CSVs and the report go (default: the features folder).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        #[arg(long, value_name = "N", default_value_t = marlin_probe::report::DEFAULT_CARDS, help = REPORT_TOP_HELP)]
+        report_top: usize,
     },
 }
 
@@ -217,9 +220,14 @@ pub struct ScreenArgs {
     /// Per-video score from the clips': mean, max, or topK (mean of the K highest).
     #[arg(long, default_value = "mean")]
     pub video_score: String,
+    #[arg(long, value_name = "N", default_value_t = marlin_probe::report::DEFAULT_CARDS, help = REPORT_TOP_HELP)]
+    pub report_top: usize,
     #[command(flatten)]
     pub featurize: FeaturizeArgs,
 }
+
+const REPORT_TOP_HELP: &str = "How many flagged videos (highest scores first) get their evidence in the report: a \
+    timeline, the faces of their most suspicious clips, a player. Every video is in its table";
 
 #[derive(Debug, Subcommand)]
 pub enum KernelsCommand {

@@ -4,11 +4,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use marlin_batch::ModelInfo;
-use marlin_faces::crop::FACE_SIZE;
-use marlin_faces::{Detection, SquareCrop};
-use marlin_probe::report::{Evidence, write_report};
-use marlin_probe::score::{ClipScore, VideoScore, VideoVerdict, score, write_scores};
-use marlin_probe::{ClipSource, FORMAT, FeatureSet, Level, Probe, ProbeModel, TrainOptions, train};
+use marlin_probe::report::{ReportOptions, write_report};
+use marlin_probe::score::{VideoScore, score, write_scores};
+use marlin_probe::{FORMAT, FeatureSet, Probe, ProbeModel, TrainOptions, train};
 
 use crate::args::{ProbeCommand, ScreenArgs};
 use crate::featurize;
@@ -61,14 +59,15 @@ pub fn run(command: ProbeCommand) -> Result<()> {
             probe.save(&output)?;
             println!("probe written to {}", output.display());
         }
-        ProbeCommand::Score { probe, features, video_score, out } => {
+        ProbeCommand::Score { probe, features, video_score, out, report_top } => {
             let p = Probe::load(&probe)?;
             let rule: VideoScore = video_score.parse().map_err(anyhow::Error::msg)?;
+            let report = ReportOptions { video_score: rule, cards: report_top };
             let set = FeatureSet::read(&features, &p.label_column, None)
                 .with_context(|| format!("cannot read the features in {}", features.display()))?;
             let dir = out.unwrap_or_else(|| features.clone());
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let flagged = score_into(&dir, &p, &set, rule)?;
+            let flagged = score_into(&dir, &p, &set, &report)?;
             println!("{} flagged {}; scores.csv and clip_scores.csv in {}", flagged, p.positive, dir.display());
         }
     }
@@ -79,78 +78,30 @@ pub fn run(command: ProbeCommand) -> Result<()> {
 pub fn screen(args: ScreenArgs) -> anyhow::Result<std::process::ExitCode> {
     let probe = Probe::load(&args.probe)?;
     let rule: VideoScore = args.video_score.parse().map_err(anyhow::Error::msg)?;
+    let report = ReportOptions { video_score: rule, cards: args.report_top };
     let (code, dir) = featurize::execute(args.featurize, |m| {
         Ok(probe.check_model(&args.probe, &m.architecture, Some(&m.sha256), m.dim)?)
     })?;
     let set = FeatureSet::read(&dir, &probe.label_column, None)?;
-    score_into(&dir, &probe, &set, rule)?;
+    score_into(&dir, &probe, &set, &report)?;
     Ok(code)
 }
 
-/// Scores `set` into `dir` (the two CSVs, and `report.html` when the videos carry labels);
-/// returns how many videos were flagged.
-fn score_into(dir: &Path, probe: &Probe, set: &FeatureSet, rule: VideoScore) -> Result<usize> {
-    let (clips, videos) = score(probe, set, rule)?;
+/// Scores `set` into `dir`: the two CSVs and the report; returns how many videos were flagged.
+fn score_into(dir: &Path, probe: &Probe, set: &FeatureSet, report: &ReportOptions) -> Result<usize> {
+    let (clips, videos) = score(probe, set, report.video_score)?;
     write_scores(dir, &clips, &videos)?;
-    let flagged: Vec<&VideoVerdict> = videos.iter().filter(|v| v.label == probe.positive).collect();
+    let flagged = videos.iter().filter(|v| v.label == probe.positive).count();
     eprintln!(
-        "{} videos ({} clips) scored: {} {}; see {}",
+        "{} videos ({} clips) scored: {flagged} {}; see {}",
         videos.len(),
         clips.len(),
-        flagged.len(),
         probe.positive,
         dir.join("scores.csv").display()
     );
-    if videos.iter().any(|v| v.truth == probe.positive || v.truth == probe.negative) {
-        let evidence: Vec<Evidence> = flagged.iter().map(|v| evidence(set, &clips, v)).collect();
-        let page = write_report(dir, probe, &videos, &evidence)?;
-        eprintln!("report: {}", page.display());
-    }
-    Ok(flagged.len())
-}
-
-/// A flagged video's clip scores and the face of its most suspicious clip.
-fn evidence(set: &FeatureSet, clips: &[ClipScore], v: &VideoVerdict) -> Evidence {
-    let mine: Vec<&ClipScore> = clips.iter().filter(|c| c.video_id == v.video_id).collect();
-    let worst = mine.iter().max_by(|a, b| a.probability.total_cmp(&b.probability));
-    let source = worst
-        .and_then(|w| set.clips.iter().find(|s| s.video_id == v.video_id && s.clip == w.clip))
-        .and_then(|s| s.source.clone());
-    let face = source.and_then(|s| match face_of(&s) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::warn!("{}: no face picture for the report: {e:#}", s.path);
-            None
-        }
-    });
-    Evidence {
-        video_id: v.video_id.clone(),
-        score: v.score,
-        clip_probabilities: mine.iter().map(|c| c.probability).collect(),
-        face,
-    }
-}
-
-/// The middle frame of a clip, cropped to its mean face box (or the centre square), 224².
-fn face_of(s: &ClipSource) -> Result<(Vec<u8>, usize, usize)> {
-    let target = (s.first_frame + s.last_frame) / 2;
-    let mut reader = marlin_media::VideoReader::open(Path::new(&s.path), marlin_media::DecodeOptions::default())?;
-    let image = loop {
-        let convert = reader.frames_decoded() == target;
-        match reader.next_frame(convert)? {
-            Some(f) if convert => break f.image.context("a frame without pixels")?,
-            Some(_) => {}
-            None => bail!("the video ends before frame {target}"),
-        }
-    };
-    let (w, h) = (image.width as usize, image.height as usize);
-    let square = match s.face {
-        Some([x1, y1, x2, y2]) => {
-            SquareCrop::around(&Detection { x1, y1, x2, y2, score: 1.0, landmarks: [[0.0; 2]; 5] })
-        }
-        None => SquareCrop { cx: (w / 2) as i64, cy: (h / 2) as i64, half: (w.min(h) / 2).max(1) as i64 },
-    };
-    Ok((square.face(&image.data, w, h), FACE_SIZE, FACE_SIZE))
+    let page = write_report(dir, probe, &set.dir, &clips, &videos, report)?;
+    eprintln!("report: {}", page.display());
+    Ok(flagged)
 }
 
 fn report(p: &Probe) {
@@ -161,10 +112,7 @@ fn report(p: &Probe) {
                 "validation ({}, {} {}s): AUC {} EER {:.4} accuracy {:.4} at threshold {:.4} ({})",
                 v.method,
                 v.samples,
-                match p.level {
-                    Level::Video => "video",
-                    Level::Clip => "clip",
-                },
+                p.level,
                 v.auc.map_or("n/a".into(), |a| format!("{a:.4}")),
                 v.eer,
                 v.accuracy,

@@ -1,6 +1,6 @@
-//! Writing RGB frames out through GStreamer: a PNG for one frame, an H.264 MP4 for a video
-//! (`appsrc ! videoconvert ! pngenc|x264enc ! [mp4mux !] filesink`). The file is written under a
-//! temporary name and renamed once complete.
+//! Writing RGB frames out through GStreamer: a PNG or JPEG for one frame, an H.264 MP4 for a
+//! video (`appsrc ! videoconvert ! pngenc|jpegenc|x264enc ! [mp4mux !] filesink`). The file is
+//! written under a temporary name and renamed once complete.
 
 use std::path::{Path, PathBuf};
 
@@ -19,32 +19,30 @@ pub struct FrameWriter {
     size: (u32, u32),
     fps: (i32, i32),
     frames: u64,
-    png: bool,
+    /// One picture (PNG, JPEG) rather than a video.
+    still: bool,
 }
 
 impl FrameWriter {
     /// A writer of `width × height` frames at `fps` (numerator, denominator) into `path`
-    /// (`.png` or `.mp4`).
+    /// (`.png`, `.jpg` / `.jpeg` (quality 85) or `.mp4`).
     pub fn create(path: &Path, width: u32, height: u32, fps: (i32, i32)) -> Result<Self, MediaError> {
         init()?;
         let bad = |reason: String| MediaError::Unreadable { path: path.into(), reason };
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let png = match ext.as_str() {
-            "png" => true,
-            "mp4" => false,
-            _ => return Err(bad("the drawing must be a .png or .mp4 file".into())),
-        };
-        let temp = path.with_extension(format!("{ext}.part"));
-        // H.264 4:2:0 needs even sizes: an odd row or column is scaled away.
-        let encoder = if png {
-            "pngenc snapshot=true".to_string()
-        } else {
-            format!(
+        let encoder = match ext.as_str() {
+            "png" => "pngenc snapshot=true".to_string(),
+            "jpg" | "jpeg" => "jpegenc snapshot=true quality=85".to_string(),
+            // H.264 4:2:0 needs even sizes: an odd row or column is scaled away.
+            "mp4" => format!(
                 "videoscale ! video/x-raw,format=I420,width={},height={} ! x264enc speed-preset=veryfast ! mp4mux",
                 (width & !1).max(2),
                 (height & !1).max(2)
-            )
+            ),
+            _ => return Err(bad("the drawing must be a .png, .jpg or .mp4 file".into())),
         };
+        let still = ext != "mp4";
+        let temp = path.with_extension(format!("{ext}.part"));
         let (fn_, fd) = if fps.0 > 0 && fps.1 > 0 { fps } else { (25, 1) };
         let line = format!(
             "appsrc name=src format=time caps=video/x-raw,format=RGB,width={width},height={height},framerate={fn_}/{fd} ! videoconvert ! {encoder} ! filesink location=\"{}\"",
@@ -57,10 +55,10 @@ impl FrameWriter {
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             .ok_or_else(|| bad("no appsrc".into()))?;
         pipeline.set_state(gst::State::Playing).map_err(|e| bad(format!("cannot start the encoder ({e})")))?;
-        Ok(Self { path: path.into(), temp, pipeline, src, size: (width, height), fps: (fn_, fd), frames: 0, png })
+        Ok(Self { path: path.into(), temp, pipeline, src, size: (width, height), fps: (fn_, fd), frames: 0, still })
     }
 
-    /// Adds a frame (ignored after the first for a PNG).
+    /// Adds a frame (ignored after the first for a picture).
     pub fn push(&mut self, frame: &RgbImage) -> Result<(), MediaError> {
         if (frame.width, frame.height) != self.size {
             return Err(MediaError::Convert {
@@ -71,7 +69,7 @@ impl FrameWriter {
                 ),
             });
         }
-        if self.png && self.frames > 0 {
+        if self.still && self.frames > 0 {
             return Ok(());
         }
         // GStreamer's RGB rows start at multiples of 4 bytes

@@ -33,12 +33,18 @@ pub struct Sample {
     pub source: Option<ClipSource>,
 }
 
-/// A clip's video file, frames and mean face box (`x1, y1, x2, y2`) as clips.csv records them.
+/// A clip's video file, frames, times, face track and mean face box (`x1, y1, x2, y2`) as
+/// clips.csv records them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipSource {
     pub path: String,
     pub first_frame: u64,
     pub last_frame: u64,
+    /// Seconds from the video's start to the clip's first frame and past its last.
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    /// The face track (`--faces all`), if any.
+    pub track: Option<u64>,
     pub face: Option<[f32; 4]>,
 }
 
@@ -94,6 +100,7 @@ impl FeatureSet {
         };
         let named = |name: &str| col(name);
         let (path_col, first_col, last_col) = (named("path"), named("first_frame"), named("last_frame"));
+        let (start_col, end_col, track_col) = (named("start_s"), named("end_s"), named("track_id"));
         let box_cols: Option<Vec<usize>> =
             ["face_x1", "face_y1", "face_x2", "face_y2"].iter().map(|n| named(n)).collect();
         let source_of = |r: &csv::StringRecord| -> Option<ClipSource> {
@@ -105,6 +112,9 @@ impl FeatureSet {
                 path: r[path_col?].to_string(),
                 first_frame: r[first_col?].parse().ok()?,
                 last_frame: r[last_col?].parse().ok()?,
+                start_s: field(r, start_col),
+                end_s: field(r, end_col),
+                track: field(r, track_col),
                 face,
             })
         };
@@ -170,4 +180,9 @@ impl FeatureSet {
             })
             .collect())
     }
+}
+
+/// A column's value parsed, `None` when the column is absent or the field empty or malformed.
+fn field<T: std::str::FromStr>(record: &csv::StringRecord, column: Option<usize>) -> Option<T> {
+    column.and_then(|c| record.get(c)?.parse().ok())
 }
