@@ -59,6 +59,9 @@ pub enum ModelError {
     BadInput(String),
     #[error("{0}")]
     Runtime(String),
+    /// The CPU lacks what a requested mode needs (the message names the feature).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{}: this checkpoint has no decoder: use the .full.pt (e.g. `marlin models fetch vit_base_ytf --full`)", path.display())]
     NoDecoder { path: PathBuf },
 }

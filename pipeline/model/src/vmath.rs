@@ -38,6 +38,7 @@ macro_rules! dispatch {
         }
     };
 }
+pub(crate) use dispatch;
 
 #[inline(always)]
 fn exp_lane(x: f32) -> f32 {
@@ -115,8 +116,23 @@ fn softmax_exp_generic(r: &mut [f32]) -> f32 {
     1.0 / sum
 }
 
+/// [`softmax_exp_generic`] quantised for an int8 product: `out ← round(255 · exp(r − max r))`
+/// (u8, `r.len()` rounded up to 4 with zero padding), returning `1 / Σ exp` of the unrounded
+/// values. `r` is left holding the exponentials.
+#[inline(always)]
+fn softmax_exp_u8_generic(r: &mut [f32], out: &mut [u8]) -> f32 {
+    let inv = softmax_exp_generic(r);
+    for (o, &e) in out.iter_mut().zip(r.iter()) {
+        // e ∈ [0, 1]: the product lies in [0, 255]
+        *o = (e * 255.0).round_ties_even() as u8;
+    }
+    out[r.len()..].fill(0);
+    inv
+}
+
 dispatch!(pub fn gelu_in_place(x: &mut [f32]) -> () => gelu_inline);
 dispatch!(pub fn softmax_exp_in_place(r: &mut [f32]) -> f32 => softmax_exp_generic);
+dispatch!(pub fn softmax_exp_u8(r: &mut [f32], out: &mut [u8]) -> f32 => softmax_exp_u8_generic);
 
 #[cfg(test)]
 mod tests {
@@ -154,9 +170,30 @@ mod tests {
         gelu_inline(&mut b);
         assert_eq!(a, b);
         let mut a = xs.clone();
-        let mut b = xs;
+        let mut b = xs.clone();
         assert_eq!(softmax_exp_in_place(&mut a), softmax_exp_generic(&mut b));
         assert_eq!(a, b);
+        let (mut a, mut b) = (xs.clone(), xs);
+        let (mut qa, mut qb) = (vec![7u8; 1000], vec![7u8; 1000]);
+        assert_eq!(softmax_exp_u8(&mut a, &mut qa), softmax_exp_u8_generic(&mut b, &mut qb));
+        assert_eq!(qa, qb);
+    }
+
+    #[test]
+    fn quantised_softmax_rounds_each_probability_to_255ths() {
+        let mut r: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
+        let logits = r.clone();
+        let mut q = vec![9u8; 40];
+        let inv = softmax_exp_u8(&mut r, &mut q);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = logits.iter().map(|&v| ((v - max) as f64).exp()).sum();
+        assert!((inv as f64 - 1.0 / sum).abs() < 1e-6 / sum);
+        for (&v, &b) in logits.iter().zip(&q) {
+            let e = ((v - max) as f64).exp();
+            assert!((b as f64 - 255.0 * e).abs() <= 0.5 + 1e-4, "{e} → {b}");
+        }
+        assert_eq!(q.iter().filter(|&&b| b == 255).count(), 1, "the maximum maps to 255");
+        assert_eq!(&q[37..], &[0, 0, 0]);
     }
 
     #[test]

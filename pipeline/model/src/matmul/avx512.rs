@@ -1,15 +1,17 @@
-//! AVX-512 micro-kernels: one (rows ≤ MR) × 64 output tile over the whole k, in f32 (FMA) or
-//! bf16 (AVX512-BF16 `vdpbf16ps`: pairs of bf16 products summed into f32 lanes).
+//! AVX-512 micro-kernels: one (rows ≤ MR) × 64 output tile over the whole k, in f32 (FMA),
+//! bf16 (AVX512-BF16 `vdpbf16ps`: pairs of bf16 products summed into f32 lanes) or int8
+//! (AVX512-VNNI `vpdpbusd`: quadruples of u8 × s8 products summed into i32 lanes, see
+//! [`super::quant`]).
 //!
 //! Tile layout: the left operand A is read in place, row-major, through one pointer per row,
-//! broadcasting one element (f32) or one adjacent pair (bf16) per row and k step; the right
-//! operand is a packed panel of 64 output columns, `[k][64]` f32 or `[k/2][64][2]` bf16, so each
-//! k step loads four full vectors. 4·MR = 24 accumulators + 4 panel vectors + 1 broadcast fit
-//! the 32 vector registers.
+//! broadcasting one element (f32), one adjacent pair (bf16) or four adjacent bytes (int8) per
+//! row and k step; the right operand is a packed panel of 64 output columns, `[k][64]` f32,
+//! `[k/2][64][2]` bf16 or `[k/4][64][4]` s8, so each k step loads four full vectors. 4·MR = 24
+//! accumulators + 4 panel vectors + 1 broadcast fit the 32 vector registers.
 
 use std::arch::x86_64::*;
 
-use super::{Epilogue, NR};
+use super::{Epilogue, I8Panel, NR, U8Rows};
 
 /// Rows per tile.
 pub const MR: usize = 6;
@@ -154,5 +156,61 @@ pub unsafe fn tile_bf16(
             }
         }
         store(&acc, rows, c, ldc, bias, cols, epi);
+    }
+}
+
+/// int8 tile: `C[rows×cols] (epi)= dequantised(A · panel) + bias`, A quantised per row (u8),
+/// the panel per column (s8); see [`super::quant`] for the arithmetic.
+///
+/// # Safety
+/// Needs AVX-512F/BW and AVX512-VNNI. `a` addresses `rows` (1..=MR) rows of `k` rounded up to
+/// 4 bytes, `a.lda` apart, and `rows` scales and zero points; `b` a panel of `k/4·256` bytes
+/// and 64 column scales and sums; `c`/`bias` as in [`store`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn tile_i8(
+    k: usize,
+    a: U8Rows,
+    rows: usize,
+    b: I8Panel,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    cols: usize,
+    epi: Epilogue,
+) {
+    let mut acc = [[_mm512_setzero_si512(); NV]; MR];
+    // SAFETY: per the contract: every 4-byte read lies inside its row's padded k, every panel
+    // read inside k/4 · 256 bytes.
+    unsafe {
+        let ap = row_ptrs(a.values, a.lda, rows);
+        let panel = b.values;
+        for kq in 0..k.div_ceil(4) {
+            for v in 0..NV {
+                _mm_prefetch::<_MM_HINT_T0>(panel.wrapping_add((kq + PREFETCH) * 4 * NR + 64 * v) as *const i8);
+            }
+            let w: [__m512i; NV] =
+                std::array::from_fn(|v| _mm512_loadu_si512(panel.add(kq * 4 * NR + 64 * v) as *const __m512i));
+            for (r, row) in acc.iter_mut().enumerate() {
+                let quad = (ap[r].add(4 * kq) as *const i32).read_unaligned();
+                let av = _mm512_set1_epi32(quad);
+                for v in 0..NV {
+                    row[v] = _mm512_dpbusd_epi32(row[v], av, w[v]);
+                }
+            }
+        }
+        // dequantise: scale_r · scale_j · (Σ − zero_r · colsum_j)
+        let col_scale: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b.scales.add(16 * v)));
+        let col_sum: [__m512i; NV] = std::array::from_fn(|v| _mm512_loadu_si512(b.sums.add(16 * v) as *const __m512i));
+        let mut out = [[_mm512_setzero_ps(); NV]; MR];
+        for r in 0..rows {
+            let zero = _mm512_set1_epi32(*a.zeros.add(r));
+            let scale = _mm512_set1_ps(*a.scales.add(r));
+            for v in 0..NV {
+                let exact = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zero, col_sum[v]));
+                out[r][v] = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, col_scale[v]));
+            }
+        }
+        store(&out, rows, c, ldc, bias, cols, epi);
     }
 }
