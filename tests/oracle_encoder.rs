@@ -98,6 +98,40 @@ fn vit_small_bf16_stays_within_cosine_0_9995_of_the_oracle() {
     }
 }
 
+/// int8 (`--precision int8`): pooled features and every clip's token sequence within cosine
+/// 0.999 of the official f32 features; max-abs reported.
+#[test]
+fn vit_small_int8_stays_within_cosine_0_999_of_the_oracle() {
+    let path = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
+    let model = match Marlin::load(&path, None, 0, Precision::Int8) {
+        Ok(m) => m,
+        Err(e) => {
+            // the one acceptable refusal: a CPU without VNNI, said in those words
+            assert!(e.to_string().contains("precision int8 needs a CPU with AVX512-VNNI or AVX-VNNI"), "{e}");
+            eprintln!("{e}: the int8 encoder is not exercised on this CPU");
+            return;
+        }
+    };
+    assert_eq!(model.encoder.precision(), Precision::Int8);
+    for name in ["face", "noise"] {
+        let hidden = model.encoder.forward(&[clip(name)]).unwrap();
+        let pooled = model.encoder.pooled(&hidden).remove(0);
+        let seq = model.encoder.sequence(hidden).remove(0);
+        let (_, want) = read_f32(&oracle(&format!("features/marlin_vit_small_random/{name}.mean.npy")));
+        let (_, want_seq) = read_f32(&oracle(&format!("features/marlin_vit_small_random/{name}.seq.npy")));
+        let (cos, cos_seq) = (cosine(&pooled, &want), cosine(&seq, &want_seq));
+        let worst_token =
+            seq.chunks_exact(384).zip(want_seq.chunks_exact(384)).map(|(a, b)| cosine(a, b)).fold(1.0, f64::min);
+        eprintln!(
+            "int8 {name}: pooled cosine {cos:.6}, max-abs {:.2e}; tokens cosine {cos_seq:.6} (worst token {worst_token:.6}), max-abs {:.2e}",
+            max_abs_diff(&pooled, &want),
+            max_abs_diff(&seq, &want_seq)
+        );
+        assert!(cos >= 0.999, "{name}: pooled cosine {cos}");
+        assert!(cos_seq >= 0.999, "{name}: token sequence cosine {cos_seq}");
+    }
+}
+
 #[test]
 fn a_batch_of_clips_gives_each_clip_its_own_features() {
     let model = Marlin::load(&oracle("models/marlin_tiny.encoder.pt"), Some(tiny_config()), 2, Precision::F32).unwrap();

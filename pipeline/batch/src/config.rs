@@ -125,7 +125,7 @@ macro_rules! choice {
     };
 }
 
-choice!(Precision { F32 = "f32", Bf16 = "bf16" });
+choice!(Precision { F32 = "f32", Bf16 = "bf16", Int8 = "int8" });
 choice!(Backend { Cpu = "cpu", OnnxCpu = "onnx-cpu", Cuda = "cuda", Tensorrt = "tensorrt" });
 choice!(Tail { Drop = "drop", Pad = "pad" });
 choice!(Decoder { Auto = "auto", Software = "software", Nvdec = "nvdec" });

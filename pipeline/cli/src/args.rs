@@ -251,8 +251,10 @@ pub struct ModelArgs {
     /// Encoder threads (0: every core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Arithmetic: f32 (reproduces the official features) or bf16 (bf16 weights and
-    /// activations, f32 accumulation; needs AVX512-BF16, else f32 is used).
+    /// Arithmetic: f32 (reproduces the official features), bf16 (bf16 weights and
+    /// activations, f32 accumulation; needs AVX512-BF16, else f32 is used) or int8 (int8
+    /// weights per channel and activations per token, i32 accumulation; needs AVX512-VNNI or
+    /// AVX-VNNI; features within cosine 0.999 of f32).
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
     pub precision: PrecisionArg,
 }
@@ -261,6 +263,7 @@ pub struct ModelArgs {
 pub enum PrecisionArg {
     F32,
     Bf16,
+    Int8,
 }
 
 impl From<PrecisionArg> for marlin_model::Precision {
@@ -268,6 +271,7 @@ impl From<PrecisionArg> for marlin_model::Precision {
         match p {
             PrecisionArg::F32 => marlin_model::Precision::F32,
             PrecisionArg::Bf16 => marlin_model::Precision::Bf16,
+            PrecisionArg::Int8 => marlin_model::Precision::Int8,
         }
     }
 }
@@ -594,7 +598,7 @@ pub struct FeaturizeArgs {
     /// Encoder threads (0: every core); key `encoder_threads`.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// f32 or bf16; key `precision`.
+    /// f32, bf16 or int8; key `precision`.
     #[arg(long)]
     pub precision: Option<marlin_batch::config::Precision>,
     /// cpu, onnx-cpu, cuda or tensorrt (see `marlin encode --help`); key `backend`.

@@ -52,6 +52,7 @@ pub fn execute(
         precision: match config.precision {
             Precision::F32 => PrecisionArg::F32,
             Precision::Bf16 => PrecisionArg::Bf16,
+            Precision::Int8 => PrecisionArg::Int8,
         },
     };
     let options = marlin_onnx::EngineOptions {

@@ -12,6 +12,10 @@
 
 const LANES: usize = 16;
 
+/// 1.5·2^23: adding it to |x| < 2^22 rounds x to the nearest integer (ties to even) and leaves
+/// that integer in the low mantissa bits.
+const ROUND: f32 = 12_582_912.0;
+
 /// Runs `$generic` through a copy compiled for the best instruction set available.
 macro_rules! dispatch {
     ($vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => $generic:ident) => {
@@ -45,8 +49,6 @@ fn exp_lane(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    // 1.5·2^23: adding it rounds to the nearest integer and leaves it in the low mantissa bits
-    const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
     let t = x.mul_add(LOG2E, ROUND);
     let n = t - ROUND;
@@ -60,6 +62,14 @@ fn exp_lane(x: f32) -> f32 {
     let y = (p * r).mul_add(r, r) + 1.0;
     let k = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     y * f32::from_bits(((k + 127) << 23) as u32)
+}
+
+/// `x` clamped to [`lo`, `hi`] (within ±2²²) and rounded to the nearest integer, ties to even.
+/// Branch-free integer code that vectorises, where `round_ties_even` is a libm call on baseline
+/// x86-64.
+#[inline(always)]
+pub(crate) fn round_clamped(x: f32, lo: f32, hi: f32) -> i32 {
+    ((x.clamp(lo, hi) + ROUND).to_bits() as i32).wrapping_sub(0x4B40_0000)
 }
 
 #[inline(always)]
@@ -88,10 +98,9 @@ pub(crate) fn gelu_inline(x: &mut [f32]) {
     x.iter_mut().for_each(|v| *v = gelu_lane(*v));
 }
 
-/// Softmax without its last division: `r ← exp(r − max r)`, returning `1 / Σ r` for the caller
-/// to apply later (attention scales the 64-wide output rows instead of the 1568-wide scores).
+/// The largest value of a row.
 #[inline(always)]
-fn softmax_exp_generic(r: &mut [f32]) -> f32 {
+fn row_max(r: &[f32]) -> f32 {
     let mut m = [f32::NEG_INFINITY; LANES];
     let mut chunks = r.chunks_exact(LANES);
     for c in &mut chunks {
@@ -99,7 +108,14 @@ fn softmax_exp_generic(r: &mut [f32]) -> f32 {
             m[i] = m[i].max(c[i]);
         }
     }
-    let max = chunks.remainder().iter().fold(m.iter().copied().fold(f32::NEG_INFINITY, f32::max), |a, &b| a.max(b));
+    chunks.remainder().iter().fold(m.iter().copied().fold(f32::NEG_INFINITY, f32::max), |a, &b| a.max(b))
+}
+
+/// Softmax without its last division: `r ← exp(r − max r)`, returning `1 / Σ r` for the caller
+/// to apply later (attention scales the 64-wide output rows instead of the 1568-wide scores).
+#[inline(always)]
+fn softmax_exp_generic(r: &mut [f32]) -> f32 {
+    let max = row_max(r);
     let mut s = [0f32; LANES];
     let mut chunks = r.chunks_exact_mut(LANES);
     for c in &mut chunks {
@@ -116,23 +132,38 @@ fn softmax_exp_generic(r: &mut [f32]) -> f32 {
     1.0 / sum
 }
 
-/// [`softmax_exp_generic`] quantised for an int8 product: `out ← round(255 · exp(r − max r))`
-/// (u8, `r.len()` rounded up to 4 with zero padding), returning `1 / Σ exp` of the unrounded
-/// values. `r` is left holding the exponentials.
+/// [`softmax_exp_generic`] quantised for an int8 product, in the same pass: `out ←
+/// round(255 · exp(r − max r))` (u8, `r.len()` rounded up to 4 with zero padding), returning
+/// `1 / Σ exp` of the unrounded values (the same sum as [`softmax_exp_generic`]'s).
 #[inline(always)]
-fn softmax_exp_u8_generic(r: &mut [f32], out: &mut [u8]) -> f32 {
-    let inv = softmax_exp_generic(r);
-    for (o, &e) in out.iter_mut().zip(r.iter()) {
-        // e ∈ [0, 1]: the product lies in [0, 255]
-        *o = (e * 255.0).round_ties_even() as u8;
+fn softmax_exp_u8_generic(r: &[f32], out: &mut [u8]) -> f32 {
+    let max = row_max(r);
+    let mut s = [0f32; LANES];
+    let mut chunks = r.chunks_exact(LANES);
+    let mut outs = out.chunks_exact_mut(LANES);
+    for (c, o) in (&mut chunks).zip(&mut outs) {
+        for i in 0..LANES {
+            let e = exp_lane(c[i] - max);
+            s[i] += e;
+            // e ∈ [0, 1]: the product lies in [0, 255]
+            o[i] = round_clamped(e * 255.0, 0.0, 255.0) as u8;
+        }
+    }
+    let mut sum: f32 = s.iter().sum();
+    let tail = chunks.remainder();
+    let done = r.len() - tail.len();
+    for (v, o) in tail.iter().zip(&mut out[done..]) {
+        let e = exp_lane(*v - max);
+        sum += e;
+        *o = round_clamped(e * 255.0, 0.0, 255.0) as u8;
     }
     out[r.len()..].fill(0);
-    inv
+    1.0 / sum
 }
 
 dispatch!(pub fn gelu_in_place(x: &mut [f32]) -> () => gelu_inline);
 dispatch!(pub fn softmax_exp_in_place(r: &mut [f32]) -> f32 => softmax_exp_generic);
-dispatch!(pub fn softmax_exp_u8(r: &mut [f32], out: &mut [u8]) -> f32 => softmax_exp_u8_generic);
+dispatch!(pub fn softmax_exp_u8(r: &[f32], out: &mut [u8]) -> f32 => softmax_exp_u8_generic);
 
 #[cfg(test)]
 mod tests {
@@ -173,18 +204,25 @@ mod tests {
         let mut b = xs.clone();
         assert_eq!(softmax_exp_in_place(&mut a), softmax_exp_generic(&mut b));
         assert_eq!(a, b);
-        let (mut a, mut b) = (xs.clone(), xs);
         let (mut qa, mut qb) = (vec![7u8; 1000], vec![7u8; 1000]);
-        assert_eq!(softmax_exp_u8(&mut a, &mut qa), softmax_exp_u8_generic(&mut b, &mut qb));
+        assert_eq!(softmax_exp_u8(&xs, &mut qa), softmax_exp_u8_generic(&xs, &mut qb));
         assert_eq!(qa, qb);
+        // and the same sum as the f32 softmax
+        assert_eq!(softmax_exp_u8(&xs, &mut qa), softmax_exp_in_place(&mut xs.clone()));
+    }
+
+    #[test]
+    fn round_clamped_is_round_ties_even() {
+        for x in [-3.5f32, -2.5, -0.5, 0.49, 0.5, 1.5, 2.5, 254.5, 254.51, 300.0, -300.0, 1e9, 7.0] {
+            assert_eq!(round_clamped(x, -255.0, 255.0), x.clamp(-255.0, 255.0).round_ties_even() as i32, "{x}");
+        }
     }
 
     #[test]
     fn quantised_softmax_rounds_each_probability_to_255ths() {
-        let mut r: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
-        let logits = r.clone();
+        let logits: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
         let mut q = vec![9u8; 40];
-        let inv = softmax_exp_u8(&mut r, &mut q);
+        let inv = softmax_exp_u8(&logits, &mut q);
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let sum: f64 = logits.iter().map(|&v| ((v - max) as f64).exp()).sum();
         assert!((inv as f64 - 1.0 / sum).abs() < 1e-6 / sum);

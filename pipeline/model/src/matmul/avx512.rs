@@ -165,8 +165,8 @@ pub unsafe fn tile_bf16(
 /// # Safety
 /// Needs AVX-512F/BW and AVX512-VNNI. `a` addresses `rows` (1..=MR) rows of `k` rounded up to
 /// 4 bytes, `a.lda` apart, and `rows` scales and zero points; `b` a panel of `k/4·256` bytes
-/// and 64 column scales and sums; `c`/`bias` as in [`store`].
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+/// and 64 column scales and offsets; `c`/`bias` as in [`store`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn tile_i8(
     k: usize,
@@ -199,16 +199,16 @@ pub unsafe fn tile_i8(
                 }
             }
         }
-        // dequantise: scale_r · scale_j · (Σ − zero_r · colsum_j)
+        // dequantise: scale_r · (scale_j · Σ − zero_r · offset_j)
         let col_scale: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b.scales.add(16 * v)));
-        let col_sum: [__m512i; NV] = std::array::from_fn(|v| _mm512_loadu_si512(b.sums.add(16 * v) as *const __m512i));
+        let offset: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b.offsets.add(16 * v)));
         let mut out = [[_mm512_setzero_ps(); NV]; MR];
         for r in 0..rows {
-            let zero = _mm512_set1_epi32(*a.zeros.add(r));
+            let zero = _mm512_set1_ps(*a.zeros.add(r) as f32);
             let scale = _mm512_set1_ps(*a.scales.add(r));
             for v in 0..NV {
-                let exact = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zero, col_sum[v]));
-                out[r][v] = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(scale, col_scale[v]));
+                let x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), col_scale[v]);
+                out[r][v] = _mm512_mul_ps(_mm512_fnmadd_ps(zero, offset[v], x), scale);
             }
         }
         store(&out, rows, c, ldc, bias, cols, epi);

@@ -58,11 +58,11 @@ pub unsafe fn tile_i8(
                     for (v, x) in row.iter().enumerate() {
                         _mm256_storeu_si256(sums.as_mut_ptr().add(8 * v) as *mut __m256i, *x);
                     }
-                    let (zero, scale) = (*a.zeros.add(r0 + r), *a.scales.add(r0 + r));
+                    let (zero, scale) = (*a.zeros.add(r0 + r) as f32, *a.scales.add(r0 + r));
                     let mut vals = [0f32; SUB_COLS];
                     for j in 0..n {
-                        let exact = sums[j] - zero * *b.sums.add(c0 + j);
-                        vals[j] = exact as f32 * (scale * *b.scales.add(c0 + j));
+                        let x = sums[j] as f32 * *b.scales.add(c0 + j);
+                        vals[j] = zero.mul_add(-*b.offsets.add(c0 + j), x) * scale;
                     }
                     let out = std::slice::from_raw_parts_mut(c.add((r0 + r) * ldc + c0), n);
                     let bias = (!bias.is_null()).then(|| std::slice::from_raw_parts(bias.add(c0), n));

@@ -149,8 +149,8 @@ enum Layout {
     Bf16Panels(Vec<u16>),
     /// Row-major n × k (the `gemm` crate fallback)
     RowMajor(Vec<f32>),
-    /// `[panel][k/4][64][4]` s8 with per-column scales and sums ([`quant`]), for `kernel`.
-    I8Panels { kernel: Int8Kernel, values: Vec<i8>, scales: Vec<f32>, sums: Vec<i32> },
+    /// `[panel][k/4][64][4]` s8 with per-column scales and offsets ([`quant`]), for `kernel`.
+    I8Panels { kernel: Int8Kernel, values: Vec<i8>, scales: Vec<f32>, offsets: Vec<f32> },
 }
 
 /// The right operand B (k × n), stored as its transpose's rows: column j of B is row j of the
@@ -175,7 +175,7 @@ impl PackedB {
                 kernel: int8_kernel().unwrap_or_else(|e| panic!("{e}")),
                 values: Vec::new(),
                 scales: Vec::new(),
-                sums: Vec::new(),
+                offsets: Vec::new(),
             },
             (Isa::Avx512Bf16, Precision::Bf16) => Layout::Bf16Panels(Vec::new()),
             (Isa::Avx512 | Isa::Avx512Bf16, _) => Layout::F32Panels(Vec::new()),
@@ -243,7 +243,7 @@ impl PackedB {
                     row.iter_mut().enumerate().for_each(|(kk, v)| *v = at(j, kk));
                 });
             }
-            Layout::I8Panels { values, scales, sums, .. } => quant::pack(w, n, k, (rs, cs), values, scales, sums),
+            Layout::I8Panels { values, scales, offsets, .. } => quant::pack(w, n, k, (rs, cs), values, scales, offsets),
         }
     }
 
@@ -299,12 +299,12 @@ struct U8Rows {
     zeros: *const i32,
 }
 
-/// One int8 panel and its 64 column scales and sums.
+/// One int8 panel and its 64 column scales and offsets.
 #[derive(Clone, Copy)]
 struct I8Panel {
     values: *const i8,
     scales: *const f32,
-    sums: *const i32,
+    offsets: *const f32,
 }
 
 /// f32 → bf16 with round-to-nearest-even (finite inputs), as `_mm512_cvtneps_pbh` does.
@@ -440,7 +440,7 @@ unsafe fn tiled(
                             cols,
                             epi,
                         ),
-                        (Layout::I8Panels { kernel, values, scales, sums }, Lhs::U8(a)) => {
+                        (Layout::I8Panels { kernel, values, scales, offsets }, Lhs::U8(a)) => {
                             let rows_at = U8Rows {
                                 values: a.values[r * lda..].as_ptr(),
                                 lda,
@@ -450,7 +450,7 @@ unsafe fn tiled(
                             let panel = I8Panel {
                                 values: values[p * k.div_ceil(4) * 4 * NR..].as_ptr(),
                                 scales: scales[p * NR..].as_ptr(),
-                                sums: sums[p * NR..].as_ptr(),
+                                offsets: offsets[p * NR..].as_ptr(),
                             };
                             match kernel {
                                 Int8Kernel::Avx512Vnni => {

@@ -338,6 +338,7 @@ impl Encoder {
         let precision = match s.precision {
             Precision::F32 => marlin_model::Precision::F32,
             Precision::Bf16 => marlin_model::Precision::Bf16,
+            Precision::Int8 => marlin_model::Precision::Int8,
         };
         let (cfg, weights) = marlin_model::Marlin::read(&path, config)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("cannot load model {}: {}", spec, e)))?;

@@ -60,6 +60,8 @@ pub enum Precision {
     F32,
     #[enum_value(name = "bf16: bf16 weights and activations, f32 accumulation (AVX512-BF16 CPUs)", nick = "bf16")]
     Bf16,
+    #[enum_value(name = "int8: int8 weights and activations, i32 accumulation (VNNI CPUs)", nick = "int8")]
+    Int8,
 }
 
 /// Frames after the last full clip window (`tail`).
