@@ -3,7 +3,7 @@
 
 use marlin_model::{Clip, Marlin, MarlinConfig, Precision};
 
-use crate::util::{max_abs_diff, oracle, read_f32};
+use crate::util::{cosine, max_abs_diff, oracle, read_f32};
 
 fn clip(name: &str) -> Clip {
     let a = marlin_npy::read(oracle(&format!("clips/{name}.u8.npy"))).unwrap();
@@ -76,13 +76,6 @@ fn vit_small_f16_safetensors_matches_the_oracle() {
     check(&model, "marlin_vit_small_random", 1e-4);
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
 #[test]
 fn vit_small_bf16_stays_within_cosine_0_9995_of_the_oracle() {
     let model =
@@ -113,6 +106,10 @@ fn vit_small_int8_stays_within_cosine_0_999_of_the_oracle() {
         }
     };
     assert_eq!(model.encoder.precision(), Precision::Int8);
+    // the clips' official features differ by far more than int8 moves them
+    let official = |name: &str| read_f32(&oracle(&format!("features/marlin_vit_small_random/{name}.mean.npy"))).1;
+    let distance = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
+    let between = distance(&official("face"), &official("noise"));
     for name in ["face", "noise"] {
         let hidden = model.encoder.forward(&[clip(name)]).unwrap();
         let pooled = model.encoder.pooled(&hidden).remove(0);
@@ -128,6 +125,9 @@ fn vit_small_int8_stays_within_cosine_0_999_of_the_oracle() {
             max_abs_diff(&seq, &want_seq)
         );
         assert!(cos >= 0.999, "{name}: pooled cosine {cos}");
+        let error = distance(&pooled, &want) / between;
+        eprintln!("int8 {name}: error {error:.4} of the distance between the two clips' official features");
+        assert!(error < 0.1, "{name}: int8 moved the feature {error} of the distance between clips");
         assert!(cos_seq >= 0.999, "{name}: token sequence cosine {cos_seq}");
     }
 }

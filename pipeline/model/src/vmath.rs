@@ -98,14 +98,15 @@ pub(crate) fn gelu_inline(x: &mut [f32]) {
     x.iter_mut().for_each(|v| *v = gelu_lane(*v));
 }
 
-/// The largest value of a row.
+/// The largest value of a row (`vmaxps`: a NaN may be skipped, but then it makes its own
+/// exponential and the row's sum NaN).
 #[inline(always)]
 fn row_max(r: &[f32]) -> f32 {
     let mut m = [f32::NEG_INFINITY; LANES];
     let mut chunks = r.chunks_exact(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
-            m[i] = m[i].max(c[i]);
+            m[i] = if c[i] > m[i] { c[i] } else { m[i] };
         }
     }
     chunks.remainder().iter().fold(m.iter().copied().fold(f32::NEG_INFINITY, f32::max), |a, &b| a.max(b))
