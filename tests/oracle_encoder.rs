@@ -141,3 +141,32 @@ fn a_batch_of_clips_gives_each_clip_its_own_features() {
         assert!(max_abs_diff(got, &want) <= 2e-5, "{name} in a batch");
     }
 }
+
+/// The AVX-VNNI int8 tile (CPUs without AVX-512; `MARLIN_NO_AVX512` forces it here) gives the
+/// AVX512-VNNI tile's features bit for bit: same integer sums, same epilogue arithmetic.
+#[test]
+fn int8_on_avx_vnni_alone_gives_the_avx512_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
+    let clip = oracle("clips/noise.u8.npy");
+    let encode = |out: &std::path::Path, env: &[(&str, &str)]| {
+        let args = ["encode", "--model", model.to_str().unwrap(), "--clip", clip.to_str().unwrap()];
+        crate::util::marlin(
+            &[&args[..], &["--precision", "int8", "--keep-seq", "-o", out.to_str().unwrap()]].concat(),
+            env,
+        )
+    };
+    let mut features = Vec::new();
+    for (name, env) in [("avx512", &[][..]), ("avxvnni", &[("MARLIN_NO_AVX512", "1")][..])] {
+        let out = dir.path().join(format!("{name}.npy"));
+        let o = encode(&out, env);
+        if !o.status.success() {
+            let e = crate::util::stderr(&o);
+            assert!(e.contains("precision int8 needs a CPU with AVX512-VNNI or AVX-VNNI"), "{name}: {e}");
+            eprintln!("{name}: {e}");
+            return;
+        }
+        features.push(std::fs::read(&out).unwrap());
+    }
+    assert!(features[0] == features[1], "the two int8 tiles disagree");
+}
