@@ -11,7 +11,7 @@
 //! per token, queries per (token, head) with the query scale folded into their row scales, keys
 //! per token and values per channel when packed, softmax probabilities as `round(255·p)` with the
 //! softmax's division folded into their row scales. LayerNorm, softmax, GELU and the residual
-//! stream stay f32.
+//! stream stay f32. The MLP runs over bands of rows, each band's hidden activations kept in L2.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -30,6 +30,10 @@ use crate::{MarlinConfig, ModelError};
 /// Query rows per attention step: two 6-row tiles, whose (rows × tokens) scores stay in L1/L2
 /// through q·kᵀ, softmax and p·v (measured: 6–24 rows beat 128 by about 5 % on one thread).
 const QUERY_BLOCK: usize = 12;
+
+/// Rows per band of the int8 MLP: the band's hidden rows (f32 and u8) and both packed int8
+/// weights of vit_small stay in one core's 2 MB L2.
+const MLP_BAND: usize = 48;
 
 /// A Linear layer (weight and bias) packed for the product kernels.
 pub(crate) fn dense(l: LinearWeights, precision: Precision) -> PackedB {
@@ -342,13 +346,50 @@ impl Encoder {
         self.attention(&qkv, clips, g, &mut attn, s);
         self.residual(&attn, rows, &w.proj, x, w.gamma.as_ref().map(|g| g.0.as_slice()), &mut normed, s);
 
-        self.normed_dense(x, rows, &w.norm2, &w.fc1, &mut hidden, Epilogue::Gelu, &mut normed, s);
-        self.residual(&hidden, rows, &w.fc2, x, w.gamma.as_ref().map(|g| g.1.as_slice()), &mut normed, s);
+        if w.fc1.wants_u8() {
+            self.mlp_in_bands(w, &mut x[..rows * d], d);
+        } else {
+            self.normed_dense(x, rows, &w.norm2, &w.fc1, &mut hidden, Epilogue::Gelu, &mut normed, s);
+            self.residual(&hidden, rows, &w.fc2, x, w.gamma.as_ref().map(|g| g.1.as_slice()), &mut normed, s);
+        }
 
         s.normed = normed;
         s.qkv = qkv;
         s.attn_out = attn;
         s.hidden = hidden;
+    }
+
+    /// int8 `x += mlp(norm2(x))` over bands of [`MLP_BAND`] rows, each band on one thread with
+    /// its buffers in L2: LayerNorm rows quantised as they are computed, fc1 with GELU into the
+    /// band's hidden rows, those quantised, fc2 added to the band of `x` (scaled by gamma when
+    /// present). The hidden activations never go through memory.
+    fn mlp_in_bands(&self, w: &Block, x: &mut [f32], d: usize) {
+        let hidden = w.fc1.n();
+        let gamma = w.gamma.as_ref().map(|g| g.1.as_slice());
+        x.par_chunks_mut(MLP_BAND * d).for_each(|band| {
+            MLP.with_borrow_mut(|b| {
+                let rows = band.len() / d;
+                b.lhs.quantize_by(rows, d, 1.0, |r, tmp| {
+                    layer_norm_row(&band[r * d..][..d], &w.norm2, tmp);
+                    None
+                });
+                b.hidden.resize(rows * hidden, 0.0);
+                let (q, lda) = b.lhs.rows_from(0);
+                matmul(Lhs::U8(q), rows, lda, &w.fc1, &mut b.hidden, hidden, Epilogue::Gelu, false);
+                b.lhs.quantize(&b.hidden, rows, hidden, hidden);
+                let (q, lda) = b.lhs.rows_from(0);
+                match gamma {
+                    None => matmul(Lhs::U8(q), rows, lda, &w.fc2, band, d, Epilogue::Accumulate, false),
+                    Some(g) => {
+                        b.out.resize(rows * d, 0.0);
+                        matmul(Lhs::U8(q), rows, lda, &w.fc2, &mut b.out, d, Epilogue::Store, false);
+                        for (x, y) in band.chunks_exact_mut(d).zip(b.out.chunks_exact(d)) {
+                            x.iter_mut().zip(y).zip(g).for_each(|((x, y), g)| *x += g * y);
+                        }
+                    }
+                }
+            })
+        });
     }
 
     /// `x += y·Wᵀ + b`, or `x += gamma ⊙ (y·Wᵀ + b)` with layer scale (via `tmp`).
@@ -505,8 +546,18 @@ impl AttentionBuffers {
     }
 }
 
+/// One int8 MLP band's working set, per worker thread: its quantised rows (normalised input,
+/// then hidden), its hidden rows, and fc2's output when a layer scale applies.
+#[derive(Default)]
+struct MlpBuffers {
+    lhs: QuantMatrix,
+    hidden: Vec<f32>,
+    out: Vec<f32>,
+}
+
 thread_local! {
     static ATTENTION: RefCell<AttentionBuffers> = RefCell::new(AttentionBuffers::default());
+    static MLP: RefCell<MlpBuffers> = RefCell::new(MlpBuffers::default());
 }
 
 /// Activations reused across blocks and forwards.
@@ -534,7 +585,8 @@ impl Scratch {
             (&mut self.normed, rows * d),
             (&mut self.qkv, rows * 3 * d),
             (&mut self.attn_out, rows * d),
-            (&mut self.hidden, rows * hidden),
+            // (int8 computes the MLP in bands with buffers of their own)
+            (&mut self.hidden, if precision == Precision::Int8 { 0 } else { rows * hidden }),
         ] {
             buf.resize(len, 0.0);
         }
