@@ -187,7 +187,7 @@ pub unsafe fn tile_i8(
         let panel = b.values;
         for kq in 0..k.div_ceil(4) {
             for v in 0..NV {
-                _mm_prefetch::<_MM_HINT_T0>(panel.wrapping_add((kq + PREFETCH) * 4 * NR + 64 * v) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(panel.wrapping_add((kq + PREFETCH) * 4 * NR + 64 * v));
             }
             let w: [__m512i; NV] =
                 std::array::from_fn(|v| _mm512_loadu_si512(panel.add(kq * 4 * NR + 64 * v) as *const __m512i));

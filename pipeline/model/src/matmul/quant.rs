@@ -87,25 +87,33 @@ impl QuantMatrix {
     }
 }
 
+/// 0 for a finite value, NaN for NaN and ±inf: summed over a row, a branch-free check that
+/// min/max reductions (which skip NaN) cannot give.
+#[inline(always)]
+#[allow(clippy::eq_op)]
+fn non_finite(v: f32) -> f32 {
+    v - v
+}
+
 /// Quantises one row into `out` (`x.len()` rounded up to 4 bytes; the padding is set to 0) and
 /// returns its (scale, zero point).
 #[inline(always)]
 fn quantize_row_generic(x: &[f32], out: &mut [u8]) -> (f32, i32) {
     const LANES: usize = 16;
-    // `nan` collects v − v: 0 for finite values, NaN for NaN and ±inf (which min/max would hide)
+    // `nan` sums `non_finite`: NaN when the row holds NaN or ±inf (which min/max would hide)
     let (mut lo, mut hi, mut nan) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
     let mut chunks = x.chunks_exact(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
             lo[i] = lo[i].min(c[i]);
             hi[i] = hi[i].max(c[i]);
-            nan[i] += c[i] - c[i];
+            nan[i] += non_finite(c[i]);
         }
     }
     let rest = chunks.remainder();
     let lo = rest.iter().chain(&lo).fold(0f32, |a, &b| a.min(b));
     let hi = rest.iter().chain(&hi).fold(0f32, |a, &b| a.max(b));
-    let finite = rest.iter().map(|v| v - v).chain(nan).sum::<f32>() == 0.0;
+    let finite = rest.iter().map(|&v| non_finite(v)).chain(nan).sum::<f32>() == 0.0;
     let scale = (hi - lo) / 255.0;
     if !finite || !scale.is_finite() {
         // a NaN scale makes the whole output row NaN, as f32 arithmetic would
@@ -146,7 +154,7 @@ pub(super) fn pack(
     data.resize(panels * k.div_ceil(4) * 4 * NR, 0);
     scales.resize(panels * NR, 0.0);
     offsets.resize(panels * NR, 0.0);
-    pack_panels(w, n, k, rs, cs, data, scales, offsets);
+    pack_panels(w, n, k, (rs, cs), data, scales, offsets);
 }
 
 /// The largest |x|, or NaN when `x` holds NaN or ±inf.
@@ -158,11 +166,11 @@ fn abs_max(x: &[f32]) -> f32 {
     for c in &mut chunks {
         for i in 0..LANES {
             m[i] = m[i].max(c[i].abs());
-            bad[i] += c[i] - c[i];
+            bad[i] += non_finite(c[i]);
         }
     }
     let rest = chunks.remainder();
-    let finite = rest.iter().map(|v| v - v).chain(bad).sum::<f32>() == 0.0;
+    let finite = rest.iter().map(|&v| non_finite(v)).chain(bad).sum::<f32>() == 0.0;
     if finite { rest.iter().chain(&m).fold(0f32, |a, &b| a.max(b.abs())) } else { f32::NAN }
 }
 
@@ -173,13 +181,11 @@ fn to_s8(x: f32, inv: f32) -> i8 {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn pack_panels_generic(
     w: &[f32],
     n: usize,
     k: usize,
-    rs: usize,
-    cs: usize,
+    (rs, cs): (usize, usize),
     data: &mut [i8],
     scales: &mut [f32],
     offsets: &mut [f32],
@@ -196,7 +202,7 @@ fn pack_panels_generic(
                 let row = &w[p * NR + kk * cs..][..cols];
                 for l in 0..cols {
                     amax[l] = amax[l].max(row[l].abs());
-                    bad[l] += row[l] - row[l];
+                    bad[l] += non_finite(row[l]);
                 }
             }
             amax.iter_mut().zip(bad).for_each(|(a, b)| *a += b);
@@ -269,8 +275,7 @@ crate::vmath::dispatch!(fn pack_panels(
     w: &[f32],
     n: usize,
     k: usize,
-    rs: usize,
-    cs: usize,
+    strides: (usize, usize),
     data: &mut [i8],
     scales: &mut [f32],
     offsets: &mut [f32]
