@@ -12,7 +12,8 @@
 //! - `erf`: Abramowitz & Stegun 7.1.26 (`1 − t·P(t)·exp(−x²)`, t = 1/(1 + 0.3275911·|x|)),
 //!   max abs error 1.5e-7 — the formula PyTorch's vectorised CPU `erf` uses.
 
-const LANES: usize = 16;
+/// Lanes of the element-wise kernels: one 512-bit vector of f32.
+pub(crate) const LANES: usize = 16;
 
 /// 1.5·2^23: adding it to |x| < 2^22 rounds x to the nearest integer (ties to even) and leaves
 /// that integer in the low mantissa bits.
@@ -67,19 +68,45 @@ fn exp_lane(x: f32) -> f32 {
     y * f32::from_bits(((k + 127) << 23) as u32)
 }
 
-/// exp(x) for x ≤ 0: within a relative 9e-5 down to −80, under 2e-35 below (2^f on [−½, ½] by
-/// its degree-3 fit on Chebyshev nodes, weighted relatively): enough for a probability rounded
-/// to 255ths.
+/// 255 · 2^y for y ≤ 0: within a relative 9e-5 down to y = −115, under 3e-33 below (2^f on
+/// [−½, ½] by its degree-3 fit on Chebyshev nodes, weighted relatively, times 255): a softmax
+/// probability in 255ths, accurate to 0.02 of one.
 #[inline(always)]
-fn exp_u8_lane(x: f32) -> f32 {
-    const C: [f32; 4] = [0.055_088_684, 0.242_604_05, 0.693_276_2, 0.999_928_95];
-    let y = (x * LOG2E).max(-126.0);
+fn exp2_255_lane(y: f32) -> f32 {
+    const C: [f32; 4] = [14.047_614, 61.864_033, 176.785_43, 254.981_89];
+    let y = y.max(-126.0);
     let t = y + ROUND;
     let n = t - ROUND;
     let f = y - n;
     let p = C[0].mul_add(f, C[1]).mul_add(f, C[2]).mul_add(f, C[3]);
     let k = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     p * f32::from_bits(((k + 127) << 23) as u32)
+}
+
+/// `a[i] ← f(a[i], a[i + w])` for w = 8, 4, 2, 1: a lane array folded into one value by
+/// halving, which stays in vector registers (a left fold is 16 dependent scalar steps).
+#[inline(always)]
+pub(crate) fn fold_lanes(mut a: [f32; LANES], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut w = LANES / 2;
+    while w > 0 {
+        for i in 0..w {
+            a[i] = f(a[i], a[i + w]);
+        }
+        w /= 2;
+    }
+    a[0]
+}
+
+/// The smaller of two values as `vminps` computes it (`b` when `a` is NaN).
+#[inline(always)]
+pub(crate) fn min_lane(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
+}
+
+/// The larger of two values as `vmaxps` computes it (`b` when `a` is NaN).
+#[inline(always)]
+pub(crate) fn max_lane(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
 }
 
 /// `x` clamped to [`lo`, `hi`] (within ±2²²) and rounded to the nearest integer, ties to even.
@@ -124,10 +151,10 @@ fn row_max(r: &[f32]) -> f32 {
     let mut chunks = r.chunks_exact(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
-            m[i] = if c[i] > m[i] { c[i] } else { m[i] };
+            m[i] = max_lane(c[i], m[i]);
         }
     }
-    chunks.remainder().iter().fold(m.iter().copied().fold(f32::NEG_INFINITY, f32::max), |a, &b| a.max(b))
+    chunks.remainder().iter().fold(fold_lanes(m, max_lane), |a, &b| max_lane(b, a))
 }
 
 /// Softmax without its last division: `r ← exp(r − max r)`, returning `1 / Σ r` for the caller
@@ -156,28 +183,31 @@ fn softmax_exp_generic(r: &mut [f32]) -> f32 {
 /// relative 9e-5), returning `1 / Σ exp` of the unrounded values.
 #[inline(always)]
 fn softmax_exp_u8_generic(r: &[f32], out: &mut [u8]) -> f32 {
-    let max = row_max(r);
+    // y = (v − max)·log2 e as one fused multiply-add
+    let shift = -(row_max(r) * LOG2E);
+    // 255·e lies in [0, 255.03]: adding ROUND leaves round(255·e) in the low byte, no clamp needed
+    let prob = |v: f32| exp2_255_lane(v.mul_add(LOG2E, shift));
+    let byte = |p: f32| (p + ROUND).to_bits() as u8;
     let mut s = [0f32; LANES];
     let mut chunks = r.chunks_exact(LANES);
     let mut outs = out.chunks_exact_mut(LANES);
     for (c, o) in (&mut chunks).zip(&mut outs) {
         for i in 0..LANES {
-            let e = exp_u8_lane(c[i] - max);
-            s[i] += e;
-            // e ∈ [0, 1]: the product lies in [0, 255]
-            o[i] = round_clamped(e * 255.0, 0.0, 255.0) as u8;
+            let p = prob(c[i]);
+            s[i] += p;
+            o[i] = byte(p);
         }
     }
-    let mut sum: f32 = s.iter().sum();
     let tail = chunks.remainder();
     let done = r.len() - tail.len();
-    for (v, o) in tail.iter().zip(&mut out[done..]) {
-        let e = exp_u8_lane(*v - max);
-        sum += e;
-        *o = round_clamped(e * 255.0, 0.0, 255.0) as u8;
+    let mut sum = fold_lanes(s, |a, b| a + b);
+    for (&v, o) in tail.iter().zip(&mut out[done..]) {
+        let p = prob(v);
+        sum += p;
+        *o = byte(p);
     }
     out[r.len()..].fill(0);
-    1.0 / sum
+    255.0 / sum
 }
 
 dispatch!(pub fn gelu_in_place(x: &mut [f32]) -> () => gelu_inline);
@@ -230,14 +260,22 @@ mod tests {
 
     #[test]
     fn the_probability_exp_is_within_9e5() {
-        // (below −80 the values are far under a 255th and go subnormal)
-        for i in 0..=32_000 {
-            let x = -(i as f32) * 0.0025; // [−80, 0]
-            let want = (x as f64).exp();
-            let rel = (exp_u8_lane(x) as f64 - want).abs() / want;
-            assert!(rel < 9e-5, "exp({x}): relative error {rel:e}");
+        // (below −115 the values are far under a 255th and go subnormal)
+        for i in 0..=46_000 {
+            let y = -(i as f32) * 0.0025; // [−115, 0]
+            let want = 255.0 * (y as f64).exp2();
+            let rel = (exp2_255_lane(y) as f64 - want).abs() / want;
+            assert!(rel < 9e-5, "255·2^{y}: relative error {rel:e}");
         }
-        assert!(exp_u8_lane(-1e4) < 1e-37);
+        assert!(exp2_255_lane(-1e4) < 3e-33);
+    }
+
+    #[test]
+    fn lanes_fold_by_halving() {
+        let a: [f32; LANES] = std::array::from_fn(|i| (i as f32 * 1.7).sin());
+        assert_eq!(fold_lanes(a, max_lane), a.iter().copied().fold(f32::MIN, f32::max));
+        assert_eq!(fold_lanes(a, min_lane), a.iter().copied().fold(f32::MAX, f32::min));
+        assert!((fold_lanes(a, |x, y| x + y) - a.iter().sum::<f32>()).abs() < 1e-6);
     }
 
     #[test]

@@ -20,7 +20,9 @@ const NV: usize = NR / 16;
 /// How many k steps ahead the packed panel is prefetched.
 const PREFETCH: usize = 8;
 
-/// Applies the epilogue to one finished tile and stores its first `rows` rows, `cols` columns.
+/// Applies the epilogue to one finished tile and stores its first `rows` rows, `cols` columns;
+/// `tile(r)` gives row r's values (computed row by row, so an int8 tile's dequantised rows
+/// never leave the registers).
 ///
 /// # Safety
 /// `c` must address `rows` rows of `ldc` stride with `cols` writable values each; `bias`, when
@@ -28,7 +30,7 @@ const PREFETCH: usize = 8;
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn store(
-    acc: &[[__m512; NV]; MR],
+    tile: impl Fn(usize) -> [__m512; NV],
     rows: usize,
     c: *mut f32,
     ldc: usize,
@@ -43,10 +45,8 @@ unsafe fn store(
         let b: [__m512; NV] = std::array::from_fn(|v| {
             if has_bias { _mm512_maskz_loadu_ps(masks[v], bias.add(16 * v)) } else { _mm512_setzero_ps() }
         });
-        for (r, row) in acc.iter().enumerate() {
-            if r >= rows {
-                break;
-            }
+        for r in 0..rows.min(MR) {
+            let row = tile(r);
             let cr = c.add(r * ldc);
             for v in 0..NV {
                 if masks[v] == 0 {
@@ -114,7 +114,7 @@ pub unsafe fn tile_f32(
                 }
             }
         }
-        store(&acc, rows, c, ldc, bias, cols, epi);
+        store(|r| acc[r], rows, c, ldc, bias, cols, epi);
     }
 }
 
@@ -155,7 +155,7 @@ pub unsafe fn tile_bf16(
                 }
             }
         }
-        store(&acc, rows, c, ldc, bias, cols, epi);
+        store(|r| acc[r], rows, c, ldc, bias, cols, epi);
     }
 }
 
@@ -202,15 +202,14 @@ pub unsafe fn tile_i8(
         // dequantise: scale_r · (scale_j · Σ − zero_r · offset_j)
         let col_scale: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b.scales.add(16 * v)));
         let offset: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b.offsets.add(16 * v)));
-        let mut out = [[_mm512_setzero_ps(); NV]; MR];
-        for r in 0..rows {
+        let dequantised = |r: usize| {
             let zero = _mm512_set1_ps(*a.zeros.add(r) as f32);
             let scale = _mm512_set1_ps(*a.scales.add(r));
-            for v in 0..NV {
+            std::array::from_fn(|v| {
                 let x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), col_scale[v]);
-                out[r][v] = _mm512_mul_ps(_mm512_fnmadd_ps(zero, offset[v], x), scale);
-            }
-        }
-        store(&out, rows, c, ldc, bias, cols, epi);
+                _mm512_mul_ps(_mm512_fnmadd_ps(zero, offset[v], x), scale)
+            })
+        };
+        store(dequantised, rows, c, ldc, bias, cols, epi);
     }
 }

@@ -18,7 +18,7 @@
 use rayon::prelude::*;
 
 use super::NR;
-use crate::vmath::round_clamped;
+use crate::vmath::{LANES, fold_lanes, max_lane, min_lane, round_clamped};
 
 /// The deepest product whose i32 sums cannot overflow: 255 · 127 · k < 2³¹.
 pub const MAX_K: usize = 65_536;
@@ -99,21 +99,20 @@ fn non_finite(v: f32) -> f32 {
 /// returns its (scale, zero point).
 #[inline(always)]
 fn quantize_row_generic(x: &[f32], out: &mut [u8]) -> (f32, i32) {
-    const LANES: usize = 16;
-    // `nan` sums `non_finite`: NaN when the row holds NaN or ±inf (which min/max would hide)
+    // `nan` sums `non_finite`: NaN when the row holds NaN or ±inf (which min/max would skip)
     let (mut lo, mut hi, mut nan) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
     let mut chunks = x.chunks_exact(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
-            lo[i] = lo[i].min(c[i]);
-            hi[i] = hi[i].max(c[i]);
+            lo[i] = min_lane(c[i], lo[i]);
+            hi[i] = max_lane(c[i], hi[i]);
             nan[i] += non_finite(c[i]);
         }
     }
     let rest = chunks.remainder();
-    let lo = rest.iter().chain(&lo).fold(0f32, |a, &b| a.min(b));
-    let hi = rest.iter().chain(&hi).fold(0f32, |a, &b| a.max(b));
-    let finite = rest.iter().map(|&v| non_finite(v)).chain(nan).sum::<f32>() == 0.0;
+    let lo = rest.iter().fold(fold_lanes(lo, min_lane), |a, &b| min_lane(b, a));
+    let hi = rest.iter().fold(fold_lanes(hi, max_lane), |a, &b| max_lane(b, a));
+    let finite = rest.iter().fold(fold_lanes(nan, |a, b| a + b), |a, &b| a + non_finite(b)) == 0.0;
     let scale = (hi - lo) / 255.0;
     if !finite || !scale.is_finite() {
         // a NaN scale makes the whole output row NaN, as f32 arithmetic would
@@ -160,18 +159,18 @@ pub(super) fn pack(
 /// The largest |x|, or NaN when `x` holds NaN or ±inf.
 #[inline(always)]
 fn abs_max(x: &[f32]) -> f32 {
-    const LANES: usize = 16;
     let (mut m, mut bad) = ([0f32; LANES], [0f32; LANES]);
     let mut chunks = x.chunks_exact(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
-            m[i] = m[i].max(c[i].abs());
+            m[i] = max_lane(c[i].abs(), m[i]);
             bad[i] += non_finite(c[i]);
         }
     }
     let rest = chunks.remainder();
-    let finite = rest.iter().map(|&v| non_finite(v)).chain(bad).sum::<f32>() == 0.0;
-    if finite { rest.iter().chain(&m).fold(0f32, |a, &b| a.max(b.abs())) } else { f32::NAN }
+    let finite = rest.iter().fold(fold_lanes(bad, |a, b| a + b), |a, &b| a + non_finite(b)) == 0.0;
+    let m = rest.iter().fold(fold_lanes(m, max_lane), |a, &b| max_lane(b.abs(), a));
+    if finite { m } else { f32::NAN }
 }
 
 /// `x · inv` rounded into −127..=127.
@@ -201,7 +200,7 @@ fn pack_panels_generic(
             for kk in 0..k {
                 let row = &w[p * NR + kk * cs..][..cols];
                 for l in 0..cols {
-                    amax[l] = amax[l].max(row[l].abs());
+                    amax[l] = max_lane(row[l].abs(), amax[l]);
                     bad[l] += non_finite(row[l]);
                 }
             }
