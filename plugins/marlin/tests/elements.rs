@@ -392,6 +392,32 @@ fn encoder_on_the_onnx_cpu_backend_gives_the_cpu_features() {
 }
 
 #[test]
+fn encoder_precision_int8_stays_within_cosine_0_999_of_f32() {
+    init();
+    if let Err(e) = marlin_model::Precision::Int8.check() {
+        // the element refuses to start, with the library's message (tested there)
+        eprintln!("{e}: precision=int8 is not exercised on this CPU");
+        return;
+    }
+    let pooled = |extra: &str| -> Vec<f32> {
+        let mut h = encoder_harness(extra);
+        for i in 0..32 {
+            assert!(h.push(crop(i)).is_ok());
+        }
+        assert!(h.push_event(gst::event::Eos::new()));
+        let b = h.pull().expect("one clip");
+        b.map_readable().unwrap().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    };
+    let (f32s, int8) = (pooled(""), pooled("precision=int8"));
+    let dot: f64 = f32s.iter().zip(&int8).map(|(a, b)| *a as f64 * *b as f64).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let cos = dot / (norm(&f32s) * norm(&int8));
+    assert_eq!(int8.len(), 64);
+    assert!(f32s != int8, "precision=int8 computed in f32");
+    assert!(cos >= 0.999, "int8 vs f32: cosine {cos}");
+}
+
+#[test]
 fn facedetect_on_the_onnx_cpu_backend_finds_the_same_face() {
     init();
     let (data, w, h) = face_image();
