@@ -454,7 +454,8 @@ impl Encoder {
                     if int8 {
                         let (q, lda) = q8.rows_from(ch * n + q0);
                         matmul(Lhs::U8(q), bq, lda, keys, scores, n, Epilogue::Store, false);
-                        // SAFETY: as below.
+                        // SAFETY: this task alone writes rows q0..q0+bq, columns h·hd..(h+1)·hd of
+                        // this clip's output, which outlives the loop.
                         unsafe {
                             buf.probabilities_times_values(bq, n, out_ptr.get().add((clip * n + q0) * d + h * hd), d)
                         };
