@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use marlin_faces::{PixelOrder, RetinaFace};
 
-use crate::util::{marlin, media, npz_array, oracle, read_f32, stderr};
+use crate::util::{cosine, marlin, max_abs_diff, media, npz_array, oracle, read_f32, stderr};
 
 fn detector_path() -> PathBuf {
     let p = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
@@ -184,6 +184,44 @@ fn compat_crops_reproduce_the_official_video_features() {
             );
         }
     }
+}
+
+/// `--precision int8` on every shared video (the face-crop videos as they are, the wild ones
+/// through the official crops): each clip's feature within cosine 0.999 of the official f32
+/// feature; cosine and max-abs reported.
+#[test]
+fn int8_features_of_every_shared_video_stay_within_cosine_0_999_of_the_official() {
+    if !crate::util::int8_runs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let det = detector_path();
+    let model = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
+    let (mut clips, mut worst) = (0, 1f64);
+    for video in ["cropped01", "cropped02", "cropped04", "cropped05", "video01", "video02", "video03"] {
+        let out = dir.path().join(format!("{video}.npy"));
+        let v = media(&format!("marlin/{video}.mp4"));
+        let mut args = vec!["extract", v.to_str().unwrap(), "--model", model.to_str().unwrap(), "--precision", "int8"];
+        if video.starts_with("video") {
+            args.extend(["--crop-face", "--compat", "--detector", det.to_str().unwrap()]);
+        }
+        args.extend(["-o", out.to_str().unwrap()]);
+        let o = marlin(&args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (shape, got) = read_f32(&out);
+        let (want_shape, want) = read_f32(&oracle(&format!("videos/marlin_vit_small_random/{video}.npy")));
+        assert_eq!(shape, want_shape, "{video}: clip count");
+        let d = shape[1];
+        for (c, (g, w)) in got.chunks_exact(d).zip(want.chunks_exact(d)).enumerate() {
+            let cos = cosine(g, w);
+            eprintln!("int8 {video} clip {c}: cosine {cos:.6}, max-abs {:.2e}", max_abs_diff(g, w));
+            assert!(cos >= 0.999, "{video} clip {c}: cosine {cos}");
+            worst = worst.min(cos);
+            clips += 1;
+        }
+    }
+    eprintln!("int8: {clips} clips, worst cosine {worst:.6}");
+    assert_eq!(clips, 31, "every clip of the seven videos");
 }
 
 /// A video that cuts between a face and a cartoon (HEVC): default crop mode keeps the last face

@@ -361,3 +361,31 @@ fn onnx_cpu_backend_gives_the_cpu_rows() {
     );
     assert!(!none.join("features.npy").exists());
 }
+
+/// `--precision int8`: every row within cosine 0.999 of the f32 run's, the manifest names the
+/// precision, and a resumed run must keep it.
+#[test]
+fn int8_precision_gives_rows_within_cosine_0_999_of_f32() {
+    if !crate::util::int8_runs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    let (f32_dir, int8_dir) = (dir.path().join("f32"), dir.path().join("int8"));
+    let o = featurize(&media("marlin"), &settings, &f32_dir, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = featurize(&media("marlin"), &settings, &int8_dir, &["--precision", "int8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (want, got) = (rows(&f32_dir), rows(&int8_dir));
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert!(want.len() >= 7, "{} rows", want.len());
+    let worst = want.iter().map(|(k, v)| crate::util::cosine(&got[k], v)).fold(1.0, f64::min);
+    let max_abs = want.iter().map(|(k, v)| max_abs_diff(&got[k], v)).fold(0.0, f32::max);
+    eprintln!("int8 vs f32 over {} rows (tiny model): worst cosine {worst:.6}, max-abs {max_abs:.2e}", want.len());
+    assert!(worst >= 0.999, "worst cosine {worst}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(int8_dir.join("manifest.json")).unwrap()).unwrap();
+    assert!(m["engines"][0].as_str().unwrap().starts_with("encoder: cpu int8"), "{m}");
+    let o = featurize(&media("marlin"), &settings, &int8_dir, &["--resume"]);
+    assert!(!o.status.success() && stderr(&o).contains("precision"), "{}", stderr(&o));
+}

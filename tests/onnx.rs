@@ -212,4 +212,6 @@ fn unavailable_backends_say_what_is_missing() {
     assert!(e.contains("backend tensorrt needs marlin built with `--features tensorrt`"), "{e}");
     let e = encode(&["--backend", "onnx-cpu", "--precision", "bf16", "--onnxruntime", ort.to_str().unwrap()]);
     assert!(e.contains("precision bf16 is the cpu backend's"), "{e}");
+    let e = encode(&["--backend", "onnx-cpu", "--precision", "int8", "--onnxruntime", ort.to_str().unwrap()]);
+    assert!(e.contains("precision int8 is the cpu backend's"), "{e}");
 }

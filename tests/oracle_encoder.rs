@@ -3,7 +3,7 @@
 
 use marlin_model::{Clip, Marlin, MarlinConfig, Precision};
 
-use crate::util::{max_abs_diff, oracle, read_f32};
+use crate::util::{cosine, max_abs_diff, oracle, read_f32};
 
 fn clip(name: &str) -> Clip {
     let a = marlin_npy::read(oracle(&format!("clips/{name}.u8.npy"))).unwrap();
@@ -76,13 +76,6 @@ fn vit_small_f16_safetensors_matches_the_oracle() {
     check(&model, "marlin_vit_small_random", 1e-4);
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
 #[test]
 fn vit_small_bf16_stays_within_cosine_0_9995_of_the_oracle() {
     let model =
@@ -98,6 +91,42 @@ fn vit_small_bf16_stays_within_cosine_0_9995_of_the_oracle() {
     }
 }
 
+/// int8 (`--precision int8`): pooled features and every clip's token sequence within cosine
+/// 0.999 of the official f32 features; max-abs reported.
+#[test]
+fn vit_small_int8_stays_within_cosine_0_999_of_the_oracle() {
+    if !crate::util::int8_runs() {
+        return;
+    }
+    let path = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
+    let model = Marlin::load(&path, None, 0, Precision::Int8).unwrap();
+    assert_eq!(model.encoder.precision(), Precision::Int8);
+    // the clips' official features differ by far more than int8 moves them
+    let official = |name: &str| read_f32(&oracle(&format!("features/marlin_vit_small_random/{name}.mean.npy"))).1;
+    let distance = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
+    let between = distance(&official("face"), &official("noise"));
+    for name in ["face", "noise"] {
+        let hidden = model.encoder.forward(&[clip(name)]).unwrap();
+        let pooled = model.encoder.pooled(&hidden).remove(0);
+        let seq = model.encoder.sequence(hidden).remove(0);
+        let (_, want) = read_f32(&oracle(&format!("features/marlin_vit_small_random/{name}.mean.npy")));
+        let (_, want_seq) = read_f32(&oracle(&format!("features/marlin_vit_small_random/{name}.seq.npy")));
+        let (cos, cos_seq) = (cosine(&pooled, &want), cosine(&seq, &want_seq));
+        let worst_token =
+            seq.chunks_exact(384).zip(want_seq.chunks_exact(384)).map(|(a, b)| cosine(a, b)).fold(1.0, f64::min);
+        eprintln!(
+            "int8 {name}: pooled cosine {cos:.6}, max-abs {:.2e}; tokens cosine {cos_seq:.6} (worst token {worst_token:.6}), max-abs {:.2e}",
+            max_abs_diff(&pooled, &want),
+            max_abs_diff(&seq, &want_seq)
+        );
+        assert!(cos >= 0.999, "{name}: pooled cosine {cos}");
+        let error = distance(&pooled, &want) / between;
+        eprintln!("int8 {name}: error {error:.4} of the distance between the two clips' official features");
+        assert!(error < 0.1, "{name}: int8 moved the feature {error} of the distance between clips");
+        assert!(cos_seq >= 0.999, "{name}: token sequence cosine {cos_seq}");
+    }
+}
+
 #[test]
 fn a_batch_of_clips_gives_each_clip_its_own_features() {
     let model = Marlin::load(&oracle("models/marlin_tiny.encoder.pt"), Some(tiny_config()), 2, Precision::F32).unwrap();
@@ -106,4 +135,34 @@ fn a_batch_of_clips_gives_each_clip_its_own_features() {
         let (_, want) = read_f32(&oracle(&format!("features/marlin_tiny/{name}.mean.npy")));
         assert!(max_abs_diff(got, &want) <= 2e-5, "{name} in a batch");
     }
+}
+
+/// The AVX-VNNI int8 tile (CPUs without AVX-512; `MARLIN_NO_AVX512` forces it here) gives the
+/// AVX512-VNNI tile's features bit for bit: same integer sums, same epilogue arithmetic.
+#[test]
+fn int8_on_avx_vnni_alone_gives_the_avx512_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
+    let clip = oracle("clips/noise.u8.npy");
+    let encode = |out: &std::path::Path, env: &[(&str, &str)]| {
+        let args = ["encode", "--model", model.to_str().unwrap(), "--clip", clip.to_str().unwrap()];
+        crate::util::marlin(
+            &[&args[..], &["--precision", "int8", "--keep-seq", "-o", out.to_str().unwrap()]].concat(),
+            env,
+        )
+    };
+    let mut features = Vec::new();
+    for (name, env) in [("avx512", &[][..]), ("avxvnni", &[("MARLIN_NO_AVX512", "1")][..])] {
+        let out = dir.path().join(format!("{name}.npy"));
+        let o = encode(&out, env);
+        if !o.status.success() {
+            // a CPU without one of the two: the refusal names what is missing
+            let e = crate::util::stderr(&o);
+            assert!(e.contains("precision int8 needs a CPU with AVX512-VNNI or AVX-VNNI"), "{name}: {e}");
+            eprintln!("{name}: {e}");
+            return;
+        }
+        features.push(std::fs::read(&out).unwrap());
+    }
+    assert!(features[0] == features[1], "the two int8 tiles disagree");
 }

@@ -29,6 +29,27 @@ pub fn read_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
     (a.shape, v)
 }
 
+/// Whether this CPU computes `--precision int8`; where it cannot, the refusal must name the
+/// missing instructions (the one acceptable reason not to exercise int8).
+pub fn int8_runs() -> bool {
+    match marlin_model::Precision::Int8.check() {
+        Ok(()) => true,
+        Err(e) => {
+            assert!(e.to_string().contains("precision int8 needs a CPU with AVX512-VNNI or AVX-VNNI"), "{e}");
+            eprintln!("{e}: the int8 encoder is not exercised on this CPU");
+            false
+        }
+    }
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)

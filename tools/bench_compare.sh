@@ -24,10 +24,12 @@ for r in $(seq 1 "$rounds"); do
     fi
     echo "round=$r marlin-rs vit_small f32 $($marlin bench encode --model "$small" --clips 4 --threads $threads | last)"
     echo "round=$r marlin-rs vit_small bf16 $($marlin bench encode --model "$small" --clips 4 --threads $threads --precision bf16 | last)"
+    echo "round=$r marlin-rs vit_small int8 $($marlin bench encode --model "$small" --clips 4 --threads $threads --precision int8 | last)"
     echo "round=$r marlin-rs vit_small f32 batch=4 $($marlin bench encode --model "$small" --clips 8 --batch 4 --threads $threads | last)"
     if [ $have_official = 1 ]; then
         echo "round=$r official vit_base f32 $("$py" tools/official_bench.py --arch vit_base --clips 2 --threads $threads 2>/dev/null | last)"
     fi
     echo "round=$r marlin-rs vit_base f32 $($marlin bench encode --model random:vit_base --clips 2 --threads $threads | last)"
     echo "round=$r marlin-rs vit_base bf16 $($marlin bench encode --model random:vit_base --clips 2 --threads $threads --precision bf16 | last)"
+    echo "round=$r marlin-rs vit_base int8 $($marlin bench encode --model random:vit_base --clips 2 --threads $threads --precision int8 | last)"
 done

@@ -20,16 +20,17 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for r in $(seq 1 "$rounds"); do
     echo "round=$r official $("$py" tools/official_featurize_bench.py "$sdk" "${videos[@]}" 2>/dev/null | tail -n 1)"
-    # the presets, then the default preset with the detector on ONNX Runtime's CPU provider
-    for run in featurize_vit_small featurize_compat featurize_fast featurize_vit_small:onnx-cpu; do
-        preset=${run%%:*}
-        detector_backend=cpu
-        [ "$run" != "$preset" ] && detector_backend=${run#*:}
+    # the presets, the default preset with the detector on ONNX Runtime's CPU provider, then
+    # presets with the int8 encoder (PRESET:DETECTOR_BACKEND:PRECISION)
+    for run in featurize_vit_small featurize_compat featurize_fast featurize_vit_small:onnx-cpu \
+        featurize_vit_small:cpu:int8 featurize_fast:cpu:int8; do
+        IFS=: read -r preset detector_backend precision <<< "$run"
+        detector_backend=${detector_backend:-cpu}
         rm -rf "$work/out"
         /usr/bin/time -f "%e %M" -o "$work/time" target/release/marlin featurize "${videos[@]}" \
             --settings "configs/$preset.yaml" --model "$model" --detector "$det" --detector-backend "$detector_backend" \
-            --onnxruntime "$ort" --out "$work/out" --quiet 2>/dev/null
+            ${precision:+--precision "$precision"} --onnxruntime "$ort" --out "$work/out" --quiet 2>/dev/null
         read -r wall rss < "$work/time"
-        echo "round=$r marlin-rs config=$preset detector=$detector_backend total_s=$wall peak_rss_mb=$((rss / 1024)) rows=$(($(wc -l < "$work/out/clips.csv") - 1))"
+        echo "round=$r marlin-rs config=$preset detector=$detector_backend precision=${precision:-preset} total_s=$wall peak_rss_mb=$((rss / 1024)) rows=$(($(wc -l < "$work/out/clips.csv") - 1))"
     done
 done

@@ -66,6 +66,9 @@ fn cpu() -> String {
     if Precision::Bf16.supported() == Precision::Bf16 {
         units.push("AVX512-BF16 (--precision bf16)");
     }
+    if Precision::Int8.check().is_ok() {
+        units.push("VNNI (--precision int8)");
+    }
     format!(
         "{threads} threads; {}",
         if units.is_empty() { "no wide vector units".to_string() } else { units.join(", ") }

@@ -6,22 +6,34 @@
 //! Weights are packed once, at construction, for the product kernels of [`crate::matmul`];
 //! bias, GELU and the residual add run in the products' epilogues. Attention is tiled over
 //! query blocks (no tokens × tokens matrix is held) and parallel over (clip, head, block).
+//!
+//! In int8 every product is int8 (`crate::matmul::quant`): the linear layers' inputs quantised
+//! per token, queries per (token, head) with the query scale folded into their row scales, keys
+//! per token and values per channel when packed, softmax probabilities as `round(255·p)` with the
+//! softmax's division folded into their row scales. LayerNorm, softmax, GELU and the residual
+//! stream stay f32. The MLP runs over bands of rows, each band's hidden activations kept in L2.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::matmul::{Epilogue, Lhs, PackedB, Precision, SendPtr, convert_to_bf16, matmul, matmul_raw};
+use crate::matmul::{
+    Epilogue, Lhs, PackedB, Precision, QuantMatrix, QuantRows, SendPtr, convert_to_bf16, matmul, matmul_raw,
+};
 use crate::ops::{layer_norm, layer_norm_row};
 use crate::patchify::{Clip, patchify};
-use crate::vmath::softmax_exp_in_place;
+use crate::vmath::{softmax_exp_in_place, softmax_exp_u8};
 use crate::weights::{BlockWeights, EncoderWeights, LayerNormWeights, LinearWeights};
 use crate::{MarlinConfig, ModelError};
 
 /// Query rows per attention step: two 6-row tiles, whose (rows × tokens) scores stay in L1/L2
 /// through q·kᵀ, softmax and p·v (measured: 6–24 rows beat 128 by about 5 % on one thread).
 const QUERY_BLOCK: usize = 12;
+
+/// Rows per band of the int8 MLP: the band's hidden rows (f32 and u8) and both packed int8
+/// weights of vit_small stay in one core's 2 MB L2.
+const MLP_BAND: usize = 48;
 
 /// A Linear layer (weight and bias) packed for the product kernels.
 pub(crate) fn dense(l: LinearWeights, precision: Precision) -> PackedB {
@@ -96,7 +108,7 @@ pub struct Hidden {
 
 impl Encoder {
     /// An encoder computing on `threads` threads (0: one per core) in `precision` (bf16 falls
-    /// back to f32, with a warning, on CPUs without AVX512-BF16).
+    /// back to f32, with a warning, on CPUs without AVX512-BF16; int8 without VNNI is an error).
     pub fn new(
         cfg: MarlinConfig,
         weights: EncoderWeights,
@@ -108,6 +120,7 @@ impl Encoder {
             .thread_name(|i| format!("marlin-encoder-{i}"))
             .build()
             .map_err(|e| ModelError::Runtime(format!("cannot start the encoder threads: {e}")))?;
+        precision.check()?;
         let supported = precision.supported();
         if supported != precision {
             tracing::warn!("this CPU has no AVX512-BF16: computing in f32 instead of bf16");
@@ -270,15 +283,48 @@ impl Encoder {
         })
     }
 
-    /// `out (epi)= x·Wᵀ + b`, converting `x` to bf16 first when the weights are bf16.
+    /// `out (epi)= x·Wᵀ + b`, converting `x` to bf16 first when the weights are bf16, quantising
+    /// it per row when they are int8.
     fn dense(&self, x: &[f32], rows: usize, l: &PackedB, out: &mut [f32], epi: Epilogue, s: &mut Scratch) {
-        let lhs = if l.wants_bf16() {
+        let (lhs, lda) = if l.wants_bf16() {
             convert_to_bf16(&x[..rows * l.k()], &mut s.lhs16[..rows * l.k()]);
-            Lhs::Bf16(&s.lhs16)
+            (Lhs::Bf16(&s.lhs16), l.k())
+        } else if l.wants_u8() {
+            s.lhs8.quantize(x, rows, l.k(), l.k());
+            let (q, lda) = s.lhs8.rows_from(0);
+            (Lhs::U8(q), lda)
         } else {
-            Lhs::F32(x)
+            (Lhs::F32(x), l.k())
         };
-        matmul(lhs, rows, l.k(), l, out, l.n(), epi, true);
+        matmul(lhs, rows, lda, l, out, l.n(), epi, true);
+    }
+
+    /// `out (epi)= LayerNorm(x)·Wᵀ + b` (through `normed`; in int8 each normalised row is
+    /// quantised as soon as it is computed, and `normed` is not used).
+    #[allow(clippy::too_many_arguments)]
+    fn normed_dense(
+        &self,
+        x: &[f32],
+        rows: usize,
+        ln: &LayerNormWeights,
+        l: &PackedB,
+        out: &mut [f32],
+        epi: Epilogue,
+        normed: &mut [f32],
+        s: &mut Scratch,
+    ) {
+        let d = l.k();
+        if l.wants_u8() {
+            s.lhs8.quantize_by(rows, d, 1.0, |r, tmp| {
+                layer_norm_row(&x[r * d..][..d], ln, tmp);
+                None
+            });
+            let (q, lda) = s.lhs8.rows_from(0);
+            matmul(Lhs::U8(q), rows, lda, l, out, l.n(), epi, true);
+        } else {
+            layer_norm(&x[..rows * d], d, ln, &mut normed[..rows * d]);
+            self.dense(normed, rows, l, out, epi, s);
+        }
     }
 
     /// `x += attn(norm1(x)); x += mlp(norm2(x))` (each scaled by gamma when present).
@@ -291,21 +337,59 @@ impl Encoder {
         let mut attn = std::mem::take(&mut s.attn_out);
         let mut hidden = std::mem::take(&mut s.hidden);
 
-        layer_norm(&x[..rows * d], d, &w.norm1, &mut normed[..rows * d]);
-        self.dense(&normed, rows, &w.qkv, &mut qkv, Epilogue::Store, s);
-        // q = q · scale, as the official attention does before q·kᵀ
-        qkv[..rows * 3 * d].par_chunks_mut(3 * d).for_each(|r| r[..d].iter_mut().for_each(|v| *v *= scale));
+        self.normed_dense(x, rows, &w.norm1, &w.qkv, &mut qkv, Epilogue::Store, &mut normed, s);
+        // q = q · scale, as the official attention does before q·kᵀ (int8 folds it into the
+        // queries' row scales)
+        if self.precision != Precision::Int8 {
+            qkv[..rows * 3 * d].par_chunks_mut(3 * d).for_each(|r| r[..d].iter_mut().for_each(|v| *v *= scale));
+        }
         self.attention(&qkv, clips, g, &mut attn, s);
         self.residual(&attn, rows, &w.proj, x, w.gamma.as_ref().map(|g| g.0.as_slice()), &mut normed, s);
 
-        layer_norm(&x[..rows * d], d, &w.norm2, &mut normed[..rows * d]);
-        self.dense(&normed, rows, &w.fc1, &mut hidden, Epilogue::Gelu, s);
-        self.residual(&hidden, rows, &w.fc2, x, w.gamma.as_ref().map(|g| g.1.as_slice()), &mut normed, s);
+        if w.fc1.wants_u8() {
+            self.mlp_in_bands(w, &mut x[..rows * d], d);
+        } else {
+            self.normed_dense(x, rows, &w.norm2, &w.fc1, &mut hidden, Epilogue::Gelu, &mut normed, s);
+            self.residual(&hidden, rows, &w.fc2, x, w.gamma.as_ref().map(|g| g.1.as_slice()), &mut normed, s);
+        }
 
         s.normed = normed;
         s.qkv = qkv;
         s.attn_out = attn;
         s.hidden = hidden;
+    }
+
+    /// int8 `x += mlp(norm2(x))` over bands of [`MLP_BAND`] rows, each band on one thread with
+    /// its buffers in L2: LayerNorm rows quantised as they are computed, fc1 with GELU into the
+    /// band's hidden rows, those quantised, fc2 added to the band of `x` (scaled by gamma when
+    /// present). The hidden activations never go through memory.
+    fn mlp_in_bands(&self, w: &Block, x: &mut [f32], d: usize) {
+        let hidden = w.fc1.n();
+        let gamma = w.gamma.as_ref().map(|g| g.1.as_slice());
+        x.par_chunks_mut(MLP_BAND * d).for_each(|band| {
+            MLP.with_borrow_mut(|b| {
+                let rows = band.len() / d;
+                b.lhs.quantize_by(rows, d, 1.0, |r, tmp| {
+                    layer_norm_row(&band[r * d..][..d], &w.norm2, tmp);
+                    None
+                });
+                b.hidden.resize(rows * hidden, 0.0);
+                let (q, lda) = b.lhs.rows_from(0);
+                matmul(Lhs::U8(q), rows, lda, &w.fc1, &mut b.hidden, hidden, Epilogue::Gelu, false);
+                b.lhs.quantize(&b.hidden, rows, hidden, hidden);
+                let (q, lda) = b.lhs.rows_from(0);
+                match gamma {
+                    None => matmul(Lhs::U8(q), rows, lda, &w.fc2, band, d, Epilogue::Accumulate, false),
+                    Some(g) => {
+                        b.out.resize(rows * d, 0.0);
+                        matmul(Lhs::U8(q), rows, lda, &w.fc2, &mut b.out, d, Epilogue::Store, false);
+                        for (x, y) in band.chunks_exact_mut(d).zip(b.out.chunks_exact(d)) {
+                            x.iter_mut().zip(y).zip(g).for_each(|((x, y), g)| *x += g * y);
+                        }
+                    }
+                }
+            })
+        });
     }
 
     /// `x += y·Wᵀ + b`, or `x += gamma ⊙ (y·Wᵀ + b)` with layer scale (via `tmp`).
@@ -331,7 +415,8 @@ impl Encoder {
         }
     }
 
-    /// Multi-head softmax attention over each clip's tokens. `qkv` rows are [q·scale | k | v].
+    /// Multi-head softmax attention over each clip's tokens. `qkv` rows are [q·scale | k | v]
+    /// (in int8, [q | k | v] with the scale applied by the quantised queries).
     /// One task per (clip, head): it packs that head's keys and values, then runs every query
     /// block against them, so they stay in its core's cache.
     fn attention(&self, qkv: &[f32], clips: usize, g: Geometry, out: &mut [f32], s: &mut Scratch) {
@@ -342,7 +427,15 @@ impl Encoder {
         if bf16 {
             convert_to_bf16(qkv, &mut s.qkv16);
         }
-        let qkv16 = &s.qkv16;
+        let int8 = self.precision == Precision::Int8;
+        if int8 {
+            // rows in (clip, head, token) order, so a task's query block is consecutive rows
+            s.q8.quantize_by(clips * heads * n, hd, g.scale, |r, _| {
+                let (clip, h, t) = (r / (heads * n), r / n % heads, r % n);
+                Some(&qkv[(clip * n + t) * ld + h * hd..][..hd])
+            });
+        }
+        let (qkv16, q8) = (&s.qkv16, &s.q8);
         let precision = self.precision;
         let out_ptr = SendPtr(out.as_mut_ptr());
         (0..clips * heads).into_par_iter().for_each(|ch| {
@@ -356,10 +449,21 @@ impl Encoder {
                 buf.scores.resize(QUERY_BLOCK * n, 0.0);
                 for q0 in (0..n).step_by(QUERY_BLOCK) {
                     let bq = QUERY_BLOCK.min(n - q0);
+                    let scores = &mut buf.scores[..bq * n];
+                    let keys = buf.keys.as_ref().expect("packed above");
+                    if int8 {
+                        let (q, lda) = q8.rows_from(ch * n + q0);
+                        matmul(Lhs::U8(q), bq, lda, keys, scores, n, Epilogue::Store, false);
+                        // SAFETY: this task alone writes rows q0..q0+bq, columns h·hd..(h+1)·hd of
+                        // this clip's output, which outlives the loop.
+                        unsafe {
+                            buf.probabilities_times_values(bq, n, out_ptr.get().add((clip * n + q0) * d + h * hd), d)
+                        };
+                        continue;
+                    }
                     let q_at = (clip * n + q0) * ld + h * hd;
                     let q = if bf16 { Lhs::Bf16(&qkv16[q_at..]) } else { Lhs::F32(&qkv[q_at..]) };
-                    let scores = &mut buf.scores[..bq * n];
-                    matmul(q, bq, ld, buf.keys.as_ref().expect("packed above"), scores, n, Epilogue::Store, false);
+                    matmul(q, bq, ld, keys, scores, n, Epilogue::Store, false);
                     let mut inv_sums = [0f32; QUERY_BLOCK];
                     for (row, inv) in scores.chunks_exact_mut(n).zip(inv_sums.iter_mut()) {
                         *inv = softmax_exp_in_place(row);
@@ -391,19 +495,47 @@ impl Encoder {
 }
 
 /// One attention task's working set, per worker thread: the head's packed keys and values
-/// and a query block's scores (f32, and bf16 in bf16 precision).
+/// and a query block's scores (f32, and bf16 in bf16 precision; int8: u8 probabilities with
+/// their row scales).
 #[derive(Default)]
 struct AttentionBuffers {
     keys: Option<PackedB>,
     values: Option<PackedB>,
     scores: Vec<f32>,
     scores16: Vec<u16>,
+    probabilities: Vec<u8>,
 }
 
 impl AttentionBuffers {
+    /// int8: softmax of the `bq` rows of scores (`n` wide) quantised to u8, times the packed
+    /// values, into `out` (rows `ldo` apart): `round(255·exp(s − max))·v / (255·Σ exp)` with the
+    /// division in the rows' scales.
+    ///
+    /// # Safety
+    /// `out` must address `bq` rows of `ldo` stride with head_dim writable values each that no
+    /// one else accesses during the call.
+    unsafe fn probabilities_times_values(&mut self, bq: usize, n: usize, out: *mut f32, ldo: usize) {
+        let lda = n.next_multiple_of(4);
+        self.probabilities.resize(QUERY_BLOCK * lda, 0);
+        let mut scales = [0f32; QUERY_BLOCK];
+        for ((row, p), scale) in
+            self.scores.chunks_exact(n).zip(self.probabilities.chunks_exact_mut(lda)).zip(&mut scales).take(bq)
+        {
+            *scale = softmax_exp_u8(row, p) / 255.0;
+        }
+        let p = QuantRows { values: &self.probabilities, scales: &scales, zeros: &[0; QUERY_BLOCK] };
+        let values = self.values.as_ref().expect("packed by the caller");
+        // SAFETY: forwarded contract.
+        unsafe { matmul_raw(Lhs::U8(p), bq, lda, values, out, ldo, Epilogue::Store, false) };
+    }
+
     /// The key and value operands, (re)made for `precision`.
     fn operands(&mut self, precision: Precision) -> (&mut PackedB, &mut PackedB) {
-        let fresh = |p: &Option<PackedB>| p.as_ref().is_none_or(|b| b.wants_bf16() != (precision == Precision::Bf16));
+        let fresh = |p: &Option<PackedB>| {
+            p.as_ref().is_none_or(|b| {
+                b.wants_bf16() != (precision == Precision::Bf16) || b.wants_u8() != (precision == Precision::Int8)
+            })
+        };
         if fresh(&self.keys) || fresh(&self.values) {
             self.keys = Some(PackedB::empty(precision));
             self.values = Some(PackedB::empty(precision));
@@ -415,8 +547,18 @@ impl AttentionBuffers {
     }
 }
 
+/// One int8 MLP band's working set, per worker thread: its quantised rows (normalised input,
+/// then hidden), its hidden rows, and fc2's output when a layer scale applies.
+#[derive(Default)]
+struct MlpBuffers {
+    lhs: QuantMatrix,
+    hidden: Vec<f32>,
+    out: Vec<f32>,
+}
+
 thread_local! {
     static ATTENTION: RefCell<AttentionBuffers> = RefCell::new(AttentionBuffers::default());
+    static MLP: RefCell<MlpBuffers> = RefCell::new(MlpBuffers::default());
 }
 
 /// Activations reused across blocks and forwards.
@@ -430,6 +572,10 @@ struct Scratch {
     /// bf16 copy of a product's left operand (bf16 precision only).
     lhs16: Vec<u16>,
     qkv16: Vec<u16>,
+    /// A product's left operand quantised per row, and the queries per (clip, head, token)
+    /// (int8 precision only; sized when filled).
+    lhs8: QuantMatrix,
+    q8: QuantMatrix,
 }
 
 impl Scratch {
@@ -440,7 +586,8 @@ impl Scratch {
             (&mut self.normed, rows * d),
             (&mut self.qkv, rows * 3 * d),
             (&mut self.attn_out, rows * d),
-            (&mut self.hidden, rows * hidden),
+            // (int8 computes the MLP in bands with buffers of their own)
+            (&mut self.hidden, if precision == Precision::Int8 { 0 } else { rows * hidden }),
         ] {
             buf.resize(len, 0.0);
         }

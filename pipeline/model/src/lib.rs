@@ -64,6 +64,9 @@ pub enum ModelError {
     /// Another engine's failure (e.g. ONNX Runtime's), its cause kept.
     #[error(transparent)]
     Engine(Box<dyn std::error::Error + Send + Sync>),
+    /// The CPU lacks what a requested mode needs (the message names the feature).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{}: this checkpoint has no decoder: use the .full.pt (e.g. `marlin models fetch vit_base_ytf --full`)", path.display())]
     NoDecoder { path: PathBuf },
 }

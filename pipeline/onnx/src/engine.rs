@@ -112,9 +112,10 @@ pub fn open_engine(
     options: &EngineOptions,
 ) -> Result<Box<dyn FeatureExtractor>, OnnxError> {
     options.validate()?;
-    if backend != Backend::Cpu && options.precision == Precision::Bf16 {
+    if backend != Backend::Cpu && options.precision != Precision::F32 {
         return Err(OnnxError::Unsupported(format!(
-            "precision bf16 is the cpu backend's; {} computes in f32 (tensorrt in fp16)",
+            "precision {} is the cpu backend's; {} computes in f32 (tensorrt in fp16)",
+            options.precision.name(),
             backend.name()
         )));
     }

@@ -372,23 +372,42 @@ fn onnxruntime() -> PathBuf {
     path
 }
 
+/// The pooled feature of one clip (32 frames) through `marlinencoder` with `extra` properties.
+fn pooled(extra: &str) -> Vec<f32> {
+    let mut h = encoder_harness(extra);
+    for i in 0..32 {
+        assert!(h.push(crop(i)).is_ok());
+    }
+    assert!(h.push_event(gst::event::Eos::new()));
+    let b = h.pull().expect("one clip");
+    b.map_readable().unwrap().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
 #[test]
 fn encoder_on_the_onnx_cpu_backend_gives_the_cpu_features() {
     init();
-    let pooled = |extra: &str| -> Vec<f32> {
-        let mut h = encoder_harness(extra);
-        for i in 0..32 {
-            assert!(h.push(crop(i)).is_ok());
-        }
-        assert!(h.push_event(gst::event::Eos::new()));
-        let b = h.pull().expect("one clip");
-        b.map_readable().unwrap().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
-    };
     let cpu = pooled("");
     let onnx = pooled(&format!("backend=onnx-cpu onnxruntime={}", onnxruntime().display()));
     let diff = cpu.iter().zip(&onnx).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert_eq!(onnx.len(), 64);
     assert!(diff <= 1e-4, "onnx-cpu vs cpu: max-abs {diff}");
+}
+
+#[test]
+fn encoder_precision_int8_stays_within_cosine_0_999_of_f32() {
+    init();
+    if let Err(e) = marlin_model::Precision::Int8.check() {
+        // the element refuses to start, with the library's message (tested there)
+        eprintln!("{e}: precision=int8 is not exercised on this CPU");
+        return;
+    }
+    let (f32s, int8) = (pooled(""), pooled("precision=int8"));
+    let dot: f64 = f32s.iter().zip(&int8).map(|(a, b)| *a as f64 * *b as f64).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let cos = dot / (norm(&f32s) * norm(&int8));
+    assert_eq!(int8.len(), 64);
+    assert!(f32s != int8, "precision=int8 computed in f32");
+    assert!(cos >= 0.999, "int8 vs f32: cosine {cos}");
 }
 
 #[test]

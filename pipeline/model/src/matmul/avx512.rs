@@ -1,15 +1,17 @@
-//! AVX-512 micro-kernels: one (rows ≤ MR) × 64 output tile over the whole k, in f32 (FMA) or
-//! bf16 (AVX512-BF16 `vdpbf16ps`: pairs of bf16 products summed into f32 lanes).
+//! AVX-512 micro-kernels: one (rows ≤ MR) × 64 output tile over the whole k, in f32 (FMA),
+//! bf16 (AVX512-BF16 `vdpbf16ps`: pairs of bf16 products summed into f32 lanes) or int8
+//! (AVX512-VNNI `vpdpbusd`: quadruples of u8 × s8 products summed into i32 lanes, see
+//! [`super::quant`]).
 //!
 //! Tile layout: the left operand A is read in place, row-major, through one pointer per row,
-//! broadcasting one element (f32) or one adjacent pair (bf16) per row and k step; the right
-//! operand is a packed panel of 64 output columns, `[k][64]` f32 or `[k/2][64][2]` bf16, so each
-//! k step loads four full vectors. 4·MR = 24 accumulators + 4 panel vectors + 1 broadcast fit
-//! the 32 vector registers.
+//! broadcasting one element (f32), one adjacent pair (bf16) or four adjacent bytes (int8) per
+//! row and k step; the right operand is a packed panel of 64 output columns, `[k][64]` f32,
+//! `[k/2][64][2]` bf16 or `[k/4][64][4]` s8, so each k step loads four full vectors. 4·MR = 24
+//! accumulators + 4 panel vectors + 1 broadcast fit the 32 vector registers.
 
 use std::arch::x86_64::*;
 
-use super::{Epilogue, NR};
+use super::{Epilogue, I8Panel, NR, U8Rows};
 
 /// Rows per tile.
 pub const MR: usize = 6;
@@ -18,7 +20,9 @@ const NV: usize = NR / 16;
 /// How many k steps ahead the packed panel is prefetched.
 const PREFETCH: usize = 8;
 
-/// Applies the epilogue to one finished tile and stores its first `rows` rows, `cols` columns.
+/// Applies the epilogue to one finished tile and stores its first `rows` rows, `cols` columns;
+/// `tile(r)` gives row r's values (computed row by row, so an int8 tile's dequantised rows
+/// never leave the registers).
 ///
 /// # Safety
 /// `c` must address `rows` rows of `ldc` stride with `cols` writable values each; `bias`, when
@@ -26,7 +30,7 @@ const PREFETCH: usize = 8;
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn store(
-    acc: &[[__m512; NV]; MR],
+    tile: impl Fn(usize) -> [__m512; NV],
     rows: usize,
     c: *mut f32,
     ldc: usize,
@@ -41,10 +45,8 @@ unsafe fn store(
         let b: [__m512; NV] = std::array::from_fn(|v| {
             if has_bias { _mm512_maskz_loadu_ps(masks[v], bias.add(16 * v)) } else { _mm512_setzero_ps() }
         });
-        for (r, row) in acc.iter().enumerate() {
-            if r >= rows {
-                break;
-            }
+        for r in 0..rows.min(MR) {
+            let row = tile(r);
             let cr = c.add(r * ldc);
             for v in 0..NV {
                 if masks[v] == 0 {
@@ -112,7 +114,7 @@ pub unsafe fn tile_f32(
                 }
             }
         }
-        store(&acc, rows, c, ldc, bias, cols, epi);
+        store(|r| acc[r], rows, c, ldc, bias, cols, epi);
     }
 }
 
@@ -153,6 +155,61 @@ pub unsafe fn tile_bf16(
                 }
             }
         }
-        store(&acc, rows, c, ldc, bias, cols, epi);
+        store(|r| acc[r], rows, c, ldc, bias, cols, epi);
+    }
+}
+
+/// int8 tile: `C[rows×cols] (epi)= dequantised(A · panel) + bias`, A quantised per row (u8),
+/// the panel per column (s8); see [`super::quant`] for the arithmetic.
+///
+/// # Safety
+/// Needs AVX-512F/BW and AVX512-VNNI. `a` addresses `rows` (1..=MR) rows of `k` rounded up to
+/// 4 bytes, `a.lda` apart, and `rows` scales and zero points; `b` a panel of `k/4·256` bytes
+/// and 64 column scales and offsets; `c`/`bias` as in [`store`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn tile_i8(
+    k: usize,
+    a: U8Rows,
+    rows: usize,
+    b: I8Panel,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    cols: usize,
+    epi: Epilogue,
+) {
+    let mut acc = [[_mm512_setzero_si512(); NV]; MR];
+    // SAFETY: per the contract: every 4-byte read lies inside its row's padded k, every panel
+    // read inside k/4 · 256 bytes.
+    unsafe {
+        let ap = row_ptrs(a.values, a.lda, rows);
+        let panel = b.values;
+        for kq in 0..k.div_ceil(4) {
+            for v in 0..NV {
+                _mm_prefetch::<_MM_HINT_T0>(panel.wrapping_add((kq + PREFETCH) * 4 * NR + 64 * v));
+            }
+            let w: [__m512i; NV] =
+                std::array::from_fn(|v| _mm512_loadu_si512(panel.add(kq * 4 * NR + 64 * v) as *const __m512i));
+            for (r, row) in acc.iter_mut().enumerate() {
+                let quad = (ap[r].add(4 * kq) as *const i32).read_unaligned();
+                let av = _mm512_set1_epi32(quad);
+                for v in 0..NV {
+                    row[v] = _mm512_dpbusd_epi32(row[v], av, w[v]);
+                }
+            }
+        }
+        // dequantise: scale_r · (scale_j · Σ − zero_r · offset_j)
+        let col_scale: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b.scales.add(16 * v)));
+        let offset: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b.offsets.add(16 * v)));
+        let dequantised = |r: usize| {
+            let zero = _mm512_set1_ps(*a.zeros.add(r) as f32);
+            let scale = _mm512_set1_ps(*a.scales.add(r));
+            std::array::from_fn(|v| {
+                let x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), col_scale[v]);
+                _mm512_mul_ps(_mm512_fnmadd_ps(zero, offset[v], x), scale)
+            })
+        };
+        store(dequantised, rows, c, ldc, bias, cols, epi);
     }
 }

@@ -1,14 +1,23 @@
 //! Matrix products of the encoder: `C (epi)= A · B + bias`, with B packed once into 64-column
 //! panels (weights at load; attention keys/values once per block) and A row-major.
 //!
-//! On CPUs with AVX-512 the hand-written tiles of [`avx512`] run (f32, or bf16 with AVX512-BF16);
-//! elsewhere the `gemm` crate computes the f32 product and the epilogue runs after it. Tasks
-//! of (row chunk × block of panels sized for L2) are spread over the current rayon pool.
+//! On CPUs with AVX-512 the hand-written tiles of [`avx512`] run (f32, bf16 with AVX512-BF16,
+//! int8 with AVX512-VNNI); int8 also runs on AVX-VNNI alone ([`avxvnni`]); elsewhere the `gemm`
+//! crate computes the f32 product and the epilogue runs after it. Tasks of (row chunk × block
+//! of panels sized for L2) are spread over the current rayon pool. The int8 operands are
+//! described in [`quant`].
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod avxvnni;
+mod quant;
 
 use rayon::prelude::*;
+
+pub use quant::{MAX_K as INT8_MAX_K, QuantMatrix, QuantRows};
+
+use crate::ModelError;
 
 /// Output columns per packed panel.
 pub const NR: usize = 64;
@@ -38,16 +47,68 @@ marlin_settings::named! {
         /// bf16 weights and activations, f32 accumulation (AVX512-BF16 CPUs; elsewhere f32 is
         /// used).
         Bf16 = "bf16",
+        /// int8 weights (per output channel) and activations (per token), i32 accumulation
+        /// (AVX512-VNNI or AVX-VNNI `vpdpbusd`); features within cosine 0.999 of f32.
+        Int8 = "int8",
     }
 }
 
 impl Precision {
-    /// The precision this CPU can run: bf16 needs AVX512-BF16, else f32 is used.
+    /// The precision this CPU can run: bf16 needs AVX512-BF16, else f32 is used; int8 needs
+    /// VNNI and has no stand-in (see [`Precision::check`]), so it is returned as is.
     pub fn supported(self) -> Precision {
         match self {
             Precision::Bf16 if isa() == Isa::Avx512Bf16 => Precision::Bf16,
-            _ => Precision::F32,
+            Precision::Bf16 => Precision::F32,
+            p => p,
         }
+    }
+
+    /// Whether this CPU can compute in this precision: int8 without `vpdpbusd` (AVX512-VNNI or
+    /// AVX-VNNI) is an error naming the missing feature.
+    pub fn check(self) -> Result<(), ModelError> {
+        match self {
+            Precision::Int8 => int8_kernel().map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The int8 tile this CPU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Int8Kernel {
+    /// 512-bit `vpdpbusd` (AVX512-VNNI).
+    Avx512Vnni,
+    /// 256-bit `vpdpbusd` (AVX-VNNI).
+    AvxVnni,
+}
+
+/// The int8 tile for this CPU (`MARLIN_NO_AVX512` rules out the 512-bit one).
+fn int8_kernel() -> Result<Int8Kernel, ModelError> {
+    #[cfg(target_arch = "x86_64")]
+    let (vnni512, vnni256) = (
+        isa() != Isa::Generic
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni"),
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("avxvnni"),
+    );
+    #[cfg(not(target_arch = "x86_64"))]
+    let (vnni512, vnni256) = (false, false);
+    int8_kernel_for(vnni512, vnni256)
+}
+
+/// The int8 tile given which `vpdpbusd` forms the CPU has.
+fn int8_kernel_for(avx512_vnni: bool, avx_vnni: bool) -> Result<Int8Kernel, ModelError> {
+    match (avx512_vnni, avx_vnni) {
+        (true, _) => Ok(Int8Kernel::Avx512Vnni),
+        (false, true) => Ok(Int8Kernel::AvxVnni),
+        (false, false) => Err(ModelError::Unsupported(
+            "precision int8 needs a CPU with AVX512-VNNI or AVX-VNNI (the `vpdpbusd` instruction), \
+             and this one has neither: use precision f32"
+                .into(),
+        )),
     }
 }
 
@@ -81,6 +142,8 @@ enum Layout {
     Bf16Panels(Vec<u16>),
     /// Row-major n × k (the `gemm` crate fallback)
     RowMajor(Vec<f32>),
+    /// `[panel][k/4][64][4]` s8 with per-column scales and offsets ([`quant`]), for `kernel`.
+    I8Panels { kernel: Int8Kernel, values: Vec<i8>, scales: Vec<f32>, offsets: Vec<f32> },
 }
 
 /// The right operand B (k × n), stored as its transpose's rows: column j of B is row j of the
@@ -96,8 +159,17 @@ pub struct PackedB {
 
 impl PackedB {
     /// An empty operand to [`PackedB::pack`] into later.
+    ///
+    /// # Panics
+    /// For int8 on a CPU without VNNI: callers check [`Precision::check`] first.
     pub fn empty(precision: Precision) -> Self {
         let layout = match (isa(), precision) {
+            (_, Precision::Int8) => Layout::I8Panels {
+                kernel: int8_kernel().unwrap_or_else(|e| panic!("{e}")),
+                values: Vec::new(),
+                scales: Vec::new(),
+                offsets: Vec::new(),
+            },
             (Isa::Avx512Bf16, Precision::Bf16) => Layout::Bf16Panels(Vec::new()),
             (Isa::Avx512 | Isa::Avx512Bf16, _) => Layout::F32Panels(Vec::new()),
             _ => Layout::RowMajor(Vec::new()),
@@ -164,6 +236,7 @@ impl PackedB {
                     row.iter_mut().enumerate().for_each(|(kk, v)| *v = at(j, kk));
                 });
             }
+            Layout::I8Panels { values, scales, offsets, .. } => quant::pack(w, n, k, (rs, cs), values, scales, offsets),
         }
     }
 
@@ -193,6 +266,11 @@ impl PackedB {
     pub fn wants_bf16(&self) -> bool {
         matches!(self.layout, Layout::Bf16Panels(_))
     }
+
+    /// Whether products with this operand take a quantised ([`Lhs::U8`]) left operand.
+    pub fn wants_u8(&self) -> bool {
+        matches!(self.layout, Layout::I8Panels { .. })
+    }
 }
 
 /// The left operand A, row-major.
@@ -201,6 +279,25 @@ pub enum Lhs<'a> {
     F32(&'a [f32]),
     /// bf16 bit patterns (for a bf16-packed B).
     Bf16(&'a [u16]),
+    /// Rows quantised to u8 (for an int8-packed B).
+    U8(QuantRows<'a>),
+}
+
+/// A tile's quantised rows, as raw pointers (see [`QuantRows`]).
+#[derive(Clone, Copy)]
+struct U8Rows {
+    values: *const u8,
+    lda: usize,
+    scales: *const f32,
+    zeros: *const i32,
+}
+
+/// One int8 panel and its 64 column scales and offsets.
+#[derive(Clone, Copy)]
+struct I8Panel {
+    values: *const i8,
+    scales: *const f32,
+    offsets: *const f32,
 }
 
 /// f32 → bf16 with round-to-nearest-even (finite inputs), as `_mm512_cvtneps_pbh` does.
@@ -256,7 +353,7 @@ pub unsafe fn matmul_raw(
         (Layout::RowMajor(w), Lhs::F32(a)) => unsafe { fallback(a, m, lda, w, n, k, c, ldc, bias, epi, parallel) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: forwarded contract.
-        (Layout::F32Panels(_) | Layout::Bf16Panels(_), _) => unsafe {
+        (Layout::F32Panels(_) | Layout::Bf16Panels(_) | Layout::I8Panels { .. }, _) => unsafe {
             tiled(a, m, lda, b, c, ldc, bias, epi, parallel)
         },
         _ => panic!("left operand type does not match the packed operand"),
@@ -281,12 +378,20 @@ unsafe fn tiled(
     match a {
         Lhs::F32(a) => assert!(a.len() >= (m - 1) * lda + k, "left operand too small"),
         Lhs::Bf16(a) => assert!(a.len() >= (m - 1) * lda + k && k % 2 == 0, "bf16 left operand too small or k odd"),
+        Lhs::U8(a) => assert!(
+            a.values.len() >= (m - 1) * lda + k.next_multiple_of(4) && a.scales.len() >= m && a.zeros.len() >= m,
+            "quantised left operand too small"
+        ),
     }
     let panels = n.div_ceil(NR);
     let out = SendPtr(c);
     // Loop order (GotoBLAS-like): a task owns a block of panels (sized to stay in L2) and a
     // chunk of rows; each MR-row tile of A (in L1) meets every panel of the block in turn.
-    let block_panels = (B_BLOCK_BYTES / (k.max(1) * NR * 4)).clamp(1, panels);
+    let value_bytes = match b.layout {
+        Layout::I8Panels { .. } => 1,
+        _ => 4,
+    };
+    let block_panels = (B_BLOCK_BYTES / (k.max(1) * NR * value_bytes)).clamp(1, panels);
     let n_blocks = panels.div_ceil(block_panels);
     let row_chunks = m.div_ceil(TASK_ROWS);
     let task = |t: usize| {
@@ -328,6 +433,27 @@ unsafe fn tiled(
                             cols,
                             epi,
                         ),
+                        (Layout::I8Panels { kernel, values, scales, offsets }, Lhs::U8(a)) => {
+                            let rows_at = U8Rows {
+                                values: a.values[r * lda..].as_ptr(),
+                                lda,
+                                scales: a.scales[r..].as_ptr(),
+                                zeros: a.zeros[r..].as_ptr(),
+                            };
+                            let panel = I8Panel {
+                                values: values[p * k.div_ceil(4) * 4 * NR..].as_ptr(),
+                                scales: scales[p * NR..].as_ptr(),
+                                offsets: offsets[p * NR..].as_ptr(),
+                            };
+                            match kernel {
+                                Int8Kernel::Avx512Vnni => {
+                                    avx512::tile_i8(k, rows_at, rows, panel, cp, ldc, bias_p, cols, epi)
+                                }
+                                Int8Kernel::AvxVnni => {
+                                    avxvnni::tile_i8(k, rows_at, rows, panel, cp, ldc, bias_p, cols, epi)
+                                }
+                            }
+                        }
                         _ => panic!("left operand type does not match the packed operand"),
                     }
                 }
@@ -511,6 +637,124 @@ mod tests {
         for (x, y) in c.iter().zip(&want) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
+    }
+
+    /// The int8 operand on every tile this CPU has (AVX512-VNNI and AVX-VNNI).
+    #[cfg(target_arch = "x86_64")]
+    fn int8_kernels(w: &[f32], bias: Option<&[f32]>, n: usize, k: usize) -> Vec<PackedB> {
+        let mut out = Vec::new();
+        for (kernel, present) in [
+            (Int8Kernel::Avx512Vnni, matches!(int8_kernel(), Ok(Int8Kernel::Avx512Vnni))),
+            (Int8Kernel::AvxVnni, std::arch::is_x86_feature_detected!("avxvnni")),
+        ] {
+            if !present {
+                eprintln!("no {kernel:?} on this CPU: its int8 tile is not exercised");
+                continue;
+            }
+            let mut b = PackedB::from_linear(w, bias, n, k, Precision::Int8);
+            if let Layout::I8Panels { kernel: k, .. } = &mut b.layout {
+                *k = kernel;
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    /// The packed int8 operand back as f32 (n × k), from its layout.
+    fn dequantised(b: &PackedB) -> Vec<f32> {
+        let Layout::I8Panels { values, scales, .. } = &b.layout else { panic!("not int8") };
+        let k4 = b.k.div_ceil(4);
+        let mut w = vec![0f32; b.n * b.k];
+        for j in 0..b.n {
+            let (p, l) = (j / NR, j % NR);
+            for kk in 0..b.k {
+                w[j * b.k + kk] = scales[j] * values[p * k4 * 4 * NR + (kk / 4) * 4 * NR + l * 4 + kk % 4] as f32;
+            }
+        }
+        w
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn int8_tiles_compute_the_product_of_the_quantised_operands() {
+        if Precision::Int8.check().is_err() {
+            eprintln!("no VNNI on this CPU: the int8 tiles are not exercised");
+            return;
+        }
+        // k not a multiple of 4, m and n not multiples of the tile; rows padded as QuantMatrix pads them
+        let (m, n, k) = (53, 70, 70);
+        let a = data(m * k, 11.0);
+        let w = data(n * k, 12.0);
+        let bias = data(n, 13.0);
+        let mut q = QuantMatrix::default();
+        q.quantize(&a, m, k, k);
+        let (rows, lda) = q.rows_from(0);
+        let a_back: Vec<f32> = (0..m * k)
+            .map(|i| rows.scales[i / k] * (rows.values[(i / k) * lda + i % k] as i32 - rows.zeros[i / k]) as f32)
+            .collect();
+        for b in int8_kernels(&w, Some(&bias), n, k) {
+            let want = naive(&a_back, m, k, &dequantised(&b), n, &bias);
+            let mut c = vec![0f32; m * n];
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Store, true);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+            }
+            let base = data(m * n, 14.0);
+            let mut c = base.clone();
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Accumulate, false);
+            for ((x, y), z) in c.iter().zip(&want).zip(&base) {
+                assert!((x - (y + z)).abs() < 1e-4);
+            }
+            let mut c = vec![0f32; m * n];
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Gelu, true);
+            for (x, y) in c.iter().zip(&want) {
+                let g = 0.5 * y * (1.0 + libm::erff(y / std::f32::consts::SQRT_2));
+                assert!((x - g).abs() < 1e-4);
+            }
+            // and the quantised product stays close to the f32 one
+            let exact = naive(&a, m, k, &w, n, &bias);
+            let mut c = vec![0f32; m * n];
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Store, true);
+            let rms =
+                |v: &mut dyn Iterator<Item = f32>| (v.map(|x| (x * x) as f64).sum::<f64>() / (m * n) as f64).sqrt();
+            let rel = rms(&mut c.iter().zip(&exact).map(|(x, y)| x - y)) / rms(&mut exact.iter().copied());
+            assert!(rel < 0.01, "int8 against f32: relative rms error {rel}");
+        }
+    }
+
+    #[test]
+    fn int8_strided_operand_without_bias_into_a_wider_output() {
+        if Precision::Int8.check().is_err() {
+            return;
+        }
+        // as attention's values: B given transposed (k × n row-major), no bias, C inside a wider matrix
+        let (m, n, k) = (13, 16, 40);
+        let a = data(m * k, 15.0);
+        let bt = data(k * n, 16.0);
+        let mut b = PackedB::empty(Precision::Int8);
+        b.pack(&bt, n, k, 1, n);
+        let mut q = QuantMatrix::default();
+        q.quantize(&a, m, k, k);
+        let (rows, lda) = q.rows_from(0);
+        let ldc = 50;
+        let mut c = vec![7f32; m * ldc];
+        matmul(Lhs::U8(rows), m, lda, &b, &mut c, ldc, Epilogue::Store, false);
+        let w: Vec<f32> = (0..n * k).map(|i| bt[(i % k) * n + i / k]).collect();
+        let want = naive(&a, m, k, &w, n, &vec![0.0; n]);
+        for i in 0..m {
+            for j in 0..n {
+                assert!((c[i * ldc + j] - want[i * n + j]).abs() < 0.05);
+            }
+            assert_eq!(c[i * ldc + n], 7.0, "wrote outside the output columns");
+        }
+    }
+
+    #[test]
+    fn int8_without_vnni_is_an_error_naming_the_feature() {
+        assert_eq!(int8_kernel_for(true, true).unwrap(), Int8Kernel::Avx512Vnni);
+        assert_eq!(int8_kernel_for(false, true).unwrap(), Int8Kernel::AvxVnni);
+        let e = int8_kernel_for(false, false).unwrap_err().to_string();
+        assert!(e.contains("precision int8 needs a CPU with AVX512-VNNI or AVX-VNNI"), "{e}");
     }
 
     #[test]
