@@ -535,7 +535,7 @@ fn every_face_gets_its_own_clips() {
         ],
         &[],
     );
-    assert!(!o.status.success() && stderr(&o).contains("--faces all"), "{}", stderr(&o));
+    assert!(!o.status.success() && stderr(&o).contains("faces: all"), "{}", stderr(&o));
 }
 
 /// A video without any face: features of the fallback crop, and a warning saying so.
