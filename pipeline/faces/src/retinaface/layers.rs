@@ -1,51 +1,24 @@
-//! The detector's layers on NHWC feature maps: 3×3 convolutions (dense by im2col + GEMM, or
-//! depthwise by direct loops), 1×1 convolutions as one GEMM, BatchNorm folded into the weights
-//! at load, activations applied in place.
+//! The detector's layers on [`Map`]s: convolutions with their BatchNorm folded in at load
+//! (dense 1×1 / 3×3, depthwise 3×3), a depthwise + pointwise pair fused row by row (the
+//! depthwise row never leaves the cache), the first convolution straight from 8-bit pixels, and
+//! the FPN's upsampled sum. Each runs its output rows over the thread pool, or on the calling
+//! thread when the layer is small or the forward runs one frame per thread.
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
-/// A feature map, `h × w × c`, channels innermost.
-#[derive(Debug, Clone)]
-pub struct Feature {
-    pub h: usize,
-    pub w: usize,
-    pub c: usize,
-    pub data: Vec<f32>,
-}
+use super::kernels::{self, Act, BLOCK, DenseRow, DepthwiseRow};
+use super::map::{LEFT, Map, clear_frame, with_scratch};
+use super::simd::Isa;
 
-impl Feature {
-    pub fn zeros(h: usize, w: usize, c: usize) -> Self {
-        Self { h, w, c, data: vec![0.0; h * w * c] }
-    }
-
-    /// Channels `from..from + n` of every pixel, as a map of their own.
-    pub fn channels(&self, from: usize, n: usize) -> Feature {
-        let mut data = Vec::with_capacity(self.h * self.w * n);
-        for px in self.data.chunks_exact(self.c) {
-            data.extend_from_slice(&px[from..from + n]);
-        }
-        Feature { h: self.h, w: self.w, c: n, data }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Act {
-    None,
-    Leaky(f32),
-}
-
-impl Act {
-    fn apply(self, x: &mut [f32]) {
-        match self {
-            Act::None => {}
-            Act::Leaky(s) => x.iter_mut().for_each(|v| {
-                if *v < 0.0 {
-                    *v *= s
-                }
-            }),
-        }
-    }
-}
+/// Layers with fewer multiply-adds than this run on the calling thread (waking the pool costs
+/// more).
+const PARALLEL_MIN_WORK: usize = 1 << 21;
+/// Row chunks per thread: enough to even out threads slowed by other work.
+const CHUNKS_PER_THREAD: usize = 4;
+/// Output rows of the first layer converted from pixels together (their input rows stay in L2).
+const FIRST_LAYER_BAND: usize = 8;
 
 /// A convolution with its BatchNorm folded in: `k × k` (1 or 3), padding `k / 2`.
 #[derive(Debug)]
@@ -55,25 +28,16 @@ pub struct Conv {
     pub cin: usize,
     pub cout: usize,
     pub depthwise: bool,
-    /// Dense: `(k·k·cin) × cout` row-major, rows in (ky, kx, ci) order. Depthwise: `(k·k) × c`.
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
+    /// Dense: `[block][tap][BLOCK]` with taps in (ky, ci, kx) order (see [`Conv::offsets`]).
+    /// Depthwise: `[channel][ky·3 + kx]`.
+    weight: Vec<f32>,
+    /// Dense: padded to whole blocks.
+    bias: Vec<f32>,
     pub act: Act,
-    /// Output channels below this index take no activation (two convs fused into one).
-    pub act_from: usize,
 }
 
-/// The output widths the direct loops are compiled for.
-const DIRECT_WIDTHS: [usize; 6] = [4, 8, 16, 20, 32, 64];
-/// Maps up to this many values are processed on the calling thread.
-const SEQUENTIAL_MAX: usize = 1 << 16;
-
-/// Convolutions with at most this many weights (and an output width in [`DIRECT_WIDTHS`]) run
-/// as direct loops.
-const DIRECT_MAX_WEIGHTS: usize = 4608;
-
 /// Output size of a `k`-wide convolution with padding `k / 2` and `stride`.
-fn out_len(n: usize, k: usize, stride: usize) -> usize {
+pub fn out_len(n: usize, k: usize, stride: usize) -> usize {
     (n + 2 * (k / 2) - k) / stride + 1
 }
 
@@ -89,8 +53,8 @@ impl Conv {
         act: Act,
     ) -> Result<Self, String> {
         let &[cout, cin_g, k, k2] = shape else { return Err(format!("conv weight of shape {shape:?}")) };
-        if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k {
-            return Err(format!("unsupported conv weight of shape {shape:?}"));
+        if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k || !(1..=2).contains(&stride) {
+            return Err(format!("unsupported conv weight of shape {shape:?} (stride {stride})"));
         }
         let depthwise = cin_g == 1 && k == 3 && cout > 1;
         let mut scale = vec![1.0f64; cout];
@@ -103,413 +67,344 @@ impl Conv {
             }
         }
         let kk = k * k;
-        let weight = if depthwise {
-            let mut out = vec![0.0f32; kk * cout];
-            for o in 0..cout {
-                for t in 0..kk {
-                    out[t * cout + o] = (w[o * kk + t] as f64 * scale[o]) as f32;
-                }
-            }
-            out
+        let folded = |o: usize, i: usize| (w[o * cin_g * kk + i] as f64 * scale[o]) as f32;
+        let (weight, bias) = if depthwise {
+            let weight = (0..cout).flat_map(|o| (0..kk).map(move |t| (o, t))).map(|(o, t)| folded(o, t)).collect();
+            (weight, shift.iter().map(|&x| x as f32).collect())
         } else {
-            let mut out = vec![0.0f32; kk * cin_g * cout];
+            let blocks = cout.div_ceil(BLOCK);
+            let taps = kk * cin_g;
+            let mut weight = vec![0.0f32; blocks * taps * BLOCK];
             for o in 0..cout {
-                for ci in 0..cin_g {
-                    for t in 0..kk {
-                        out[(t * cin_g + ci) * cout + o] = (w[(o * cin_g + ci) * kk + t] as f64 * scale[o]) as f32;
+                for ky in 0..k {
+                    for ci in 0..cin_g {
+                        for kx in 0..k {
+                            let t = (ky * cin_g + ci) * k + kx;
+                            weight[((o / BLOCK) * taps + t) * BLOCK + o % BLOCK] = folded(o, (ci * k + ky) * k + kx);
+                        }
                     }
                 }
             }
-            out
+            let mut bias: Vec<f32> = shift.iter().map(|&x| x as f32).collect();
+            bias.resize(blocks * BLOCK, 0.0);
+            (weight, bias)
         };
         let cin = if depthwise { cout } else { cin_g };
-        Ok(Self {
-            k,
-            stride,
-            cin,
-            cout,
-            depthwise,
-            weight,
-            bias: shift.iter().map(|&x| x as f32).collect(),
-            act,
-            act_from: 0,
-        })
+        Ok(Self { k, stride, cin, cout, depthwise, weight, bias, act })
     }
 
-    pub fn forward(&self, x: &Feature) -> Feature {
-        debug_assert_eq!(x.c, self.cin);
-        let (oh, ow) = (out_len(x.h, self.k, self.stride), out_len(x.w, self.k, self.stride));
-        let mut y = Feature::zeros(oh, ow, self.cout);
-        if self.depthwise && self.stride == 1 {
-            self.depthwise_rows_into(x, &mut y);
-        } else if self.depthwise {
-            self.depthwise_into(x, &mut y);
-        } else if !self.packed_path() {
-            self.direct_into(x, &mut y);
-        } else if self.k == 1 && self.stride == 1 {
-            self.gemm_into(&x.data, self.cin, &mut y);
-        } else {
-            // Taken out of the thread's slot for the product: while this thread waits inside
-            // it, rayon may run another detection's layer here, which then finds the slot
-            // empty and allocates its own buffer.
-            let mut cols = COLS.take();
-            im2col_into(x, self.k, self.stride, oh, ow, &mut cols);
-            self.gemm_into(&cols[..oh * ow * self.k * self.k * self.cin], self.k * self.k * self.cin, &mut y);
-            COLS.set(cols);
-        }
-        if self.packed_path() {
-            // The products leave the activation to a pass of its own; small maps on this
-            // thread (waking the pool costs more than the work).
-            if y.data.len() <= SEQUENTIAL_MAX {
-                y.data.chunks_mut(self.cout).for_each(|px| self.activate(px));
-            } else {
-                y.data
-                    .par_chunks_mut(self.cout * 1024)
-                    .for_each(|c| c.chunks_mut(self.cout).for_each(|px| self.activate(px)));
-            }
-        }
-        y
+    /// Output size for an `h × w` input.
+    pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        (out_len(h, self.k, self.stride), out_len(w, self.k, self.stride))
     }
 
-    /// Whether `forward` runs this conv as a product (im2col + GEMM) rather than a direct kernel
-    /// (which applies the activation itself, row by row).
-    fn packed_path(&self) -> bool {
-        let direct = self.k * self.k * self.cin * self.cout <= DIRECT_MAX_WEIGHTS && DIRECT_WIDTHS.contains(&self.cout);
-        !(self.depthwise || direct)
-    }
-
-    /// The activation on one pixel's outputs (channels from `act_from` on).
-    #[inline]
-    fn activate(&self, px: &mut [f32]) {
-        self.act.apply(&mut px[self.act_from..]);
-    }
-
-    /// The activation on a row of whole pixels.
-    fn activate_row(&self, row: &mut [f32]) {
-        if self.act_from == 0 {
-            self.act.apply(row);
-        } else {
-            row.chunks_mut(self.cout).for_each(|px| self.activate(px));
-        }
-    }
-
-    /// Two convolutions of the same input as one: `a`'s outputs (which take no activation) then
-    /// `b`'s (which take `b`'s). Saves reading (and im2col-ing) the input twice.
-    pub fn concat(a: &Conv, b: &Conv) -> Result<Conv, String> {
-        if (a.k, a.stride, a.cin, a.depthwise, b.depthwise) != (b.k, b.stride, b.cin, false, false)
-            || a.act != Act::None
-            || a.act_from != 0
-            || b.act_from != 0
-        {
-            return Err("convolutions that cannot be fused".into());
-        }
-        let cout = a.cout + b.cout;
-        let rows = a.k * a.k * a.cin;
-        let mut weight = Vec::with_capacity(rows * cout);
-        for r in 0..rows {
-            weight.extend_from_slice(&a.weight[r * a.cout..(r + 1) * a.cout]);
-            weight.extend_from_slice(&b.weight[r * b.cout..(r + 1) * b.cout]);
-        }
-        let bias = [a.bias.as_slice(), b.bias.as_slice()].concat();
-        Ok(Conv {
-            k: a.k,
-            stride: a.stride,
-            cin: a.cin,
-            cout,
-            depthwise: false,
-            weight,
-            bias,
-            act: b.act,
-            act_from: a.cout,
-        })
-    }
-
-    /// `y = a · W + bias` for `a` of `(oh·ow) × kdim`.
-    fn gemm_into(&self, a: &[f32], kdim: usize, y: &mut Feature) {
-        let (m, n) = (y.h * y.w, self.cout);
-        for row in y.data.chunks_mut(n) {
-            row.copy_from_slice(&self.bias);
-        }
-        let threads = rayon::current_num_threads();
-        // SAFETY: dst is m×n row-major (row stride n), lhs m×kdim row-major, rhs kdim×n
-        // row-major, all with the lengths these strides imply.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                kdim,
-                y.data.as_mut_ptr(),
-                1,
-                n as isize,
-                true,
-                a.as_ptr(),
-                1,
-                kdim as isize,
-                self.weight.as_ptr(),
-                1,
-                n as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
-            )
-        }
-    }
-
-    /// Small convolutions (few channels: the first layer, the 1×1s of stage 1, SSH's 16-channel
-    /// convs, the heads) as direct loops: per output pixel, the weights' rows scaled by each
-    /// input value and summed into `cout` accumulators held in registers (the channel counts the
-    /// network has are compiled as constants). GEMM libraries waste most of their tiles here.
-    /// The direct loops, for the output widths they are compiled for ([`DIRECT_WIDTHS`]).
-    fn direct_into(&self, x: &Feature, y: &mut Feature) {
-        match self.cout {
-            4 => self.direct_n::<4>(x, y),
-            8 => self.direct_n::<8>(x, y),
-            16 => self.direct_n::<16>(x, y),
-            20 => self.direct_n::<20>(x, y),
-            32 => self.direct_n::<32>(x, y),
-            _ => self.direct_n::<64>(x, y),
-        }
-    }
-
-    fn direct_n<const N: usize>(&self, x: &Feature, y: &mut Feature) {
-        let ow = y.w;
-        let fast = simd::available();
-        y.data.par_chunks_mut(ow * N).enumerate().for_each(|(oy, row)| {
-            if fast {
-                // SAFETY: the CPU has AVX2 and FMA (checked at run time).
-                unsafe { simd::direct_row_avx2::<N>(self, x, oy, row) }
-            } else {
-                direct_row::<N>(self, x, oy, row)
-            }
-            self.activate_row(row);
-        });
-    }
-
-    /// Depthwise 3×3 at stride 1, a row at a time: for each tap, the whole (shifted) input row
-    /// times the tap's weights tiled along the row — long, branch-free vector loops.
-    fn depthwise_rows_into(&self, x: &Feature, y: &mut Feature) {
-        let c = x.c;
-        let row_len = x.w * c;
-        // tiled[t][i] = weight of tap t for channel i % c (built by copies: a division per
-        // element cost more than the convolution itself on wide rows).
-        let tiled: Vec<Vec<f32>> = (0..9)
-            .map(|t| {
-                let taps = &self.weight[t * c..(t + 1) * c];
-                let mut row = Vec::with_capacity(row_len);
-                (0..x.w).for_each(|_| row.extend_from_slice(taps));
-                row
-            })
-            .collect();
-        let fast = simd::available();
-        y.data.par_chunks_mut(row_len).enumerate().for_each(|(oy, out)| {
-            if fast {
-                // SAFETY: the CPU has AVX2 and FMA (checked at run time).
-                unsafe { simd::depthwise_row_avx2(&self.bias, &tiled, x, oy, out) }
-            } else {
-                depthwise_row(&self.bias, &tiled, x, oy, out)
-            }
-            self.activate_row(out);
-        });
-    }
-
-    fn depthwise_into(&self, x: &Feature, y: &mut Feature) {
-        let (c, s) = (x.c, self.stride);
-        let (w, bias) = (&self.weight, &self.bias);
-        let ow = y.w;
-        y.data.par_chunks_mut(ow * c).enumerate().for_each(|(oy, row)| {
-            for ox in 0..ow {
-                let out = &mut row[ox * c..(ox + 1) * c];
-                out.copy_from_slice(bias);
-                for ky in 0..3 {
-                    let iy = (oy * s + ky) as isize - 1;
-                    if iy < 0 || iy >= x.h as isize {
-                        continue;
-                    }
-                    for kx in 0..3 {
-                        let ix = (ox * s + kx) as isize - 1;
-                        if ix < 0 || ix >= x.w as isize {
-                            continue;
-                        }
-                        let src = &x.data[(iy as usize * x.w + ix as usize) * c..][..c];
-                        let wt = &w[(ky * 3 + kx) * c..][..c];
-                        for ((o, &v), &k) in out.iter_mut().zip(src).zip(wt) {
-                            *o += v * k;
-                        }
-                    }
-                }
-            }
-            self.activate_row(row);
-        });
-    }
-}
-
-/// One output row of [`Conv::direct_n`].
-#[inline(always)]
-fn direct_row<const N: usize>(conv: &Conv, x: &Feature, oy: usize, row: &mut [f32]) {
-    let (k, s, cin) = (conv.k, conv.stride, conv.cin);
-    let pad = (k / 2) as isize;
-    let w = &conv.weight;
-    let bias: [f32; N] = conv.bias[..N].try_into().unwrap_or([0.0; N]);
-    for (ox, out) in row.chunks_exact_mut(N).enumerate() {
-        let mut acc = bias;
+    /// Each tap's input position relative to the output pixel's, in an input of `row_stride`
+    /// and `pitch`, in the packed weights' (ky, ci, kx) order.
+    fn offsets(&self, row_stride: usize, pitch: usize) -> Vec<isize> {
+        let (k, pad) = (self.k as isize, (self.k / 2) as isize);
+        let mut out = Vec::with_capacity(self.k * self.k * self.cin);
         for ky in 0..k {
-            let iy = (oy * s + ky) as isize - pad;
-            if iy < 0 || iy >= x.h as isize {
-                continue;
-            }
-            for kx in 0..k {
-                let ix = (ox * s + kx) as isize - pad;
-                if ix < 0 || ix >= x.w as isize {
-                    continue;
-                }
-                let src = &x.data[(iy as usize * x.w + ix as usize) * cin..][..cin];
-                let taps = &w[(ky * k + kx) * cin * N..][..cin * N];
-                for (&v, wrow) in src.iter().zip(taps.chunks_exact(N)) {
-                    for o in 0..N {
-                        acc[o] += v * wrow[o];
-                    }
-                }
-            }
-        }
-        out.copy_from_slice(&acc);
-    }
-}
-
-/// One output row of [`Conv::depthwise_rows_into`].
-#[inline(always)]
-fn depthwise_row(bias: &[f32], tiled: &[Vec<f32>], x: &Feature, oy: usize, out: &mut [f32]) {
-    let c = x.c;
-    let row_len = x.w * c;
-    for (o, b) in out.iter_mut().zip(bias.iter().cycle()) {
-        *o = *b;
-    }
-    for ky in 0..3 {
-        let iy = oy as isize + ky as isize - 1;
-        if iy < 0 || iy >= x.h as isize {
-            continue;
-        }
-        let src = &x.data[iy as usize * row_len..(iy as usize + 1) * row_len];
-        // kx = 0 reads the pixel to the left: outputs 1.., inputs ..w-1.
-        let t = &tiled[ky * 3];
-        for ((o, &v), &wt) in out[c..].iter_mut().zip(&src[..row_len - c]).zip(&t[c..]) {
-            *o += v * wt;
-        }
-        let t = &tiled[ky * 3 + 1];
-        for ((o, &v), &wt) in out.iter_mut().zip(src).zip(t) {
-            *o += v * wt;
-        }
-        let t = &tiled[ky * 3 + 2];
-        for ((o, &v), &wt) in out[..row_len - c].iter_mut().zip(&src[c..]).zip(t) {
-            *o += v * wt;
-        }
-    }
-}
-
-/// The row kernels compiled for AVX2 + FMA, chosen at run time.
-mod simd {
-    use super::{Conv, Feature, depthwise_row, direct_row};
-
-    pub fn available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
-
-    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-    pub unsafe fn direct_row_avx2<const N: usize>(conv: &Conv, x: &Feature, oy: usize, row: &mut [f32]) {
-        direct_row::<N>(conv, x, oy, row)
-    }
-
-    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-    pub unsafe fn depthwise_row_avx2(bias: &[f32], tiled: &[Vec<f32>], x: &Feature, oy: usize, out: &mut [f32]) {
-        depthwise_row(bias, tiled, x, oy, out)
-    }
-}
-
-/// `(oh·ow) × (k·k·c)` patches into `cols` (reused between calls: every element is written,
-/// zero outside the image for padding `k / 2`).
-fn im2col_into(x: &Feature, k: usize, s: usize, oh: usize, ow: usize, cols: &mut Vec<f32>) {
-    let c = x.c;
-    let pad = (k / 2) as isize;
-    let kdim = k * k * c;
-    cols.resize(oh * ow * kdim, 0.0);
-    cols[..oh * ow * kdim].par_chunks_mut(ow * kdim).enumerate().for_each(|(oy, row)| {
-        for ox in 0..ow {
-            let dst = &mut row[ox * kdim..(ox + 1) * kdim];
-            for ky in 0..k {
-                let iy = (oy * s + ky) as isize - pad;
+            for ci in 0..self.cin as isize {
                 for kx in 0..k {
-                    let ix = (ox * s + kx) as isize - pad;
-                    let tap = &mut dst[(ky * k + kx) * c..][..c];
-                    if iy < 0 || iy >= x.h as isize || ix < 0 || ix >= x.w as isize {
-                        tap.fill(0.0);
-                    } else {
-                        tap.copy_from_slice(&x.data[(iy as usize * x.w + ix as usize) * c..][..c]);
+                    out.push((ky - pad) * row_stride as isize + ci * pitch as isize + kx - pad);
+                }
+            }
+        }
+        out
+    }
+
+    /// A dense convolution of `x` into channels `c0..c0 + cout` of `out`.
+    pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, c0: usize, parallel: bool) {
+        assert!(!self.depthwise && x.c == self.cin && c0 + self.cout <= out.c);
+        assert_eq!((out.h, out.w), self.out_size(x.h, x.w), "output map size");
+        let offsets = self.offsets(x.row_stride(), x.pitch);
+        let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
+        let work = w * offsets.len() * self.cout;
+        for_row_chunks(out, work, parallel, |rows, chunk| {
+            for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
+                // SAFETY: `out_size` and the map layout: the window of output row `y` is
+                // centred on padded input row `stride · y + 1`, whose taps reach one padded row
+                // up and down (rows 0..=h + 1 exist) and, along x, from `LEFT - 1` to at most
+                // `stride` times the whole vectors of `w` plus one vector, inside the pitch (or
+                // the map's slack after its last row). The output channels `c0..c0 + cout` of
+                // this row are `row`'s.
+                unsafe {
+                    kernels::dense_row(
+                        isa,
+                        &DenseRow {
+                            src: x.data.as_ptr().add((self.stride * y + 1) * x.row_stride() + LEFT),
+                            offsets: &offsets,
+                            weight: &self.weight,
+                            bias: &self.bias,
+                            cout: self.cout,
+                            act: self.act,
+                            stride: self.stride,
+                            dst: row.as_mut_ptr().add(c0 * pitch + LEFT),
+                            dst_pitch: pitch,
+                            width: w,
+                        },
+                    )
+                };
+                clear_frame(row, pitch, w, c0..c0 + self.cout);
+            }
+        });
+    }
+}
+
+/// A depthwise 3×3 then a pointwise 1×1 (MobileNet's `conv_dw`), row by row: each output row's
+/// depthwise row lives in a small buffer the pointwise product reads right away.
+pub struct Separable {
+    pub depthwise: Conv,
+    pub pointwise: Conv,
+}
+
+impl Separable {
+    pub fn new(depthwise: Conv, pointwise: Conv) -> Result<Self, String> {
+        if !depthwise.depthwise || pointwise.depthwise || pointwise.k != 1 || pointwise.cin != depthwise.cout {
+            return Err("not a depthwise 3×3 then a 1×1 of its channels".into());
+        }
+        Ok(Self { depthwise, pointwise })
+    }
+
+    pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        self.depthwise.out_size(h, w)
+    }
+
+    pub fn cout(&self) -> usize {
+        self.pointwise.cout
+    }
+
+    pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, parallel: bool) {
+        let (dw, pw) = (&self.depthwise, &self.pointwise);
+        assert!(x.c == dw.cin && out.c == pw.cout);
+        assert_eq!((out.h, out.w), dw.out_size(x.h, x.w), "output map size");
+        let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
+        let mid_pitch = Map::pitch_for(w);
+        let offsets = pw.offsets(0, mid_pitch);
+        let work = w * dw.cin * (9 + pw.cout);
+        for_row_chunks(out, work, parallel, |rows, chunk| {
+            with_scratch(dw.cin * mid_pitch, |mid| {
+                // The depthwise row, framed by zeros as a map row (the kernel writes only pixels).
+                clear_frame(mid, mid_pitch, w, 0..dw.cin);
+                for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
+                    // SAFETY: as in `Conv::run` for the depthwise window on `x`; the pointwise
+                    // taps read whole vectors of `mid`'s channel-rows, inside its pitch.
+                    unsafe {
+                        kernels::depthwise_row(
+                            isa,
+                            &DepthwiseRow {
+                                src: x.data.as_ptr().add((dw.stride * y + 1) * x.row_stride() + LEFT),
+                                row_stride: x.row_stride(),
+                                pitch: x.pitch,
+                                weight: &dw.weight,
+                                bias: &dw.bias,
+                                act: dw.act,
+                                stride: dw.stride,
+                                channels: dw.cin,
+                                dst: mid.as_mut_ptr().add(LEFT),
+                                dst_pitch: mid_pitch,
+                                width: w,
+                            },
+                        );
+                        kernels::dense_row(
+                            isa,
+                            &DenseRow {
+                                src: mid.as_ptr().add(LEFT),
+                                offsets: &offsets,
+                                weight: &pw.weight,
+                                bias: &pw.bias,
+                                cout: pw.cout,
+                                act: pw.act,
+                                stride: 1,
+                                dst: row.as_mut_ptr().add(LEFT),
+                                dst_pitch: pitch,
+                                width: w,
+                            },
+                        );
                     }
+                    clear_frame(row, pitch, w, 0..pw.cout);
+                }
+            })
+        });
+    }
+}
+
+/// The first convolution (3×3, 3 channels in) straight from 8-bit pixels (`width · height ·
+/// 3`, B, G, R order if `bgr`): bands of output rows convert their input rows into a small map
+/// of their own, so the network's input never exists as a whole.
+#[allow(clippy::too_many_arguments)]
+pub fn first_layer(
+    conv: &Conv,
+    isa: Isa,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    bgr: bool,
+    out: &mut Map,
+    parallel: bool,
+) {
+    assert!(!conv.depthwise && conv.cin == 3 && conv.k == 3 && out.c == conv.cout);
+    assert_eq!(pixels.len(), width * height * 3);
+    assert_eq!((out.h, out.w), conv.out_size(height, width), "output map size");
+    let (s, pitch, w, rs) = (conv.stride, out.pitch, out.w, out.row_stride());
+    let in_pitch = Map::pitch_for(width);
+    let in_rs = 3 * in_pitch;
+    let offsets = conv.offsets(in_rs, in_pitch);
+    let work = w * offsets.len() * conv.cout;
+    // Padded input rows s·y0 ..= s·(y0 + band − 1) + 2 of each band, plus a vector of slack.
+    let band_len = (s * FIRST_LAYER_BAND + 2) * in_rs + 32;
+    for_row_chunks(out, work, parallel, |rows, chunk| {
+        with_scratch(band_len, |band| {
+            let y_end = rows.end;
+            for (b, out_rows) in chunk.chunks_mut(FIRST_LAYER_BAND * rs).enumerate() {
+                let y0 = rows.start + b * FIRST_LAYER_BAND;
+                let n = out_rows.len() / rs;
+                debug_assert!(y0 + n <= y_end);
+                for (j, dst) in band.chunks_exact_mut(in_rs).take(s * (n - 1) + 3).enumerate() {
+                    // Padded row r = image row r − 1.
+                    match (s * y0 + j).checked_sub(1).filter(|&iy| iy < height) {
+                        Some(iy) => {
+                            clear_frame(dst, in_pitch, width, 0..3);
+                            kernels::input_row(
+                                isa,
+                                &pixels[iy * width * 3..(iy + 1) * width * 3],
+                                bgr,
+                                dst,
+                                in_pitch,
+                                LEFT,
+                            )
+                        }
+                        None => dst.fill(0.0),
+                    }
+                }
+                for (i, row) in out_rows.chunks_exact_mut(rs).enumerate() {
+                    // SAFETY: as in `Conv::run`, on the band: output row `y0 + i`'s window is
+                    // centred on band row `s · i + 1`, and the band holds rows up to `s · (n − 1) +
+                    // 2` and slack after them.
+                    unsafe {
+                        kernels::dense_row(
+                            isa,
+                            &DenseRow {
+                                src: band.as_ptr().add((s * i + 1) * in_rs + LEFT),
+                                offsets: &offsets,
+                                weight: &conv.weight,
+                                bias: &conv.bias,
+                                cout: conv.cout,
+                                act: conv.act,
+                                stride: s,
+                                dst: row.as_mut_ptr().add(LEFT),
+                                dst_pitch: pitch,
+                                width: w,
+                            },
+                        )
+                    };
+                    clear_frame(row, pitch, w, 0..conv.cout);
+                }
+            }
+        })
+    });
+}
+
+/// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index
+/// `floor(dst · in/out)` in f32.
+pub fn add_upsampled(a: &mut Map, b: &Map, parallel: bool) {
+    assert_eq!(a.c, b.c);
+    let (sy, sx) = (b.h as f32 / a.h as f32, b.w as f32 / a.w as f32);
+    let xs: Vec<usize> = (0..a.w).map(|x| ((x as f32 * sx).floor() as usize).min(b.w - 1)).collect();
+    let (c, pitch, w, rs) = (a.c, a.pitch, a.w, a.row_stride());
+    for_row_chunks(a, w * c, parallel, |rows, chunk| {
+        for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
+            let by = ((y as f32 * sy).floor() as usize).min(b.h - 1);
+            for ch in 0..c {
+                let dst = &mut row[ch * pitch + LEFT..][..w];
+                let src = &b.data[((by + 1) * c + ch) * b.pitch + LEFT..][..b.w];
+                for (d, &sxi) in dst.iter_mut().zip(&xs) {
+                    *d += src[sxi];
                 }
             }
         }
     });
 }
 
-thread_local! {
-    /// The im2col matrix, kept between convolutions and frames (tens of MB at 720p: allocating it
-    /// afresh costs page faults every time).
-    static COLS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index
-/// `floor(dst · in/out)` in f32.
-pub fn add_upsampled(a: &mut Feature, b: &Feature) {
-    let (sy, sx) = (b.h as f32 / a.h as f32, b.w as f32 / a.w as f32);
-    let c = a.c;
-    for y in 0..a.h {
-        let by = ((y as f32 * sy).floor() as usize).min(b.h - 1);
-        for x in 0..a.w {
-            let bx = ((x as f32 * sx).floor() as usize).min(b.w - 1);
-            let src = &b.data[(by * b.w + bx) * c..][..c];
-            for (o, &v) in a.data[(y * a.w + x) * c..][..c].iter_mut().zip(src) {
-                *o += v;
-            }
-        }
+/// Calls `f(rows, values)` over chunks of `out`'s image rows (`values`: theirs, row after row):
+/// over the pool when `parallel` and the layer has `work_per_row · h` multiply-adds enough to
+/// pay for it, else once on this thread.
+fn for_row_chunks(
+    out: &mut Map,
+    work_per_row: usize,
+    parallel: bool,
+    f: impl Fn(Range<usize>, &mut [f32]) + Sync + Send,
+) {
+    let (h, rs) = (out.h, out.row_stride());
+    let threads = rayon::current_num_threads();
+    let rows = out.rows_mut();
+    if !parallel || threads == 1 || work_per_row * h < PARALLEL_MIN_WORK {
+        return f(0..h, rows);
     }
+    let per_chunk = h.div_ceil(threads * CHUNKS_PER_THREAD);
+    rows.par_chunks_mut(per_chunk * rs).enumerate().for_each(|(i, chunk)| {
+        let y0 = i * per_chunk;
+        f(y0..y0 + chunk.len() / rs, chunk)
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retinaface::map::Workspace;
 
-    /// Direct convolution over NCHW torch weights, the reference for the fast paths.
-    fn reference(x: &Feature, w: &[f32], cout: usize, cin_g: usize, k: usize, s: usize, groups: usize) -> Feature {
-        let (oh, ow) = (out_len(x.h, k, s), out_len(x.w, k, s));
-        let mut y = Feature::zeros(oh, ow, cout);
+    /// A map from `h × w × c` values, channels innermost (the reference's layout).
+    fn map_from_hwc(h: usize, w: usize, c: usize, hwc: &[f32]) -> Map {
+        let mut m = Map::zeros(h, w, c);
+        let pitch = m.pitch;
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..c {
+                    m.data[((y + 1) * c + ch) * pitch + LEFT + x] = hwc[(y * w + x) * c + ch];
+                }
+            }
+        }
+        m
+    }
+
+    /// Direct convolution over NHWC values and torch weights, in f64: the reference.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        x: &[f32],
+        (h, w, c): (usize, usize, usize),
+        wt: &[f32],
+        cout: usize,
+        k: usize,
+        s: usize,
+        groups: usize,
+        act: Act,
+    ) -> Vec<f32> {
+        let (oh, ow) = (out_len(h, k, s), out_len(w, k, s));
+        let cin_g = c / groups;
         let pad = (k / 2) as isize;
+        let mut y = vec![0f32; oh * ow * cout];
         for oy in 0..oh {
             for ox in 0..ow {
                 for o in 0..cout {
                     let g = o / (cout / groups);
                     let mut acc = 0.0f64;
                     for ci in 0..cin_g {
-                        let cin = g * cin_g + ci;
                         for ky in 0..k {
                             for kx in 0..k {
                                 let (iy, ix) = ((oy * s + ky) as isize - pad, (ox * s + kx) as isize - pad);
-                                if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
-                                    acc += x.data[(iy as usize * x.w + ix as usize) * x.c + cin] as f64
-                                        * w[((o * cin_g + ci) * k + ky) * k + kx] as f64;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    acc += x[(iy as usize * w + ix as usize) * c + g * cin_g + ci] as f64
+                                        * wt[((o * cin_g + ci) * k + ky) * k + kx] as f64;
                                 }
                             }
                         }
                     }
-                    y.data[(oy * ow + ox) * cout + o] = acc as f32;
+                    let v = acc as f32;
+                    y[(oy * ow + ox) * cout + o] = match act {
+                        Act::None => v,
+                        Act::Relu => v.max(0.0),
+                        Act::Leaky(sl) => v.max(v * sl),
+                    };
                 }
             }
         }
@@ -526,60 +421,156 @@ mod tests {
             .collect()
     }
 
+    /// Largest difference between `got` (channels `c0..c0 + cout` of a map) and the NHWC `want`.
+    fn max_err(got: &Map, c0: usize, cout: usize, want: &[f32]) -> f32 {
+        let mut err = 0.0f32;
+        for y in 0..got.h {
+            for x in 0..got.w {
+                for o in 0..cout {
+                    err = err.max((got.at(y, c0 + o, x) - want[(y * got.w + x) * cout + o]).abs());
+                }
+            }
+        }
+        err
+    }
+
+    /// Every value outside the pixels is zero (the next layer's padding).
+    fn frame_is_zero(m: &Map) -> bool {
+        let rs = m.row_stride();
+        (0..(m.h + 2) * rs).all(|i| {
+            let (r, ch_off) = (i / rs, i % rs);
+            let off = ch_off % m.pitch;
+            let pixel = r >= 1 && r <= m.h && off >= LEFT && off < LEFT + m.w;
+            pixel || m.data[i] == 0.0
+        })
+    }
+
     #[test]
     fn convolutions_match_the_direct_reference() {
-        let x = Feature { h: 13, w: 10, c: 6, data: pseudo(13 * 10 * 6, 1) };
-        for (k, s, depthwise, cout) in [
-            (3, 1, false, 5),
-            (3, 2, false, 5),
-            (1, 1, false, 5),
-            (3, 1, false, 80),
-            (3, 2, false, 80),
-            (1, 1, false, 700),
-            (1, 1, false, 7),
-            (3, 2, false, 8),
-            (1, 1, false, 64),
-            (3, 1, false, 7),
-            (3, 1, true, 6),
-            (3, 2, true, 6),
-        ] {
-            let (cin_g, groups) = if depthwise { (1, 6) } else { (6, 1) };
-            let w = pseudo(cout * cin_g * k * k, 7);
-            let conv = Conv::new(&w, &[cout, cin_g, k, k], None, None, s, Act::None).unwrap();
-            let got = conv.forward(&x);
-            let want = reference(&x, &w, cout, cin_g, k, s, groups);
-            assert_eq!((got.h, got.w, got.c), (want.h, want.w, want.c));
-            let err = got.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-            assert!(err < 1e-5, "k={k} s={s} dw={depthwise}: {err}");
+        // Widths around the vector sizes (8, 16 lanes) and a 3-tile row; odd heights.
+        for (h, w) in [(13, 10), (5, 33), (4, 50), (3, 1)] {
+            let c = 6;
+            let xs = pseudo(h * w * c, 1);
+            for (k, s, cout, act) in [
+                (3, 1, 5, Act::None),
+                (3, 2, 5, Act::Relu),
+                (1, 1, 5, Act::Leaky(0.1)),
+                (3, 1, 80, Act::Leaky(0.1)),
+                (3, 2, 80, Act::None),
+                (1, 1, 70, Act::None),
+                (1, 1, 8, Act::Relu),
+                (3, 1, 16, Act::None),
+            ] {
+                let wt = pseudo(cout * c * k * k, 7);
+                let bias = pseudo(cout, 9);
+                let conv = Conv::new(&wt, &[cout, c, k, k], Some(&bias), None, s, act).unwrap();
+                let mut want = reference(&xs, (h, w, c), &wt, cout, k, s, 1, Act::None);
+                for (i, v) in want.iter_mut().enumerate() {
+                    let v2 = *v + bias[i % cout];
+                    *v = match act {
+                        Act::None => v2,
+                        Act::Relu => v2.max(0.0),
+                        Act::Leaky(sl) => v2.max(v2 * sl),
+                    };
+                }
+                let x = map_from_hwc(h, w, c, &xs);
+                let (oh, ow) = conv.out_size(h, w);
+                for isa in Isa::available() {
+                    for c0 in [0, 3] {
+                        let mut out = Map::zeros(oh, ow, c0 + cout);
+                        conv.run(isa, &x, &mut out, c0, true);
+                        let err = max_err(&out, c0, cout, &want);
+                        assert!(err < 1e-5, "{h}x{w} k={k} s={s} cout={cout} {isa:?}: {err}");
+                        assert!(frame_is_zero(&out));
+                    }
+                }
+            }
         }
     }
 
     #[test]
-    fn fused_convolutions_equal_the_separate_ones() {
-        let x = Feature { h: 9, w: 7, c: 6, data: pseudo(9 * 7 * 6, 11) };
-        let a = Conv::new(&pseudo(5 * 6 * 9, 2), &[5, 6, 3, 3], None, None, 1, Act::None).unwrap();
-        let b =
-            Conv::new(&pseudo(3 * 6 * 9, 3), &[3, 6, 3, 3], Some(&[0.1, -0.2, 0.3]), None, 1, Act::Leaky(0.1)).unwrap();
-        let f = Conv::concat(&a, &b).unwrap().forward(&x);
-        let (ya, yb) = (a.forward(&x), b.forward(&x));
-        let (fa, fb) = (f.channels(0, 5), f.channels(5, 3));
-        let err = |p: &Feature, q: &Feature| p.data.iter().zip(&q.data).map(|(u, v)| (u - v).abs()).fold(0.0, f32::max);
-        assert!(err(&fa, &ya) < 1e-5 && err(&fb, &yb) < 1e-5);
-        assert!(Conv::concat(&b, &a).is_err(), "the first part must take no activation");
+    fn separable_pairs_match_the_reference() {
+        for (h, w, c, s, cout) in [(9, 35, 8, 1, 16), (9, 35, 16, 2, 32), (6, 20, 24, 2, 8), (7, 17, 5, 1, 3)] {
+            let xs = pseudo(h * w * c, 3);
+            let (dwt, pwt) = (pseudo(c * 9, 4), pseudo(cout * c, 5));
+            let dw = Conv::new(&dwt, &[c, 1, 3, 3], None, None, s, Act::Leaky(0.1)).unwrap();
+            let pw = Conv::new(&pwt, &[cout, c, 1, 1], None, None, 1, Act::Leaky(0.1)).unwrap();
+            let mid = reference(&xs, (h, w, c), &dwt, c, 3, s, c, Act::Leaky(0.1));
+            let (oh, ow) = (out_len(h, 3, s), out_len(w, 3, s));
+            let want = reference(&mid, (oh, ow, c), &pwt, cout, 1, 1, 1, Act::Leaky(0.1));
+            let pair = Separable::new(dw, pw).unwrap();
+            let x = map_from_hwc(h, w, c, &xs);
+            for isa in Isa::available() {
+                for parallel in [false, true] {
+                    // A buffer that held other values: the frame must be rewritten.
+                    let mut ws = Workspace::default();
+                    let mut dirty = ws.map(oh + 3, ow + 5, cout);
+                    dirty.data.fill(7.0);
+                    ws.recycle(dirty);
+                    let mut out = ws.map(oh, ow, cout);
+                    pair.run(isa, &x, &mut out, parallel);
+                    let err = max_err(&out, 0, cout, &want);
+                    assert!(err < 1e-5, "{h}x{w}x{c} s={s} {isa:?}: {err}");
+                    assert!(frame_is_zero(&out), "{isa:?}: frame");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn first_layer_from_pixels() {
+        for (h, w) in [(11, 37), (8, 64), (5, 3)] {
+            let px: Vec<u8> = pseudo(h * w * 3, 2).iter().map(|v| ((v + 0.5) * 255.0) as u8).collect();
+            let wt = pseudo(8 * 27, 6);
+            let conv = Conv::new(&wt, &[8, 3, 3, 3], None, None, 2, Act::Leaky(0.1)).unwrap();
+            for bgr in [true, false] {
+                let (b, r) = if bgr { (0, 2) } else { (2, 0) };
+                let xs: Vec<f32> = px
+                    .chunks_exact(3)
+                    .flat_map(|p| [p[b] as f32 - 104.0, p[1] as f32 - 117.0, p[r] as f32 - 123.0])
+                    .collect();
+                let want = reference(&xs, (h, w, 3), &wt, 8, 3, 2, 1, Act::Leaky(0.1));
+                let (oh, ow) = conv.out_size(h, w);
+                for isa in Isa::available() {
+                    let mut out = Map::zeros(oh, ow, 8);
+                    first_layer(&conv, isa, &px, w, h, bgr, &mut out, true);
+                    let err = max_err(&out, 0, 8, &want);
+                    assert!(err < 1e-4, "{h}x{w} {isa:?}: {err}");
+                }
+            }
+        }
     }
 
     #[test]
     fn batchnorm_folding() {
-        let x = Feature { h: 4, w: 4, c: 2, data: pseudo(32, 3) };
+        let xs = pseudo(32, 3);
         let w = pseudo(2 * 2, 5);
         let (g, b, m, v) = ([2.0f32, 0.5], [0.1f32, -0.2], [0.3f32, 0.0], [4.0f32, 0.25]);
         let conv = Conv::new(&w, &[2, 2, 1, 1], None, Some([&g, &b, &m, &v]), 1, Act::None).unwrap();
-        let y = conv.forward(&x);
-        let plain = reference(&x, &w, 2, 2, 1, 1, 1);
-        for (i, (&got, &p)) in y.data.iter().zip(&plain.data).enumerate() {
-            let o = i % 2;
+        let mut y = Map::zeros(4, 4, 2);
+        conv.run(Isa::detect(), &map_from_hwc(4, 4, 2, &xs), &mut y, 0, false);
+        let plain = reference(&xs, (4, 4, 2), &w, 2, 1, 1, 1, Act::None);
+        for (i, &p) in plain.iter().enumerate() {
+            let (px, o) = (i / 2, i % 2);
             let want = (p - m[o]) / (v[o] + 1e-5).sqrt() * g[o] + b[o];
-            assert!((got - want).abs() < 1e-5);
+            assert!((y.at(px / 4, o, px % 4) - want).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn upsampled_sum() {
+        let (a_hw, b_hw) = ((7, 9), (4, 5));
+        let bx = pseudo(4 * 5 * 3, 8);
+        let b = map_from_hwc(b_hw.0, b_hw.1, 3, &bx);
+        let mut a = Map::zeros(a_hw.0, a_hw.1, 3);
+        add_upsampled(&mut a, &b, false);
+        for y in 0..7 {
+            for x in 0..9 {
+                let (sy, sx) = ((y as f32 * (4.0 / 7.0)).floor() as usize, (x as f32 * (5.0 / 9.0)).floor() as usize);
+                for ch in 0..3 {
+                    assert_eq!(a.at(y, ch, x), b.at(sy, ch, sx));
+                }
+            }
         }
     }
 }

@@ -6,34 +6,34 @@ use std::collections::BTreeMap;
 
 use marlin_checkpoint::Tensor;
 
-use super::layers::{Act, Conv, Feature, add_upsampled};
+use super::kernels::Act;
+use super::layers::{Conv, Separable, add_upsampled, first_layer};
+use super::map::{Map, Workspace};
+use super::simd::Isa;
 
 const LEAKY: Act = Act::Leaky(0.1);
 
-/// One SSH context module: the 3×3, 5×5 and 7×7 (stacked 3×3) branches. The two convs reading
-/// the module's input are fused into one (`conv3X3` ⊕ `conv5X5_1`), and so are the two reading
-/// `conv5X5_1`'s output (`conv5X5_2` ⊕ `conv7X7_2`).
+/// One SSH context module: the 3×3, 5×5 (two stacked 3×3) and 7×7 (three) branches, written
+/// side by side into one map; the ReLU after their concatenation runs in the epilogues of the
+/// three convolutions that write it.
 struct Ssh {
-    /// 3×3 branch (no activation) then the shared first 3×3 of the 5×5/7×7 branches (leaky).
-    first: Conv,
-    /// 5×5 branch's second 3×3 (no activation) then the 7×7 branch's second (leaky).
-    second: Conv,
+    conv3: Conv,
+    conv5_1: Conv,
+    conv5_2: Conv,
+    conv7_2: Conv,
     conv7_3: Conv,
 }
 
-/// The three heads of one level: class (2·2), box (2·4), landmarks (2·10).
-struct Heads {
-    class: Conv,
-    bbox: Conv,
-    landmark: Conv,
-}
-
 pub struct Network {
-    body: Vec<Vec<Conv>>,
+    /// MobileNet's first conv (3×3, stride 2, from the pixels).
+    first: Conv,
+    /// Its `conv_dw` blocks, stage by stage; each stage's output is an FPN level.
+    stages: [Vec<Separable>; 3],
     fpn_out: [Conv; 3],
     merge: [Conv; 2],
     ssh: [Ssh; 3],
-    heads: [Heads; 3],
+    /// Per level, the class (2·2), box (2·4) and landmark (2·10) heads as one 1×1 of 32 outputs.
+    heads: [Conv; 3],
 }
 
 /// Raw outputs over all priors, in the network's order (level, y, x, anchor).
@@ -60,21 +60,34 @@ impl Weights<'_> {
         Conv::new(&w.data, &w.shape, None, Some(bn), stride, act).map_err(|e| format!("{prefix}: {e}"))
     }
 
-    fn head(&self, prefix: &str) -> Result<Conv, String> {
-        let w = self.get(&format!("{prefix}.conv1x1.weight"))?;
-        let b = self.get(&format!("{prefix}.conv1x1.bias"))?;
-        Conv::new(&w.data, &w.shape, Some(&b.data), None, 1, Act::None).map_err(|e| format!("{prefix}: {e}"))
+    /// The class, box and landmark heads of level `i` (1×1 convs with biases) as one conv.
+    fn heads(&self, i: usize) -> Result<Conv, String> {
+        let (mut weight, mut bias, mut cout, mut cin) = (Vec::new(), Vec::new(), 0, None);
+        for head in ["ClassHead", "BboxHead", "LandmarkHead"] {
+            let w = self.get(&format!("{head}.{i}.conv1x1.weight"))?;
+            let b = self.get(&format!("{head}.{i}.conv1x1.bias"))?;
+            let &[o, c, 1, 1] = &w.shape[..] else { return Err(format!("{head}.{i}: weight of shape {:?}", w.shape)) };
+            if *cin.get_or_insert(c) != c || b.data.len() != o {
+                return Err(format!("{head}.{i}: weight of shape {:?}, bias of {}", w.shape, b.data.len()));
+            }
+            weight.extend_from_slice(&w.data);
+            bias.extend_from_slice(&b.data);
+            cout += o;
+        }
+        let shape = [cout, cin.unwrap_or(0), 1, 1];
+        if cout != 2 * (2 + 4 + 10) {
+            return Err(format!("heads of level {i}: {cout} outputs, expected 32 (2 anchors)"));
+        }
+        Conv::new(&weight, &shape, Some(&bias), None, 1, Act::None).map_err(|e| format!("heads of level {i}: {e}"))
     }
 
     fn ssh(&self, p: &str) -> Result<Ssh, String> {
-        let conv3 = self.conv_bn(&format!("{p}.conv3X3"), 0, 1, 1, Act::None)?;
-        let conv5_1 = self.conv_bn(&format!("{p}.conv5X5_1"), 0, 1, 1, LEAKY)?;
-        let conv5_2 = self.conv_bn(&format!("{p}.conv5X5_2"), 0, 1, 1, Act::None)?;
-        let conv7_2 = self.conv_bn(&format!("{p}.conv7X7_2"), 0, 1, 1, LEAKY)?;
         Ok(Ssh {
-            first: Conv::concat(&conv3, &conv5_1).map_err(|e| format!("{p}: {e}"))?,
-            second: Conv::concat(&conv5_2, &conv7_2).map_err(|e| format!("{p}: {e}"))?,
-            conv7_3: self.conv_bn(&format!("{p}.conv7x7_3"), 0, 1, 1, Act::None)?,
+            conv3: self.conv_bn(&format!("{p}.conv3X3"), 0, 1, 1, Act::Relu)?,
+            conv5_1: self.conv_bn(&format!("{p}.conv5X5_1"), 0, 1, 1, LEAKY)?,
+            conv5_2: self.conv_bn(&format!("{p}.conv5X5_2"), 0, 1, 1, Act::Relu)?,
+            conv7_2: self.conv_bn(&format!("{p}.conv7X7_2"), 0, 1, 1, LEAKY)?,
+            conv7_3: self.conv_bn(&format!("{p}.conv7x7_3"), 0, 1, 1, Act::Relu)?,
         })
     }
 }
@@ -83,33 +96,25 @@ impl Network {
     /// Builds the network from the module's tensors (`body.stage1.0.0.weight`…).
     pub fn new(t: &BTreeMap<String, Tensor>) -> Result<Self, String> {
         let w = Weights(t);
-        let mut body = Vec::new();
-        // MobileNetV1-0.25's strides, block by block (the first block of stage 1 is a plain
-        // conv_bn, the others conv_dw: a depthwise 3×3 then a 1×1).
-        for (stage, strides) in
-            [("stage1", &[2, 1, 2, 1, 2, 1][..]), ("stage2", &[2, 1, 1, 1, 1, 1]), ("stage3", &[2, 1])]
-        {
-            let mut layers = Vec::new();
-            for (b, &stride) in strides.iter().enumerate() {
-                let p = format!("body.{stage}.{b}");
-                if stage == "stage1" && b == 0 {
-                    layers.push(w.conv_bn(&p, 0, 1, stride, LEAKY)?);
-                } else {
-                    layers.push(w.conv_bn(&p, 0, 1, stride, LEAKY)?);
-                    layers.push(w.conv_bn(&p, 3, 4, 1, LEAKY)?);
-                }
-            }
-            body.push(layers);
-        }
-        let heads = |i: usize| -> Result<Heads, String> {
-            Ok(Heads {
-                class: w.head(&format!("ClassHead.{i}"))?,
-                bbox: w.head(&format!("BboxHead.{i}"))?,
-                landmark: w.head(&format!("LandmarkHead.{i}"))?,
-            })
+        let first = w.conv_bn("body.stage1.0", 0, 1, 2, LEAKY)?;
+        // MobileNetV1-0.25's strides, block by block (stage 1's first block is `first`, the
+        // others conv_dw: a depthwise 3×3 then a 1×1).
+        let stage = |name: &str, strides: &[usize], skip: usize| -> Result<Vec<Separable>, String> {
+            (skip..strides.len())
+                .map(|b| {
+                    let p = format!("body.{name}.{b}");
+                    Separable::new(w.conv_bn(&p, 0, 1, strides[b], LEAKY)?, w.conv_bn(&p, 3, 4, 1, LEAKY)?)
+                        .map_err(|e| format!("{p}: {e}"))
+                })
+                .collect()
         };
         Ok(Self {
-            body,
+            first,
+            stages: [
+                stage("stage1", &[2, 1, 2, 1, 2, 1], 1)?,
+                stage("stage2", &[2, 1, 1, 1, 1, 1], 0)?,
+                stage("stage3", &[2, 1], 0)?,
+            ],
             fpn_out: [
                 w.conv_bn("fpn.output1", 0, 1, 1, LEAKY)?,
                 w.conv_bn("fpn.output2", 0, 1, 1, LEAKY)?,
@@ -117,62 +122,116 @@ impl Network {
             ],
             merge: [w.conv_bn("fpn.merge1", 0, 1, 1, LEAKY)?, w.conv_bn("fpn.merge2", 0, 1, 1, LEAKY)?],
             ssh: [w.ssh("ssh1")?, w.ssh("ssh2")?, w.ssh("ssh3")?],
-            heads: [heads(0)?, heads(1)?, heads(2)?],
+            heads: [w.heads(0)?, w.heads(1)?, w.heads(2)?],
         })
     }
 
-    /// Raw outputs for an input already in the network's form (BGR minus the means).
-    pub fn forward(&self, x: Feature) -> RawOutput {
-        let mut levels = Vec::with_capacity(3);
-        let mut f = x;
-        for stage in &self.body {
-            for conv in stage {
-                f = conv.forward(&f);
-            }
-            levels.push(f.clone());
-        }
-        let o1 = self.fpn_out[0].forward(&levels[0]);
-        let mut o2 = self.fpn_out[1].forward(&levels[1]);
-        let o3 = self.fpn_out[2].forward(&levels[2]);
-        add_upsampled(&mut o2, &o3);
-        let o2 = self.merge[1].forward(&o2);
-        let mut o1 = o1;
-        add_upsampled(&mut o1, &o2);
-        let o1 = self.merge[0].forward(&o1);
+    /// Raw outputs for an 8-bit image (`width · height · 3` bytes, B, G, R order if `bgr`),
+    /// its maps over `ws`'s buffers; each layer's rows over the current pool when `parallel`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        isa: Isa,
+        ws: &mut Workspace,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        bgr: bool,
+        parallel: bool,
+    ) -> RawOutput {
+        let f = Fwd { isa, parallel };
+        let (h, w) = self.first.out_size(height, width);
+        let mut x = ws.map(h, w, self.first.cout);
+        first_layer(&self.first, isa, pixels, width, height, bgr, &mut x, parallel);
+        let l1 = f.stage(ws, &self.stages[0], &x);
+        ws.recycle(x);
+        let l2 = f.stage(ws, &self.stages[1], &l1);
+        let l3 = f.stage(ws, &self.stages[2], &l2);
+
+        let o3 = f.conv(ws, &self.fpn_out[2], &l3);
+        ws.recycle(l3);
+        let mut o2 = f.conv(ws, &self.fpn_out[1], &l2);
+        ws.recycle(l2);
+        add_upsampled(&mut o2, &o3, parallel);
+        let m2 = f.conv(ws, &self.merge[1], &o2);
+        ws.recycle(o2);
+        let mut o1 = f.conv(ws, &self.fpn_out[0], &l1);
+        ws.recycle(l1);
+        add_upsampled(&mut o1, &m2, parallel);
+        let m1 = f.conv(ws, &self.merge[0], &o1);
+        ws.recycle(o1);
+
         let mut out = RawOutput::default();
-        for (level, feat) in [o1, o2, o3].iter().enumerate() {
-            let s = self.ssh[level].forward(feat);
-            let h = &self.heads[level];
-            let (cls, bbox, lm) = (h.class.forward(&s), h.bbox.forward(&s), h.landmark.forward(&s));
-            for p in 0..s.h * s.w * 2 {
-                let c = &cls.data[p * 2..p * 2 + 2];
-                let m = c[0].max(c[1]);
-                let (e0, e1) = ((c[0] - m).exp(), (c[1] - m).exp());
-                out.conf.push([e0 / (e0 + e1), e1 / (e0 + e1)]);
-                out.loc.push(bbox.data[p * 4..p * 4 + 4].try_into().unwrap_or_default());
-                out.landmarks.push(lm.data[p * 10..p * 10 + 10].try_into().unwrap_or_default());
-            }
+        for (level, feat) in [m1, m2, o3].into_iter().enumerate() {
+            let s = f.ssh(ws, &self.ssh[level], &feat);
+            ws.recycle(feat);
+            let heads = f.conv(ws, &self.heads[level], &s);
+            ws.recycle(s);
+            append_priors(&heads, &mut out);
+            ws.recycle(heads);
         }
         out
     }
 }
 
-impl Ssh {
-    fn forward(&self, x: &Feature) -> Feature {
-        let first = self.first.forward(x);
-        let half = self.first.act_from; // channels of the 3×3 branch
-        let second = self.second.forward(&first.channels(half, first.c - half));
-        let quarter = self.second.act_from; // channels of the 5×5 branch
-        let c7 = self.conv7_3.forward(&second.channels(quarter, second.c - quarter));
-        let c = half + quarter + c7.c;
-        let mut out = Feature::zeros(x.h, x.w, c);
-        for p in 0..x.h * x.w {
-            let dst = &mut out.data[p * c..(p + 1) * c];
-            dst[..half].copy_from_slice(&first.data[p * first.c..p * first.c + half]);
-            dst[half..half + quarter].copy_from_slice(&second.data[p * second.c..p * second.c + quarter]);
-            dst[half + quarter..].copy_from_slice(&c7.data[p * c7.c..(p + 1) * c7.c]);
-            dst.iter_mut().for_each(|v| *v = v.max(0.0));
+/// One forward's settings, for its layers.
+struct Fwd {
+    isa: Isa,
+    parallel: bool,
+}
+
+impl Fwd {
+    fn conv(&self, ws: &mut Workspace, conv: &Conv, x: &Map) -> Map {
+        let (h, w) = conv.out_size(x.h, x.w);
+        let mut y = ws.map(h, w, conv.cout);
+        conv.run(self.isa, x, &mut y, 0, self.parallel);
+        y
+    }
+
+    /// A stage's blocks from `input` (left to the caller) to the stage's output.
+    fn stage(&self, ws: &mut Workspace, blocks: &[Separable], input: &Map) -> Map {
+        let mut cur: Option<Map> = None;
+        for block in blocks {
+            let x = cur.as_ref().unwrap_or(input);
+            let (h, w) = block.out_size(x.h, x.w);
+            let mut y = ws.map(h, w, block.cout());
+            block.run(self.isa, x, &mut y, self.parallel);
+            if let Some(old) = cur.replace(y) {
+                ws.recycle(old);
+            }
         }
+        cur.unwrap_or_else(|| unreachable!("every stage has blocks"))
+    }
+
+    /// The SSH module's output: `conv3 ‖ conv5_2(t) ‖ conv7_3(conv7_2(t))`, `t = conv5_1(x)`.
+    fn ssh(&self, ws: &mut Workspace, m: &Ssh, x: &Map) -> Map {
+        let (c3, c5) = (m.conv3.cout, m.conv5_2.cout);
+        let mut out = ws.map(x.h, x.w, c3 + c5 + m.conv7_3.cout);
+        m.conv3.run(self.isa, x, &mut out, 0, self.parallel);
+        let t = self.conv(ws, &m.conv5_1, x);
+        m.conv5_2.run(self.isa, &t, &mut out, c3, self.parallel);
+        let t7 = self.conv(ws, &m.conv7_2, &t);
+        ws.recycle(t);
+        m.conv7_3.run(self.isa, &t7, &mut out, c3 + c5, self.parallel);
+        ws.recycle(t7);
         out
+    }
+}
+
+/// One level's priors from its heads' map (class 0..4, box 4..12, landmarks 12..32: anchor
+/// `a`'s values at `2a`, `4a`, `10a` of each), in (y, x, anchor) order, the class softmaxed.
+fn append_priors(heads: &Map, out: &mut RawOutput) {
+    for y in 0..heads.h {
+        for x in 0..heads.w {
+            let v = |ch: usize| heads.at(y, ch, x);
+            for a in 0..2 {
+                let (c0, c1) = (v(2 * a), v(2 * a + 1));
+                let m = c0.max(c1);
+                let (e0, e1) = ((c0 - m).exp(), (c1 - m).exp());
+                out.conf.push([e0 / (e0 + e1), e1 / (e0 + e1)]);
+                out.loc.push(std::array::from_fn(|k| v(4 + 4 * a + k)));
+                out.landmarks.push(std::array::from_fn(|k| v(12 + 10 * a + k)));
+            }
+        }
     }
 }

@@ -1,0 +1,325 @@
+//! The detector's row kernels, written once over [`Simd`] and compiled for each instruction set
+//! ([`Isa`]): one output row of a dense convolution (any taps: 1×1 or 3×3, stride 1 or 2) as
+//! register tiles of output channels × vectors of pixels, one of a depthwise 3×3, and the
+//! network's input row from 8-bit pixels. Bias and activation run in the tiles' epilogues.
+//!
+//! Maps are laid out as [`super::map::Map`] says: channel-rows of pixels framed by zeros, so a
+//! tap is one offset from the output pixel's position and reads need no bounds checks.
+
+#[cfg(target_arch = "x86_64")]
+use super::simd::{Avx2, Avx512};
+use super::simd::{Isa, Portable, Simd};
+
+/// Output channels per packed weight block: dense weights are `[block][tap][BLOCK]`.
+pub const BLOCK: usize = 8;
+
+/// The activation applied to a convolution's outputs (after the bias).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Act {
+    None,
+    Relu,
+    /// Leaky ReLU of this negative slope, in [0, 1].
+    Leaky(f32),
+}
+
+impl Act {
+    /// Every activation here is `max(x, slope · x)`: slope 1 for none, 0 for ReLU (branch-free
+    /// epilogues).
+    pub fn slope(self) -> f32 {
+        match self {
+            Act::None => 1.0,
+            Act::Relu => 0.0,
+            Act::Leaky(s) => s,
+        }
+    }
+}
+
+/// One output row of a dense convolution: `out[co][x] = act(bias[co] + Σ_t w[t][co] ·
+/// in(src + offsets[t] + stride · x))`, where `in(p)` is the value at `p` and `x` runs over the
+/// row's pixels.
+pub struct DenseRow<'a> {
+    /// Output pixel 0's input position for a tap of offset 0.
+    pub src: *const f32,
+    /// Each tap's input position relative to the output pixel's (row, channel and shift).
+    pub offsets: &'a [isize],
+    /// `[block][tap][BLOCK]`, output channels past `cout` zero.
+    pub weight: &'a [f32],
+    /// Padded to whole blocks.
+    pub bias: &'a [f32],
+    pub cout: usize,
+    pub act: Act,
+    /// 1 or 2.
+    pub stride: usize,
+    /// Pixel 0 of the first output channel; channel `co` starts `co · dst_pitch` after it.
+    pub dst: *mut f32,
+    pub dst_pitch: usize,
+    /// Output pixels.
+    pub width: usize,
+}
+
+/// One output row of a depthwise 3×3 (padding 1): channel `ch`'s output from its own input.
+pub struct DepthwiseRow<'a> {
+    /// Pixel 0 of channel 0 in the input row the window is centred on.
+    pub src: *const f32,
+    /// From one input row to the next, and from one channel to the next.
+    pub row_stride: usize,
+    pub pitch: usize,
+    /// `[channel][ky·3 + kx]`.
+    pub weight: &'a [f32],
+    pub bias: &'a [f32],
+    pub act: Act,
+    /// 1 or 2.
+    pub stride: usize,
+    pub channels: usize,
+    /// Pixel 0 of channel 0; channel `ch` starts `ch · dst_pitch` after it.
+    pub dst: *mut f32,
+    pub dst_pitch: usize,
+    /// Output pixels.
+    pub width: usize,
+}
+
+/// Runs [`DenseRow`].
+///
+/// # Safety
+/// Every `src + offsets[t] + stride · x` is readable for `x` up to `stride · (width rounded up
+/// to 16 lanes) + 16` (whole vectors are loaded, their spare lanes never stored); `weight` and
+/// `bias` cover `cout` rounded up to [`BLOCK`]; channel `co < cout`'s `width` values at `dst`
+/// are writable; `isa` runs on this CPU.
+pub unsafe fn dense_row(isa: Isa, a: &DenseRow) {
+    debug_assert!(a.weight.len() >= a.cout.next_multiple_of(BLOCK) * a.offsets.len());
+    debug_assert!(a.bias.len() >= a.cout.next_multiple_of(BLOCK));
+    // SAFETY: per this function's contract.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86::dense_avx512(a),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86::dense_avx2(a),
+            _ => match a.stride {
+                2 => dense::<Portable, 4, 1, true>(a),
+                _ => dense::<Portable, 4, 1, false>(a),
+            },
+        }
+    }
+}
+
+/// Runs [`DepthwiseRow`].
+///
+/// # Safety
+/// For each channel, the three input rows around `src` are readable from one value before
+/// pixel 0 to `stride · (width rounded up to 16 lanes) + 16` values after it; `weight` holds
+/// 9 values and `bias` one per channel; each channel's `width` values at `dst` are writable;
+/// `isa` runs on this CPU.
+pub unsafe fn depthwise_row(isa: Isa, a: &DepthwiseRow) {
+    debug_assert!(a.weight.len() >= 9 * a.channels && a.bias.len() >= a.channels);
+    // SAFETY: per this function's contract.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86::depthwise_avx512(a),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86::depthwise_avx2(a),
+            _ => match a.stride {
+                2 => depthwise::<Portable, true>(a),
+                _ => depthwise::<Portable, false>(a),
+            },
+        }
+    }
+}
+
+/// The network's input from one row of 8-bit pixels (3 per pixel, `bgr`: in B, G, R order,
+/// else R, G, B): FaceX-Zoo's preprocessing, B − 104, G − 117, R − 123, as three channel-rows of
+/// `pitch` values (`dst`), pixel `x` at `offset + x`.
+pub fn input_row(isa: Isa, px: &[u8], bgr: bool, dst: &mut [f32], pitch: usize, offset: usize) {
+    let w = px.len() / 3;
+    let (b, rest) = dst.split_at_mut(pitch);
+    let (g, r) = rest.split_at_mut(pitch);
+    let planes = [&mut b[offset..offset + w], &mut g[offset..offset + w], &mut r[offset..offset + w]];
+    match isa {
+        // SAFETY: the CPU has the instructions `isa` names (the caller detected them).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 | Isa::Avx2 => unsafe { x86::input_avx2(px, bgr, planes) },
+        _ => input(px, bgr, planes),
+    }
+}
+
+#[inline(always)]
+fn input(px: &[u8], bgr: bool, [b, g, r]: [&mut [f32]; 3]) {
+    if bgr { input_in_order::<0, 2>(px, b, g, r) } else { input_in_order::<2, 0>(px, b, g, r) }
+}
+
+#[inline(always)]
+fn input_in_order<const B: usize, const R: usize>(px: &[u8], b: &mut [f32], g: &mut [f32], r: &mut [f32]) {
+    for (((p, b), g), r) in px.chunks_exact(3).zip(b).zip(g).zip(r) {
+        *b = p[B] as f32 - 104.0;
+        *g = p[1] as f32 - 117.0;
+        *r = p[R] as f32 - 123.0;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+
+    /// 8 output channels × 3 vectors: 24 accumulators of the 32 zmm registers.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dense_avx512(a: &DenseRow) {
+        // SAFETY: per `dense_row`'s contract.
+        unsafe {
+            match a.stride {
+                2 => dense::<Avx512, 8, 3, true>(a),
+                _ => dense::<Avx512, 8, 3, false>(a),
+            }
+        }
+    }
+
+    /// 4 output channels × 3 vectors: 12 accumulators of the 16 ymm registers.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dense_avx2(a: &DenseRow) {
+        // SAFETY: per `dense_row`'s contract.
+        unsafe {
+            match a.stride {
+                2 => dense::<Avx2, 4, 3, true>(a),
+                _ => dense::<Avx2, 4, 3, false>(a),
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn depthwise_avx512(a: &DepthwiseRow) {
+        // SAFETY: per `depthwise_row`'s contract.
+        unsafe {
+            match a.stride {
+                2 => depthwise::<Avx512, true>(a),
+                _ => depthwise::<Avx512, false>(a),
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn depthwise_avx2(a: &DepthwiseRow) {
+        // SAFETY: per `depthwise_row`'s contract.
+        unsafe {
+            match a.stride {
+                2 => depthwise::<Avx2, true>(a),
+                _ => depthwise::<Avx2, false>(a),
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn input_avx2(px: &[u8], bgr: bool, planes: [&mut [f32]; 3]) {
+        input(px, bgr, planes)
+    }
+}
+
+/// [`DenseRow`] in tiles of `M` output channels × `NV` vectors (`M` divides [`BLOCK`]; `NV` ≤ 3).
+#[inline(always)]
+unsafe fn dense<S: Simd, const M: usize, const NV: usize, const S2: bool>(a: &DenseRow) {
+    let nvec = a.width.div_ceil(S::LANES);
+    let taps = a.offsets.len();
+    for co0 in (0..a.cout).step_by(M) {
+        // SAFETY: inside the packed weights (`dense_row`'s contract).
+        let w = unsafe { a.weight.as_ptr().add((co0 / BLOCK) * BLOCK * taps + co0 % BLOCK) };
+        let mut v = 0;
+        while v < nvec {
+            let n = (nvec - v).min(NV);
+            // SAFETY: per `dense_row`'s contract.
+            unsafe {
+                match n {
+                    3 => tile::<S, M, 3, S2>(a, w, co0, v),
+                    2 => tile::<S, M, 2, S2>(a, w, co0, v),
+                    _ => tile::<S, M, 1, S2>(a, w, co0, v),
+                }
+            }
+            v += n;
+        }
+    }
+}
+
+/// Output channels `co0..co0 + M` (those below `cout` stored) × vectors `v0..v0 + NV`.
+#[inline(always)]
+unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(
+    a: &DenseRow,
+    w: *const f32,
+    co0: usize,
+    v0: usize,
+) {
+    let l = S::LANES;
+    let x0 = v0 * l;
+    // SAFETY: per `dense_row`'s contract: taps read inside the input, weights and bias inside
+    // their packed blocks, stores only the first `width` pixels of channels below `cout`.
+    // Index loops over the constant M and NV unroll completely, so the accumulators stay in
+    // registers (iterator chains with an early exit kept them in memory).
+    #[allow(clippy::needless_range_loop)]
+    unsafe {
+        let mut acc: [[S::V; NV]; M] = [[S::splat(0.0); NV]; M];
+        for m in 0..M {
+            let b = S::splat(*a.bias.get_unchecked(co0 + m));
+            for v in 0..NV {
+                acc[m][v] = b;
+            }
+        }
+        let base = a.src.add(if S2 { 2 * x0 } else { x0 });
+        for (t, &off) in a.offsets.iter().enumerate() {
+            let p = base.offset(off);
+            let x: [S::V; NV] = std::array::from_fn(|v| {
+                if S2 {
+                    S::even(S::load(p.add(2 * v * l)), S::load(p.add(2 * v * l + l)))
+                } else {
+                    S::load(p.add(v * l))
+                }
+            });
+            let wt = w.add(t * BLOCK);
+            for m in 0..M {
+                let wm = S::splat(*wt.add(m));
+                for v in 0..NV {
+                    acc[m][v] = S::fmadd(wm, x[v], acc[m][v]);
+                }
+            }
+        }
+        let slope = S::splat(a.act.slope());
+        let lanes: [usize; NV] = std::array::from_fn(|v| (a.width - x0 - v * l).min(l));
+        for m in 0..M {
+            if co0 + m < a.cout {
+                let d = a.dst.add((co0 + m) * a.dst_pitch + x0);
+                for v in 0..NV {
+                    let y = acc[m][v];
+                    S::store_first(d.add(v * l), S::max(y, S::mul(y, slope)), lanes[v]);
+                }
+            }
+        }
+    }
+}
+
+/// [`DepthwiseRow`], one channel at a time, its 9 weights held in registers.
+#[inline(always)]
+unsafe fn depthwise<S: Simd, const S2: bool>(a: &DepthwiseRow) {
+    let l = S::LANES;
+    // SAFETY: per `depthwise_row`'s contract.
+    unsafe {
+        for ch in 0..a.channels {
+            let w: [S::V; 9] = std::array::from_fn(|t| S::splat(*a.weight.get_unchecked(ch * 9 + t)));
+            let bias = S::splat(*a.bias.get_unchecked(ch));
+            let slope = S::splat(a.act.slope());
+            let mid = a.src.add(ch * a.pitch);
+            let rows = [mid.sub(a.row_stride), mid, mid.add(a.row_stride)];
+            let d = a.dst.add(ch * a.dst_pitch);
+            for x0 in (0..a.width).step_by(l) {
+                let mut acc = bias;
+                for (ky, row) in rows.iter().enumerate() {
+                    for kx in 0..3 {
+                        let x = if S2 {
+                            let p = row.add(2 * x0 + kx).sub(1);
+                            S::even(S::load(p), S::load(p.add(l)))
+                        } else {
+                            S::load(row.add(x0 + kx).sub(1))
+                        };
+                        acc = S::fmadd(w[ky * 3 + kx], x, acc);
+                    }
+                }
+                S::store_first(d.add(x0), S::max(acc, S::mul(acc, slope)), (a.width - x0).min(l));
+            }
+        }
+    }
+}
