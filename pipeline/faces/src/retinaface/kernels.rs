@@ -34,15 +34,18 @@ impl Act {
     }
 }
 
-/// One output row of a dense convolution: `out[co][x] = act(bias[co] + Σ_t w[t][co] ·
-/// in(src + offsets[t] + stride · x))`, where `in(p)` is the value at `p` and `x` runs over the
-/// row's pixels.
+/// One output row of a dense `k × k` convolution: `out[co][x] = act(bias[co] + Σ_ky Σ_t
+/// w[ky][t][co] · in(rows[ky] + offsets[t] + stride · x))`, where `in(p)` is the value at `p`,
+/// `x` runs over the row's pixels and the taps `t` over (input channel, kx).
 pub struct DenseRow<'a> {
-    /// Output pixel 0's input position for a tap of offset 0.
-    pub src: *const f32,
-    /// Each tap's input position relative to the output pixel's (row, channel and shift).
+    /// Output pixel 0's input position for a tap of offset 0, in each of the `k` input rows
+    /// the window covers (top first; a 1×1 reads `rows[0]` only).
+    pub rows: [*const f32; 3],
+    pub k: usize,
+    /// Each tap's input position within a row, relative to the output pixel's: `ci · pitch +
+    /// kx − k / 2`, in (ci, kx) order.
     pub offsets: &'a [isize],
-    /// `[block][tap][BLOCK]`, output channels past `cout` zero.
+    /// `[block][ky][tap][BLOCK]`, output channels past `cout` zero.
     pub weight: &'a [f32],
     /// Padded to whole blocks.
     pub bias: &'a [f32],
@@ -59,10 +62,9 @@ pub struct DenseRow<'a> {
 
 /// One output row of a depthwise 3×3 (padding 1): channel `ch`'s output from its own input.
 pub struct DepthwiseRow<'a> {
-    /// Pixel 0 of channel 0 in the input row the window is centred on.
-    pub src: *const f32,
-    /// From one input row to the next, and from one channel to the next.
-    pub row_stride: usize,
+    /// Pixel 0 of channel 0 in each of the three input rows the window covers, top first.
+    pub rows: [*const f32; 3],
+    /// From one input channel-row to the next.
     pub pitch: usize,
     /// `[channel][ky·3 + kx]`.
     pub weight: &'a [f32],
@@ -81,12 +83,13 @@ pub struct DepthwiseRow<'a> {
 /// Runs [`DenseRow`].
 ///
 /// # Safety
-/// Every `src + offsets[t] + stride · x` is readable for `x` up to `stride · (width rounded up
-/// to 16 lanes) + 16` (whole vectors are loaded, their spare lanes never stored); `weight` and
-/// `bias` cover `cout` rounded up to [`BLOCK`]; channel `co < cout`'s `width` values at `dst`
-/// are writable; `isa` runs on this CPU.
+/// Every `rows[ky] + offsets[t] + stride · x` (`ky < k`) is readable for `x` up to `stride ·
+/// (width rounded up to 16 lanes) + 16` (whole vectors are loaded, their spare lanes never
+/// stored); `weight` and `bias` cover `cout` rounded up to [`BLOCK`]; channel `co < cout`'s
+/// `width` values at `dst` are writable; `isa` runs on this CPU.
 pub unsafe fn dense_row(isa: Isa, a: &DenseRow) {
-    debug_assert!(a.weight.len() >= a.cout.next_multiple_of(BLOCK) * a.offsets.len());
+    debug_assert!((1..=3).contains(&a.k));
+    debug_assert!(a.weight.len() >= a.cout.next_multiple_of(BLOCK) * a.k * a.offsets.len());
     debug_assert!(a.bias.len() >= a.cout.next_multiple_of(BLOCK));
     // SAFETY: per this function's contract.
     unsafe {
@@ -106,8 +109,8 @@ pub unsafe fn dense_row(isa: Isa, a: &DenseRow) {
 /// Runs [`DepthwiseRow`].
 ///
 /// # Safety
-/// For each channel, the three input rows around `src` are readable from one value before
-/// pixel 0 to `stride · (width rounded up to 16 lanes) + 16` values after it; `weight` holds
+/// For each channel, the three input rows are readable from one value before pixel 0 to
+/// `stride · (width rounded up to 16 lanes) + 16` values after it; `weight` holds
 /// 9 values and `bias` one per channel; each channel's `width` values at `dst` are writable;
 /// `isa` runs on this CPU.
 pub unsafe fn depthwise_row(isa: Isa, a: &DepthwiseRow) {
@@ -213,40 +216,35 @@ mod x86 {
     }
 }
 
-/// [`DenseRow`] in tiles of `M` output channels × `NV` vectors (`M` divides [`BLOCK`]; `NV` ≤ 3).
+/// [`DenseRow`] in tiles of `M` output channels × `NV` vectors (`M` divides [`BLOCK`]; `NV` ≤
+/// 3): for each group of vectors, every block of output channels (the group's input stays in
+/// cache while the weights stream by in order).
 #[inline(always)]
 unsafe fn dense<S: Simd, const M: usize, const NV: usize, const S2: bool>(a: &DenseRow) {
     let nvec = a.width.div_ceil(S::LANES);
-    let taps = a.offsets.len();
-    for co0 in (0..a.cout).step_by(M) {
-        // SAFETY: inside the packed weights (`dense_row`'s contract).
-        let w = unsafe { a.weight.as_ptr().add((co0 / BLOCK) * BLOCK * taps + co0 % BLOCK) };
-        let mut v = 0;
-        while v < nvec {
-            let n = (nvec - v).min(NV);
+    let mut v = 0;
+    while v < nvec {
+        let n = (nvec - v).min(NV);
+        for co0 in (0..a.cout).step_by(M) {
             // SAFETY: per `dense_row`'s contract.
             unsafe {
                 match n {
-                    3 => tile::<S, M, 3, S2>(a, w, co0, v),
-                    2 => tile::<S, M, 2, S2>(a, w, co0, v),
-                    _ => tile::<S, M, 1, S2>(a, w, co0, v),
+                    3 => tile::<S, M, 3, S2>(a, co0, v),
+                    2 => tile::<S, M, 2, S2>(a, co0, v),
+                    _ => tile::<S, M, 1, S2>(a, co0, v),
                 }
             }
-            v += n;
         }
+        v += n;
     }
 }
 
 /// Output channels `co0..co0 + M` (those below `cout` stored) × vectors `v0..v0 + NV`.
 #[inline(always)]
-unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(
-    a: &DenseRow,
-    w: *const f32,
-    co0: usize,
-    v0: usize,
-) {
+unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(a: &DenseRow, co0: usize, v0: usize) {
     let l = S::LANES;
     let x0 = v0 * l;
+    let taps = a.k * a.offsets.len();
     // SAFETY: per `dense_row`'s contract: taps read inside the input, weights and bias inside
     // their packed blocks, stores only the first `width` pixels of channels below `cout`.
     // Index loops over the constant M and NV unroll completely, so the accumulators stay in
@@ -260,22 +258,26 @@ unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(
                 acc[m][v] = b;
             }
         }
-        let base = a.src.add(if S2 { 2 * x0 } else { x0 });
-        for (t, &off) in a.offsets.iter().enumerate() {
-            let p = base.offset(off);
-            let x: [S::V; NV] = std::array::from_fn(|v| {
-                if S2 {
-                    S::even(S::load(p.add(2 * v * l)), S::load(p.add(2 * v * l + l)))
-                } else {
-                    S::load(p.add(v * l))
+        // This block's weights, [ky][ci][kx][BLOCK], this tile's outputs from co0 % BLOCK.
+        let mut wt = a.weight.as_ptr().add((co0 / BLOCK) * BLOCK * taps + co0 % BLOCK);
+        for &row in &a.rows[..a.k] {
+            let base = row.add(if S2 { 2 * x0 } else { x0 });
+            for &off in a.offsets {
+                let p = base.offset(off);
+                let x: [S::V; NV] = std::array::from_fn(|v| {
+                    if S2 {
+                        S::even(S::load(p.add(2 * v * l)), S::load(p.add(2 * v * l + l)))
+                    } else {
+                        S::load(p.add(v * l))
+                    }
+                });
+                for m in 0..M {
+                    let wm = S::splat(*wt.add(m));
+                    for v in 0..NV {
+                        acc[m][v] = S::fmadd(wm, x[v], acc[m][v]);
+                    }
                 }
-            });
-            let wt = w.add(t * BLOCK);
-            for m in 0..M {
-                let wm = S::splat(*wt.add(m));
-                for v in 0..NV {
-                    acc[m][v] = S::fmadd(wm, x[v], acc[m][v]);
-                }
+                wt = wt.add(BLOCK);
             }
         }
         let slope = S::splat(a.act.slope());
@@ -302,8 +304,7 @@ unsafe fn depthwise<S: Simd, const S2: bool>(a: &DepthwiseRow) {
             let w: [S::V; 9] = std::array::from_fn(|t| S::splat(*a.weight.get_unchecked(ch * 9 + t)));
             let bias = S::splat(*a.bias.get_unchecked(ch));
             let slope = S::splat(a.act.slope());
-            let mid = a.src.add(ch * a.pitch);
-            let rows = [mid.sub(a.row_stride), mid, mid.add(a.row_stride)];
+            let rows = a.rows.map(|r| r.add(ch * a.pitch));
             let d = a.dst.add(ch * a.dst_pitch);
             for x0 in (0..a.width).step_by(l) {
                 let mut acc = bias;

@@ -1,8 +1,9 @@
 //! The detector's layers on [`Map`]s: convolutions with their BatchNorm folded in at load
 //! (dense 1×1 / 3×3, depthwise 3×3), a depthwise + pointwise pair fused row by row (the
-//! depthwise row never leaves the cache), the first convolution straight from 8-bit pixels, and
-//! the FPN's upsampled sum. Each runs its output rows over the thread pool, or on the calling
-//! thread when the layer is small or the forward runs one frame per thread.
+//! depthwise row never leaves the cache), the stem (the full-resolution layers streamed row by
+//! row from the 8-bit pixels: their maps never exist whole), and the FPN's upsampled sum. Each
+//! runs its output rows over the thread pool, or on the calling thread when the layer is small
+//! or the forward runs one frame per thread.
 
 use std::ops::Range;
 
@@ -17,8 +18,8 @@ use super::simd::Isa;
 const PARALLEL_MIN_WORK: usize = 1 << 21;
 /// Row chunks per thread: enough to even out threads slowed by other work.
 const CHUNKS_PER_THREAD: usize = 4;
-/// Output rows of the first layer converted from pixels together (their input rows stay in L2).
-const FIRST_LAYER_BAND: usize = 8;
+/// Bands of the stem's output rows per thread (each band recomputes a few rows above it).
+const STEM_BANDS_PER_THREAD: usize = 2;
 
 /// A convolution with its BatchNorm folded in: `k × k` (1 or 3), padding `k / 2`.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub struct Conv {
     pub cin: usize,
     pub cout: usize,
     pub depthwise: bool,
-    /// Dense: `[block][tap][BLOCK]` with taps in (ky, ci, kx) order (see [`Conv::offsets`]).
+    /// Dense: `[block][ky][tap][BLOCK]` with taps in (ci, kx) order (see [`Conv::offsets`]).
     /// Depthwise: `[channel][ky·3 + kx]`.
     weight: Vec<f32>,
     /// Dense: padded to whole blocks.
@@ -98,51 +99,78 @@ impl Conv {
         (out_len(h, self.k, self.stride), out_len(w, self.k, self.stride))
     }
 
-    /// Each tap's input position relative to the output pixel's, in an input of `row_stride`
-    /// and `pitch`, in the packed weights' (ky, ci, kx) order.
-    fn offsets(&self, row_stride: usize, pitch: usize) -> Vec<isize> {
-        let (k, pad) = (self.k as isize, (self.k / 2) as isize);
-        let mut out = Vec::with_capacity(self.k * self.k * self.cin);
-        for ky in 0..k {
-            for ci in 0..self.cin as isize {
-                for kx in 0..k {
-                    out.push((ky - pad) * row_stride as isize + ci * pitch as isize + kx - pad);
-                }
-            }
-        }
-        out
+    /// Each tap's input position within a row relative to the output pixel's, for an input
+    /// of `pitch`, in the packed weights' (ci, kx) order.
+    fn offsets(&self, pitch: usize) -> Vec<isize> {
+        let pad = (self.k / 2) as isize;
+        (0..self.cin as isize)
+            .flat_map(|ci| (0..self.k as isize).map(move |kx| ci * pitch as isize + kx - pad))
+            .collect()
+    }
+
+    /// The input rows output row `y`'s window covers, from `row(p)` (padded row `p`'s pixel 0).
+    fn window(&self, y: usize, row: impl Fn(usize) -> *const f32) -> [*const f32; 3] {
+        // Image row i is padded row i + 1; the window starts at image row stride·y − k/2.
+        let top = self.stride * y + 1 - self.k / 2;
+        std::array::from_fn(|ky| row(top + ky.min(self.k - 1)))
+    }
+
+    /// One output row from its input rows (`rows`, as [`DenseRow`]'s) of `pitch`.
+    ///
+    /// # Safety
+    /// The input rows are framed rows of at least `cin` channel-rows of `pitch` whose pixel 0 is
+    /// `rows[ky]`, followed by a vector of readable values; `dst` holds `cout` channel-rows of
+    /// `dst_pitch` with `width` writable pixels from `dst`; `offsets` are
+    /// [`Conv::offsets`]`(pitch)`; `isa` runs on this CPU.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row(
+        &self,
+        isa: Isa,
+        rows: [*const f32; 3],
+        offsets: &[isize],
+        dst: *mut f32,
+        dst_pitch: usize,
+        width: usize,
+    ) {
+        let a = DenseRow {
+            rows,
+            k: self.k,
+            offsets,
+            weight: &self.weight,
+            bias: &self.bias,
+            cout: self.cout,
+            act: self.act,
+            stride: self.stride,
+            dst,
+            dst_pitch,
+            width,
+        };
+        // SAFETY: the window reads, along x, from `k/2` values before pixel 0 to `stride`
+        // times the whole vectors of `width` plus one vector (`out_size`), inside the input's
+        // pitch and the vector after it (this function's contract).
+        unsafe { kernels::dense_row(isa, &a) }
     }
 
     /// A dense convolution of `x` into channels `c0..c0 + cout` of `out`.
     pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, c0: usize, parallel: bool) {
         assert!(!self.depthwise && x.c == self.cin && c0 + self.cout <= out.c);
         assert_eq!((out.h, out.w), self.out_size(x.h, x.w), "output map size");
-        let offsets = self.offsets(x.row_stride(), x.pitch);
+        let offsets = self.offsets(x.pitch);
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
-        let work = w * offsets.len() * self.cout;
-        for_row_chunks(out, work, parallel, |rows, chunk| {
+        let chunks = chunk_count(w * self.k * offsets.len() * self.cout, out.h, parallel);
+        for_row_chunks(out, chunks, |rows, chunk| {
             for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
-                // SAFETY: `out_size` and the map layout: the window of output row `y` is
-                // centred on padded input row `stride · y + 1`, whose taps reach one padded row
-                // up and down (rows 0..=h + 1 exist) and, along x, from `LEFT - 1` to at most
-                // `stride` times the whole vectors of `w` plus one vector, inside the pitch (or
-                // the map's slack after its last row). The output channels `c0..c0 + cout` of
-                // this row are `row`'s.
+                // SAFETY: a map's rows are framed, followed by further rows or its slack; the
+                // window of an output row of `out_size` stays within padded rows 0..=h + 1;
+                // channels c0..c0 + cout of `row` are this conv's.
                 unsafe {
-                    kernels::dense_row(
+                    self.row(
                         isa,
-                        &DenseRow {
-                            src: x.data.as_ptr().add((self.stride * y + 1) * x.row_stride() + LEFT),
-                            offsets: &offsets,
-                            weight: &self.weight,
-                            bias: &self.bias,
-                            cout: self.cout,
-                            act: self.act,
-                            stride: self.stride,
-                            dst: row.as_mut_ptr().add(c0 * pitch + LEFT),
-                            dst_pitch: pitch,
-                            width: w,
-                        },
+                        self.window(y, |p| x.row_ptr(p)),
+                        &offsets,
+                        row.as_mut_ptr().add(c0 * pitch + LEFT),
+                        pitch,
+                        w,
                     )
                 };
                 clear_frame(row, pitch, w, c0..c0 + self.cout);
@@ -174,54 +202,73 @@ impl Separable {
         self.pointwise.cout
     }
 
+    /// Values of the depthwise row buffer for an output `width`.
+    fn mid_len(&self, width: usize) -> usize {
+        self.depthwise.cin * Map::pitch_for(width)
+    }
+
+    /// One output row from its three input rows (as [`DepthwiseRow`]'s) of `pitch`, through
+    /// `mid` ([`Separable::mid_len`] values).
+    ///
+    /// # Safety
+    /// As [`Conv::row`]'s, for the depthwise window.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row(
+        &self,
+        isa: Isa,
+        rows: [*const f32; 3],
+        pitch: usize,
+        mid: &mut [f32],
+        dst: *mut f32,
+        dst_pitch: usize,
+        width: usize,
+    ) {
+        let (dw, pw) = (&self.depthwise, &self.pointwise);
+        let mid_pitch = Map::pitch_for(width);
+        // The depthwise row, framed by zeros as a map row (the kernel writes only pixels).
+        clear_frame(mid, mid_pitch, width, 0..dw.cin);
+        let a = DepthwiseRow {
+            rows,
+            pitch,
+            weight: &dw.weight,
+            bias: &dw.bias,
+            act: dw.act,
+            stride: dw.stride,
+            channels: dw.cin,
+            // SAFETY: pixel 0 of `mid`'s first channel-row.
+            dst: unsafe { mid.as_mut_ptr().add(LEFT) },
+            dst_pitch: mid_pitch,
+            width,
+        };
+        // SAFETY: per this function's contract; `mid` holds `cin` channel-rows of `mid_pitch`.
+        unsafe {
+            kernels::depthwise_row(isa, &a);
+            let offsets = pw.offsets(mid_pitch);
+            pw.row(isa, [mid.as_ptr().add(LEFT); 3], &offsets, dst, dst_pitch, width);
+        }
+    }
+
     pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, parallel: bool) {
         let (dw, pw) = (&self.depthwise, &self.pointwise);
         assert!(x.c == dw.cin && out.c == pw.cout);
         assert_eq!((out.h, out.w), dw.out_size(x.h, x.w), "output map size");
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
-        let mid_pitch = Map::pitch_for(w);
-        let offsets = pw.offsets(0, mid_pitch);
-        let work = w * dw.cin * (9 + pw.cout);
-        for_row_chunks(out, work, parallel, |rows, chunk| {
-            with_scratch(dw.cin * mid_pitch, |mid| {
-                // The depthwise row, framed by zeros as a map row (the kernel writes only pixels).
-                clear_frame(mid, mid_pitch, w, 0..dw.cin);
+        let chunks = chunk_count(w * dw.cin * (9 + pw.cout), out.h, parallel);
+        for_row_chunks(out, chunks, |rows, chunk| {
+            with_scratch(self.mid_len(w), |mid| {
                 for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
-                    // SAFETY: as in `Conv::run` for the depthwise window on `x`; the pointwise
-                    // taps read whole vectors of `mid`'s channel-rows, inside its pitch.
+                    // SAFETY: as in `Conv::run`.
                     unsafe {
-                        kernels::depthwise_row(
+                        self.row(
                             isa,
-                            &DepthwiseRow {
-                                src: x.data.as_ptr().add((dw.stride * y + 1) * x.row_stride() + LEFT),
-                                row_stride: x.row_stride(),
-                                pitch: x.pitch,
-                                weight: &dw.weight,
-                                bias: &dw.bias,
-                                act: dw.act,
-                                stride: dw.stride,
-                                channels: dw.cin,
-                                dst: mid.as_mut_ptr().add(LEFT),
-                                dst_pitch: mid_pitch,
-                                width: w,
-                            },
-                        );
-                        kernels::dense_row(
-                            isa,
-                            &DenseRow {
-                                src: mid.as_ptr().add(LEFT),
-                                offsets: &offsets,
-                                weight: &pw.weight,
-                                bias: &pw.bias,
-                                cout: pw.cout,
-                                act: pw.act,
-                                stride: 1,
-                                dst: row.as_mut_ptr().add(LEFT),
-                                dst_pitch: pitch,
-                                width: w,
-                            },
-                        );
-                    }
+                            dw.window(y, |p| x.row_ptr(p)),
+                            x.pitch,
+                            mid,
+                            row.as_mut_ptr().add(LEFT),
+                            pitch,
+                            w,
+                        )
+                    };
                     clear_frame(row, pitch, w, 0..pw.cout);
                 }
             })
@@ -229,80 +276,186 @@ impl Separable {
     }
 }
 
-/// The first convolution (3×3, 3 channels in) straight from 8-bit pixels (`width · height ·
-/// 3`, B, G, R order if `bgr`): bands of output rows convert their input rows into a small map
-/// of their own, so the network's input never exists as a whole.
-#[allow(clippy::too_many_arguments)]
-pub fn first_layer(
-    conv: &Conv,
+/// The full-resolution layers: MobileNet's first conv (3×3, stride 2) from the 8-bit pixels,
+/// then `conv_dw` blocks, streamed: each layer keeps only the three rows of its output the next
+/// one's window covers (a few hundred KB in all, in L2), computing a row when the next layer
+/// asks for it; only the last block's output is a whole map. The output rows are cut into
+/// bands, one thread each, every band starting its layers a few rows above its own.
+pub struct Stem {
+    pub first: Conv,
+    pub blocks: Vec<Separable>,
+}
+
+impl Stem {
+    pub fn new(first: Conv, blocks: Vec<Separable>) -> Result<Self, String> {
+        if first.depthwise || first.cin != 3 || blocks.is_empty() {
+            return Err("the stem is a dense conv of the 3 colour channels then conv_dw blocks".into());
+        }
+        Ok(Self { first, blocks })
+    }
+
+    /// Output size for an `h × w` image.
+    pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        self.blocks.iter().fold(self.first.out_size(h, w), |(h, w), b| b.out_size(h, w))
+    }
+
+    pub fn cout(&self) -> usize {
+        self.blocks.last().map_or(self.first.cout, |b| b.cout())
+    }
+
+    /// The stem of an 8-bit image (`width · height · 3`, B, G, R order if `bgr`) into `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(&self, isa: Isa, pixels: &[u8], width: usize, height: usize, bgr: bool, out: &mut Map, parallel: bool) {
+        assert_eq!(pixels.len(), width * height * 3);
+        assert!(out.c == self.cout());
+        assert_eq!((out.h, out.w), self.out_size(height, width), "output map size");
+        // The rows each layer keeps: the image's (3 channels), then every layer's but the last.
+        let mut geo: Vec<(usize, usize, usize)> = vec![(height, width, 3), {
+            let (h, w) = self.first.out_size(height, width);
+            (h, w, self.first.cout)
+        }];
+        for b in &self.blocks[..self.blocks.len() - 1] {
+            let &(h, w, _) = geo.last().unwrap_or(&(0, 0, 0));
+            let (h, w) = b.out_size(h, w);
+            geo.push((h, w, b.cout()));
+        }
+        let rings: Vec<Ring> = geo
+            .iter()
+            .scan(0, |off, &(h, w, c)| {
+                let ring = Ring::new(h, w, c, *off);
+                *off += ring.len();
+                Some(ring)
+            })
+            .collect();
+        let rings_len = rings.last().map_or(0, |r| r.off + r.len());
+        let zero_len = rings.iter().map(|r| r.rs).max().unwrap_or(0) + SLACK;
+        let mid_len =
+            self.blocks.iter().zip(&geo[1..]).map(|(b, &(h, w, _))| b.mid_len(b.out_size(h, w).1)).max().unwrap_or(0);
+        let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
+        let bands = if parallel { rayon::current_num_threads() * STEM_BANDS_PER_THREAD } else { 1 };
+        for_row_chunks(out, bands, |ys, chunk| {
+            with_scratch(rings_len + zero_len + mid_len, |buf| {
+                let (rows, rest) = buf.split_at_mut(rings_len);
+                let (zero, mid) = rest.split_at_mut(zero_len);
+                zero.fill(0.0);
+                let mut s =
+                    Streams { stem: self, isa, pixels, bgr, rings: rings.clone(), buf: rows, zero: zero.as_ptr(), mid };
+                for (y, row) in ys.zip(chunk.chunks_exact_mut(rs)) {
+                    let last = s.rings.len() - 1;
+                    let block = &self.blocks[last - 1];
+                    let input = s.window(last, &block.depthwise, y);
+                    // SAFETY: `Streams::window` gives framed rows followed by slack; the row of
+                    // `out` takes the last block's `cout` channels.
+                    unsafe { block.row(isa, input, s.rings[last].pitch, s.mid, row.as_mut_ptr().add(LEFT), pitch, w) };
+                    clear_frame(row, pitch, w, 0..block.cout());
+                }
+            })
+        });
+    }
+}
+
+/// Values after a row buffer: a stride-2 window's last vector may read one vector past it.
+const SLACK: usize = 32;
+
+/// The three most recent rows of one of the stem's maps, in its band's buffer: image row `r`
+/// in slot `r % 3`.
+#[derive(Clone)]
+struct Ring {
+    h: usize,
+    w: usize,
+    c: usize,
+    pitch: usize,
+    /// Values of one row (all channels).
+    rs: usize,
+    /// Where its slots start in the band's buffer.
+    off: usize,
+    /// The next image row to compute (none computed yet: `None`).
+    next: Option<usize>,
+}
+
+impl Ring {
+    fn new(h: usize, w: usize, c: usize, off: usize) -> Self {
+        let pitch = Map::pitch_for(w);
+        Self { h, w, c, pitch, rs: c * pitch, off, next: None }
+    }
+
+    fn len(&self) -> usize {
+        3 * self.rs + SLACK
+    }
+}
+
+/// One band's pass through the stem: ring 0 holds image rows converted from the pixels, ring
+/// `i ≥ 1` the output rows of layer `i` (the first conv, then the blocks).
+struct Streams<'a> {
+    stem: &'a Stem,
     isa: Isa,
-    pixels: &[u8],
-    width: usize,
-    height: usize,
+    pixels: &'a [u8],
     bgr: bool,
-    out: &mut Map,
-    parallel: bool,
-) {
-    assert!(!conv.depthwise && conv.cin == 3 && conv.k == 3 && out.c == conv.cout);
-    assert_eq!(pixels.len(), width * height * 3);
-    assert_eq!((out.h, out.w), conv.out_size(height, width), "output map size");
-    let (s, pitch, w, rs) = (conv.stride, out.pitch, out.w, out.row_stride());
-    let in_pitch = Map::pitch_for(width);
-    let in_rs = 3 * in_pitch;
-    let offsets = conv.offsets(in_rs, in_pitch);
-    let work = w * offsets.len() * conv.cout;
-    // Padded input rows s·y0 ..= s·(y0 + band − 1) + 2 of each band, plus a vector of slack.
-    let band_len = (s * FIRST_LAYER_BAND + 2) * in_rs + 32;
-    for_row_chunks(out, work, parallel, |rows, chunk| {
-        with_scratch(band_len, |band| {
-            let y_end = rows.end;
-            for (b, out_rows) in chunk.chunks_mut(FIRST_LAYER_BAND * rs).enumerate() {
-                let y0 = rows.start + b * FIRST_LAYER_BAND;
-                let n = out_rows.len() / rs;
-                debug_assert!(y0 + n <= y_end);
-                for (j, dst) in band.chunks_exact_mut(in_rs).take(s * (n - 1) + 3).enumerate() {
-                    // Padded row r = image row r − 1.
-                    match (s * y0 + j).checked_sub(1).filter(|&iy| iy < height) {
-                        Some(iy) => {
-                            clear_frame(dst, in_pitch, width, 0..3);
-                            kernels::input_row(
-                                isa,
-                                &pixels[iy * width * 3..(iy + 1) * width * 3],
-                                bgr,
-                                dst,
-                                in_pitch,
-                                LEFT,
-                            )
-                        }
-                        None => dst.fill(0.0),
-                    }
-                }
-                for (i, row) in out_rows.chunks_exact_mut(rs).enumerate() {
-                    // SAFETY: as in `Conv::run`, on the band: output row `y0 + i`'s window is
-                    // centred on band row `s · i + 1`, and the band holds rows up to `s · (n − 1) +
-                    // 2` and slack after them.
-                    unsafe {
-                        kernels::dense_row(
-                            isa,
-                            &DenseRow {
-                                src: band.as_ptr().add((s * i + 1) * in_rs + LEFT),
-                                offsets: &offsets,
-                                weight: &conv.weight,
-                                bias: &conv.bias,
-                                cout: conv.cout,
-                                act: conv.act,
-                                stride: s,
-                                dst: row.as_mut_ptr().add(LEFT),
-                                dst_pitch: pitch,
-                                width: w,
-                            },
-                        )
-                    };
-                    clear_frame(row, pitch, w, 0..conv.cout);
-                }
+    rings: Vec<Ring>,
+    buf: &'a mut [f32],
+    /// A zero row (all channels of the widest ring) and slack: the padding rows.
+    zero: *const f32,
+    /// The depthwise row of the block being computed.
+    mid: &'a mut [f32],
+}
+
+impl Streams<'_> {
+    /// The rows of ring `i` that `conv`'s window for its output row `y` covers (pixel 0 of
+    /// each), computing those not there yet: rows outside the map read the zero row.
+    fn window(&mut self, i: usize, conv: &Conv, y: usize) -> [*const f32; 3] {
+        let top = (conv.stride * y) as isize - (conv.k / 2) as isize;
+        std::array::from_fn(|ky| {
+            let r = top + ky.min(conv.k - 1) as isize;
+            if r < 0 || r as usize >= self.rings[i].h {
+                // SAFETY: pixel 0 of the zero row.
+                return unsafe { self.zero.add(LEFT) };
             }
+            self.ensure(i, r as usize);
+            let ring = &self.rings[i];
+            // SAFETY: slot r % 3 of ring i, inside the band's buffer.
+            unsafe { self.buf.as_ptr().add(ring.off + (r as usize % 3) * ring.rs + LEFT) }
         })
-    });
+    }
+
+    /// Computes ring `i`'s rows up to `r`. Rows are asked for in increasing order, each window
+    /// within three rows, so a new row overwrites one no window needs any more.
+    fn ensure(&mut self, i: usize, r: usize) {
+        let next = *self.rings[i].next.get_or_insert(r);
+        debug_assert!(r + 3 > next, "ring {i}: row {r} asked for after row {next}");
+        for row in next..=r {
+            self.compute(i, row);
+            self.rings[i].next = Some(row + 1);
+        }
+    }
+
+    fn compute(&mut self, i: usize, r: usize) {
+        let ring = self.rings[i].clone();
+        let slot_off = ring.off + (r % 3) * ring.rs;
+        if i == 0 {
+            let slot = &mut self.buf[slot_off..slot_off + ring.rs];
+            clear_frame(slot, ring.pitch, ring.w, 0..3);
+            let px = &self.pixels[r * ring.w * 3..(r + 1) * ring.w * 3];
+            kernels::input_row(self.isa, px, self.bgr, slot, ring.pitch, LEFT);
+            return;
+        }
+        let (isa, stem) = (self.isa, self.stem);
+        let in_pitch = self.rings[i - 1].pitch;
+        if i == 1 {
+            let input = self.window(0, &stem.first, r);
+            let offsets = stem.first.offsets(in_pitch);
+            let dst = &mut self.buf[slot_off..slot_off + ring.rs];
+            // SAFETY: `window` gives framed rows of ring 0 (or the zero row), each followed by
+            // a vector of readable values; `dst` is slot r % 3 of ring 1, which no input row is.
+            unsafe { stem.first.row(isa, input, &offsets, dst.as_mut_ptr().add(LEFT), ring.pitch, ring.w) };
+        } else {
+            let block = &stem.blocks[i - 2];
+            let input = self.window(i - 1, &block.depthwise, r);
+            let dst = &mut self.buf[slot_off..slot_off + ring.rs];
+            // SAFETY: as above, on ring i − 1.
+            unsafe { block.row(isa, input, in_pitch, self.mid, dst.as_mut_ptr().add(LEFT), ring.pitch, ring.w) };
+        }
+        clear_frame(&mut self.buf[slot_off..slot_off + ring.rs], ring.pitch, ring.w, 0..ring.c);
+    }
 }
 
 /// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index
@@ -312,7 +465,8 @@ pub fn add_upsampled(a: &mut Map, b: &Map, parallel: bool) {
     let (sy, sx) = (b.h as f32 / a.h as f32, b.w as f32 / a.w as f32);
     let xs: Vec<usize> = (0..a.w).map(|x| ((x as f32 * sx).floor() as usize).min(b.w - 1)).collect();
     let (c, pitch, w, rs) = (a.c, a.pitch, a.w, a.row_stride());
-    for_row_chunks(a, w * c, parallel, |rows, chunk| {
+    let chunks = chunk_count(w * c, a.h, parallel);
+    for_row_chunks(a, chunks, |rows, chunk| {
         for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
             let by = ((y as f32 * sy).floor() as usize).min(b.h - 1);
             for ch in 0..c {
@@ -326,22 +480,22 @@ pub fn add_upsampled(a: &mut Map, b: &Map, parallel: bool) {
     });
 }
 
-/// Calls `f(rows, values)` over chunks of `out`'s image rows (`values`: theirs, row after row):
-/// over the pool when `parallel` and the layer has `work_per_row · h` multiply-adds enough to
-/// pay for it, else once on this thread.
-fn for_row_chunks(
-    out: &mut Map,
-    work_per_row: usize,
-    parallel: bool,
-    f: impl Fn(Range<usize>, &mut [f32]) + Sync + Send,
-) {
-    let (h, rs) = (out.h, out.row_stride());
+/// How many row chunks a layer of `work_per_row · h` multiply-adds runs in: one (on this
+/// thread) unless `parallel` and the work pays for waking the pool.
+fn chunk_count(work_per_row: usize, h: usize, parallel: bool) -> usize {
     let threads = rayon::current_num_threads();
+    if !parallel || threads == 1 || work_per_row * h < PARALLEL_MIN_WORK { 1 } else { threads * CHUNKS_PER_THREAD }
+}
+
+/// Calls `f(rows, values)` over about `chunks` chunks of `out`'s image rows (`values`: theirs,
+/// row after row), over the pool when more than one.
+fn for_row_chunks(out: &mut Map, chunks: usize, f: impl Fn(Range<usize>, &mut [f32]) + Sync + Send) {
+    let (h, rs) = (out.h, out.row_stride());
     let rows = out.rows_mut();
-    if !parallel || threads == 1 || work_per_row * h < PARALLEL_MIN_WORK {
+    if chunks <= 1 {
         return f(0..h, rows);
     }
-    let per_chunk = h.div_ceil(threads * CHUNKS_PER_THREAD);
+    let per_chunk = h.div_ceil(chunks);
     rows.par_chunks_mut(per_chunk * rs).enumerate().for_each(|(i, chunk)| {
         let y0 = i * per_chunk;
         f(y0..y0 + chunk.len() / rs, chunk)
@@ -518,24 +672,55 @@ mod tests {
     }
 
     #[test]
-    fn first_layer_from_pixels() {
-        for (h, w) in [(11, 37), (8, 64), (5, 3)] {
+    fn the_stem_streams_what_the_layers_compute() {
+        let first_w = pseudo(8 * 27, 6);
+        let blocks = [(8, 16, 1), (16, 8, 2), (8, 8, 1)];
+        let ws: Vec<(Vec<f32>, Vec<f32>)> = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, &(c, o, _))| (pseudo(c * 9, 10 + i as u32), pseudo(o * c, 20 + i as u32)))
+            .collect();
+        let stem = || {
+            let first = Conv::new(&first_w, &[8, 3, 3, 3], None, None, 2, Act::Leaky(0.1)).unwrap();
+            let seps = blocks
+                .iter()
+                .zip(&ws)
+                .map(|(&(c, o, s), (dw, pw))| {
+                    Separable::new(
+                        Conv::new(dw, &[c, 1, 3, 3], None, None, s, Act::Leaky(0.1)).unwrap(),
+                        Conv::new(pw, &[o, c, 1, 1], None, None, 1, Act::Relu).unwrap(),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            Stem::new(first, seps).unwrap()
+        };
+        let stem = stem();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for (h, w) in [(41, 37), (16, 64), (5, 3)] {
             let px: Vec<u8> = pseudo(h * w * 3, 2).iter().map(|v| ((v + 0.5) * 255.0) as u8).collect();
-            let wt = pseudo(8 * 27, 6);
-            let conv = Conv::new(&wt, &[8, 3, 3, 3], None, None, 2, Act::Leaky(0.1)).unwrap();
             for bgr in [true, false] {
                 let (b, r) = if bgr { (0, 2) } else { (2, 0) };
                 let xs: Vec<f32> = px
                     .chunks_exact(3)
                     .flat_map(|p| [p[b] as f32 - 104.0, p[1] as f32 - 117.0, p[r] as f32 - 123.0])
                     .collect();
-                let want = reference(&xs, (h, w, 3), &wt, 8, 3, 2, 1, Act::Leaky(0.1));
-                let (oh, ow) = conv.out_size(h, w);
+                let mut want = reference(&xs, (h, w, 3), &first_w, 8, 3, 2, 1, Act::Leaky(0.1));
+                let (mut fh, mut fw) = (out_len(h, 3, 2), out_len(w, 3, 2));
+                for (&(c, o, s), (dw, pw)) in blocks.iter().zip(&ws) {
+                    let mid = reference(&want, (fh, fw, c), dw, c, 3, s, c, Act::Leaky(0.1));
+                    (fh, fw) = (out_len(fh, 3, s), out_len(fw, 3, s));
+                    want = reference(&mid, (fh, fw, c), pw, o, 1, 1, 1, Act::Relu);
+                }
+                assert_eq!(stem.out_size(h, w), (fh, fw));
                 for isa in Isa::available() {
-                    let mut out = Map::zeros(oh, ow, 8);
-                    first_layer(&conv, isa, &px, w, h, bgr, &mut out, true);
-                    let err = max_err(&out, 0, 8, &want);
-                    assert!(err < 1e-4, "{h}x{w} {isa:?}: {err}");
+                    for parallel in [false, true] {
+                        let mut out = Map::zeros(fh, fw, 8);
+                        pool.install(|| stem.run(isa, &px, w, h, bgr, &mut out, parallel));
+                        let err = max_err(&out, 0, 8, &want);
+                        assert!(err < 1e-4, "{h}x{w} {isa:?} parallel {parallel}: {err}");
+                        assert!(frame_is_zero(&out));
+                    }
                 }
             }
         }

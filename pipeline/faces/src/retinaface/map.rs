@@ -55,6 +55,12 @@ impl Map {
         self.c * self.pitch
     }
 
+    /// Pixel 0 of channel 0 in padded row `p` (image row `p − 1`), for the kernels.
+    pub fn row_ptr(&self, p: usize) -> *const f32 {
+        assert!(p < self.h + 2);
+        self.data[p * self.row_stride() + LEFT..].as_ptr()
+    }
+
     /// The image rows (padded rows `1..=h`), for writers.
     pub fn rows_mut(&mut self) -> &mut [f32] {
         let rs = self.row_stride();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use marlin_checkpoint::Tensor;
 
 use super::kernels::Act;
-use super::layers::{Conv, Separable, add_upsampled, first_layer};
+use super::layers::{Conv, Separable, Stem, add_upsampled};
 use super::map::{Map, Workspace};
 use super::simd::Isa;
 
@@ -25,10 +25,11 @@ struct Ssh {
 }
 
 pub struct Network {
-    /// MobileNet's first conv (3×3, stride 2, from the pixels).
-    first: Conv,
-    /// Its `conv_dw` blocks, stage by stage; each stage's output is an FPN level.
-    stages: [Vec<Separable>; 3],
+    /// MobileNet's stage 1: the first conv (3×3, stride 2, from the pixels) and its `conv_dw`
+    /// blocks, streamed; its output is the first FPN level.
+    stem: Stem,
+    /// The `conv_dw` blocks of stages 2 and 3; each stage's output is an FPN level.
+    stages: [Vec<Separable>; 2],
     fpn_out: [Conv; 3],
     merge: [Conv; 2],
     ssh: [Ssh; 3],
@@ -109,12 +110,8 @@ impl Network {
                 .collect()
         };
         Ok(Self {
-            first,
-            stages: [
-                stage("stage1", &[2, 1, 2, 1, 2, 1], 1)?,
-                stage("stage2", &[2, 1, 1, 1, 1, 1], 0)?,
-                stage("stage3", &[2, 1], 0)?,
-            ],
+            stem: Stem::new(first, stage("stage1", &[2, 1, 2, 1, 2, 1], 1)?)?,
+            stages: [stage("stage2", &[2, 1, 1, 1, 1, 1], 0)?, stage("stage3", &[2, 1], 0)?],
             fpn_out: [
                 w.conv_bn("fpn.output1", 0, 1, 1, LEAKY)?,
                 w.conv_bn("fpn.output2", 0, 1, 1, LEAKY)?,
@@ -140,13 +137,11 @@ impl Network {
         parallel: bool,
     ) -> RawOutput {
         let f = Fwd { isa, parallel };
-        let (h, w) = self.first.out_size(height, width);
-        let mut x = ws.map(h, w, self.first.cout);
-        first_layer(&self.first, isa, pixels, width, height, bgr, &mut x, parallel);
-        let l1 = f.stage(ws, &self.stages[0], &x);
-        ws.recycle(x);
-        let l2 = f.stage(ws, &self.stages[1], &l1);
-        let l3 = f.stage(ws, &self.stages[2], &l2);
+        let (h, w) = self.stem.out_size(height, width);
+        let mut l1 = ws.map(h, w, self.stem.cout());
+        self.stem.run(isa, pixels, width, height, bgr, &mut l1, parallel);
+        let l2 = f.stage(ws, &self.stages[0], &l1);
+        let l3 = f.stage(ws, &self.stages[1], &l2);
 
         let o3 = f.conv(ws, &self.fpn_out[2], &l3);
         ws.recycle(l3);
