@@ -80,6 +80,74 @@ pub struct DepthwiseRow<'a> {
     pub width: usize,
 }
 
+/// Winograd F(2×2, 3×3)'s input transform for one pair of output rows: for each input
+/// channel and each tile (2×2 outputs from a 4×4 input patch, tile `t` at output columns `2t`,
+/// `2t + 1`), `V = Bᵀ d B`, its 16 values `ξ = 4r + c` written to `v[(ξ · channels + ci) ·
+/// tiles_pitch + t]`.
+pub struct WinogradIn {
+    /// Pixel 0 of channel 0 in each of the four input rows the pair's windows cover.
+    pub rows: [*const f32; 4],
+    pub pitch: usize,
+    pub channels: usize,
+    /// Tiles: half the output width, rounded up.
+    pub tiles: usize,
+    pub v: *mut f32,
+    pub tiles_pitch: usize,
+}
+
+/// Winograd F(2×2, 3×3)'s output transform: from `m[(ξ · cout + co) · tiles_pitch + t]` (the
+/// products of the transformed weights and inputs), `Y = Aᵀ M A` plus the bias, activated,
+/// into the pair's two output rows (`dst[1]` null: the image's last, odd row).
+pub struct WinogradOut<'a> {
+    pub m: *const f32,
+    pub tiles_pitch: usize,
+    pub bias: &'a [f32],
+    pub cout: usize,
+    pub act: Act,
+    pub dst: [*mut f32; 2],
+    pub dst_pitch: usize,
+    pub width: usize,
+}
+
+/// Runs [`WinogradIn`].
+///
+/// # Safety
+/// For each channel, the four rows are readable from one value before pixel 0 to `2 · tiles
+/// rounded up to 16 lanes + 16` values after it; `v` has `16 · channels · tiles_pitch`
+/// writable values, `tiles_pitch` a multiple of 16 at least `tiles`; `isa` runs on this CPU.
+pub unsafe fn winograd_in(isa: Isa, a: &WinogradIn) {
+    debug_assert!(a.tiles_pitch.is_multiple_of(16) && a.tiles_pitch >= a.tiles);
+    // SAFETY: per this function's contract.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86::winograd_in_avx512(a),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86::winograd_in_avx2(a),
+            _ => winograd_input::<Portable>(a),
+        }
+    }
+}
+
+/// Runs [`WinogradOut`].
+///
+/// # Safety
+/// `m` has `16 · cout · tiles_pitch` readable values; `bias` holds `cout`; each output
+/// channel-row at `dst[i] + co · dst_pitch` has `width` writable values; `isa` runs on this CPU.
+pub unsafe fn winograd_out(isa: Isa, a: &WinogradOut) {
+    debug_assert!(a.bias.len() >= a.cout && a.tiles_pitch.is_multiple_of(16) && 2 * a.tiles_pitch >= a.width);
+    // SAFETY: per this function's contract.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86::winograd_out_avx512(a),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86::winograd_out_avx2(a),
+            _ => winograd_output::<Portable>(a),
+        }
+    }
+}
+
 /// Runs [`DenseRow`].
 ///
 /// # Safety
@@ -210,6 +278,30 @@ mod x86 {
         }
     }
 
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn winograd_in_avx512(a: &WinogradIn) {
+        // SAFETY: per `winograd_in`'s contract.
+        unsafe { winograd_input::<Avx512>(a) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn winograd_in_avx2(a: &WinogradIn) {
+        // SAFETY: per `winograd_in`'s contract.
+        unsafe { winograd_input::<Avx2>(a) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn winograd_out_avx512(a: &WinogradOut) {
+        // SAFETY: per `winograd_out`'s contract.
+        unsafe { winograd_output::<Avx512>(a) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn winograd_out_avx2(a: &WinogradOut) {
+        // SAFETY: per `winograd_out`'s contract.
+        unsafe { winograd_output::<Avx2>(a) }
+    }
+
     #[target_feature(enable = "avx2")]
     pub unsafe fn input_avx2(px: &[u8], bgr: bool, planes: [&mut [f32]; 3]) {
         input(px, bgr, planes)
@@ -264,13 +356,14 @@ unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(a: &Den
             let base = row.add(if S2 { 2 * x0 } else { x0 });
             for &off in a.offsets {
                 let p = base.offset(off);
-                let x: [S::V; NV] = std::array::from_fn(|v| {
-                    if S2 {
+                let mut x = [S::splat(0.0); NV];
+                for v in 0..NV {
+                    x[v] = if S2 {
                         S::even(S::load(p.add(2 * v * l)), S::load(p.add(2 * v * l + l)))
                     } else {
                         S::load(p.add(v * l))
-                    }
-                });
+                    };
+                }
                 for m in 0..M {
                     let wm = S::splat(*wt.add(m));
                     for v in 0..NV {
@@ -281,7 +374,10 @@ unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(a: &Den
             }
         }
         let slope = S::splat(a.act.slope());
-        let lanes: [usize; NV] = std::array::from_fn(|v| (a.width - x0 - v * l).min(l));
+        let mut lanes = [0usize; NV];
+        for v in 0..NV {
+            lanes[v] = (a.width - x0 - v * l).min(l);
+        }
         for m in 0..M {
             if co0 + m < a.cout {
                 let d = a.dst.add((co0 + m) * a.dst_pitch + x0);
@@ -301,10 +397,13 @@ unsafe fn depthwise<S: Simd, const S2: bool>(a: &DepthwiseRow) {
     // SAFETY: per `depthwise_row`'s contract.
     unsafe {
         for ch in 0..a.channels {
-            let w: [S::V; 9] = std::array::from_fn(|t| S::splat(*a.weight.get_unchecked(ch * 9 + t)));
+            let mut w = [S::splat(0.0); 9];
+            for (t, w) in w.iter_mut().enumerate() {
+                *w = S::splat(*a.weight.get_unchecked(ch * 9 + t));
+            }
             let bias = S::splat(*a.bias.get_unchecked(ch));
             let slope = S::splat(a.act.slope());
-            let rows = a.rows.map(|r| r.add(ch * a.pitch));
+            let rows = [a.rows[0].add(ch * a.pitch), a.rows[1].add(ch * a.pitch), a.rows[2].add(ch * a.pitch)];
             let d = a.dst.add(ch * a.dst_pitch);
             for x0 in (0..a.width).step_by(l) {
                 let mut acc = bias;
@@ -320,6 +419,100 @@ unsafe fn depthwise<S: Simd, const S2: bool>(a: &DepthwiseRow) {
                     }
                 }
                 S::store_first(d.add(x0), S::max(acc, S::mul(acc, slope)), (a.width - x0).min(l));
+            }
+        }
+    }
+}
+
+/// [`WinogradIn`]: per channel and vector of tiles, the 4×4 patches as 16 vectors (two loads
+/// per row give the patch columns at even and odd pixels), then `Bᵀ d B` with
+/// `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops over constant bounds: registers, no closures
+unsafe fn winograd_input<S: Simd>(a: &WinogradIn) {
+    let l = S::LANES;
+    let plane = a.channels * a.tiles_pitch;
+    // SAFETY: per `winograd_in`'s contract.
+    unsafe {
+        for ci in 0..a.channels {
+            for t0 in (0..a.tiles).step_by(l) {
+                // d[r][c]: column c of the patches = pixel 2t + c − 1 of row r.
+                let mut d = [[S::splat(0.0); 4]; 4];
+                for (r, d) in d.iter_mut().enumerate() {
+                    let p = a.rows[r].add(ci * a.pitch + 2 * t0);
+                    let (x0, x1) = (S::load(p.sub(1)), S::load(p.add(l - 1)));
+                    let (x2, x3) = (S::load(p.add(1)), S::load(p.add(l + 1)));
+                    *d = [S::even(x0, x1), S::odd(x0, x1), S::even(x2, x3), S::odd(x2, x3)];
+                }
+                // t[c][r] = (Bᵀ d)[r][c]
+                let mut t = [[S::splat(0.0); 4]; 4];
+                for (c, t) in t.iter_mut().enumerate() {
+                    *t = [
+                        S::sub(d[0][c], d[2][c]),
+                        S::add(d[1][c], d[2][c]),
+                        S::sub(d[2][c], d[1][c]),
+                        S::sub(d[1][c], d[3][c]),
+                    ];
+                }
+                let out = a.v.add(ci * a.tiles_pitch + t0);
+                for r in 0..4 {
+                    let v = [
+                        S::sub(t[0][r], t[2][r]),
+                        S::add(t[1][r], t[2][r]),
+                        S::sub(t[2][r], t[1][r]),
+                        S::sub(t[1][r], t[3][r]),
+                    ];
+                    for (c, &x) in v.iter().enumerate() {
+                        S::store_first(out.add((4 * r + c) * plane), x, l);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`WinogradOut`]: per output channel and vector of tiles, `Aᵀ M A` with
+/// `Aᵀ = [1 1 1 0; 0 1 −1 −1]`, the bias and activation, and each row's two columns
+/// interleaved back into pixels.
+#[inline(always)]
+unsafe fn winograd_output<S: Simd>(a: &WinogradOut) {
+    let l = S::LANES;
+    let plane = a.cout * a.tiles_pitch;
+    let tiles = a.width.div_ceil(2);
+    // SAFETY: per `winograd_out`'s contract; stores stop at `width` pixels.
+    unsafe {
+        let slope = S::splat(a.act.slope());
+        for co in 0..a.cout {
+            let bias = S::splat(*a.bias.get_unchecked(co));
+            for t0 in (0..tiles).step_by(l) {
+                let src = a.m.add(co * a.tiles_pitch + t0);
+                let mut m = [S::splat(0.0); 16];
+                for (xi, m) in m.iter_mut().enumerate() {
+                    *m = S::load(src.add(xi * plane));
+                }
+                // s[i][c] = (Aᵀ M)[i][c]
+                let mut s = [[S::splat(0.0); 4]; 2];
+                for c in 0..4 {
+                    s[0][c] = S::add(S::add(m[c], m[4 + c]), m[8 + c]);
+                    s[1][c] = S::sub(S::sub(m[4 + c], m[8 + c]), m[12 + c]);
+                }
+                for (i, row) in s.iter().enumerate() {
+                    let dst = a.dst[i];
+                    if dst.is_null() {
+                        continue;
+                    }
+                    let y0 = S::add(S::add(S::add(row[0], row[1]), row[2]), bias);
+                    let y1 = S::add(S::sub(S::sub(row[1], row[2]), row[3]), bias);
+                    let y0 = S::max(y0, S::mul(y0, slope));
+                    let y1 = S::max(y1, S::mul(y1, slope));
+                    let (lo, hi) = S::interleave(y0, y1);
+                    let d = dst.add(co * a.dst_pitch + 2 * t0);
+                    let left = a.width - 2 * t0;
+                    S::store_first(d, lo, left.min(l));
+                    if left > l {
+                        S::store_first(d.add(l), hi, (left - l).min(l));
+                    }
+                }
             }
         }
     }

@@ -12,12 +12,16 @@ use rayon::prelude::*;
 use super::kernels::{self, Act, BLOCK, DenseRow, DepthwiseRow};
 use super::map::{LEFT, Map, clear_frame, with_scratch};
 use super::simd::Isa;
+use super::winograd::Winograd;
 
 /// Layers with fewer multiply-adds than this run on the calling thread (waking the pool costs
 /// more).
 const PARALLEL_MIN_WORK: usize = 1 << 21;
 /// Row chunks per thread: enough to even out threads slowed by other work.
 const CHUNKS_PER_THREAD: usize = 4;
+/// 3×3 stride-1 convolutions with at least this many outputs run by Winograd's F(2×2, 3×3)
+/// (below, the input transform costs more than the products it saves).
+const WINOGRAD_MIN_COUT: usize = 32;
 /// Bands of the stem's output rows per thread (each band recomputes a few rows above it).
 const STEM_BANDS_PER_THREAD: usize = 2;
 
@@ -28,13 +32,20 @@ pub struct Conv {
     pub stride: usize,
     pub cin: usize,
     pub cout: usize,
-    pub depthwise: bool,
-    /// Dense: `[block][ky][tap][BLOCK]` with taps in (ci, kx) order (see [`Conv::offsets`]).
-    /// Depthwise: `[channel][ky·3 + kx]`.
-    weight: Vec<f32>,
-    /// Dense: padded to whole blocks.
-    bias: Vec<f32>,
     pub act: Act,
+    form: Form,
+}
+
+/// How a convolution computes, and its weights in that form.
+#[derive(Debug)]
+enum Form {
+    /// Direct sums: weights `[block][ky][tap][BLOCK]` with taps in (ci, kx) order (see
+    /// [`Conv::offsets`]), the bias padded to whole blocks.
+    Dense { weight: Vec<f32>, bias: Vec<f32> },
+    /// Each channel from its own: weights `[channel][ky·3 + kx]`.
+    Depthwise { weight: Vec<f32>, bias: Vec<f32> },
+    /// Dense 3×3 at stride 1.
+    Winograd(Winograd),
 }
 
 /// Output size of a `k`-wide convolution with padding `k / 2` and `stride`.
@@ -68,10 +79,14 @@ impl Conv {
             }
         }
         let kk = k * k;
-        let folded = |o: usize, i: usize| (w[o * cin_g * kk + i] as f64 * scale[o]) as f32;
-        let (weight, bias) = if depthwise {
-            let weight = (0..cout).flat_map(|o| (0..kk).map(move |t| (o, t))).map(|(o, t)| folded(o, t)).collect();
-            (weight, shift.iter().map(|&x| x as f32).collect())
+        let folded = |o: usize, i: usize| w[o * cin_g * kk + i] as f64 * scale[o];
+        let bias: Vec<f32> = shift.iter().map(|&x| x as f32).collect();
+        let form = if depthwise {
+            let weight =
+                (0..cout).flat_map(|o| (0..kk).map(move |t| (o, t))).map(|(o, t)| folded(o, t) as f32).collect();
+            Form::Depthwise { weight, bias }
+        } else if k == 3 && stride == 1 && cout >= WINOGRAD_MIN_COUT {
+            Form::Winograd(Winograd::new(|o, ci, ky, kx| folded(o, (ci * 3 + ky) * 3 + kx), cin_g, cout, bias, act))
         } else {
             let blocks = cout.div_ceil(BLOCK);
             let taps = kk * cin_g;
@@ -81,17 +96,22 @@ impl Conv {
                     for ci in 0..cin_g {
                         for kx in 0..k {
                             let t = (ky * cin_g + ci) * k + kx;
-                            weight[((o / BLOCK) * taps + t) * BLOCK + o % BLOCK] = folded(o, (ci * k + ky) * k + kx);
+                            weight[((o / BLOCK) * taps + t) * BLOCK + o % BLOCK] =
+                                folded(o, (ci * k + ky) * k + kx) as f32;
                         }
                     }
                 }
             }
-            let mut bias: Vec<f32> = shift.iter().map(|&x| x as f32).collect();
+            let mut bias = bias;
             bias.resize(blocks * BLOCK, 0.0);
-            (weight, bias)
+            Form::Dense { weight, bias }
         };
         let cin = if depthwise { cout } else { cin_g };
-        Ok(Self { k, stride, cin, cout, depthwise, weight, bias, act })
+        Ok(Self { k, stride, cin, cout, act, form })
+    }
+
+    pub fn is_depthwise(&self) -> bool {
+        matches!(self.form, Form::Depthwise { .. })
     }
 
     /// Output size for an `h × w` input.
@@ -132,12 +152,13 @@ impl Conv {
         dst_pitch: usize,
         width: usize,
     ) {
+        let Form::Dense { weight, bias } = &self.form else { unreachable!("a direct row of a {:?} conv", self.form) };
         let a = DenseRow {
             rows,
             k: self.k,
             offsets,
-            weight: &self.weight,
-            bias: &self.bias,
+            weight,
+            bias,
             cout: self.cout,
             act: self.act,
             stride: self.stride,
@@ -153,12 +174,45 @@ impl Conv {
 
     /// A dense convolution of `x` into channels `c0..c0 + cout` of `out`.
     pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, c0: usize, parallel: bool) {
-        assert!(!self.depthwise && x.c == self.cin && c0 + self.cout <= out.c);
+        assert!(!self.is_depthwise() && x.c == self.cin && c0 + self.cout <= out.c);
         assert_eq!((out.h, out.w), self.out_size(x.h, x.w), "output map size");
-        let offsets = self.offsets(x.pitch);
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
-        let chunks = chunk_count(w * self.k * offsets.len() * self.cout, out.h, parallel);
-        for_row_chunks(out, chunks, |rows, chunk| {
+        let chunks = chunk_count(w * self.k * self.k * self.cin * self.cout, out.h, parallel);
+        if let Form::Winograd(wg) = &self.form {
+            // Pairs of output rows, from padded input rows 2j..=2j + 3 (past the bottom zero
+            // row for an odd height: a zero row of the scratch).
+            let zero_len = x.row_stride() + 2 * LEFT;
+            for_row_chunks(out, chunks, 2, |rows, chunk| {
+                with_scratch(wg.scratch_len(w) + zero_len, |scratch| {
+                    let (scratch, zero) = scratch.split_at_mut(wg.scratch_len(w));
+                    zero.fill(0.0);
+                    let input = |p: usize| if p < x.h + 2 { x.row_ptr(p) } else { zero[LEFT..].as_ptr() };
+                    for (pair, two) in chunk.chunks_mut(2 * rs).enumerate() {
+                        let y = rows.start + 2 * pair;
+                        let (first, second) = two.split_at_mut(rs);
+                        let dst = [
+                            first[c0 * pitch + LEFT..].as_mut_ptr(),
+                            if second.is_empty() {
+                                std::ptr::null_mut()
+                            } else {
+                                second[c0 * pitch + LEFT..].as_mut_ptr()
+                            },
+                        ];
+                        // SAFETY: the map layout (framed rows followed by further rows, the
+                        // slack, or the zero row and its margin); `dst` rows are this pair's.
+                        unsafe {
+                            wg.row_pair(isa, std::array::from_fn(|r| input(y + r)), x.pitch, dst, pitch, w, scratch)
+                        };
+                        for row in two.chunks_exact_mut(rs) {
+                            clear_frame(row, pitch, w, c0..c0 + self.cout);
+                        }
+                    }
+                })
+            });
+            return;
+        }
+        let offsets = self.offsets(x.pitch);
+        for_row_chunks(out, chunks, 1, |rows, chunk| {
             for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
                 // SAFETY: a map's rows are framed, followed by further rows or its slack; the
                 // window of an output row of `out_size` stays within padded rows 0..=h + 1;
@@ -188,7 +242,8 @@ pub struct Separable {
 
 impl Separable {
     pub fn new(depthwise: Conv, pointwise: Conv) -> Result<Self, String> {
-        if !depthwise.depthwise || pointwise.depthwise || pointwise.k != 1 || pointwise.cin != depthwise.cout {
+        if !depthwise.is_depthwise() || pointwise.is_depthwise() || pointwise.k != 1 || pointwise.cin != depthwise.cout
+        {
             return Err("not a depthwise 3×3 then a 1×1 of its channels".into());
         }
         Ok(Self { depthwise, pointwise })
@@ -224,14 +279,15 @@ impl Separable {
         width: usize,
     ) {
         let (dw, pw) = (&self.depthwise, &self.pointwise);
+        let Form::Depthwise { weight, bias } = &dw.form else { unreachable!("checked by Separable::new") };
         let mid_pitch = Map::pitch_for(width);
         // The depthwise row, framed by zeros as a map row (the kernel writes only pixels).
         clear_frame(mid, mid_pitch, width, 0..dw.cin);
         let a = DepthwiseRow {
             rows,
             pitch,
-            weight: &dw.weight,
-            bias: &dw.bias,
+            weight,
+            bias,
             act: dw.act,
             stride: dw.stride,
             channels: dw.cin,
@@ -254,7 +310,7 @@ impl Separable {
         assert_eq!((out.h, out.w), dw.out_size(x.h, x.w), "output map size");
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
         let chunks = chunk_count(w * dw.cin * (9 + pw.cout), out.h, parallel);
-        for_row_chunks(out, chunks, |rows, chunk| {
+        for_row_chunks(out, chunks, 1, |rows, chunk| {
             with_scratch(self.mid_len(w), |mid| {
                 for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
                     // SAFETY: as in `Conv::run`.
@@ -288,7 +344,7 @@ pub struct Stem {
 
 impl Stem {
     pub fn new(first: Conv, blocks: Vec<Separable>) -> Result<Self, String> {
-        if first.depthwise || first.cin != 3 || blocks.is_empty() {
+        if !matches!(first.form, Form::Dense { .. }) || first.cin != 3 || blocks.is_empty() {
             return Err("the stem is a dense conv of the 3 colour channels then conv_dw blocks".into());
         }
         Ok(Self { first, blocks })
@@ -333,7 +389,7 @@ impl Stem {
             self.blocks.iter().zip(&geo[1..]).map(|(b, &(h, w, _))| b.mid_len(b.out_size(h, w).1)).max().unwrap_or(0);
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
         let bands = if parallel { rayon::current_num_threads() * STEM_BANDS_PER_THREAD } else { 1 };
-        for_row_chunks(out, bands, |ys, chunk| {
+        for_row_chunks(out, bands, 1, |ys, chunk| {
             with_scratch(rings_len + zero_len + mid_len, |buf| {
                 let (rows, rest) = buf.split_at_mut(rings_len);
                 let (zero, mid) = rest.split_at_mut(zero_len);
@@ -466,14 +522,23 @@ pub fn add_upsampled(a: &mut Map, b: &Map, parallel: bool) {
     let xs: Vec<usize> = (0..a.w).map(|x| ((x as f32 * sx).floor() as usize).min(b.w - 1)).collect();
     let (c, pitch, w, rs) = (a.c, a.pitch, a.w, a.row_stride());
     let chunks = chunk_count(w * c, a.h, parallel);
-    for_row_chunks(a, chunks, |rows, chunk| {
+    // Nearest 2× (even sizes): each source value twice, a loop the compiler vectorises.
+    let twice = xs.iter().enumerate().all(|(x, &s)| s == x / 2) && a.w.is_multiple_of(2);
+    for_row_chunks(a, chunks, 1, |rows, chunk| {
         for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
             let by = ((y as f32 * sy).floor() as usize).min(b.h - 1);
             for ch in 0..c {
                 let dst = &mut row[ch * pitch + LEFT..][..w];
                 let src = &b.data[((by + 1) * c + ch) * b.pitch + LEFT..][..b.w];
-                for (d, &sxi) in dst.iter_mut().zip(&xs) {
-                    *d += src[sxi];
+                if twice {
+                    for (d, &s) in dst.chunks_exact_mut(2).zip(src) {
+                        d[0] += s;
+                        d[1] += s;
+                    }
+                } else {
+                    for (d, &sxi) in dst.iter_mut().zip(&xs) {
+                        *d += src[sxi];
+                    }
                 }
             }
         }
@@ -488,14 +553,15 @@ fn chunk_count(work_per_row: usize, h: usize, parallel: bool) -> usize {
 }
 
 /// Calls `f(rows, values)` over about `chunks` chunks of `out`'s image rows (`values`: theirs,
-/// row after row), over the pool when more than one.
-fn for_row_chunks(out: &mut Map, chunks: usize, f: impl Fn(Range<usize>, &mut [f32]) + Sync + Send) {
+/// row after row; each chunk but the last a multiple of `multiple` rows), over the pool when
+/// more than one.
+fn for_row_chunks(out: &mut Map, chunks: usize, multiple: usize, f: impl Fn(Range<usize>, &mut [f32]) + Sync + Send) {
     let (h, rs) = (out.h, out.row_stride());
     let rows = out.rows_mut();
     if chunks <= 1 {
         return f(0..h, rows);
     }
-    let per_chunk = h.div_ceil(chunks);
+    let per_chunk = h.div_ceil(chunks).next_multiple_of(multiple);
     rows.par_chunks_mut(per_chunk * rs).enumerate().for_each(|(i, chunk)| {
         let y0 = i * per_chunk;
         f(y0..y0 + chunk.len() / rs, chunk)
@@ -744,16 +810,20 @@ mod tests {
 
     #[test]
     fn upsampled_sum() {
-        let (a_hw, b_hw) = ((7, 9), (4, 5));
+        // 7×9 from 4×5 (uneven) and 8×10 (exactly 2×); the sum starts from nonzero values.
         let bx = pseudo(4 * 5 * 3, 8);
-        let b = map_from_hwc(b_hw.0, b_hw.1, 3, &bx);
-        let mut a = Map::zeros(a_hw.0, a_hw.1, 3);
-        add_upsampled(&mut a, &b, false);
-        for y in 0..7 {
-            for x in 0..9 {
-                let (sy, sx) = ((y as f32 * (4.0 / 7.0)).floor() as usize, (x as f32 * (5.0 / 9.0)).floor() as usize);
-                for ch in 0..3 {
-                    assert_eq!(a.at(y, ch, x), b.at(sy, ch, sx));
+        let b = map_from_hwc(4, 5, 3, &bx);
+        for (h, w) in [(7, 9), (8, 10)] {
+            let ax = pseudo(h * w * 3, 9);
+            let mut a = map_from_hwc(h, w, 3, &ax);
+            add_upsampled(&mut a, &b, false);
+            for y in 0..h {
+                for x in 0..w {
+                    let sy = (y as f32 * (4.0 / h as f32)).floor() as usize;
+                    let sx = (x as f32 * (5.0 / w as f32)).floor() as usize;
+                    for ch in 0..3 {
+                        assert_eq!(a.at(y, ch, x), ax[(y * w + x) * 3 + ch] + b.at(sy, ch, sx));
+                    }
                 }
             }
         }

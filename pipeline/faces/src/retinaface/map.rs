@@ -68,6 +68,7 @@ impl Map {
     }
 
     /// Pixel `x` of channel `ch` in image row `y`.
+    #[cfg(test)]
     pub fn at(&self, y: usize, ch: usize, x: usize) -> f32 {
         self.data[((y + 1) * self.c + ch) * self.pitch + LEFT + x]
     }

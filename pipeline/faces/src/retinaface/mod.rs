@@ -8,6 +8,7 @@ mod net;
 mod postprocess;
 mod simd;
 pub mod weights;
+mod winograd;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -8,7 +8,7 @@ use marlin_checkpoint::Tensor;
 
 use super::kernels::Act;
 use super::layers::{Conv, Separable, Stem, add_upsampled};
-use super::map::{Map, Workspace};
+use super::map::{LEFT, Map, Workspace};
 use super::simd::Isa;
 
 const LEAKY: Act = Act::Leaky(0.1);
@@ -156,7 +156,12 @@ impl Network {
         let m1 = f.conv(ws, &self.merge[0], &o1);
         ws.recycle(o1);
 
-        let mut out = RawOutput::default();
+        let priors = 2 * (m1.h * m1.w + m2.h * m2.w + o3.h * o3.w);
+        let mut out = RawOutput {
+            loc: Vec::with_capacity(priors),
+            conf: Vec::with_capacity(priors),
+            landmarks: Vec::with_capacity(priors),
+        };
         for (level, feat) in [m1, m2, o3].into_iter().enumerate() {
             let s = f.ssh(ws, &self.ssh[level], &feat);
             ws.recycle(feat);
@@ -213,19 +218,22 @@ impl Fwd {
     }
 }
 
-/// One level's priors from its heads' map (class 0..4, box 4..12, landmarks 12..32: anchor
+/// One level's priors from its heads' map (32 channels: class 0..4, box 4..12, landmarks 12..32: anchor
 /// `a`'s values at `2a`, `4a`, `10a` of each), in (y, x, anchor) order, the class softmaxed.
+#[allow(clippy::needless_range_loop)] // x indexes 32 channel-rows at once
 fn append_priors(heads: &Map, out: &mut RawOutput) {
+    let (w, pitch, rs) = (heads.w, heads.pitch, heads.row_stride());
     for y in 0..heads.h {
-        for x in 0..heads.w {
-            let v = |ch: usize| heads.at(y, ch, x);
+        let row = &heads.data[(y + 1) * rs..(y + 2) * rs];
+        let ch: [&[f32]; 32] = std::array::from_fn(|c| &row[c * pitch + LEFT..c * pitch + LEFT + w]);
+        for x in 0..w {
             for a in 0..2 {
-                let (c0, c1) = (v(2 * a), v(2 * a + 1));
+                let (c0, c1) = (ch[2 * a][x], ch[2 * a + 1][x]);
                 let m = c0.max(c1);
                 let (e0, e1) = ((c0 - m).exp(), (c1 - m).exp());
                 out.conf.push([e0 / (e0 + e1), e1 / (e0 + e1)]);
-                out.loc.push(std::array::from_fn(|k| v(4 + 4 * a + k)));
-                out.landmarks.push(std::array::from_fn(|k| v(12 + 10 * a + k)));
+                out.loc.push(std::array::from_fn(|k| ch[4 + 4 * a + k][x]));
+                out.landmarks.push(std::array::from_fn(|k| ch[12 + 10 * a + k][x]));
             }
         }
     }

@@ -58,6 +58,12 @@ pub trait Simd {
     /// The even lanes of `a` then `b` (lanes 0, 2, 4… of their concatenation): one stride-2
     /// vector out of two consecutive loads.
     unsafe fn even(a: Self::V, b: Self::V) -> Self::V;
+    /// The odd lanes of `a` then `b` (lanes 1, 3, 5…).
+    unsafe fn odd(a: Self::V, b: Self::V) -> Self::V;
+    /// `a` and `b` lane by lane (a0 b0 a1 b1…), as two vectors: the first half and the second.
+    unsafe fn interleave(a: Self::V, b: Self::V) -> (Self::V, Self::V);
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -111,6 +117,25 @@ mod x86 {
             let idx = unsafe { _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) };
             unsafe { _mm512_permutex2var_ps(a, idx, b) }
         }
+        #[inline(always)]
+        unsafe fn odd(a: __m512, b: __m512) -> __m512 {
+            let idx = unsafe { _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31) };
+            unsafe { _mm512_permutex2var_ps(a, idx, b) }
+        }
+        #[inline(always)]
+        unsafe fn interleave(a: __m512, b: __m512) -> (__m512, __m512) {
+            let lo = unsafe { _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23) };
+            let hi = unsafe { _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31) };
+            unsafe { (_mm512_permutex2var_ps(a, lo, b), _mm512_permutex2var_ps(a, hi, b)) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_sub_ps(a, b) }
+        }
     }
 
     /// 8 lanes in a ymm register.
@@ -159,6 +184,25 @@ mod x86 {
             let s = unsafe { _mm256_shuffle_ps::<0b10_00_10_00>(a, b) };
             unsafe { _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(s))) }
         }
+        #[inline(always)]
+        unsafe fn odd(a: __m256, b: __m256) -> __m256 {
+            let s = unsafe { _mm256_shuffle_ps::<0b11_01_11_01>(a, b) };
+            unsafe { _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(s))) }
+        }
+        #[inline(always)]
+        unsafe fn interleave(a: __m256, b: __m256) -> (__m256, __m256) {
+            // [a0 b0 a1 b1 | a4 b4 a5 b5] and [a2 b2 a3 b3 | a6 b6 a7 b7], then their halves.
+            let (lo, hi) = unsafe { (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b)) };
+            unsafe { (_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi)) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_sub_ps(a, b) }
+        }
     }
 }
 
@@ -199,5 +243,22 @@ impl Simd for Portable {
     #[inline(always)]
     unsafe fn even(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
         std::array::from_fn(|i| if i < 4 { a[2 * i] } else { b[2 * i - 8] })
+    }
+    #[inline(always)]
+    unsafe fn odd(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| if i < 4 { a[2 * i + 1] } else { b[2 * i - 7] })
+    }
+    #[inline(always)]
+    unsafe fn interleave(a: [f32; 8], b: [f32; 8]) -> ([f32; 8], [f32; 8]) {
+        let pick = |j: usize| if j.is_multiple_of(2) { a[j / 2] } else { b[j / 2] };
+        (std::array::from_fn(pick), std::array::from_fn(|i| pick(i + 8)))
+    }
+    #[inline(always)]
+    unsafe fn add(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] + b[i])
+    }
+    #[inline(always)]
+    unsafe fn sub(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] - b[i])
     }
 }
