@@ -2,7 +2,10 @@
 //! iterate on (and to profile with `perf record` / `valgrind --tool=callgrind`).
 //!
 //! `cargo run --release -p marlin-faces --example detect_rate -- DETECTOR.pkl [FRAMES.npy]
-//! [--threads N] [--repeat N]`
+//! [--threads N] [--repeat N] [--batch N]`
+//!
+//! `--batch N`: N copies of the frame per call of `detect_batch` (one frame per thread), the
+//! times per frame.
 //!
 //! FRAMES.npy: (K,H,W,3) or (H,W,3) uint8 RGB (`marlin decode --frames 1 VIDEO -o FRAMES.npy`);
 //! the first frame is used. Without it, a 1280×720 pseudo-random frame. Prints the best and
@@ -11,20 +14,22 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use marlin_faces::{PixelOrder, RetinaFace};
+use marlin_faces::{FrameRef, PixelOrder, RetinaFace};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let (mut detector, mut frames, mut threads, mut repeat) = (None, None, 2usize, 20usize);
+    let (mut detector, mut frames, mut threads, mut repeat, mut batch) = (None, None, 2usize, 20usize, 1usize);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--threads" => threads = args.next().ok_or("--threads N")?.parse()?,
             "--repeat" => repeat = args.next().ok_or("--repeat N")?.parse()?,
+            "--batch" => batch = args.next().ok_or("--batch N")?.parse::<usize>()?.max(1),
             _ if detector.is_none() => detector = Some(PathBuf::from(a)),
             _ => frames = Some(PathBuf::from(a)),
         }
     }
-    let detector = detector.ok_or("usage: detect_rate DETECTOR.pkl [FRAMES.npy] [--threads N] [--repeat N]")?;
+    let detector =
+        detector.ok_or("usage: detect_rate DETECTOR.pkl [FRAMES.npy] [--threads N] [--repeat N] [--batch N]")?;
     let (pixels, width, height) = match frames {
         Some(path) => {
             let a = marlin_npy::read(&path)?;
@@ -52,15 +57,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let faces = det.detect(&pixels, width, height, PixelOrder::Rgb)?.len();
     let mut ms = Vec::with_capacity(repeat);
     let cpu0 = cpu_ns();
+    let frames = vec![FrameRef { rgb: &pixels, width, height }; batch];
     for _ in 0..repeat {
         let t = Instant::now();
-        std::hint::black_box(det.detect(&pixels, width, height, PixelOrder::Rgb)?);
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        if batch == 1 {
+            std::hint::black_box(det.detect(&pixels, width, height, PixelOrder::Rgb)?);
+        } else {
+            std::hint::black_box(det.detect_batch(&frames, PixelOrder::Rgb)?);
+        }
+        ms.push(t.elapsed().as_secs_f64() * 1e3 / batch as f64);
     }
-    let cpu_ms = cpu_ns().zip(cpu0).map(|(b, a)| (b - a) as f64 / 1e6 / repeat as f64);
+    let cpu_ms = cpu_ns().zip(cpu0).map(|(b, a)| (b - a) as f64 / 1e6 / (repeat * batch) as f64);
     ms.sort_by(f64::total_cmp);
     println!(
-        "size={width}x{height} faces={faces} threads={} best_ms={:.2} median_ms={:.2} cpu_ms_per_frame={} repeat={repeat}",
+        "size={width}x{height} faces={faces} threads={} batch={batch} best_ms={:.2} median_ms={:.2} cpu_ms_per_frame={} \
+         repeat={repeat}",
         det.threads(),
         ms[0],
         ms[ms.len() / 2],

@@ -262,8 +262,13 @@ impl Separable {
         self.depthwise.cin * Map::pitch_for(width)
     }
 
+    /// The pointwise taps over the depthwise row of an output `width`.
+    fn offsets(&self, width: usize) -> Vec<isize> {
+        self.pointwise.offsets(Map::pitch_for(width))
+    }
+
     /// One output row from its three input rows (as [`DepthwiseRow`]'s) of `pitch`, through
-    /// `mid` ([`Separable::mid_len`] values).
+    /// `mid` ([`Separable::mid_len`] values); `offsets` are [`Separable::offsets`]`(width)`.
     ///
     /// # Safety
     /// As [`Conv::row`]'s, for the depthwise window.
@@ -274,6 +279,7 @@ impl Separable {
         rows: [*const f32; 3],
         pitch: usize,
         mid: &mut [f32],
+        offsets: &[isize],
         dst: *mut f32,
         dst_pitch: usize,
         width: usize,
@@ -299,8 +305,7 @@ impl Separable {
         // SAFETY: per this function's contract; `mid` holds `cin` channel-rows of `mid_pitch`.
         unsafe {
             kernels::depthwise_row(isa, &a);
-            let offsets = pw.offsets(mid_pitch);
-            pw.row(isa, [mid.as_ptr().add(LEFT); 3], &offsets, dst, dst_pitch, width);
+            pw.row(isa, [mid.as_ptr().add(LEFT); 3], offsets, dst, dst_pitch, width);
         }
     }
 
@@ -310,21 +315,13 @@ impl Separable {
         assert_eq!((out.h, out.w), dw.out_size(x.h, x.w), "output map size");
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
         let chunks = chunk_count(w * dw.cin * (9 + pw.cout), out.h, parallel);
+        let offsets = self.offsets(w);
         for_row_chunks(out, chunks, 1, |rows, chunk| {
             with_scratch(self.mid_len(w), |mid| {
                 for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
+                    let input = dw.window(y, |p| x.row_ptr(p));
                     // SAFETY: as in `Conv::run`.
-                    unsafe {
-                        self.row(
-                            isa,
-                            dw.window(y, |p| x.row_ptr(p)),
-                            x.pitch,
-                            mid,
-                            row.as_mut_ptr().add(LEFT),
-                            pitch,
-                            w,
-                        )
-                    };
+                    unsafe { self.row(isa, input, x.pitch, mid, &offsets, row.as_mut_ptr().add(LEFT), pitch, w) };
                     clear_frame(row, pitch, w, 0..pw.cout);
                 }
             })
@@ -388,21 +385,45 @@ impl Stem {
         let mid_len =
             self.blocks.iter().zip(&geo[1..]).map(|(b, &(h, w, _))| b.mid_len(b.out_size(h, w).1)).max().unwrap_or(0);
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
+        // Each layer's taps over its input rows: the first conv's over ring 0, each block's
+        // pointwise over its depthwise row (the last block's too).
+        let mut offsets = vec![Vec::new(), self.first.offsets(rings[0].pitch)];
+        offsets.extend(self.blocks.iter().zip(rings[2..].iter().map(|r| r.w).chain([w])).map(|(b, w)| b.offsets(w)));
         let bands = if parallel { rayon::current_num_threads() * STEM_BANDS_PER_THREAD } else { 1 };
         for_row_chunks(out, bands, 1, |ys, chunk| {
             with_scratch(rings_len + zero_len + mid_len, |buf| {
                 let (rows, rest) = buf.split_at_mut(rings_len);
                 let (zero, mid) = rest.split_at_mut(zero_len);
                 zero.fill(0.0);
-                let mut s =
-                    Streams { stem: self, isa, pixels, bgr, rings: rings.clone(), buf: rows, zero: zero.as_ptr(), mid };
+                let mut s = Streams {
+                    stem: self,
+                    isa,
+                    pixels,
+                    bgr,
+                    rings: rings.clone(),
+                    offsets: &offsets,
+                    buf: rows,
+                    zero: zero.as_ptr(),
+                    mid,
+                };
                 for (y, row) in ys.zip(chunk.chunks_exact_mut(rs)) {
                     let last = s.rings.len() - 1;
                     let block = &self.blocks[last - 1];
                     let input = s.window(last, &block.depthwise, y);
                     // SAFETY: `Streams::window` gives framed rows followed by slack; the row of
                     // `out` takes the last block's `cout` channels.
-                    unsafe { block.row(isa, input, s.rings[last].pitch, s.mid, row.as_mut_ptr().add(LEFT), pitch, w) };
+                    unsafe {
+                        block.row(
+                            isa,
+                            input,
+                            s.rings[last].pitch,
+                            s.mid,
+                            &offsets[last + 1],
+                            row.as_mut_ptr().add(LEFT),
+                            pitch,
+                            w,
+                        )
+                    };
                     clear_frame(row, pitch, w, 0..block.cout());
                 }
             })
@@ -448,6 +469,8 @@ struct Streams<'a> {
     pixels: &'a [u8],
     bgr: bool,
     rings: Vec<Ring>,
+    /// Layer `i`'s taps (`i` ≥ 1: the first conv, then each block's pointwise).
+    offsets: &'a [Vec<isize>],
     buf: &'a mut [f32],
     /// A zero row (all channels of the widest ring) and slack: the padding rows.
     zero: *const f32,
@@ -498,17 +521,27 @@ impl Streams<'_> {
         let in_pitch = self.rings[i - 1].pitch;
         if i == 1 {
             let input = self.window(0, &stem.first, r);
-            let offsets = stem.first.offsets(in_pitch);
             let dst = &mut self.buf[slot_off..slot_off + ring.rs];
             // SAFETY: `window` gives framed rows of ring 0 (or the zero row), each followed by
             // a vector of readable values; `dst` is slot r % 3 of ring 1, which no input row is.
-            unsafe { stem.first.row(isa, input, &offsets, dst.as_mut_ptr().add(LEFT), ring.pitch, ring.w) };
+            unsafe { stem.first.row(isa, input, &self.offsets[1], dst.as_mut_ptr().add(LEFT), ring.pitch, ring.w) };
         } else {
             let block = &stem.blocks[i - 2];
             let input = self.window(i - 1, &block.depthwise, r);
             let dst = &mut self.buf[slot_off..slot_off + ring.rs];
             // SAFETY: as above, on ring i − 1.
-            unsafe { block.row(isa, input, in_pitch, self.mid, dst.as_mut_ptr().add(LEFT), ring.pitch, ring.w) };
+            unsafe {
+                block.row(
+                    isa,
+                    input,
+                    in_pitch,
+                    self.mid,
+                    &self.offsets[i],
+                    dst.as_mut_ptr().add(LEFT),
+                    ring.pitch,
+                    ring.w,
+                )
+            };
         }
         clear_frame(&mut self.buf[slot_off..slot_off + ring.rs], ring.pitch, ring.w, 0..ring.c);
     }
