@@ -93,14 +93,18 @@ pub struct WinogradIn {
     pub tiles: usize,
     pub v: *mut f32,
     pub tiles_pitch: usize,
+    /// From one `ξ` to the next: at least `channels · tiles_pitch`.
+    pub plane: usize,
 }
 
-/// Winograd F(2×2, 3×3)'s output transform: from `m[(ξ · cout + co) · tiles_pitch + t]` (the
+/// Winograd F(2×2, 3×3)'s output transform: from `m[ξ · plane + co · tiles_pitch + t]` (the
 /// products of the transformed weights and inputs), `Y = Aᵀ M A` plus the bias, activated,
 /// into the pair's two output rows (`dst[1]` null: the image's last, odd row).
 pub struct WinogradOut<'a> {
     pub m: *const f32,
     pub tiles_pitch: usize,
+    /// From one `ξ` to the next: at least `cout · tiles_pitch`.
+    pub plane: usize,
     pub bias: &'a [f32],
     pub cout: usize,
     pub act: Act,
@@ -113,10 +117,10 @@ pub struct WinogradOut<'a> {
 ///
 /// # Safety
 /// For each channel, the four rows are readable from one value before pixel 0 to `2 · tiles
-/// rounded up to 16 lanes + 16` values after it; `v` has `16 · channels · tiles_pitch`
-/// writable values, `tiles_pitch` a multiple of 16 at least `tiles`; `isa` runs on this CPU.
+/// rounded up to 16 lanes + 16` values after it; `v` has `16 · plane` writable values, `tiles_pitch` a multiple of 16 at least `tiles`; `isa` runs on this CPU.
 pub unsafe fn winograd_in(isa: Isa, a: &WinogradIn) {
     debug_assert!(a.tiles_pitch.is_multiple_of(16) && a.tiles_pitch >= a.tiles);
+    debug_assert!(a.plane >= a.channels * a.tiles_pitch);
     // SAFETY: per this function's contract.
     unsafe {
         match isa {
@@ -132,10 +136,11 @@ pub unsafe fn winograd_in(isa: Isa, a: &WinogradIn) {
 /// Runs [`WinogradOut`].
 ///
 /// # Safety
-/// `m` has `16 · cout · tiles_pitch` readable values; `bias` holds `cout`; each output
+/// `m` has `16 · plane` readable values; `bias` holds `cout`; each output
 /// channel-row at `dst[i] + co · dst_pitch` has `width` writable values; `isa` runs on this CPU.
 pub unsafe fn winograd_out(isa: Isa, a: &WinogradOut) {
     debug_assert!(a.bias.len() >= a.cout && a.tiles_pitch.is_multiple_of(16) && 2 * a.tiles_pitch >= a.width);
+    debug_assert!(a.plane >= a.cout * a.tiles_pitch);
     // SAFETY: per this function's contract.
     unsafe {
         match isa {
@@ -430,8 +435,7 @@ unsafe fn depthwise<S: Simd, const S2: bool>(a: &DepthwiseRow) {
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops over constant bounds: registers, no closures
 unsafe fn winograd_input<S: Simd>(a: &WinogradIn) {
-    let l = S::LANES;
-    let plane = a.channels * a.tiles_pitch;
+    let (l, plane) = (S::LANES, a.plane);
     // SAFETY: per `winograd_in`'s contract.
     unsafe {
         for ci in 0..a.channels {
@@ -476,8 +480,7 @@ unsafe fn winograd_input<S: Simd>(a: &WinogradIn) {
 /// interleaved back into pixels.
 #[inline(always)]
 unsafe fn winograd_output<S: Simd>(a: &WinogradOut) {
-    let l = S::LANES;
-    let plane = a.cout * a.tiles_pitch;
+    let (l, plane) = (S::LANES, a.plane);
     let tiles = a.width.div_ceil(2);
     // SAFETY: per `winograd_out`'s contract; stores stop at `width` pixels.
     unsafe {

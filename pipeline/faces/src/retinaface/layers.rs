@@ -10,7 +10,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::kernels::{self, Act, BLOCK, DenseRow, DepthwiseRow};
-use super::map::{LEFT, Map, clear_frame, with_scratch};
+use super::map::{LEFT, Map, with_scratch, zero_padding};
 use super::simd::Isa;
 use super::winograd::Winograd;
 
@@ -204,7 +204,7 @@ impl Conv {
                             wg.row_pair(isa, std::array::from_fn(|r| input(y + r)), x.pitch, dst, pitch, w, scratch)
                         };
                         for row in two.chunks_exact_mut(rs) {
-                            clear_frame(row, pitch, w, c0..c0 + self.cout);
+                            zero_padding(row, pitch, w, c0..c0 + self.cout);
                         }
                     }
                 })
@@ -227,7 +227,7 @@ impl Conv {
                         w,
                     )
                 };
-                clear_frame(row, pitch, w, c0..c0 + self.cout);
+                zero_padding(row, pitch, w, c0..c0 + self.cout);
             }
         });
     }
@@ -287,8 +287,8 @@ impl Separable {
         let (dw, pw) = (&self.depthwise, &self.pointwise);
         let Form::Depthwise { weight, bias } = &dw.form else { unreachable!("checked by Separable::new") };
         let mid_pitch = Map::pitch_for(width);
-        // The depthwise row, framed by zeros as a map row (the kernel writes only pixels).
-        clear_frame(mid, mid_pitch, width, 0..dw.cin);
+        // The depthwise row: the pointwise 1×1 reads no padding (past the pixels, only lanes
+        // that are not stored).
         let a = DepthwiseRow {
             rows,
             pitch,
@@ -322,7 +322,7 @@ impl Separable {
                     let input = dw.window(y, |p| x.row_ptr(p));
                     // SAFETY: as in `Conv::run`.
                     unsafe { self.row(isa, input, x.pitch, mid, &offsets, row.as_mut_ptr().add(LEFT), pitch, w) };
-                    clear_frame(row, pitch, w, 0..pw.cout);
+                    zero_padding(row, pitch, w, 0..pw.cout);
                 }
             })
         });
@@ -395,6 +395,9 @@ impl Stem {
                 let (rows, rest) = buf.split_at_mut(rings_len);
                 let (zero, mid) = rest.split_at_mut(zero_len);
                 zero.fill(0.0);
+                for r in &rings {
+                    zero_padding(&mut rows[r.off..r.off + 3 * r.rs], r.pitch, r.w, 0..3 * r.c);
+                }
                 let mut s = Streams {
                     stem: self,
                     isa,
@@ -424,7 +427,7 @@ impl Stem {
                             w,
                         )
                     };
-                    clear_frame(row, pitch, w, 0..block.cout());
+                    zero_padding(row, pitch, w, 0..block.cout());
                 }
             })
         });
@@ -512,7 +515,6 @@ impl Streams<'_> {
         let slot_off = ring.off + (r % 3) * ring.rs;
         if i == 0 {
             let slot = &mut self.buf[slot_off..slot_off + ring.rs];
-            clear_frame(slot, ring.pitch, ring.w, 0..3);
             let px = &self.pixels[r * ring.w * 3..(r + 1) * ring.w * 3];
             kernels::input_row(self.isa, px, self.bgr, slot, ring.pitch, LEFT);
             return;
@@ -543,7 +545,6 @@ impl Streams<'_> {
                 )
             };
         }
-        clear_frame(&mut self.buf[slot_off..slot_off + ring.rs], ring.pitch, ring.w, 0..ring.c);
     }
 }
 
@@ -687,15 +688,13 @@ mod tests {
         err
     }
 
-    /// Every value outside the pixels is zero (the next layer's padding).
-    fn frame_is_zero(m: &Map) -> bool {
+    /// The padding the next layer reads is zero: the rows above and below, and the values just
+    /// before and after the pixels of every channel-row.
+    fn padding_is_zero(m: &Map) -> bool {
         let rs = m.row_stride();
-        (0..(m.h + 2) * rs).all(|i| {
-            let (r, ch_off) = (i / rs, i % rs);
-            let off = ch_off % m.pitch;
-            let pixel = r >= 1 && r <= m.h && off >= LEFT && off < LEFT + m.w;
-            pixel || m.data[i] == 0.0
-        })
+        let rows = m.data[..rs].iter().chain(&m.data[(m.h + 1) * rs..(m.h + 2) * rs]).all(|&v| v == 0.0);
+        rows && (m.c..(m.h + 1) * m.c)
+            .all(|r| m.data[r * m.pitch + LEFT - 1] == 0.0 && m.data[r * m.pitch + LEFT + m.w] == 0.0)
     }
 
     #[test]
@@ -734,7 +733,7 @@ mod tests {
                         conv.run(isa, &x, &mut out, c0, true);
                         let err = max_err(&out, c0, cout, &want);
                         assert!(err < 1e-5, "{h}x{w} k={k} s={s} cout={cout} {isa:?}: {err}");
-                        assert!(frame_is_zero(&out));
+                        assert!(padding_is_zero(&out));
                     }
                 }
             }
@@ -755,7 +754,7 @@ mod tests {
             let x = map_from_hwc(h, w, c, &xs);
             for isa in Isa::available() {
                 for parallel in [false, true] {
-                    // A buffer that held other values: the frame must be rewritten.
+                    // A buffer that held other values: the padding must be rewritten.
                     let mut ws = Workspace::default();
                     let mut dirty = ws.map(oh + 3, ow + 5, cout);
                     dirty.data.fill(7.0);
@@ -764,7 +763,7 @@ mod tests {
                     pair.run(isa, &x, &mut out, parallel);
                     let err = max_err(&out, 0, cout, &want);
                     assert!(err < 1e-5, "{h}x{w}x{c} s={s} {isa:?}: {err}");
-                    assert!(frame_is_zero(&out), "{isa:?}: frame");
+                    assert!(padding_is_zero(&out), "{isa:?}: padding");
                 }
             }
         }
@@ -818,7 +817,7 @@ mod tests {
                         pool.install(|| stem.run(isa, &px, w, h, bgr, &mut out, parallel));
                         let err = max_err(&out, 0, 8, &want);
                         assert!(err < 1e-4, "{h}x{w} {isa:?} parallel {parallel}: {err}");
-                        assert!(frame_is_zero(&out));
+                        assert!(padding_is_zero(&out));
                     }
                 }
             }

@@ -1,18 +1,23 @@
 //! The detector's feature maps: in each image row, the channels one after the other, each a
 //! contiguous row of pixels ("NHCW"), so kernels run whole vectors along x. Every channel-row
-//! is framed by zeros and every map by a zero row above and below, so 3×3 windows and whole
-//! vectors read without bounds checks. [`Workspace`] keeps the buffers between frames.
+//! has a zero just before its first pixel and just after its last (the padding a 3×3 window
+//! reads), every map a zero row above and below, and room around for whole vectors, so
+//! kernels read without bounds checks. [`Workspace`] keeps the buffers between frames.
+//!
+//! Kernels store pixels only (the last vector of a row masked), so the zeros stay; the values
+//! further out are whatever the buffer held: they only ever reach lanes that are not stored.
 
 use std::ops::Range;
 
-/// Zeros before pixel 0 of every channel-row (a whole vector: stores stay aligned).
+/// Values before pixel 0 of every channel-row (a whole vector: stores stay aligned); the last
+/// of them is the left padding.
 pub const LEFT: usize = 16;
 /// Values after the bottom row: a stride-2 read of the last vector may run one value past it.
 const SLACK: usize = 32;
 
 /// An `h × w` map of `c` channels. Padded row `r` (image row `r - 1`; rows 0 and `h + 1` are
-/// zero) holds `c` channel-rows of `pitch` values, pixel `x` at `LEFT + x`, zeros around;
-/// `data` may run past the map (a buffer kept from a larger one).
+/// zero) holds `c` channel-rows of `pitch` values, pixel `x` at `LEFT + x`, zeros at `LEFT − 1`
+/// and `LEFT + w`; `data` may run past the map (a buffer kept from a larger one).
 #[derive(Debug)]
 pub struct Map {
     pub h: usize,
@@ -23,8 +28,8 @@ pub struct Map {
 }
 
 impl Map {
-    /// Channel-row length for `w` pixels: the frame, whole 16-lane vectors, and one more
-    /// vector so the loads of the last one (shifted by a 3×3 tap) stay inside.
+    /// Channel-row length for `w` pixels: the margin before them, whole 16-lane vectors, and
+    /// one more vector so the loads of the last one (shifted by a 3×3 tap) stay inside.
     pub fn pitch_for(w: usize) -> usize {
         LEFT + w.next_multiple_of(16) + 16
     }
@@ -37,7 +42,8 @@ impl Map {
 
     /// The map laid over `buf` (grown as needed, never shrunk, its old values kept: no
     /// zeroing of values the layer writes anyway): the zero rows above and below are written
-    /// here; the writer of each row clears its frame ([`clear_frame`]).
+    /// here, the padding of each row by its writer ([`zero_padding`], while the row is in
+    /// cache).
     fn in_buffer(mut buf: Vec<f32>, h: usize, w: usize, c: usize) -> Self {
         let pitch = Self::pitch_for(w);
         let rs = c * pitch;
@@ -74,13 +80,12 @@ impl Map {
     }
 }
 
-/// Writes the zeros around channels `channels` of one image row of a map of `pitch` and width
-/// `w` (`row`: the row's values), whatever its buffer held before.
-pub fn clear_frame(row: &mut [f32], pitch: usize, w: usize, channels: Range<usize>) {
-    for ch in channels {
-        let r = &mut row[ch * pitch..(ch + 1) * pitch];
-        r[..LEFT].fill(0.0);
-        r[LEFT + w..].fill(0.0);
+/// Writes the padding (the zeros at `LEFT − 1` and `LEFT + w`) of channel-rows `rows` of
+/// `values`, channel-rows of `pitch` for `w` pixels.
+pub fn zero_padding(values: &mut [f32], pitch: usize, w: usize, rows: Range<usize>) {
+    for r in rows {
+        values[r * pitch + LEFT - 1] = 0.0;
+        values[r * pitch + LEFT + w] = 0.0;
     }
 }
 

@@ -61,9 +61,16 @@ impl Winograd {
         width.div_ceil(2).next_multiple_of(16)
     }
 
+    /// The transformed inputs' (`rows` = cin) or products' (`rows` = cout) values for one
+    /// `ξ`, plus one cache line: 16 planes a multiple of 4 KiB apart would compete for the
+    /// same L1 sets.
+    fn plane(rows: usize, width: usize) -> usize {
+        rows * Self::tiles_pitch(width) + 16
+    }
+
     /// Scratch values [`Winograd::row_pair`] needs for outputs `width` wide.
     pub fn scratch_len(&self, width: usize) -> usize {
-        16 * (self.cin + self.cout) * Self::tiles_pitch(width)
+        16 * (Self::plane(self.cin, width) + Self::plane(self.cout, width))
     }
 
     /// Output rows `2j` and `2j + 1` (`dst[1]` null when the image ends after `2j`) from the
@@ -87,8 +94,9 @@ impl Winograd {
     ) {
         let tp = Self::tiles_pitch(width);
         let tiles = width.div_ceil(2);
+        let (v_plane, m_plane) = (Self::plane(self.cin, width), Self::plane(self.cout, width));
         assert!(scratch.len() >= self.scratch_len(width));
-        let (v, m) = scratch.split_at_mut(16 * self.cin * tp);
+        let (v, m) = scratch.split_at_mut(16 * v_plane);
         let offsets: Vec<isize> = (0..self.cin).map(|ci| (ci * tp) as isize).collect();
         let per_xi = self.zeros.len() * self.cin;
         // SAFETY: per this function's contract; `v` and `m` hold the 16 planes of `cin` and
@@ -96,10 +104,18 @@ impl Winograd {
         unsafe {
             kernels::winograd_in(
                 isa,
-                &WinogradIn { rows, pitch, channels: self.cin, tiles, v: v.as_mut_ptr(), tiles_pitch: tp },
+                &WinogradIn {
+                    rows,
+                    pitch,
+                    channels: self.cin,
+                    tiles,
+                    v: v.as_mut_ptr(),
+                    tiles_pitch: tp,
+                    plane: v_plane,
+                },
             );
             for xi in 0..16 {
-                let row = v.as_ptr().add(xi * self.cin * tp);
+                let row = v.as_ptr().add(xi * v_plane);
                 kernels::dense_row(
                     isa,
                     &DenseRow {
@@ -111,7 +127,7 @@ impl Winograd {
                         cout: self.cout,
                         act: Act::None,
                         stride: 1,
-                        dst: m.as_mut_ptr().add(xi * self.cout * tp),
+                        dst: m.as_mut_ptr().add(xi * m_plane),
                         dst_pitch: tp,
                         width: tiles,
                     },
@@ -122,6 +138,7 @@ impl Winograd {
                 &WinogradOut {
                     m: m.as_ptr(),
                     tiles_pitch: tp,
+                    plane: m_plane,
                     bias: &self.bias,
                     cout: self.cout,
                     act: self.act,
