@@ -13,30 +13,10 @@ use super::simd::{Isa, Portable, Simd};
 /// Output channels per packed weight block: dense weights are `[block][tap][BLOCK]`.
 pub const BLOCK: usize = 8;
 
-/// The activation applied to a convolution's outputs (after the bias).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Act {
-    None,
-    Relu,
-    /// Leaky ReLU of this negative slope, in [0, 1].
-    Leaky(f32),
-}
-
-impl Act {
-    /// Every activation here is `max(x, slope · x)`: slope 1 for none, 0 for ReLU (branch-free
-    /// epilogues).
-    pub fn slope(self) -> f32 {
-        match self {
-            Act::None => 1.0,
-            Act::Relu => 0.0,
-            Act::Leaky(s) => s,
-        }
-    }
-}
-
-/// One output row of a dense `k × k` convolution: `out[co][x] = act(bias[co] + Σ_ky Σ_t
+/// One output row of a dense `k × k` convolution: `out[co][x] = act_co(bias[co] + Σ_ky Σ_t
 /// w[ky][t][co] · in(rows[ky] + offsets[t] + stride · x))`, where `in(p)` is the value at `p`,
-/// `x` runs over the row's pixels and the taps `t` over (input channel, kx).
+/// `x` runs over the row's pixels, the taps `t` over (input channel, kx), and `act_co(v) =
+/// max(v, slopes[co] · v)` (slope 1: none, 0: ReLU, else leaky ReLU).
 pub struct DenseRow<'a> {
     /// Output pixel 0's input position for a tap of offset 0, in each of the `k` input rows
     /// the window covers (top first; a 1×1 reads `rows[0]` only).
@@ -47,10 +27,10 @@ pub struct DenseRow<'a> {
     pub offsets: &'a [isize],
     /// `[block][ky][tap][BLOCK]`, output channels past `cout` zero.
     pub weight: &'a [f32],
-    /// Padded to whole blocks.
+    /// Padded to whole blocks, as the slopes.
     pub bias: &'a [f32],
+    pub slopes: &'a [f32],
     pub cout: usize,
-    pub act: Act,
     /// 1 or 2.
     pub stride: usize,
     /// Pixel 0 of the first output channel; channel `co` starts `co · dst_pitch` after it.
@@ -68,8 +48,9 @@ pub struct DepthwiseRow<'a> {
     pub pitch: usize,
     /// `[channel][ky·3 + kx]`.
     pub weight: &'a [f32],
+    /// Per channel, as [`DenseRow`]'s.
     pub bias: &'a [f32],
-    pub act: Act,
+    pub slopes: &'a [f32],
     /// 1 or 2.
     pub stride: usize,
     pub channels: usize,
@@ -98,16 +79,17 @@ pub struct WinogradIn {
 }
 
 /// Winograd F(2×2, 3×3)'s output transform: from `m[ξ · plane + co · tiles_pitch + t]` (the
-/// products of the transformed weights and inputs), `Y = Aᵀ M A` plus the bias, activated,
-/// into the pair's two output rows (`dst[1]` null: the image's last, odd row).
+/// products of the transformed weights and inputs), `Y = Aᵀ M A` plus the bias, activated
+/// as [`DenseRow`]'s, into the pair's two output rows (`dst[1]` null: the image's last, odd
+/// row).
 pub struct WinogradOut<'a> {
     pub m: *const f32,
     pub tiles_pitch: usize,
     /// From one `ξ` to the next: at least `cout · tiles_pitch`.
     pub plane: usize,
     pub bias: &'a [f32],
+    pub slopes: &'a [f32],
     pub cout: usize,
-    pub act: Act,
     pub dst: [*mut f32; 2],
     pub dst_pitch: usize,
     pub width: usize,
@@ -136,10 +118,11 @@ pub unsafe fn winograd_in(isa: Isa, a: &WinogradIn) {
 /// Runs [`WinogradOut`].
 ///
 /// # Safety
-/// `m` has `16 · plane` readable values; `bias` holds `cout`; each output
+/// `m` has `16 · plane` readable values; `bias` and `slopes` hold `cout`; each output
 /// channel-row at `dst[i] + co · dst_pitch` has `width` writable values; `isa` runs on this CPU.
 pub unsafe fn winograd_out(isa: Isa, a: &WinogradOut) {
-    debug_assert!(a.bias.len() >= a.cout && a.tiles_pitch.is_multiple_of(16) && 2 * a.tiles_pitch >= a.width);
+    debug_assert!(a.bias.len() >= a.cout && a.slopes.len() >= a.cout);
+    debug_assert!(a.tiles_pitch.is_multiple_of(16) && 2 * a.tiles_pitch >= a.width);
     debug_assert!(a.plane >= a.cout * a.tiles_pitch);
     // SAFETY: per this function's contract.
     unsafe {
@@ -163,7 +146,7 @@ pub unsafe fn winograd_out(isa: Isa, a: &WinogradOut) {
 pub unsafe fn dense_row(isa: Isa, a: &DenseRow) {
     debug_assert!((1..=3).contains(&a.k));
     debug_assert!(a.weight.len() >= a.cout.next_multiple_of(BLOCK) * a.k * a.offsets.len());
-    debug_assert!(a.bias.len() >= a.cout.next_multiple_of(BLOCK));
+    debug_assert!(a.bias.len() >= a.cout.next_multiple_of(BLOCK) && a.slopes.len() >= a.bias.len());
     // SAFETY: per this function's contract.
     unsafe {
         match isa {
@@ -184,10 +167,10 @@ pub unsafe fn dense_row(isa: Isa, a: &DenseRow) {
 /// # Safety
 /// For each channel, the three input rows are readable from one value before pixel 0 to
 /// `stride · (width rounded up to 16 lanes) + 16` values after it; `weight` holds
-/// 9 values and `bias` one per channel; each channel's `width` values at `dst` are writable;
+/// 9 values, `bias` and `slopes` one per channel; each channel's `width` values at `dst` are writable;
 /// `isa` runs on this CPU.
 pub unsafe fn depthwise_row(isa: Isa, a: &DepthwiseRow) {
-    debug_assert!(a.weight.len() >= 9 * a.channels && a.bias.len() >= a.channels);
+    debug_assert!(a.weight.len() >= 9 * a.channels && a.bias.len() >= a.channels && a.slopes.len() >= a.channels);
     // SAFETY: per this function's contract.
     unsafe {
         match isa {
@@ -378,7 +361,6 @@ unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(a: &Den
                 wt = wt.add(BLOCK);
             }
         }
-        let slope = S::splat(a.act.slope());
         let mut lanes = [0usize; NV];
         for v in 0..NV {
             lanes[v] = (a.width - x0 - v * l).min(l);
@@ -386,6 +368,7 @@ unsafe fn tile<S: Simd, const M: usize, const NV: usize, const S2: bool>(a: &Den
         for m in 0..M {
             if co0 + m < a.cout {
                 let d = a.dst.add((co0 + m) * a.dst_pitch + x0);
+                let slope = S::splat(*a.slopes.get_unchecked(co0 + m));
                 for v in 0..NV {
                     let y = acc[m][v];
                     S::store_first(d.add(v * l), S::max(y, S::mul(y, slope)), lanes[v]);
@@ -407,7 +390,7 @@ unsafe fn depthwise<S: Simd, const S2: bool>(a: &DepthwiseRow) {
                 *w = S::splat(*a.weight.get_unchecked(ch * 9 + t));
             }
             let bias = S::splat(*a.bias.get_unchecked(ch));
-            let slope = S::splat(a.act.slope());
+            let slope = S::splat(*a.slopes.get_unchecked(ch));
             let rows = [a.rows[0].add(ch * a.pitch), a.rows[1].add(ch * a.pitch), a.rows[2].add(ch * a.pitch)];
             let d = a.dst.add(ch * a.dst_pitch);
             for x0 in (0..a.width).step_by(l) {
@@ -484,9 +467,9 @@ unsafe fn winograd_output<S: Simd>(a: &WinogradOut) {
     let tiles = a.width.div_ceil(2);
     // SAFETY: per `winograd_out`'s contract; stores stop at `width` pixels.
     unsafe {
-        let slope = S::splat(a.act.slope());
         for co in 0..a.cout {
             let bias = S::splat(*a.bias.get_unchecked(co));
+            let slope = S::splat(*a.slopes.get_unchecked(co));
             for t0 in (0..tiles).step_by(l) {
                 let src = a.m.add(co * a.tiles_pitch + t0);
                 let mut m = [S::splat(0.0); 16];

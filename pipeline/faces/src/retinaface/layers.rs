@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::kernels::{self, Act, BLOCK, DenseRow, DepthwiseRow};
+use super::kernels::{self, BLOCK, DenseRow, DepthwiseRow};
 use super::map::{LEFT, Map, with_scratch, zero_padding};
 use super::simd::Isa;
 use super::winograd::Winograd;
@@ -25,6 +25,92 @@ const WINOGRAD_MIN_COUT: usize = 32;
 /// Bands of the stem's output rows per thread (each band recomputes a few rows above it).
 const STEM_BANDS_PER_THREAD: usize = 2;
 
+/// The activation after a convolution's bias.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Act {
+    None,
+    Relu,
+    /// Leaky ReLU of this negative slope, in [0, 1].
+    Leaky(f32),
+}
+
+impl Act {
+    /// Every activation here is `max(x, slope · x)`: slope 1 for none, 0 for ReLU (the
+    /// kernels' branch-free epilogues).
+    fn slope(self) -> f32 {
+        match self {
+            Act::None => 1.0,
+            Act::Relu => 0.0,
+            Act::Leaky(s) => s,
+        }
+    }
+}
+
+/// A convolution's weights in torch's layout `(cout, cin/groups, k, k)` with its BatchNorm
+/// folded in (in f64), its bias, and each output's activation slope: what [`Conv`]s are built
+/// from, alone or stacked.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    cout: usize,
+    cin_g: usize,
+    k: usize,
+    w: Vec<f64>,
+    bias: Vec<f64>,
+    slopes: Vec<f32>,
+}
+
+impl Folded {
+    /// From a torch weight `(cout, cin/groups, k, k)`, its bias (or zeros), a BatchNorm
+    /// (`gamma, beta, mean, var`, eps 1e-5) to fold in, and the activation.
+    pub fn new(
+        w: &[f32],
+        shape: &[usize],
+        bias: Option<&[f32]>,
+        bn: Option<[&[f32]; 4]>,
+        act: Act,
+    ) -> Result<Self, String> {
+        let &[cout, cin_g, k, k2] = shape else { return Err(format!("conv weight of shape {shape:?}")) };
+        if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k || cout == 0 {
+            return Err(format!("unsupported conv weight of shape {shape:?}"));
+        }
+        let mut scale = vec![1.0f64; cout];
+        let mut shift: Vec<f64> = bias.map_or_else(|| vec![0.0; cout], |b| b.iter().map(|&x| x as f64).collect());
+        if shift.len() != cout {
+            return Err(format!("bias of {} values for {cout} outputs", shift.len()));
+        }
+        if let Some([gamma, beta, mean, var]) = bn {
+            if [gamma, beta, mean, var].iter().any(|p| p.len() != cout) {
+                return Err(format!("BatchNorm of the wrong size for {cout} outputs"));
+            }
+            for o in 0..cout {
+                let s = gamma[o] as f64 / (var[o] as f64 + 1e-5).sqrt();
+                scale[o] = s;
+                shift[o] = (shift[o] - mean[o] as f64) * s + beta[o] as f64;
+            }
+        }
+        let per = cin_g * k * k;
+        let w = w.iter().enumerate().map(|(i, &v)| v as f64 * scale[i / per]).collect();
+        Ok(Self { cout, cin_g, k, w, bias: shift, slopes: vec![act.slope(); cout] })
+    }
+
+    /// `a`'s outputs then `b`'s: two convolutions of the same input as one (it reads, and
+    /// transforms, the input once).
+    pub fn stack(a: Folded, b: Folded) -> Result<Self, String> {
+        if (a.cin_g, a.k) != (b.cin_g, b.k) {
+            return Err("stacked convolutions must share their input and kernel size".into());
+        }
+        let cat = |x: Vec<f64>, y: Vec<f64>| [x, y].concat();
+        Ok(Self {
+            cout: a.cout + b.cout,
+            cin_g: a.cin_g,
+            k: a.k,
+            w: cat(a.w, b.w),
+            bias: cat(a.bias, b.bias),
+            slopes: [a.slopes, b.slopes].concat(),
+        })
+    }
+}
+
 /// A convolution with its BatchNorm folded in: `k × k` (1 or 3), padding `k / 2`.
 #[derive(Debug)]
 pub struct Conv {
@@ -32,7 +118,8 @@ pub struct Conv {
     pub stride: usize,
     pub cin: usize,
     pub cout: usize,
-    pub act: Act,
+    /// Each output's activation slope ([`Act`]), padded to whole blocks.
+    slopes: Vec<f32>,
     form: Form,
 }
 
@@ -53,6 +140,71 @@ pub fn out_len(n: usize, k: usize, stride: usize) -> usize {
     (n + 2 * (k / 2) - k) / stride + 1
 }
 
+/// Where a layer reads or writes a map's rows: pixel 0 of channel `c0` of each padded row.
+/// Layers that read and write different channels of one map at once go through it (and never
+/// make references to the rows).
+#[derive(Clone, Copy)]
+struct Rows {
+    base: *mut f32,
+    rs: usize,
+    pitch: usize,
+    /// Padded rows.
+    rows: usize,
+}
+
+// SAFETY: the layers that share a `Rows` between threads write disjoint rows (or channels)
+// and read only values no thread writes during the layer.
+unsafe impl Send for Rows {}
+unsafe impl Sync for Rows {}
+
+impl Rows {
+    /// Channels from `c0` of `m`, for reading only.
+    fn of(m: &Map, c0: usize) -> Self {
+        assert!(c0 <= m.c);
+        Self {
+            base: m.data[c0 * m.pitch + LEFT..].as_ptr().cast_mut(),
+            rs: m.row_stride(),
+            pitch: m.pitch,
+            rows: m.h + 2,
+        }
+    }
+
+    /// Channels from `c0` of `m`.
+    fn of_mut(m: &mut Map, c0: usize) -> Self {
+        let (rs, pitch, rows) = (m.row_stride(), m.pitch, m.h + 2);
+        assert!(c0 <= m.c);
+        Self { base: m.data[c0 * pitch + LEFT..].as_mut_ptr(), rs, pitch, rows }
+    }
+
+    /// The same rows from channel `c` on (of the view).
+    fn channel(self, c: usize) -> Self {
+        // SAFETY: channel-row c of padded row 0, inside the map for the callers' channels.
+        Self { base: unsafe { self.base.add(c * self.pitch) }, ..self }
+    }
+
+    /// Padded row `p`.
+    fn at(&self, p: usize) -> *mut f32 {
+        assert!(p < self.rows);
+        // SAFETY: inside the map (row p of its rows).
+        unsafe { self.base.add(p * self.rs) }
+    }
+
+    /// Writes the padding of channels `0..channels` of padded row `p` (`w` pixels).
+    ///
+    /// # Safety
+    /// No other thread touches those channels of that row.
+    unsafe fn zero_padding(&self, p: usize, channels: usize, w: usize) {
+        let row = self.at(p);
+        for ch in 0..channels {
+            // SAFETY: the values just before and after the channel-row's pixels, inside it.
+            unsafe {
+                *row.add(ch * self.pitch).sub(1) = 0.0;
+                *row.add(ch * self.pitch + w) = 0.0;
+            }
+        }
+    }
+}
+
 impl Conv {
     /// From a torch weight `(cout, cin/groups, k, k)`, its bias (or zeros) and a BatchNorm
     /// (`gamma, beta, mean, var`, eps 1e-5) to fold in.
@@ -64,31 +216,28 @@ impl Conv {
         stride: usize,
         act: Act,
     ) -> Result<Self, String> {
-        let &[cout, cin_g, k, k2] = shape else { return Err(format!("conv weight of shape {shape:?}")) };
-        if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k || !(1..=2).contains(&stride) {
-            return Err(format!("unsupported conv weight of shape {shape:?} (stride {stride})"));
+        Self::from_folded(Folded::new(w, shape, bias, bn, act)?, stride)
+    }
+
+    /// The convolution of `f` at `stride` (1 or 2), its weights laid out for how it computes:
+    /// depthwise for one input channel per output, Winograd for 3×3 stride 1 with enough
+    /// outputs, direct sums otherwise.
+    pub fn from_folded(f: Folded, stride: usize) -> Result<Self, String> {
+        let Folded { cout, cin_g, k, w, bias, mut slopes } = f;
+        if !(1..=2).contains(&stride) {
+            return Err(format!("stride {stride}"));
         }
         let depthwise = cin_g == 1 && k == 3 && cout > 1;
-        let mut scale = vec![1.0f64; cout];
-        let mut shift: Vec<f64> = bias.map_or_else(|| vec![0.0; cout], |b| b.iter().map(|&x| x as f64).collect());
-        if let Some([gamma, beta, mean, var]) = bn {
-            for o in 0..cout {
-                let s = gamma[o] as f64 / (var[o] as f64 + 1e-5).sqrt();
-                scale[o] = s;
-                shift[o] = (shift[o] - mean[o] as f64) * s + beta[o] as f64;
-            }
-        }
         let kk = k * k;
-        let folded = |o: usize, i: usize| w[o * cin_g * kk + i] as f64 * scale[o];
-        let bias: Vec<f32> = shift.iter().map(|&x| x as f32).collect();
+        let folded = |o: usize, i: usize| w[o * cin_g * kk + i];
+        let bias: Vec<f32> = bias.iter().map(|&x| x as f32).collect();
+        let blocks = cout.div_ceil(BLOCK);
         let form = if depthwise {
-            let weight =
-                (0..cout).flat_map(|o| (0..kk).map(move |t| (o, t))).map(|(o, t)| folded(o, t) as f32).collect();
-            Form::Depthwise { weight, bias }
+            Form::Depthwise { weight: w.iter().map(|&v| v as f32).collect(), bias }
         } else if k == 3 && stride == 1 && cout >= WINOGRAD_MIN_COUT {
-            Form::Winograd(Winograd::new(|o, ci, ky, kx| folded(o, (ci * 3 + ky) * 3 + kx), cin_g, cout, bias, act))
+            let slopes = slopes.clone();
+            Form::Winograd(Winograd::new(|o, ci, ky, kx| folded(o, (ci * 3 + ky) * 3 + kx), cin_g, cout, bias, slopes))
         } else {
-            let blocks = cout.div_ceil(BLOCK);
             let taps = kk * cin_g;
             let mut weight = vec![0.0f32; blocks * taps * BLOCK];
             for o in 0..cout {
@@ -106,8 +255,9 @@ impl Conv {
             bias.resize(blocks * BLOCK, 0.0);
             Form::Dense { weight, bias }
         };
+        slopes.resize(blocks * BLOCK, 1.0);
         let cin = if depthwise { cout } else { cin_g };
-        Ok(Self { k, stride, cin, cout, act, form })
+        Ok(Self { k, stride, cin, cout, slopes, form })
     }
 
     pub fn is_depthwise(&self) -> bool {
@@ -120,12 +270,19 @@ impl Conv {
     }
 
     /// Each tap's input position within a row relative to the output pixel's, for an input
-    /// of `pitch`, in the packed weights' (ci, kx) order.
-    fn offsets(&self, pitch: usize) -> Vec<isize> {
+    /// of `pitch`, in the packed weights' (ci, kx) order; input channel `ci` is channel-row
+    /// `channel(ci)` of the input.
+    fn offsets_over(&self, pitch: usize, channel: impl Fn(usize) -> usize) -> Vec<isize> {
         let pad = (self.k / 2) as isize;
-        (0..self.cin as isize)
-            .flat_map(|ci| (0..self.k as isize).map(move |kx| ci * pitch as isize + kx - pad))
+        (0..self.cin)
+            .flat_map(|ci| (0..self.k as isize).map(move |kx| (ci, kx)))
+            .map(|(ci, kx)| (channel(ci) * pitch) as isize + kx - pad)
             .collect()
+    }
+
+    /// [`Conv::offsets_over`] the input's first `cin` channels.
+    fn offsets(&self, pitch: usize) -> Vec<isize> {
+        self.offsets_over(pitch, |ci| ci)
     }
 
     /// The input rows output row `y`'s window covers, from `row(p)` (padded row `p`'s pixel 0).
@@ -138,10 +295,10 @@ impl Conv {
     /// One output row from its input rows (`rows`, as [`DenseRow`]'s) of `pitch`.
     ///
     /// # Safety
-    /// The input rows are framed rows of at least `cin` channel-rows of `pitch` whose pixel 0 is
-    /// `rows[ky]`, followed by a vector of readable values; `dst` holds `cout` channel-rows of
-    /// `dst_pitch` with `width` writable pixels from `dst`; `offsets` are
-    /// [`Conv::offsets`]`(pitch)`; `isa` runs on this CPU.
+    /// The input rows are rows of the map layout whose pixel 0 is `rows[ky]`, channel-rows
+    /// `offsets` (from [`Conv::offsets_over`]`(pitch, …)`) apart, followed by a vector of
+    /// readable values; `dst` holds `cout` channel-rows of `dst_pitch` with `width` writable
+    /// pixels from `dst`; `isa` runs on this CPU.
     #[allow(clippy::too_many_arguments)]
     unsafe fn row(
         &self,
@@ -159,8 +316,8 @@ impl Conv {
             offsets,
             weight,
             bias,
+            slopes: &self.slopes,
             cout: self.cout,
-            act: self.act,
             stride: self.stride,
             dst,
             dst_pitch,
@@ -174,62 +331,98 @@ impl Conv {
 
     /// A dense convolution of `x` into channels `c0..c0 + cout` of `out`.
     pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, c0: usize, parallel: bool) {
-        assert!(!self.is_depthwise() && x.c == self.cin && c0 + self.cout <= out.c);
+        assert!(!self.is_depthwise() && x.c >= self.cin && c0 + self.cout <= out.c);
         assert_eq!((out.h, out.w), self.out_size(x.h, x.w), "output map size");
-        let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
-        let chunks = chunk_count(w * self.k * self.k * self.cin * self.cout, out.h, parallel);
+        let (h, w) = (out.h, out.w);
+        // SAFETY: `x` and `out` are different maps; `x` is only read.
+        unsafe { self.run_rows(isa, Rows::of(x, 0), (x.h, x.w), Rows::of_mut(out, c0), (h, w), parallel) }
+    }
+
+    /// A dense convolution of channels `from..from + cin` of `m` into its channels `to..to +
+    /// cout` (which must not overlap them): SSH's branches reading each other in one map.
+    pub fn run_in_place(&self, isa: Isa, m: &mut Map, from: usize, to: usize, parallel: bool) {
+        assert!(!self.is_depthwise() && self.stride == 1 && from + self.cin <= m.c && to + self.cout <= m.c);
+        assert!(from + self.cin <= to || to + self.cout <= from, "overlapping channels");
+        let size = (m.h, m.w);
+        let rows = Rows::of_mut(m, 0);
+        let (input, output) = (rows.channel(from), rows.channel(to));
+        // SAFETY: the layer reads only channels from..from + cin and writes only channels
+        // to..to + cout, disjoint; both views come from `m`, borrowed for the whole layer.
+        unsafe { self.run_rows(isa, input, size, output, size, parallel) }
+    }
+
+    /// The output rows of `output` (of `size`) from `input` (`in_size`).
+    ///
+    /// # Safety
+    /// `input`'s channels are only read, `output`'s only written, by this layer: they do not
+    /// overlap; both follow the map layout.
+    unsafe fn run_rows(
+        &self,
+        isa: Isa,
+        input: Rows,
+        in_size: (usize, usize),
+        output: Rows,
+        (h, w): (usize, usize),
+        parallel: bool,
+    ) {
+        let chunks = chunk_count(w * self.k * self.k * self.cin * self.cout, h, parallel);
+        let in_rows = |p: usize| input.at(p).cast_const();
         if let Form::Winograd(wg) = &self.form {
             // Pairs of output rows, from padded input rows 2j..=2j + 3 (past the bottom zero
             // row for an odd height: a zero row of the scratch).
-            let zero_len = x.row_stride() + 2 * LEFT;
-            for_row_chunks(out, chunks, 2, |rows, chunk| {
+            let zero_len = self.cin * input.pitch + 2 * LEFT;
+            for_row_ranges(h, chunks, 2, |rows| {
                 with_scratch(wg.scratch_len(w) + zero_len, |scratch| {
                     let (scratch, zero) = scratch.split_at_mut(wg.scratch_len(w));
                     zero.fill(0.0);
-                    let input = |p: usize| if p < x.h + 2 { x.row_ptr(p) } else { zero[LEFT..].as_ptr() };
-                    for (pair, two) in chunk.chunks_mut(2 * rs).enumerate() {
-                        let y = rows.start + 2 * pair;
-                        let (first, second) = two.split_at_mut(rs);
-                        let dst = [
-                            first[c0 * pitch + LEFT..].as_mut_ptr(),
-                            if second.is_empty() {
-                                std::ptr::null_mut()
-                            } else {
-                                second[c0 * pitch + LEFT..].as_mut_ptr()
-                            },
-                        ];
-                        // SAFETY: the map layout (framed rows followed by further rows, the
-                        // slack, or the zero row and its margin); `dst` rows are this pair's.
+                    let zero = zero[LEFT..].as_ptr();
+                    for y in rows.step_by(2) {
+                        let window = std::array::from_fn(|r| if y + r < in_size.0 + 2 { in_rows(y + r) } else { zero });
+                        let dst = [output.at(y + 1), if y + 1 < h { output.at(y + 2) } else { std::ptr::null_mut() }];
+                        // SAFETY: the map layout (rows followed by further rows, the slack,
+                        // or the zero row and its margin); the two output rows are this
+                        // chunk's, in channels no one reads during the layer.
                         unsafe {
-                            wg.row_pair(isa, std::array::from_fn(|r| input(y + r)), x.pitch, dst, pitch, w, scratch)
-                        };
-                        for row in two.chunks_exact_mut(rs) {
-                            zero_padding(row, pitch, w, c0..c0 + self.cout);
+                            wg.row_pair(isa, window, input.pitch, dst, output.pitch, w, scratch);
+                            for p in (y + 1)..(y + 3).min(h + 1) {
+                                output.zero_padding(p, self.cout, w);
+                            }
                         }
                     }
                 })
             });
             return;
         }
-        let offsets = self.offsets(x.pitch);
-        for_row_chunks(out, chunks, 1, |rows, chunk| {
-            for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
-                // SAFETY: a map's rows are framed, followed by further rows or its slack; the
-                // window of an output row of `out_size` stays within padded rows 0..=h + 1;
-                // channels c0..c0 + cout of `row` are this conv's.
+        let offsets = self.offsets(input.pitch);
+        for_row_ranges(h, chunks, 1, |rows| {
+            for y in rows {
+                // SAFETY: the window of an output row of `out_size` stays within padded rows
+                // 0..=h + 1 of the input, rows followed by further rows or the slack; the
+                // output row is this chunk's, in channels no one reads during the layer.
                 unsafe {
-                    self.row(
-                        isa,
-                        self.window(y, |p| x.row_ptr(p)),
-                        &offsets,
-                        row.as_mut_ptr().add(c0 * pitch + LEFT),
-                        pitch,
-                        w,
-                    )
-                };
-                zero_padding(row, pitch, w, c0..c0 + self.cout);
+                    self.row(isa, self.window(y, in_rows), &offsets, output.at(y + 1), output.pitch, w);
+                    output.zero_padding(y + 1, self.cout, w);
+                }
             }
         });
+    }
+
+    /// Output row `y` of a 1×1 over the channels `channels` of `x` into `dst` (`cout`
+    /// channel-rows of [`Map::pitch_for`]`(x.w)`): the heads, whose outputs become priors
+    /// right away.
+    pub fn row_over(&self, isa: Isa, x: &Map, offsets: &[isize], y: usize, dst: &mut [f32]) {
+        assert!(self.k == 1 && self.stride == 1 && y < x.h && offsets.len() == self.cin);
+        let pitch = Map::pitch_for(x.w);
+        assert!(dst.len() >= self.cout * pitch);
+        // SAFETY: `offsets` come from `heads_offsets` over channels of `x` (checked there);
+        // `dst` holds the output channel-rows.
+        unsafe { self.row(isa, [x.row_ptr(y + 1); 3], offsets, dst[LEFT..].as_mut_ptr(), pitch, x.w) }
+    }
+
+    /// The taps of a 1×1 over channels `channels` of `x`, for [`Conv::row_over`].
+    pub fn heads_offsets(&self, x: &Map, channels: &[usize]) -> Vec<isize> {
+        assert!(self.k == 1 && channels.len() == self.cin && channels.iter().all(|&c| c < x.c));
+        self.offsets_over(x.pitch, |ci| channels[ci])
     }
 }
 
@@ -294,7 +487,7 @@ impl Separable {
             pitch,
             weight,
             bias,
-            act: dw.act,
+            slopes: &dw.slopes,
             stride: dw.stride,
             channels: dw.cin,
             // SAFETY: pixel 0 of `mid`'s first channel-row.
@@ -581,9 +774,19 @@ pub fn add_upsampled(a: &mut Map, b: &Map, parallel: bool) {
 
 /// How many row chunks a layer of `work_per_row · h` multiply-adds runs in: one (on this
 /// thread) unless `parallel` and the work pays for waking the pool.
-fn chunk_count(work_per_row: usize, h: usize, parallel: bool) -> usize {
+pub fn chunk_count(work_per_row: usize, h: usize, parallel: bool) -> usize {
     let threads = rayon::current_num_threads();
     if !parallel || threads == 1 || work_per_row * h < PARALLEL_MIN_WORK { 1 } else { threads * CHUNKS_PER_THREAD }
+}
+
+/// Calls `f(rows)` over about `chunks` chunks of `h` rows (each but the last a multiple of
+/// `multiple` rows), over the pool when more than one.
+fn for_row_ranges(h: usize, chunks: usize, multiple: usize, f: impl Fn(Range<usize>) + Sync + Send) {
+    if chunks <= 1 {
+        return f(0..h);
+    }
+    let per_chunk = h.div_ceil(chunks).next_multiple_of(multiple);
+    (0..h.div_ceil(per_chunk)).into_par_iter().for_each(|i| f(i * per_chunk..((i + 1) * per_chunk).min(h)));
 }
 
 /// Calls `f(rows, values)` over about `chunks` chunks of `out`'s image rows (`values`: theirs,
@@ -734,6 +937,71 @@ mod tests {
                         let err = max_err(&out, c0, cout, &want);
                         assert!(err < 1e-5, "{h}x{w} k={k} s={s} cout={cout} {isa:?}: {err}");
                         assert!(padding_is_zero(&out));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stacked_and_in_place_convolutions() {
+        // SSH's layout in small: `first` = a ‖ b from x into channels 0..48 of m, then convs
+        // reading b's channels (40..48) into m's later channels, by direct sums (16 outputs)
+        // and by Winograd (32); and a 1×1 over a list of m's channels (the heads).
+        let (h, w, c) = (7, 19, 6);
+        let xs = pseudo(h * w * c, 30);
+        let x = map_from_hwc(h, w, c, &xs);
+        let (wa, wb, wc, wd) =
+            (pseudo(40 * c * 9, 31), pseudo(8 * c * 9, 32), pseudo(16 * 8 * 9, 33), pseudo(32 * 8 * 9, 34));
+        let fold = |wt: &[f32], o: usize, i: usize, act| Folded::new(wt, &[o, i, 3, 3], None, None, act).unwrap();
+        let first =
+            Conv::from_folded(Folded::stack(fold(&wa, 40, c, Act::Relu), fold(&wb, 8, c, Act::Leaky(0.1))).unwrap(), 1)
+                .unwrap();
+        let (conv_c, conv_d) = (
+            Conv::new(&wc, &[16, 8, 3, 3], None, None, 1, Act::Relu).unwrap(),
+            Conv::new(&wd, &[32, 8, 3, 3], None, None, 1, Act::None).unwrap(),
+        );
+        let want_a = reference(&xs, (h, w, c), &wa, 40, 3, 1, 1, Act::Relu);
+        let want_b = reference(&xs, (h, w, c), &wb, 8, 3, 1, 1, Act::Leaky(0.1));
+        let want_c = reference(&want_b, (h, w, 8), &wc, 16, 3, 1, 1, Act::Relu);
+        let want_d = reference(&want_b, (h, w, 8), &wd, 32, 3, 1, 1, Act::None);
+        let channels: Vec<usize> = (0..4).chain(50..54).collect();
+        let we = pseudo(5 * 8, 35);
+        let conv_e = Conv::new(&we, &[5, 8, 1, 1], None, None, 1, Act::None).unwrap();
+        for isa in Isa::available() {
+            for parallel in [false, true] {
+                let mut m = Map::zeros(h, w, 96);
+                first.run(isa, &x, &mut m, 0, parallel);
+                conv_c.run_in_place(isa, &mut m, 40, 48, parallel);
+                conv_d.run_in_place(isa, &mut m, 40, 64, parallel);
+                let got = |c0: usize, n: usize| {
+                    let mut v = vec![0f32; h * w * n];
+                    for (i, v) in v.iter_mut().enumerate() {
+                        *v = m.at(i / n / w, c0 + i % n, i / n % w);
+                    }
+                    v
+                };
+                for (name, c0, want) in [("a", 0, &want_a), ("b", 40, &want_b), ("c", 48, &want_c), ("d", 64, &want_d)]
+                {
+                    let n = want.len() / (h * w);
+                    let err = got(c0, n).iter().zip(want.iter()).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+                    assert!(err < 1e-4, "{name} {isa:?} parallel {parallel}: {err}");
+                }
+                assert!(padding_is_zero(&m));
+                let offsets = conv_e.heads_offsets(&m, &channels);
+                let picked: Vec<f32> = (0..h * w)
+                    .flat_map(|p| channels.iter().map(move |&ch| (p, ch)))
+                    .map(|(p, ch)| m.at(p / w, ch, p % w))
+                    .collect();
+                let want_e = reference(&picked, (h, w, 8), &we, 5, 1, 1, 1, Act::None);
+                let mut row = vec![0f32; 5 * Map::pitch_for(w)];
+                for y in 0..h {
+                    conv_e.row_over(isa, &m, &offsets, y, &mut row);
+                    for xx in 0..w {
+                        for o in 0..5 {
+                            let got = row[o * Map::pitch_for(w) + LEFT + xx];
+                            assert!((got - want_e[(y * w + xx) * 5 + o]).abs() < 1e-4, "heads {isa:?}");
+                        }
                     }
                 }
             }

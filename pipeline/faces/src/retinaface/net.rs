@@ -6,24 +6,30 @@ use std::collections::BTreeMap;
 
 use marlin_checkpoint::Tensor;
 
-use super::kernels::Act;
-use super::layers::{Conv, Separable, Stem, add_upsampled};
-use super::map::{LEFT, Map, Workspace};
+use rayon::prelude::*;
+
+use super::layers::{Act, Conv, Folded, Separable, Stem, add_upsampled, chunk_count};
+use super::map::{LEFT, Map, Workspace, with_scratch};
 use super::simd::Isa;
 
 const LEAKY: Act = Act::Leaky(0.1);
 
-/// One SSH context module: the 3×3, 5×5 (two stacked 3×3) and 7×7 (three) branches, written
-/// side by side into one map; the ReLU after their concatenation runs in the epilogues of the
-/// three convolutions that write it.
+/// One SSH context module: the 3×3, 5×5 (two stacked 3×3) and 7×7 (three) branches, in one
+/// map of their outputs and intermediates: `first` = conv3X3 ‖ conv5X5_1 (both read the
+/// level), `second` = conv5X5_2 ‖ conv7X7_2 (both read conv5X5_1's output), then conv7x7_3.
+/// The module's output — conv3X3, conv5X5_2, conv7x7_3 concatenated and ReLU'd — is the
+/// channels `output` of that map, the ReLU in the three convolutions' epilogues.
 struct Ssh {
-    conv3: Conv,
-    conv5_1: Conv,
-    conv5_2: Conv,
-    conv7_2: Conv,
+    first: Conv,
+    second: Conv,
     conv7_3: Conv,
+    /// conv3X3's outputs: conv5X5_1's follow them in the map.
+    conv3: usize,
+    /// conv5X5_2's outputs: conv7X7_2's follow them.
+    conv5_2: usize,
+    /// The module's output channels in the map.
+    output: Vec<usize>,
 }
-
 pub struct Network {
     /// MobileNet's stage 1: the first conv (3×3, stride 2, from the pixels) and its `conv_dw`
     /// blocks, streamed; its output is the first FPN level.
@@ -33,7 +39,8 @@ pub struct Network {
     fpn_out: [Conv; 3],
     merge: [Conv; 2],
     ssh: [Ssh; 3],
-    /// Per level, the class (2·2), box (2·4) and landmark (2·10) heads as one 1×1 of 32 outputs.
+    /// Per level, the class (2·2), box (2·4) and landmark (2·10) heads as one 1×1 of 32
+    /// outputs.
     heads: [Conv; 3],
 }
 
@@ -53,12 +60,16 @@ impl Weights<'_> {
         self.0.get(name).ok_or_else(|| format!("tensor {name} missing"))
     }
 
-    /// `prefix.{conv}` then BatchNorm `prefix.{bn}` (torch Sequential indices).
-    fn conv_bn(&self, prefix: &str, conv: usize, bn: usize, stride: usize, act: Act) -> Result<Conv, String> {
+    /// `prefix.{conv}` then BatchNorm `prefix.{bn}` (torch Sequential indices), folded.
+    fn folded(&self, prefix: &str, conv: usize, bn: usize, act: Act) -> Result<Folded, String> {
         let w = self.get(&format!("{prefix}.{conv}.weight"))?;
         let p = |n: &str| self.get(&format!("{prefix}.{bn}.{n}")).map(|t| t.data.as_slice());
         let bn = [p("weight")?, p("bias")?, p("running_mean")?, p("running_var")?];
-        Conv::new(&w.data, &w.shape, None, Some(bn), stride, act).map_err(|e| format!("{prefix}: {e}"))
+        Folded::new(&w.data, &w.shape, None, Some(bn), act).map_err(|e| format!("{prefix}: {e}"))
+    }
+
+    fn conv_bn(&self, prefix: &str, conv: usize, bn: usize, stride: usize, act: Act) -> Result<Conv, String> {
+        Conv::from_folded(self.folded(prefix, conv, bn, act)?, stride).map_err(|e| format!("{prefix}: {e}"))
     }
 
     /// The class, box and landmark heads of level `i` (1×1 convs with biases) as one conv.
@@ -83,13 +94,23 @@ impl Weights<'_> {
     }
 
     fn ssh(&self, p: &str) -> Result<Ssh, String> {
-        Ok(Ssh {
-            conv3: self.conv_bn(&format!("{p}.conv3X3"), 0, 1, 1, Act::Relu)?,
-            conv5_1: self.conv_bn(&format!("{p}.conv5X5_1"), 0, 1, 1, LEAKY)?,
-            conv5_2: self.conv_bn(&format!("{p}.conv5X5_2"), 0, 1, 1, Act::Relu)?,
-            conv7_2: self.conv_bn(&format!("{p}.conv7X7_2"), 0, 1, 1, LEAKY)?,
-            conv7_3: self.conv_bn(&format!("{p}.conv7x7_3"), 0, 1, 1, Act::Relu)?,
-        })
+        let part = |name: &str, act: Act| self.folded(&format!("{p}.{name}"), 0, 1, act);
+        let stacked = |a: Folded, b: Folded| {
+            Folded::stack(a, b).and_then(|f| Conv::from_folded(f, 1)).map_err(|e| format!("{p}: {e}"))
+        };
+        // The module's final ReLU runs in the epilogues of the three branches' last convs.
+        let first = stacked(part("conv3X3", Act::Relu)?, part("conv5X5_1", LEAKY)?)?;
+        let second = stacked(part("conv5X5_2", Act::Relu)?, part("conv7X7_2", LEAKY)?)?;
+        let conv7_3 = self.conv_bn(&format!("{p}.conv7x7_3"), 0, 1, 1, Act::Relu)?;
+        let conv3 = self.get(&format!("{p}.conv3X3.0.weight"))?.shape[0];
+        let conv5_2 = self.get(&format!("{p}.conv5X5_2.0.weight"))?.shape[0];
+        let (t5, t7) = (first.cout - conv3, second.cout - conv5_2);
+        if second.cin != t5 || conv7_3.cin != t7 || first.k != 3 || second.k != 3 || conv7_3.k != 3 {
+            return Err(format!("{p}: branches that do not chain"));
+        }
+        let at7 = first.cout + second.cout;
+        let output = (0..conv3).chain(first.cout..first.cout + conv5_2).chain(at7..at7 + conv7_3.cout).collect();
+        Ok(Ssh { first, second, conv7_3, conv3, conv5_2, output })
     }
 }
 
@@ -157,18 +178,16 @@ impl Network {
         ws.recycle(o1);
 
         let priors = 2 * (m1.h * m1.w + m2.h * m2.w + o3.h * o3.w);
-        let mut out = RawOutput {
-            loc: Vec::with_capacity(priors),
-            conf: Vec::with_capacity(priors),
-            landmarks: Vec::with_capacity(priors),
-        };
+        let mut out =
+            RawOutput { loc: vec![[0.0; 4]; priors], conf: vec![[0.0; 2]; priors], landmarks: vec![[0.0; 10]; priors] };
+        let mut start = 0;
         for (level, feat) in [m1, m2, o3].into_iter().enumerate() {
             let s = f.ssh(ws, &self.ssh[level], &feat);
             ws.recycle(feat);
-            let heads = f.conv(ws, &self.heads[level], &s);
+            let n = 2 * s.h * s.w;
+            f.heads(&self.heads[level], &s, &self.ssh[level].output, &mut out, start..start + n);
+            start += n;
             ws.recycle(s);
-            append_priors(&heads, &mut out);
-            ws.recycle(heads);
         }
         out
     }
@@ -203,38 +222,68 @@ impl Fwd {
         cur.unwrap_or_else(|| unreachable!("every stage has blocks"))
     }
 
-    /// The SSH module's output: `conv3 ‖ conv5_2(t) ‖ conv7_3(conv7_2(t))`, `t = conv5_1(x)`.
+    /// The SSH module's map ([`Ssh`]).
     fn ssh(&self, ws: &mut Workspace, m: &Ssh, x: &Map) -> Map {
-        let (c3, c5) = (m.conv3.cout, m.conv5_2.cout);
-        let mut out = ws.map(x.h, x.w, c3 + c5 + m.conv7_3.cout);
-        m.conv3.run(self.isa, x, &mut out, 0, self.parallel);
-        let t = self.conv(ws, &m.conv5_1, x);
-        m.conv5_2.run(self.isa, &t, &mut out, c3, self.parallel);
-        let t7 = self.conv(ws, &m.conv7_2, &t);
-        ws.recycle(t);
-        m.conv7_3.run(self.isa, &t7, &mut out, c3 + c5, self.parallel);
-        ws.recycle(t7);
+        let mut out = ws.map(x.h, x.w, m.first.cout + m.second.cout + m.conv7_3.cout);
+        m.first.run(self.isa, x, &mut out, 0, self.parallel);
+        m.second.run_in_place(self.isa, &mut out, m.conv3, m.first.cout, self.parallel);
+        let t7 = m.first.cout + m.conv5_2;
+        m.conv7_3.run_in_place(self.isa, &mut out, t7, m.first.cout + m.second.cout, self.parallel);
         out
+    }
+
+    /// The heads over channels `channels` of `x` (the SSH output), row by row straight into
+    /// the priors `range` of `out`: (y, x, anchor) order, the class softmaxed.
+    fn heads(&self, conv: &Conv, x: &Map, channels: &[usize], out: &mut RawOutput, range: std::ops::Range<usize>) {
+        let offsets = conv.heads_offsets(x, channels);
+        let (w, pitch) = (x.w, Map::pitch_for(x.w));
+        let per_row = 2 * w;
+        let rows = |y0: usize, loc: &mut [[f32; 4]], conf: &mut [[f32; 2]], lm: &mut [[f32; 10]]| {
+            with_scratch(conv.cout * pitch, |heads| {
+                for (i, ((loc, conf), lm)) in
+                    loc.chunks_mut(per_row).zip(conf.chunks_mut(per_row)).zip(lm.chunks_mut(per_row)).enumerate()
+                {
+                    conv.row_over(self.isa, x, &offsets, y0 + i, heads);
+                    priors_of_row(heads, pitch, w, loc, conf, lm);
+                }
+            })
+        };
+        let (loc, conf, lm) = (&mut out.loc[range.clone()], &mut out.conf[range.clone()], &mut out.landmarks[range]);
+        let chunks = chunk_count(w * conv.cin * conv.cout, x.h, self.parallel);
+        if chunks <= 1 {
+            return rows(0, loc, conf, lm);
+        }
+        let per = x.h.div_ceil(chunks) * per_row;
+        loc.par_chunks_mut(per)
+            .zip(conf.par_chunks_mut(per))
+            .zip(lm.par_chunks_mut(per))
+            .enumerate()
+            .for_each(|(i, ((loc, conf), lm))| rows(i * per / per_row, loc, conf, lm));
     }
 }
 
-/// One level's priors from its heads' map (32 channels: class 0..4, box 4..12, landmarks 12..32: anchor
-/// `a`'s values at `2a`, `4a`, `10a` of each), in (y, x, anchor) order, the class softmaxed.
+/// One row's priors from its heads' outputs (`heads`: 32 channel-rows of `pitch`, pixel `x` at
+/// `LEFT + x`: class 0..4, box 4..12, landmarks 12..32, anchor `a`'s values at `2a`, `4a`,
+/// `10a` of each), in (x, anchor) order, the class softmaxed.
 #[allow(clippy::needless_range_loop)] // x indexes 32 channel-rows at once
-fn append_priors(heads: &Map, out: &mut RawOutput) {
-    let (w, pitch, rs) = (heads.w, heads.pitch, heads.row_stride());
-    for y in 0..heads.h {
-        let row = &heads.data[(y + 1) * rs..(y + 2) * rs];
-        let ch: [&[f32]; 32] = std::array::from_fn(|c| &row[c * pitch + LEFT..c * pitch + LEFT + w]);
-        for x in 0..w {
-            for a in 0..2 {
-                let (c0, c1) = (ch[2 * a][x], ch[2 * a + 1][x]);
-                let m = c0.max(c1);
-                let (e0, e1) = ((c0 - m).exp(), (c1 - m).exp());
-                out.conf.push([e0 / (e0 + e1), e1 / (e0 + e1)]);
-                out.loc.push(std::array::from_fn(|k| ch[4 + 4 * a + k][x]));
-                out.landmarks.push(std::array::from_fn(|k| ch[12 + 10 * a + k][x]));
-            }
+fn priors_of_row(
+    heads: &[f32],
+    pitch: usize,
+    w: usize,
+    loc: &mut [[f32; 4]],
+    conf: &mut [[f32; 2]],
+    lm: &mut [[f32; 10]],
+) {
+    let ch: [&[f32]; 32] = std::array::from_fn(|c| &heads[c * pitch + LEFT..c * pitch + LEFT + w]);
+    for x in 0..w {
+        for a in 0..2 {
+            let p = 2 * x + a;
+            let (c0, c1) = (ch[2 * a][x], ch[2 * a + 1][x]);
+            let m = c0.max(c1);
+            let (e0, e1) = ((c0 - m).exp(), (c1 - m).exp());
+            conf[p] = [e0 / (e0 + e1), e1 / (e0 + e1)];
+            loc[p] = std::array::from_fn(|k| ch[4 + 4 * a + k][x]);
+            lm[p] = std::array::from_fn(|k| ch[12 + 10 * a + k][x]);
         }
     }
 }

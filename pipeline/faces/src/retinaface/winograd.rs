@@ -8,7 +8,7 @@
 //! The transforms add and subtract only (the weight transform's halves are exact), so the
 //! outputs differ from the direct sums by a few roundings.
 
-use super::kernels::{self, Act, BLOCK, DenseRow, WinogradIn, WinogradOut};
+use super::kernels::{self, BLOCK, DenseRow, WinogradIn, WinogradOut};
 use super::simd::Isa;
 
 /// `G` of F(2, 3).
@@ -22,20 +22,24 @@ pub struct Winograd {
     /// `U` for each of the 16 positions `ξ`: `[ξ][block][ci][BLOCK]` (the dense kernel's
     /// packing for a 1×1 convolution), output channels past `cout` zero.
     u: Vec<f32>,
-    /// The products' bias: none (the output transform adds the layer's).
+    /// The products' bias (none: the output transform adds the layer's), and their slopes
+    /// (no activation).
     zeros: Vec<f32>,
+    ones: Vec<f32>,
     bias: Vec<f32>,
-    act: Act,
+    /// Each output's activation slope.
+    slopes: Vec<f32>,
 }
 
 impl Winograd {
-    /// From the weights `w(o, ci, ky, kx)` (BatchNorm folded), the bias and the activation.
+    /// From the weights `w(o, ci, ky, kx)` (BatchNorm folded), the bias and each output's
+    /// activation slope.
     pub fn new(
         w: impl Fn(usize, usize, usize, usize) -> f64,
         cin: usize,
         cout: usize,
         bias: Vec<f32>,
-        act: Act,
+        slopes: Vec<f32>,
     ) -> Self {
         let blocks = cout.div_ceil(BLOCK);
         let per_xi = blocks * cin * BLOCK;
@@ -53,7 +57,7 @@ impl Winograd {
                 }
             }
         }
-        Self { cin, cout, u, zeros: vec![0.0; blocks * BLOCK], bias, act }
+        Self { cin, cout, u, zeros: vec![0.0; blocks * BLOCK], ones: vec![1.0; blocks * BLOCK], bias, slopes }
     }
 
     /// Tiles of a row of `width` outputs, rounded up to whole 16-lane vectors.
@@ -124,8 +128,8 @@ impl Winograd {
                         offsets: &offsets,
                         weight: &self.u[xi * per_xi..(xi + 1) * per_xi],
                         bias: &self.zeros,
+                        slopes: &self.ones,
                         cout: self.cout,
-                        act: Act::None,
                         stride: 1,
                         dst: m.as_mut_ptr().add(xi * m_plane),
                         dst_pitch: tp,
@@ -140,8 +144,8 @@ impl Winograd {
                     tiles_pitch: tp,
                     plane: m_plane,
                     bias: &self.bias,
+                    slopes: &self.slopes,
                     cout: self.cout,
-                    act: self.act,
                     dst,
                     dst_pitch,
                     width,
