@@ -22,8 +22,6 @@ const CHUNKS_PER_THREAD: usize = 4;
 /// 3×3 stride-1 convolutions with at least this many outputs run by Winograd's F(2×2, 3×3)
 /// (below, the input transform costs more than the products it saves).
 const WINOGRAD_MIN_COUT: usize = 32;
-/// Bands of the stem's output rows per thread (each band recomputes a few rows above it).
-const STEM_BANDS_PER_THREAD: usize = 2;
 
 /// The activation after a convolution's bias.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -442,10 +440,6 @@ impl Separable {
         Ok(Self { depthwise, pointwise })
     }
 
-    pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
-        self.depthwise.out_size(h, w)
-    }
-
     pub fn cout(&self) -> usize {
         self.pointwise.cout
     }
@@ -501,126 +495,200 @@ impl Separable {
             pw.row(isa, [mid.as_ptr().add(LEFT); 3], offsets, dst, dst_pitch, width);
         }
     }
+}
 
-    pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, parallel: bool) {
-        let (dw, pw) = (&self.depthwise, &self.pointwise);
-        assert!(x.c == dw.cin && out.c == pw.cout);
-        assert_eq!((out.h, out.w), dw.out_size(x.h, x.w), "output map size");
-        let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
-        let chunks = chunk_count(w * dw.cin * (9 + pw.cout), out.h, parallel);
-        let offsets = self.offsets(w);
-        for_row_chunks(out, chunks, 1, |rows, chunk| {
-            with_scratch(self.mid_len(w), |mid| {
-                for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
-                    let input = dw.window(y, |p| x.row_ptr(p));
-                    // SAFETY: as in `Conv::run`.
-                    unsafe { self.row(isa, input, x.pitch, mid, &offsets, row.as_mut_ptr().add(LEFT), pitch, w) };
-                    zero_padding(row, pitch, w, 0..pw.cout);
-                }
-            })
-        });
+/// One layer of a [`Chain`].
+pub enum Layer {
+    Dense(Conv),
+    Separable(Separable),
+}
+
+impl Layer {
+    fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        self.window().out_size(h, w)
     }
-}
 
-/// The full-resolution layers: MobileNet's first conv (3×3, stride 2) from the 8-bit pixels,
-/// then `conv_dw` blocks, streamed: each layer keeps only the three rows of its output the next
-/// one's window covers (a few hundred KB in all, in L2), computing a row when the next layer
-/// asks for it; only the last block's output is a whole map. The output rows are cut into
-/// bands, one thread each, every band starting its layers a few rows above its own.
-pub struct Stem {
-    pub first: Conv,
-    pub blocks: Vec<Separable>,
-}
-
-impl Stem {
-    pub fn new(first: Conv, blocks: Vec<Separable>) -> Result<Self, String> {
-        if !matches!(first.form, Form::Dense { .. }) || first.cin != 3 || blocks.is_empty() {
-            return Err("the stem is a dense conv of the 3 colour channels then conv_dw blocks".into());
+    fn cout(&self) -> usize {
+        match self {
+            Layer::Dense(c) => c.cout,
+            Layer::Separable(s) => s.cout(),
         }
-        Ok(Self { first, blocks })
     }
 
-    /// Output size for an `h × w` image.
+    fn cin(&self) -> usize {
+        self.window().cin
+    }
+
+    /// The convolution whose window reads the layer's input.
+    fn window(&self) -> &Conv {
+        match self {
+            Layer::Dense(c) => c,
+            Layer::Separable(s) => &s.depthwise,
+        }
+    }
+
+    /// The layer's taps for an input of `in_pitch` and an output `width` wide.
+    fn offsets(&self, in_pitch: usize, width: usize) -> Vec<isize> {
+        match self {
+            Layer::Dense(c) => c.offsets(in_pitch),
+            Layer::Separable(s) => s.offsets(width),
+        }
+    }
+
+    /// The depthwise row buffer an output `width` wide needs.
+    fn mid_len(&self, width: usize) -> usize {
+        match self {
+            Layer::Dense(_) => 0,
+            Layer::Separable(s) => s.mid_len(width),
+        }
+    }
+
+    /// One output row (see [`Conv::row`] and [`Separable::row`]).
+    ///
+    /// # Safety
+    /// As [`Conv::row`]'s; `offsets` are [`Layer::offsets`]`(pitch, width)`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row(
+        &self,
+        isa: Isa,
+        rows: [*const f32; 3],
+        pitch: usize,
+        mid: &mut [f32],
+        offsets: &[isize],
+        dst: *mut f32,
+        dst_pitch: usize,
+        width: usize,
+    ) {
+        // SAFETY: per this function's contract.
+        unsafe {
+            match self {
+                Layer::Dense(c) => c.row(isa, rows, offsets, dst, dst_pitch, width),
+                Layer::Separable(s) => s.row(isa, rows, pitch, mid, offsets, dst, dst_pitch, width),
+            }
+        }
+    }
+}
+
+/// What a [`Chain`] reads: an 8-bit image (`width · height · 3`, B, G, R order if `bgr`),
+/// turned into the network's input row by row, or a map.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Pixels { pixels: &'a [u8], width: usize, height: usize, bgr: bool },
+    Map(&'a Map),
+}
+
+impl Source<'_> {
+    /// Height, width and channels.
+    pub fn size(&self) -> (usize, usize, usize) {
+        match *self {
+            Source::Pixels { width, height, .. } => (height, width, 3),
+            Source::Map(m) => (m.h, m.w, m.c),
+        }
+    }
+}
+
+/// Layers streamed row by row (MobileNet's stages: the full-resolution ones from the pixels,
+/// the next ones from the first FPN level): each layer keeps only the three rows of its output
+/// the next one's window covers (a few hundred KB in all, in L2), computing a row when the next
+/// layer asks for it; only the last layer's output is a whole map. The output rows are cut into
+/// bands, one thread each, every band starting its layers a few rows above its own.
+pub struct Chain {
+    layers: Vec<Layer>,
+    /// Bands per thread: more even out threads slowed by other work, fewer recompute fewer rows
+    /// above the bands.
+    bands_per_thread: usize,
+}
+
+impl Chain {
+    pub fn new(layers: Vec<Layer>, bands_per_thread: usize) -> Result<Self, String> {
+        if layers.is_empty() || layers.windows(2).any(|l| l[0].cout() != l[1].cin()) {
+            return Err("a chain of layers, each reading the previous one's outputs".into());
+        }
+        Ok(Self { layers, bands_per_thread: bands_per_thread.max(1) })
+    }
+
+    /// Output size for an `h × w` input.
     pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
-        self.blocks.iter().fold(self.first.out_size(h, w), |(h, w), b| b.out_size(h, w))
+        self.layers.iter().fold((h, w), |(h, w), l| l.out_size(h, w))
     }
 
     pub fn cout(&self) -> usize {
-        self.blocks.last().map_or(self.first.cout, |b| b.cout())
+        self.layers.last().map_or(0, Layer::cout)
     }
 
-    /// The stem of an 8-bit image (`width · height · 3`, B, G, R order if `bgr`) into `out`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn run(&self, isa: Isa, pixels: &[u8], width: usize, height: usize, bgr: bool, out: &mut Map, parallel: bool) {
-        assert_eq!(pixels.len(), width * height * 3);
-        assert!(out.c == self.cout());
-        assert_eq!((out.h, out.w), self.out_size(height, width), "output map size");
-        // The rows each layer keeps: the image's (3 channels), then every layer's but the last.
-        let mut geo: Vec<(usize, usize, usize)> = vec![(height, width, 3), {
-            let (h, w) = self.first.out_size(height, width);
-            (h, w, self.first.cout)
-        }];
-        for b in &self.blocks[..self.blocks.len() - 1] {
-            let &(h, w, _) = geo.last().unwrap_or(&(0, 0, 0));
-            let (h, w) = b.out_size(h, w);
-            geo.push((h, w, b.cout()));
+    /// The chain from `src` into `out`.
+    pub fn run(&self, isa: Isa, src: Source<'_>, out: &mut Map, parallel: bool) {
+        let (h0, w0, c0) = src.size();
+        if let Source::Pixels { pixels, .. } = src {
+            assert_eq!(pixels.len(), w0 * h0 * 3);
         }
+        assert!(c0 == self.layers[0].cin() && out.c == self.cout());
+        assert_eq!((out.h, out.w), self.out_size(h0, w0), "output map size");
+        // Stream 0 is the source (rows converted from the pixels, or the map itself); stream
+        // i ≥ 1 the output rows of layer i − 1, the last layer's going to `out`.
+        let mut geo = vec![(h0, w0, c0)];
+        for l in &self.layers[..self.layers.len() - 1] {
+            let &(h, w, _) = geo.last().unwrap_or(&(0, 0, 0));
+            let (h, w) = l.out_size(h, w);
+            geo.push((h, w, l.cout()));
+        }
+        let mut rings_len = 0;
         let rings: Vec<Ring> = geo
             .iter()
-            .scan(0, |off, &(h, w, c)| {
-                let ring = Ring::new(h, w, c, *off);
-                *off += ring.len();
-                Some(ring)
+            .enumerate()
+            .map(|(i, &(h, w, c))| {
+                let ring = Ring::new(h, w, c, rings_len);
+                // Rows of a map source are read in place.
+                if i > 0 || matches!(src, Source::Pixels { .. }) {
+                    rings_len += ring.len();
+                }
+                ring
             })
             .collect();
-        let rings_len = rings.last().map_or(0, |r| r.off + r.len());
         let zero_len = rings.iter().map(|r| r.rs).max().unwrap_or(0) + SLACK;
-        let mid_len =
-            self.blocks.iter().zip(&geo[1..]).map(|(b, &(h, w, _))| b.mid_len(b.out_size(h, w).1)).max().unwrap_or(0);
+        let widths: Vec<usize> = geo[1..].iter().map(|g| g.1).chain([out.w]).collect();
+        let mid_len = self.layers.iter().zip(&widths).map(|(l, &w)| l.mid_len(w)).max().unwrap_or(0);
+        let offsets: Vec<Vec<isize>> =
+            self.layers.iter().zip(&rings).zip(&widths).map(|((l, r), &w)| l.offsets(r.pitch, w)).collect();
         let (pitch, w, rs) = (out.pitch, out.w, out.row_stride());
-        // Each layer's taps over its input rows: the first conv's over ring 0, each block's
-        // pointwise over its depthwise row (the last block's too).
-        let mut offsets = vec![Vec::new(), self.first.offsets(rings[0].pitch)];
-        offsets.extend(self.blocks.iter().zip(rings[2..].iter().map(|r| r.w).chain([w])).map(|(b, w)| b.offsets(w)));
-        let bands = if parallel { rayon::current_num_threads() * STEM_BANDS_PER_THREAD } else { 1 };
+        let bands = if parallel { rayon::current_num_threads() * self.bands_per_thread } else { 1 };
         for_row_chunks(out, bands, 1, |ys, chunk| {
             with_scratch(rings_len + zero_len + mid_len, |buf| {
                 let (rows, rest) = buf.split_at_mut(rings_len);
                 let (zero, mid) = rest.split_at_mut(zero_len);
                 zero.fill(0.0);
-                for r in &rings {
+                let in_place = usize::from(matches!(src, Source::Map(_)));
+                for r in &rings[in_place..] {
                     zero_padding(&mut rows[r.off..r.off + 3 * r.rs], r.pitch, r.w, 0..3 * r.c);
                 }
                 let mut s = Streams {
-                    stem: self,
+                    chain: self,
                     isa,
-                    pixels,
-                    bgr,
+                    src,
                     rings: rings.clone(),
                     offsets: &offsets,
                     buf: rows,
                     zero: zero.as_ptr(),
                     mid,
                 };
+                let last = self.layers.len() - 1;
                 for (y, row) in ys.zip(chunk.chunks_exact_mut(rs)) {
-                    let last = s.rings.len() - 1;
-                    let block = &self.blocks[last - 1];
-                    let input = s.window(last, &block.depthwise, y);
-                    // SAFETY: `Streams::window` gives framed rows followed by slack; the row of
-                    // `out` takes the last block's `cout` channels.
+                    let input = s.window(last, y);
+                    // SAFETY: `Streams::window` gives rows of the map layout followed by
+                    // slack; the row of `out` takes the last layer's `cout` channels.
                     unsafe {
-                        block.row(
+                        self.layers[last].row(
                             isa,
                             input,
                             s.rings[last].pitch,
                             s.mid,
-                            &offsets[last + 1],
+                            &offsets[last],
                             row.as_mut_ptr().add(LEFT),
                             pitch,
                             w,
                         )
                     };
-                    zero_padding(row, pitch, w, 0..block.cout());
+                    zero_padding(row, pitch, w, 0..self.cout());
                 }
             })
         });
@@ -630,7 +698,7 @@ impl Stem {
 /// Values after a row buffer: a stride-2 window's last vector may read one vector past it.
 const SLACK: usize = 32;
 
-/// The three most recent rows of one of the stem's maps, in its band's buffer: image row `r`
+/// The three most recent rows of one of a chain's streams, in its band's buffer: image row `r`
 /// in slot `r % 3`.
 #[derive(Clone)]
 struct Ring {
@@ -657,38 +725,44 @@ impl Ring {
     }
 }
 
-/// One band's pass through the stem: ring 0 holds image rows converted from the pixels, ring
-/// `i ≥ 1` the output rows of layer `i` (the first conv, then the blocks).
+/// One band's pass through a chain: stream 0 is the source (image rows converted from the
+/// pixels into ring 0, or a map read in place), stream `i ≥ 1` the output rows of layer
+/// `i − 1` in ring `i`.
 struct Streams<'a> {
-    stem: &'a Stem,
+    chain: &'a Chain,
     isa: Isa,
-    pixels: &'a [u8],
-    bgr: bool,
+    src: Source<'a>,
     rings: Vec<Ring>,
-    /// Layer `i`'s taps (`i` ≥ 1: the first conv, then each block's pointwise).
+    /// Each layer's taps.
     offsets: &'a [Vec<isize>],
     buf: &'a mut [f32],
-    /// A zero row (all channels of the widest ring) and slack: the padding rows.
+    /// A zero row (all channels of the widest stream) and slack: the padding rows.
     zero: *const f32,
     /// The depthwise row of the block being computed.
     mid: &'a mut [f32],
 }
 
 impl Streams<'_> {
-    /// The rows of ring `i` that `conv`'s window for its output row `y` covers (pixel 0 of
-    /// each), computing those not there yet: rows outside the map read the zero row.
-    fn window(&mut self, i: usize, conv: &Conv, y: usize) -> [*const f32; 3] {
-        let top = (conv.stride * y) as isize - (conv.k / 2) as isize;
+    /// The rows of stream `l` (layer `l`'s input) that layer `l`'s window for its output row
+    /// `y` covers (pixel 0 of each), computing those not there yet: rows outside the map read
+    /// the zero row.
+    fn window(&mut self, l: usize, y: usize) -> [*const f32; 3] {
+        let conv = self.chain.layers[l].window();
+        let (k, top) = (conv.k, (conv.stride * y) as isize - (conv.k / 2) as isize);
         std::array::from_fn(|ky| {
-            let r = top + ky.min(conv.k - 1) as isize;
-            if r < 0 || r as usize >= self.rings[i].h {
+            let r = top + ky.min(k - 1) as isize;
+            if r < 0 || r as usize >= self.rings[l].h {
                 // SAFETY: pixel 0 of the zero row.
                 return unsafe { self.zero.add(LEFT) };
             }
-            self.ensure(i, r as usize);
-            let ring = &self.rings[i];
-            // SAFETY: slot r % 3 of ring i, inside the band's buffer.
-            unsafe { self.buf.as_ptr().add(ring.off + (r as usize % 3) * ring.rs + LEFT) }
+            let r = r as usize;
+            if let (0, Source::Map(m)) = (l, self.src) {
+                return m.row_ptr(r + 1);
+            }
+            self.ensure(l, r);
+            let ring = &self.rings[l];
+            // SAFETY: slot r % 3 of ring l, inside the band's buffer.
+            unsafe { self.buf.as_ptr().add(ring.off + (r % 3) * ring.rs + LEFT) }
         })
     }
 
@@ -707,37 +781,30 @@ impl Streams<'_> {
         let ring = self.rings[i].clone();
         let slot_off = ring.off + (r % 3) * ring.rs;
         if i == 0 {
+            let Source::Pixels { pixels, bgr, .. } = self.src else { unreachable!("a map source is read in place") };
             let slot = &mut self.buf[slot_off..slot_off + ring.rs];
-            let px = &self.pixels[r * ring.w * 3..(r + 1) * ring.w * 3];
-            kernels::input_row(self.isa, px, self.bgr, slot, ring.pitch, LEFT);
+            let px = &pixels[r * ring.w * 3..(r + 1) * ring.w * 3];
+            kernels::input_row(self.isa, px, bgr, slot, ring.pitch, LEFT);
             return;
         }
-        let (isa, stem) = (self.isa, self.stem);
         let in_pitch = self.rings[i - 1].pitch;
-        if i == 1 {
-            let input = self.window(0, &stem.first, r);
-            let dst = &mut self.buf[slot_off..slot_off + ring.rs];
-            // SAFETY: `window` gives framed rows of ring 0 (or the zero row), each followed by
-            // a vector of readable values; `dst` is slot r % 3 of ring 1, which no input row is.
-            unsafe { stem.first.row(isa, input, &self.offsets[1], dst.as_mut_ptr().add(LEFT), ring.pitch, ring.w) };
-        } else {
-            let block = &stem.blocks[i - 2];
-            let input = self.window(i - 1, &block.depthwise, r);
-            let dst = &mut self.buf[slot_off..slot_off + ring.rs];
-            // SAFETY: as above, on ring i − 1.
-            unsafe {
-                block.row(
-                    isa,
-                    input,
-                    in_pitch,
-                    self.mid,
-                    &self.offsets[i],
-                    dst.as_mut_ptr().add(LEFT),
-                    ring.pitch,
-                    ring.w,
-                )
-            };
-        }
+        let input = self.window(i - 1, r);
+        let dst = self.buf[slot_off..slot_off + ring.rs].as_mut_ptr();
+        // SAFETY: `window` gives rows of the map layout (ring i − 1, the source map or the zero
+        // row), each followed by a vector of readable values; `dst` is slot r % 3 of ring i,
+        // which no input row is.
+        unsafe {
+            self.chain.layers[i - 1].row(
+                self.isa,
+                input,
+                in_pitch,
+                self.mid,
+                &self.offsets[i - 1],
+                dst.add(LEFT),
+                ring.pitch,
+                ring.w,
+            )
+        };
     }
 }
 
@@ -1018,7 +1085,7 @@ mod tests {
             let mid = reference(&xs, (h, w, c), &dwt, c, 3, s, c, Act::Leaky(0.1));
             let (oh, ow) = (out_len(h, 3, s), out_len(w, 3, s));
             let want = reference(&mid, (oh, ow, c), &pwt, cout, 1, 1, 1, Act::Leaky(0.1));
-            let pair = Separable::new(dw, pw).unwrap();
+            let pair = Chain::new(vec![Layer::Separable(Separable::new(dw, pw).unwrap())], 1).unwrap();
             let x = map_from_hwc(h, w, c, &xs);
             for isa in Isa::available() {
                 for parallel in [false, true] {
@@ -1028,7 +1095,7 @@ mod tests {
                     dirty.data.fill(7.0);
                     ws.recycle(dirty);
                     let mut out = ws.map(oh, ow, cout);
-                    pair.run(isa, &x, &mut out, parallel);
+                    pair.run(isa, Source::Map(&x), &mut out, parallel);
                     let err = max_err(&out, 0, cout, &want);
                     assert!(err < 1e-5, "{h}x{w}x{c} s={s} {isa:?}: {err}");
                     assert!(padding_is_zero(&out), "{isa:?}: padding");
@@ -1048,18 +1115,16 @@ mod tests {
             .collect();
         let stem = || {
             let first = Conv::new(&first_w, &[8, 3, 3, 3], None, None, 2, Act::Leaky(0.1)).unwrap();
-            let seps = blocks
-                .iter()
-                .zip(&ws)
-                .map(|(&(c, o, s), (dw, pw))| {
+            let seps = blocks.iter().zip(&ws).map(|(&(c, o, s), (dw, pw))| {
+                Layer::Separable(
                     Separable::new(
                         Conv::new(dw, &[c, 1, 3, 3], None, None, s, Act::Leaky(0.1)).unwrap(),
                         Conv::new(pw, &[o, c, 1, 1], None, None, 1, Act::Relu).unwrap(),
                     )
-                    .unwrap()
-                })
-                .collect();
-            Stem::new(first, seps).unwrap()
+                    .unwrap(),
+                )
+            });
+            Chain::new([Layer::Dense(first)].into_iter().chain(seps).collect(), 2).unwrap()
         };
         let stem = stem();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
@@ -1082,12 +1147,58 @@ mod tests {
                 for isa in Isa::available() {
                     for parallel in [false, true] {
                         let mut out = Map::zeros(fh, fw, 8);
-                        pool.install(|| stem.run(isa, &px, w, h, bgr, &mut out, parallel));
+                        let src = Source::Pixels { pixels: &px, width: w, height: h, bgr };
+                        pool.install(|| stem.run(isa, src, &mut out, parallel));
                         let err = max_err(&out, 0, 8, &want);
                         assert!(err < 1e-4, "{h}x{w} {isa:?} parallel {parallel}: {err}");
                         assert!(padding_is_zero(&out));
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn chains_from_a_map() {
+        // Stage 2's shape in small: a stride-2 block then stride-1 blocks, from a map read in
+        // place, in bands over three threads.
+        let (h, w, c) = (23, 21, 8);
+        let xs = pseudo(h * w * c, 40);
+        let blocks = [(8, 16, 2), (16, 16, 1), (16, 12, 1)];
+        let ws: Vec<(Vec<f32>, Vec<f32>)> = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, &(c, o, _))| (pseudo(c * 9, 41 + i as u32), pseudo(o * c, 51 + i as u32)))
+            .collect();
+        let layers = blocks
+            .iter()
+            .zip(&ws)
+            .map(|(&(c, o, s), (dw, pw))| {
+                Layer::Separable(
+                    Separable::new(
+                        Conv::new(dw, &[c, 1, 3, 3], None, None, s, Act::Leaky(0.1)).unwrap(),
+                        Conv::new(pw, &[o, c, 1, 1], None, None, 1, Act::Leaky(0.1)).unwrap(),
+                    )
+                    .unwrap(),
+                )
+            })
+            .collect();
+        let chain = Chain::new(layers, 2).unwrap();
+        let (mut want, mut fh, mut fw) = (xs.clone(), h, w);
+        for (&(c, o, s), (dw, pw)) in blocks.iter().zip(&ws) {
+            let mid = reference(&want, (fh, fw, c), dw, c, 3, s, c, Act::Leaky(0.1));
+            (fh, fw) = (out_len(fh, 3, s), out_len(fw, 3, s));
+            want = reference(&mid, (fh, fw, c), pw, o, 1, 1, 1, Act::Leaky(0.1));
+        }
+        let x = map_from_hwc(h, w, c, &xs);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for isa in Isa::available() {
+            for parallel in [false, true] {
+                let mut out = Map::zeros(fh, fw, 12);
+                pool.install(|| chain.run(isa, Source::Map(&x), &mut out, parallel));
+                let err = max_err(&out, 0, 12, &want);
+                assert!(err < 1e-4, "{isa:?} parallel {parallel}: {err}");
+                assert!(padding_is_zero(&out));
             }
         }
     }

@@ -8,7 +8,7 @@ use marlin_checkpoint::Tensor;
 
 use rayon::prelude::*;
 
-use super::layers::{Act, Conv, Folded, Separable, Stem, add_upsampled, chunk_count};
+use super::layers::{Act, Chain, Conv, Folded, Layer, Separable, Source, add_upsampled, chunk_count};
 use super::map::{LEFT, Map, Workspace, with_scratch};
 use super::simd::Isa;
 
@@ -31,11 +31,10 @@ struct Ssh {
     output: Vec<usize>,
 }
 pub struct Network {
-    /// MobileNet's stage 1: the first conv (3×3, stride 2, from the pixels) and its `conv_dw`
-    /// blocks, streamed; its output is the first FPN level.
-    stem: Stem,
-    /// The `conv_dw` blocks of stages 2 and 3; each stage's output is an FPN level.
-    stages: [Vec<Separable>; 2],
+    /// MobileNet's stages, each streamed: stage 1 (the first conv, 3×3 stride 2, from the
+    /// pixels, then `conv_dw` blocks), stages 2 and 3 (`conv_dw` blocks); each stage's output is
+    /// an FPN level.
+    stages: [Chain; 3],
     fpn_out: [Conv; 3],
     merge: [Conv; 2],
     ssh: [Ssh; 3],
@@ -121,18 +120,26 @@ impl Network {
         let first = w.conv_bn("body.stage1.0", 0, 1, 2, LEAKY)?;
         // MobileNetV1-0.25's strides, block by block (stage 1's first block is `first`, the
         // others conv_dw: a depthwise 3×3 then a 1×1).
-        let stage = |name: &str, strides: &[usize], skip: usize| -> Result<Vec<Separable>, String> {
+        let stage = |name: &str, strides: &[usize], skip: usize| -> Result<Vec<Layer>, String> {
             (skip..strides.len())
                 .map(|b| {
                     let p = format!("body.{name}.{b}");
                     Separable::new(w.conv_bn(&p, 0, 1, strides[b], LEAKY)?, w.conv_bn(&p, 3, 4, 1, LEAKY)?)
+                        .map(Layer::Separable)
                         .map_err(|e| format!("{p}: {e}"))
                 })
                 .collect()
         };
+        let mut stage1 = vec![Layer::Dense(first)];
+        stage1.extend(stage("stage1", &[2, 1, 2, 1, 2, 1], 1)?);
+        // Two bands per thread at full resolution (a few recomputed rows above each band are
+        // cheap there), one in the small stages (where they are not).
         Ok(Self {
-            stem: Stem::new(first, stage("stage1", &[2, 1, 2, 1, 2, 1], 1)?)?,
-            stages: [stage("stage2", &[2, 1, 1, 1, 1, 1], 0)?, stage("stage3", &[2, 1], 0)?],
+            stages: [
+                Chain::new(stage1, 2)?,
+                Chain::new(stage("stage2", &[2, 1, 1, 1, 1, 1], 0)?, 1)?,
+                Chain::new(stage("stage3", &[2, 1], 0)?, 1)?,
+            ],
             fpn_out: [
                 w.conv_bn("fpn.output1", 0, 1, 1, LEAKY)?,
                 w.conv_bn("fpn.output2", 0, 1, 1, LEAKY)?,
@@ -158,11 +165,9 @@ impl Network {
         parallel: bool,
     ) -> RawOutput {
         let f = Fwd { isa, parallel };
-        let (h, w) = self.stem.out_size(height, width);
-        let mut l1 = ws.map(h, w, self.stem.cout());
-        self.stem.run(isa, pixels, width, height, bgr, &mut l1, parallel);
-        let l2 = f.stage(ws, &self.stages[0], &l1);
-        let l3 = f.stage(ws, &self.stages[1], &l2);
+        let l1 = f.stage(ws, &self.stages[0], Source::Pixels { pixels, width, height, bgr });
+        let l2 = f.stage(ws, &self.stages[1], Source::Map(&l1));
+        let l3 = f.stage(ws, &self.stages[2], Source::Map(&l2));
 
         let o3 = f.conv(ws, &self.fpn_out[2], &l3);
         ws.recycle(l3);
@@ -207,19 +212,13 @@ impl Fwd {
         y
     }
 
-    /// A stage's blocks from `input` (left to the caller) to the stage's output.
-    fn stage(&self, ws: &mut Workspace, blocks: &[Separable], input: &Map) -> Map {
-        let mut cur: Option<Map> = None;
-        for block in blocks {
-            let x = cur.as_ref().unwrap_or(input);
-            let (h, w) = block.out_size(x.h, x.w);
-            let mut y = ws.map(h, w, block.cout());
-            block.run(self.isa, x, &mut y, self.parallel);
-            if let Some(old) = cur.replace(y) {
-                ws.recycle(old);
-            }
-        }
-        cur.unwrap_or_else(|| unreachable!("every stage has blocks"))
+    /// A stage's output from `src`.
+    fn stage(&self, ws: &mut Workspace, stage: &Chain, src: Source<'_>) -> Map {
+        let (h0, w0, _) = src.size();
+        let (h, w) = stage.out_size(h0, w0);
+        let mut out = ws.map(h, w, stage.cout());
+        stage.run(self.isa, src, &mut out, self.parallel);
+        out
     }
 
     /// The SSH module's map ([`Ssh`]).
