@@ -1,14 +1,19 @@
 //! The detector's row kernels, written once over [`Simd`] and compiled for each instruction set
 //! ([`Isa`]): one output row of a dense convolution (any taps: 1×1 or 3×3, stride 1 or 2) as
-//! register tiles of output channels × vectors of pixels, one of a depthwise 3×3, and the
-//! network's input row from 8-bit pixels. Bias and activation run in the tiles' epilogues.
+//! register tiles of output channels × vectors of pixels, one of a depthwise 3×3, Winograd
+//! F(2×2, 3×3)'s input and output transforms for a pair of rows, and the network's input row
+//! from 8-bit pixels. Bias and activation run in the epilogues.
 //!
-//! Maps are laid out as [`super::map::Map`] says: channel-rows of pixels framed by zeros, so a
-//! tap is one offset from the output pixel's position and reads need no bounds checks.
+//! Maps are laid out as [`super::map::Map`] says: channel-rows of pixels with the zero padding
+//! a window reads just outside them, so a tap is one offset from the output pixel's position
+//! and reads need no bounds checks.
+//!
+//! Kernels take no closures: the intrinsics are only inlined into code compiled for their
+//! instruction set, and a closure is compiled without it (each call then goes out of line).
 
 #[cfg(target_arch = "x86_64")]
 use super::simd::{Avx2, Avx512};
-use super::simd::{Isa, Portable, Simd};
+use super::simd::{Isa, Kind, Portable, Simd};
 
 /// Output channels per packed weight block: dense weights are `[block][tap][BLOCK]`.
 pub const BLOCK: usize = 8;
@@ -99,17 +104,18 @@ pub struct WinogradOut<'a> {
 ///
 /// # Safety
 /// For each channel, the four rows are readable from one value before pixel 0 to `2 · tiles
-/// rounded up to 16 lanes + 16` values after it; `v` has `16 · plane` writable values, `tiles_pitch` a multiple of 16 at least `tiles`; `isa` runs on this CPU.
+/// rounded up to 16 lanes + 16` values after it; `v` has `16 · plane` writable values,
+/// `tiles_pitch` a multiple of 16 at least `tiles`.
 pub unsafe fn winograd_in(isa: Isa, a: &WinogradIn) {
     debug_assert!(a.tiles_pitch.is_multiple_of(16) && a.tiles_pitch >= a.tiles);
     debug_assert!(a.plane >= a.channels * a.tiles_pitch);
     // SAFETY: per this function's contract.
     unsafe {
-        match isa {
+        match isa.kind() {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => x86::winograd_in_avx512(a),
+            Kind::Avx512 => x86::winograd_in_avx512(a),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => x86::winograd_in_avx2(a),
+            Kind::Avx2 => x86::winograd_in_avx2(a),
             _ => winograd_input::<Portable>(a),
         }
     }
@@ -119,18 +125,18 @@ pub unsafe fn winograd_in(isa: Isa, a: &WinogradIn) {
 ///
 /// # Safety
 /// `m` has `16 · plane` readable values; `bias` and `slopes` hold `cout`; each output
-/// channel-row at `dst[i] + co · dst_pitch` has `width` writable values; `isa` runs on this CPU.
+/// channel-row at `dst[i] + co · dst_pitch` has `width` writable values.
 pub unsafe fn winograd_out(isa: Isa, a: &WinogradOut) {
     debug_assert!(a.bias.len() >= a.cout && a.slopes.len() >= a.cout);
     debug_assert!(a.tiles_pitch.is_multiple_of(16) && 2 * a.tiles_pitch >= a.width);
     debug_assert!(a.plane >= a.cout * a.tiles_pitch);
     // SAFETY: per this function's contract.
     unsafe {
-        match isa {
+        match isa.kind() {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => x86::winograd_out_avx512(a),
+            Kind::Avx512 => x86::winograd_out_avx512(a),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => x86::winograd_out_avx2(a),
+            Kind::Avx2 => x86::winograd_out_avx2(a),
             _ => winograd_output::<Portable>(a),
         }
     }
@@ -142,18 +148,18 @@ pub unsafe fn winograd_out(isa: Isa, a: &WinogradOut) {
 /// Every `rows[ky] + offsets[t] + stride · x` (`ky < k`) is readable for `x` up to `stride ·
 /// (width rounded up to 16 lanes) + 16` (whole vectors are loaded, their spare lanes never
 /// stored); `weight` and `bias` cover `cout` rounded up to [`BLOCK`]; channel `co < cout`'s
-/// `width` values at `dst` are writable; `isa` runs on this CPU.
+/// `width` values at `dst` are writable.
 pub unsafe fn dense_row(isa: Isa, a: &DenseRow) {
     debug_assert!((1..=3).contains(&a.k));
     debug_assert!(a.weight.len() >= a.cout.next_multiple_of(BLOCK) * a.k * a.offsets.len());
     debug_assert!(a.bias.len() >= a.cout.next_multiple_of(BLOCK) && a.slopes.len() >= a.bias.len());
     // SAFETY: per this function's contract.
     unsafe {
-        match isa {
+        match isa.kind() {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => x86::dense_avx512(a),
+            Kind::Avx512 => x86::dense_avx512(a),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => x86::dense_avx2(a),
+            Kind::Avx2 => x86::dense_avx2(a),
             _ => match a.stride {
                 2 => dense::<Portable, 4, 1, true>(a),
                 _ => dense::<Portable, 4, 1, false>(a),
@@ -166,18 +172,17 @@ pub unsafe fn dense_row(isa: Isa, a: &DenseRow) {
 ///
 /// # Safety
 /// For each channel, the three input rows are readable from one value before pixel 0 to
-/// `stride · (width rounded up to 16 lanes) + 16` values after it; `weight` holds
-/// 9 values, `bias` and `slopes` one per channel; each channel's `width` values at `dst` are writable;
-/// `isa` runs on this CPU.
+/// `stride · (width rounded up to 16 lanes) + 16` values after it; `weight` holds 9 values,
+/// `bias` and `slopes` one per channel; each channel's `width` values at `dst` are writable.
 pub unsafe fn depthwise_row(isa: Isa, a: &DepthwiseRow) {
     debug_assert!(a.weight.len() >= 9 * a.channels && a.bias.len() >= a.channels && a.slopes.len() >= a.channels);
     // SAFETY: per this function's contract.
     unsafe {
-        match isa {
+        match isa.kind() {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => x86::depthwise_avx512(a),
+            Kind::Avx512 => x86::depthwise_avx512(a),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => x86::depthwise_avx2(a),
+            Kind::Avx2 => x86::depthwise_avx2(a),
             _ => match a.stride {
                 2 => depthwise::<Portable, true>(a),
                 _ => depthwise::<Portable, false>(a),
@@ -194,10 +199,10 @@ pub fn input_row(isa: Isa, px: &[u8], bgr: bool, dst: &mut [f32], pitch: usize, 
     let (b, rest) = dst.split_at_mut(pitch);
     let (g, r) = rest.split_at_mut(pitch);
     let planes = [&mut b[offset..offset + w], &mut g[offset..offset + w], &mut r[offset..offset + w]];
-    match isa {
-        // SAFETY: the CPU has the instructions `isa` names (the caller detected them).
+    match isa.kind() {
+        // SAFETY: the CPU has the instructions `isa` names (an `Isa` is only made for them).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 | Isa::Avx2 => unsafe { x86::input_avx2(px, bgr, planes) },
+        Kind::Avx512 | Kind::Avx2 => unsafe { x86::input_avx2(px, bgr, planes) },
         _ => input(px, bgr, planes),
     }
 }

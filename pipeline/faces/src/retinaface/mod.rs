@@ -1,11 +1,14 @@
 //! FaceX-Zoo's RetinaFace (MobileNet-0.25), the detector MARLIN's `crop_face` uses, loaded from
 //! its pickled whole module (`face_detection_retina.pkl`) without running any pickle code.
 
+mod chain;
 mod kernels;
 mod layers;
 mod map;
 mod net;
 mod postprocess;
+#[cfg(test)]
+mod reference;
 mod simd;
 pub mod weights;
 mod winograd;
@@ -51,30 +54,16 @@ fn check_image(pixels: &[u8], width: usize, height: usize) -> Result<(), FaceErr
     Ok(())
 }
 
-/// The handler's preprocessing of each pixel of an 8-bit 3-channel image (`width·height·3`
-/// bytes, in `order`), its size checked first: float BGR minus (104, 117, 123).
-fn network_pixels(
-    pixels: &[u8],
-    width: usize,
-    height: usize,
-    order: PixelOrder,
-) -> Result<impl Iterator<Item = [f32; 3]> + '_, FaceError> {
-    check_image(pixels, width, height)?;
-    let (b, r) = match order {
-        PixelOrder::Bgr => (0, 2),
-        PixelOrder::Rgb => (2, 0),
-    };
-    Ok(pixels.chunks_exact(3).map(move |px| [px[b] as f32 - 104.0, px[1] as f32 - 117.0, px[r] as f32 - 123.0]))
-}
-
-/// The handler's preprocessing as the network's input, channels first (1, 3, H, W).
+/// The handler's preprocessing (float BGR minus (104, 117, 123), as the native network's first
+/// layer reads it) as the network's input, channels first (1, 3, H, W).
 pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<f32>, FaceError> {
+    check_image(pixels, width, height)?;
     let plane = width * height;
     let mut out = vec![0f32; 3 * plane];
-    for (i, px) in network_pixels(pixels, width, height, order)?.enumerate() {
-        for (c, v) in px.into_iter().enumerate() {
-            out[c * plane + i] = v;
-        }
+    let isa = Isa::detect();
+    for (y, row) in pixels.chunks_exact(width * 3).enumerate() {
+        // Channel c of row y at c·plane + y·width: channel-rows a plane apart.
+        kernels::input_row(isa, row, order == PixelOrder::Bgr, &mut out[y * width..], plane, 0);
     }
     Ok(out)
 }

@@ -8,7 +8,8 @@ use marlin_checkpoint::Tensor;
 
 use rayon::prelude::*;
 
-use super::layers::{Act, Chain, Conv, Folded, Layer, Separable, Source, add_upsampled, chunk_count};
+use super::chain::{Chain, Layer, Source};
+use super::layers::{Act, Conv, Folded, Separable, add_upsampled, chunk_count};
 use super::map::{LEFT, Map, Workspace, with_scratch};
 use super::simd::Isa;
 

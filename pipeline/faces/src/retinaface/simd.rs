@@ -2,9 +2,15 @@
 //! AVX-512 (16 lanes), AVX2 + FMA (8 lanes) and plain arrays (8 lanes, any CPU), and the
 //! instruction set chosen at run time ([`Isa`]).
 
-/// Which implementation of [`Simd`] the kernels run on.
+/// Which implementation of [`Simd`] the kernels run on: only [`Isa::detect`] (and, in tests,
+/// [`Isa::available`]) make one, so every `Isa` runs on this CPU and the layers that take one
+/// are safe to call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isa {
+pub struct Isa(Kind);
+
+/// The instruction sets, for the kernels' dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     Avx512,
     Avx2,
     Portable,
@@ -16,26 +22,31 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
+                return Isa(Kind::Avx512);
             }
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
+                return Isa(Kind::Avx2);
             }
         }
-        Isa::Portable
+        Isa(Kind::Portable)
+    }
+
+    pub fn kind(self) -> Kind {
+        self.0
     }
 
     /// Every instruction set this CPU can run (the tests check each against the reference).
     #[cfg(test)]
     pub fn available() -> Vec<Self> {
-        let best = Self::detect();
-        [Isa::Avx512, Isa::Avx2, Isa::Portable]
+        let best = Self::detect().0;
+        [Kind::Avx512, Kind::Avx2, Kind::Portable]
             .into_iter()
-            .filter(|&i| match best {
-                Isa::Avx512 => true,
-                Isa::Avx2 => i != Isa::Avx512,
-                Isa::Portable => i == Isa::Portable,
+            .filter(|&k| match best {
+                Kind::Avx512 => true,
+                Kind::Avx2 => k != Kind::Avx512,
+                Kind::Portable => k == Kind::Portable,
             })
+            .map(Isa)
             .collect()
     }
 }

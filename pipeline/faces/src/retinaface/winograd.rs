@@ -84,7 +84,7 @@ impl Winograd {
     /// The input rows are framed rows of `cin` channel-rows of `pitch` (the map layout),
     /// followed by a vector of readable values; each `dst` row has `cout` channel-rows of
     /// `dst_pitch` with `width` writable pixels; `scratch` holds [`Winograd::scratch_len`]
-    /// values; `isa` runs on this CPU.
+    /// values.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn row_pair(
         &self,
