@@ -353,30 +353,70 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_stem_streams_what_the_layers_compute() {
-        let first_w = pseudo(8 * 27, 6);
-        let blocks = [(8, 16, 1), (16, 8, 2), (8, 8, 1)];
-        let ws: Vec<(Vec<f32>, Vec<f32>)> = blocks
-            .iter()
-            .enumerate()
-            .map(|(i, &(c, o, _))| (pseudo(c * 9, 10 + i as u32), pseudo(o * c, 20 + i as u32)))
-            .collect();
-        let stem = || {
-            let first = Conv::new(&first_w, &[8, 3, 3, 3], None, None, 2, Act::Leaky(0.1)).unwrap();
-            let seps = blocks.iter().zip(&ws).map(|(&(c, o, s), (dw, pw))| {
+    /// `conv_dw` blocks of (inputs, outputs, stride), pseudo-random weights from `seed`, the
+    /// pointwise convs activated by `act`: the layers, and their reference on NHWC values.
+    struct Blocks {
+        spec: Vec<(usize, usize, usize)>,
+        weights: Vec<(Vec<f32>, Vec<f32>)>,
+        act: Act,
+    }
+
+    impl Blocks {
+        fn new(spec: &[(usize, usize, usize)], seed: u32, act: Act) -> Self {
+            let weights = spec
+                .iter()
+                .enumerate()
+                .map(|(i, &(c, o, _))| (pseudo(c * 9, seed + i as u32), pseudo(o * c, seed + 100 + i as u32)))
+                .collect();
+            Self { spec: spec.to_vec(), weights, act }
+        }
+
+        fn layers(&self) -> impl Iterator<Item = Layer> + '_ {
+            self.spec.iter().zip(&self.weights).map(|(&(c, o, s), (dw, pw))| {
                 Layer::Separable(
                     Separable::new(
                         Conv::new(dw, &[c, 1, 3, 3], None, None, s, Act::Leaky(0.1)).unwrap(),
-                        Conv::new(pw, &[o, c, 1, 1], None, None, 1, Act::Relu).unwrap(),
+                        Conv::new(pw, &[o, c, 1, 1], None, None, 1, self.act).unwrap(),
                     )
                     .unwrap(),
                 )
-            });
-            Chain::new([Layer::Dense(first)].into_iter().chain(seps).collect(), 2).unwrap()
-        };
-        let stem = stem();
+            })
+        }
+
+        /// The blocks' outputs for an `h × w` input `x`, and their size.
+        fn reference(&self, mut x: Vec<f32>, (mut h, mut w): (usize, usize)) -> (Vec<f32>, usize, usize) {
+            for (&(c, o, s), (dw, pw)) in self.spec.iter().zip(&self.weights) {
+                let mid = reference(&x, (h, w, c), dw, c, 3, s, c, Act::Leaky(0.1));
+                (h, w) = (out_len(h, 3, s), out_len(w, 3, s));
+                x = reference(&mid, (h, w, c), pw, o, 1, 1, 1, self.act);
+            }
+            (x, h, w)
+        }
+    }
+
+    /// `chain` from `src` on every instruction set, alone and in bands over three threads,
+    /// against `want`.
+    fn check(chain: &Chain, src: Source<'_>, want: &[f32], label: &str) {
+        let (h, w, _) = src.size();
+        let (oh, ow) = chain.out_size(h, w);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        for isa in Isa::available() {
+            for parallel in [false, true] {
+                let mut out = Map::zeros(oh, ow, chain.cout());
+                pool.install(|| chain.run(isa, src, &mut out, parallel));
+                let err = max_err(&out, 0, chain.cout(), want);
+                assert!(err < 1e-4, "{label} {isa:?} parallel {parallel}: {err}");
+                assert!(padding_is_zero(&out));
+            }
+        }
+    }
+
+    #[test]
+    fn the_stem_streams_what_the_layers_compute() {
+        let first_w = pseudo(8 * 27, 6);
+        let blocks = Blocks::new(&[(8, 16, 1), (16, 8, 2), (8, 8, 1)], 10, Act::Relu);
+        let first = Conv::new(&first_w, &[8, 3, 3, 3], None, None, 2, Act::Leaky(0.1)).unwrap();
+        let stem = Chain::new([Layer::Dense(first)].into_iter().chain(blocks.layers()).collect(), 2).unwrap();
         for (h, w) in [(41, 37), (16, 64), (5, 3)] {
             let px: Vec<u8> = pseudo(h * w * 3, 2).iter().map(|v| ((v + 0.5) * 255.0) as u8).collect();
             for bgr in [true, false] {
@@ -385,24 +425,10 @@ mod tests {
                     .chunks_exact(3)
                     .flat_map(|p| [p[b] as f32 - 104.0, p[1] as f32 - 117.0, p[r] as f32 - 123.0])
                     .collect();
-                let mut want = reference(&xs, (h, w, 3), &first_w, 8, 3, 2, 1, Act::Leaky(0.1));
-                let (mut fh, mut fw) = (out_len(h, 3, 2), out_len(w, 3, 2));
-                for (&(c, o, s), (dw, pw)) in blocks.iter().zip(&ws) {
-                    let mid = reference(&want, (fh, fw, c), dw, c, 3, s, c, Act::Leaky(0.1));
-                    (fh, fw) = (out_len(fh, 3, s), out_len(fw, 3, s));
-                    want = reference(&mid, (fh, fw, c), pw, o, 1, 1, 1, Act::Relu);
-                }
+                let first_out = reference(&xs, (h, w, 3), &first_w, 8, 3, 2, 1, Act::Leaky(0.1));
+                let (want, fh, fw) = blocks.reference(first_out, (out_len(h, 3, 2), out_len(w, 3, 2)));
                 assert_eq!(stem.out_size(h, w), (fh, fw));
-                for isa in Isa::available() {
-                    for parallel in [false, true] {
-                        let mut out = Map::zeros(fh, fw, 8);
-                        let src = Source::Pixels { pixels: &px, width: w, height: h, bgr };
-                        pool.install(|| stem.run(isa, src, &mut out, parallel));
-                        let err = max_err(&out, 0, 8, &want);
-                        assert!(err < 1e-4, "{h}x{w} {isa:?} parallel {parallel}: {err}");
-                        assert!(padding_is_zero(&out));
-                    }
-                }
+                check(&stem, Source::Pixels { pixels: &px, width: w, height: h, bgr }, &want, &format!("{h}x{w}"));
             }
         }
     }
@@ -410,45 +436,12 @@ mod tests {
     #[test]
     fn chains_from_a_map() {
         // Stage 2's shape in small: a stride-2 block then stride-1 blocks, from a map read in
-        // place, in bands over three threads.
+        // place.
         let (h, w, c) = (23, 21, 8);
         let xs = pseudo(h * w * c, 40);
-        let blocks = [(8, 16, 2), (16, 16, 1), (16, 12, 1)];
-        let ws: Vec<(Vec<f32>, Vec<f32>)> = blocks
-            .iter()
-            .enumerate()
-            .map(|(i, &(c, o, _))| (pseudo(c * 9, 41 + i as u32), pseudo(o * c, 51 + i as u32)))
-            .collect();
-        let layers = blocks
-            .iter()
-            .zip(&ws)
-            .map(|(&(c, o, s), (dw, pw))| {
-                Layer::Separable(
-                    Separable::new(
-                        Conv::new(dw, &[c, 1, 3, 3], None, None, s, Act::Leaky(0.1)).unwrap(),
-                        Conv::new(pw, &[o, c, 1, 1], None, None, 1, Act::Leaky(0.1)).unwrap(),
-                    )
-                    .unwrap(),
-                )
-            })
-            .collect();
-        let chain = Chain::new(layers, 2).unwrap();
-        let (mut want, mut fh, mut fw) = (xs.clone(), h, w);
-        for (&(c, o, s), (dw, pw)) in blocks.iter().zip(&ws) {
-            let mid = reference(&want, (fh, fw, c), dw, c, 3, s, c, Act::Leaky(0.1));
-            (fh, fw) = (out_len(fh, 3, s), out_len(fw, 3, s));
-            want = reference(&mid, (fh, fw, c), pw, o, 1, 1, 1, Act::Leaky(0.1));
-        }
-        let x = map_from_hwc(h, w, c, &xs);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
-        for isa in Isa::available() {
-            for parallel in [false, true] {
-                let mut out = Map::zeros(fh, fw, 12);
-                pool.install(|| chain.run(isa, Source::Map(&x), &mut out, parallel));
-                let err = max_err(&out, 0, 12, &want);
-                assert!(err < 1e-4, "{isa:?} parallel {parallel}: {err}");
-                assert!(padding_is_zero(&out));
-            }
-        }
+        let blocks = Blocks::new(&[(8, 16, 2), (16, 16, 1), (16, 12, 1)], 41, Act::Leaky(0.1));
+        let chain = Chain::new(blocks.layers().collect(), 2).unwrap();
+        let (want, ..) = blocks.reference(xs.clone(), (h, w));
+        check(&chain, Source::Map(&map_from_hwc(h, w, c, &xs)), &want, "stage");
     }
 }
