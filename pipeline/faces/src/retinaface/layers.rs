@@ -1,49 +1,110 @@
-//! The detector's layers on NHWC feature maps: 3×3 convolutions (dense by im2col + GEMM, or
-//! depthwise by direct loops), 1×1 convolutions as one GEMM, BatchNorm folded into the weights
-//! at load, activations applied in place.
+//! The detector's layers on [`Map`]s: convolutions with their BatchNorm folded in at load
+//! (dense 1×1 / 3×3 — 3×3s of 32 outputs or more by Winograd —, depthwise 3×3), a depthwise +
+//! pointwise pair fused row by row (the depthwise row never leaves the cache), and the FPN's
+//! upsampled sum. Each runs its output rows over the thread pool, or on the calling thread when
+//! the layer is small or the forward runs one frame per thread. [`super::chain`] streams them.
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
-/// A feature map, `h × w × c`, channels innermost.
-#[derive(Debug, Clone)]
-pub struct Feature {
-    pub h: usize,
-    pub w: usize,
-    pub c: usize,
-    pub data: Vec<f32>,
-}
+use super::kernels::{self, BLOCK, DenseRow, DepthwiseRow};
+use super::map::{LEFT, Map, with_scratch};
+use super::simd::Isa;
+use super::winograd::Winograd;
 
-impl Feature {
-    pub fn zeros(h: usize, w: usize, c: usize) -> Self {
-        Self { h, w, c, data: vec![0.0; h * w * c] }
-    }
+/// Layers with fewer multiply-adds than this run on the calling thread (waking the pool costs
+/// more).
+const PARALLEL_MIN_WORK: usize = 1 << 21;
+/// Row chunks per thread: enough to even out threads slowed by other work.
+const CHUNKS_PER_THREAD: usize = 4;
+/// 3×3 stride-1 convolutions with at least this many outputs run by Winograd's F(2×2, 3×3)
+/// (below, the input transform costs more than the products it saves).
+const WINOGRAD_MIN_COUT: usize = 32;
 
-    /// Channels `from..from + n` of every pixel, as a map of their own.
-    pub fn channels(&self, from: usize, n: usize) -> Feature {
-        let mut data = Vec::with_capacity(self.h * self.w * n);
-        for px in self.data.chunks_exact(self.c) {
-            data.extend_from_slice(&px[from..from + n]);
-        }
-        Feature { h: self.h, w: self.w, c: n, data }
-    }
-}
-
+/// The activation after a convolution's bias.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Act {
     None,
+    Relu,
+    /// Leaky ReLU of this negative slope, in [0, 1].
     Leaky(f32),
 }
 
 impl Act {
-    fn apply(self, x: &mut [f32]) {
+    /// Every activation here is `max(x, slope · x)`: slope 1 for none, 0 for ReLU (the
+    /// kernels' branch-free epilogues).
+    fn slope(self) -> f32 {
         match self {
-            Act::None => {}
-            Act::Leaky(s) => x.iter_mut().for_each(|v| {
-                if *v < 0.0 {
-                    *v *= s
-                }
-            }),
+            Act::None => 1.0,
+            Act::Relu => 0.0,
+            Act::Leaky(s) => s,
         }
+    }
+}
+
+/// A convolution's weights in torch's layout `(cout, cin/groups, k, k)` with its BatchNorm
+/// folded in (in f64), its bias, and each output's activation slope: what [`Conv`]s are built
+/// from, alone or stacked.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    cout: usize,
+    cin_g: usize,
+    k: usize,
+    w: Vec<f64>,
+    bias: Vec<f64>,
+    slopes: Vec<f32>,
+}
+
+impl Folded {
+    /// From a torch weight `(cout, cin/groups, k, k)`, its bias (or zeros), a BatchNorm
+    /// (`gamma, beta, mean, var`, eps 1e-5) to fold in, and the activation.
+    pub fn new(
+        w: &[f32],
+        shape: &[usize],
+        bias: Option<&[f32]>,
+        bn: Option<[&[f32]; 4]>,
+        act: Act,
+    ) -> Result<Self, String> {
+        let &[cout, cin_g, k, k2] = shape else { return Err(format!("conv weight of shape {shape:?}")) };
+        if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k || cout == 0 {
+            return Err(format!("unsupported conv weight of shape {shape:?}"));
+        }
+        let mut scale = vec![1.0f64; cout];
+        let mut shift: Vec<f64> = bias.map_or_else(|| vec![0.0; cout], |b| b.iter().map(|&x| x as f64).collect());
+        if shift.len() != cout {
+            return Err(format!("bias of {} values for {cout} outputs", shift.len()));
+        }
+        if let Some([gamma, beta, mean, var]) = bn {
+            if [gamma, beta, mean, var].iter().any(|p| p.len() != cout) {
+                return Err(format!("BatchNorm of the wrong size for {cout} outputs"));
+            }
+            for o in 0..cout {
+                let s = gamma[o] as f64 / (var[o] as f64 + 1e-5).sqrt();
+                scale[o] = s;
+                shift[o] = (shift[o] - mean[o] as f64) * s + beta[o] as f64;
+            }
+        }
+        let per = cin_g * k * k;
+        let w = w.iter().enumerate().map(|(i, &v)| v as f64 * scale[i / per]).collect();
+        Ok(Self { cout, cin_g, k, w, bias: shift, slopes: vec![act.slope(); cout] })
+    }
+
+    /// `a`'s outputs then `b`'s: two convolutions of the same input as one (it reads, and
+    /// transforms, the input once).
+    pub fn stack(a: Folded, b: Folded) -> Result<Self, String> {
+        if (a.cin_g, a.k) != (b.cin_g, b.k) {
+            return Err("stacked convolutions must share their input and kernel size".into());
+        }
+        let cat = |x: Vec<f64>, y: Vec<f64>| [x, y].concat();
+        Ok(Self {
+            cout: a.cout + b.cout,
+            cin_g: a.cin_g,
+            k: a.k,
+            w: cat(a.w, b.w),
+            bias: cat(a.bias, b.bias),
+            slopes: [a.slopes, b.slopes].concat(),
+        })
     }
 }
 
@@ -54,27 +115,91 @@ pub struct Conv {
     pub stride: usize,
     pub cin: usize,
     pub cout: usize,
-    pub depthwise: bool,
-    /// Dense: `(k·k·cin) × cout` row-major, rows in (ky, kx, ci) order. Depthwise: `(k·k) × c`.
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
-    pub act: Act,
-    /// Output channels below this index take no activation (two convs fused into one).
-    pub act_from: usize,
+    /// Each output's activation slope ([`Act`]), padded to whole blocks.
+    slopes: Vec<f32>,
+    form: Form,
 }
 
-/// The output widths the direct loops are compiled for.
-const DIRECT_WIDTHS: [usize; 6] = [4, 8, 16, 20, 32, 64];
-/// Maps up to this many values are processed on the calling thread.
-const SEQUENTIAL_MAX: usize = 1 << 16;
-
-/// Convolutions with at most this many weights (and an output width in [`DIRECT_WIDTHS`]) run
-/// as direct loops.
-const DIRECT_MAX_WEIGHTS: usize = 4608;
+/// How a convolution computes, and its weights in that form.
+#[derive(Debug)]
+enum Form {
+    /// Direct sums: weights `[block][ky][tap][BLOCK]` with taps in (ci, kx) order (see
+    /// [`Conv::offsets`]), the bias padded to whole blocks.
+    Dense { weight: Vec<f32>, bias: Vec<f32> },
+    /// Each channel from its own: weights `[channel][ky·3 + kx]`.
+    Depthwise { weight: Vec<f32>, bias: Vec<f32> },
+    /// Dense 3×3 at stride 1.
+    Winograd(Winograd),
+}
 
 /// Output size of a `k`-wide convolution with padding `k / 2` and `stride`.
-fn out_len(n: usize, k: usize, stride: usize) -> usize {
+pub fn out_len(n: usize, k: usize, stride: usize) -> usize {
     (n + 2 * (k / 2) - k) / stride + 1
+}
+
+/// Where a layer reads or writes a map's rows: pixel 0 of channel `c0` of each padded row.
+/// Layers that read and write different channels of one map at once go through it (and never
+/// make references to the rows).
+#[derive(Clone, Copy)]
+struct Rows {
+    base: *mut f32,
+    rs: usize,
+    pitch: usize,
+    /// Padded rows.
+    rows: usize,
+}
+
+// SAFETY: the layers that share a `Rows` between threads write disjoint rows (or channels)
+// and read only values no thread writes during the layer.
+unsafe impl Send for Rows {}
+unsafe impl Sync for Rows {}
+
+impl Rows {
+    /// Channels from `c0` of `m`, for reading only.
+    fn of(m: &Map, c0: usize) -> Self {
+        assert!(c0 <= m.c);
+        Self {
+            base: m.data[c0 * m.pitch + LEFT..].as_ptr().cast_mut(),
+            rs: m.row_stride(),
+            pitch: m.pitch,
+            rows: m.h + 2,
+        }
+    }
+
+    /// Channels from `c0` of `m`.
+    fn of_mut(m: &mut Map, c0: usize) -> Self {
+        let (rs, pitch, rows) = (m.row_stride(), m.pitch, m.h + 2);
+        assert!(c0 <= m.c);
+        Self { base: m.data[c0 * pitch + LEFT..].as_mut_ptr(), rs, pitch, rows }
+    }
+
+    /// The same rows from channel `c` on (of the view).
+    fn channel(self, c: usize) -> Self {
+        // SAFETY: channel-row c of padded row 0, inside the map for the callers' channels.
+        Self { base: unsafe { self.base.add(c * self.pitch) }, ..self }
+    }
+
+    /// Padded row `p`.
+    fn at(&self, p: usize) -> *mut f32 {
+        assert!(p < self.rows);
+        // SAFETY: inside the map (row p of its rows).
+        unsafe { self.base.add(p * self.rs) }
+    }
+
+    /// Writes the padding of channels `0..channels` of padded row `p` (`w` pixels).
+    ///
+    /// # Safety
+    /// No other thread touches those channels of that row.
+    unsafe fn zero_padding(&self, p: usize, channels: usize, w: usize) {
+        let row = self.at(p);
+        for ch in 0..channels {
+            // SAFETY: the values just before and after the channel-row's pixels, inside it.
+            unsafe {
+                *row.add(ch * self.pitch).sub(1) = 0.0;
+                *row.add(ch * self.pitch + w) = 0.0;
+            }
+        }
+    }
 }
 
 impl Conv {
@@ -88,371 +213,314 @@ impl Conv {
         stride: usize,
         act: Act,
     ) -> Result<Self, String> {
-        let &[cout, cin_g, k, k2] = shape else { return Err(format!("conv weight of shape {shape:?}")) };
-        if k != k2 || (k != 1 && k != 3) || w.len() != cout * cin_g * k * k {
-            return Err(format!("unsupported conv weight of shape {shape:?}"));
+        Self::from_folded(Folded::new(w, shape, bias, bn, act)?, stride)
+    }
+
+    /// The convolution of `f` at `stride` (1 or 2), its weights laid out for how it computes:
+    /// depthwise for one input channel per output, Winograd for 3×3 stride 1 with enough
+    /// outputs, direct sums otherwise.
+    pub fn from_folded(f: Folded, stride: usize) -> Result<Self, String> {
+        let Folded { cout, cin_g, k, w, bias, mut slopes } = f;
+        if !(1..=2).contains(&stride) {
+            return Err(format!("stride {stride}"));
         }
         let depthwise = cin_g == 1 && k == 3 && cout > 1;
-        let mut scale = vec![1.0f64; cout];
-        let mut shift: Vec<f64> = bias.map_or_else(|| vec![0.0; cout], |b| b.iter().map(|&x| x as f64).collect());
-        if let Some([gamma, beta, mean, var]) = bn {
-            for o in 0..cout {
-                let s = gamma[o] as f64 / (var[o] as f64 + 1e-5).sqrt();
-                scale[o] = s;
-                shift[o] = (shift[o] - mean[o] as f64) * s + beta[o] as f64;
-            }
-        }
         let kk = k * k;
-        let weight = if depthwise {
-            let mut out = vec![0.0f32; kk * cout];
-            for o in 0..cout {
-                for t in 0..kk {
-                    out[t * cout + o] = (w[o * kk + t] as f64 * scale[o]) as f32;
-                }
-            }
-            out
+        let folded = |o: usize, i: usize| w[o * cin_g * kk + i];
+        let bias: Vec<f32> = bias.iter().map(|&x| x as f32).collect();
+        let blocks = cout.div_ceil(BLOCK);
+        let form = if depthwise {
+            Form::Depthwise { weight: w.iter().map(|&v| v as f32).collect(), bias }
+        } else if k == 3 && stride == 1 && cout >= WINOGRAD_MIN_COUT {
+            let slopes = slopes.clone();
+            Form::Winograd(Winograd::new(|o, ci, ky, kx| folded(o, (ci * 3 + ky) * 3 + kx), cin_g, cout, bias, slopes))
         } else {
-            let mut out = vec![0.0f32; kk * cin_g * cout];
+            let taps = kk * cin_g;
+            let mut weight = vec![0.0f32; blocks * taps * BLOCK];
             for o in 0..cout {
-                for ci in 0..cin_g {
-                    for t in 0..kk {
-                        out[(t * cin_g + ci) * cout + o] = (w[(o * cin_g + ci) * kk + t] as f64 * scale[o]) as f32;
+                for ky in 0..k {
+                    for ci in 0..cin_g {
+                        for kx in 0..k {
+                            let t = (ky * cin_g + ci) * k + kx;
+                            weight[((o / BLOCK) * taps + t) * BLOCK + o % BLOCK] =
+                                folded(o, (ci * k + ky) * k + kx) as f32;
+                        }
                     }
                 }
             }
-            out
+            let mut bias = bias;
+            bias.resize(blocks * BLOCK, 0.0);
+            Form::Dense { weight, bias }
         };
+        slopes.resize(blocks * BLOCK, 1.0);
         let cin = if depthwise { cout } else { cin_g };
-        Ok(Self {
-            k,
-            stride,
-            cin,
-            cout,
-            depthwise,
-            weight,
-            bias: shift.iter().map(|&x| x as f32).collect(),
-            act,
-            act_from: 0,
-        })
+        Ok(Self { k, stride, cin, cout, slopes, form })
     }
 
-    pub fn forward(&self, x: &Feature) -> Feature {
-        debug_assert_eq!(x.c, self.cin);
-        let (oh, ow) = (out_len(x.h, self.k, self.stride), out_len(x.w, self.k, self.stride));
-        let mut y = Feature::zeros(oh, ow, self.cout);
-        if self.depthwise && self.stride == 1 {
-            self.depthwise_rows_into(x, &mut y);
-        } else if self.depthwise {
-            self.depthwise_into(x, &mut y);
-        } else if !self.packed_path() {
-            self.direct_into(x, &mut y);
-        } else if self.k == 1 && self.stride == 1 {
-            self.gemm_into(&x.data, self.cin, &mut y);
-        } else {
-            // Taken out of the thread's slot for the product: while this thread waits inside
-            // it, rayon may run another detection's layer here, which then finds the slot
-            // empty and allocates its own buffer.
-            let mut cols = COLS.take();
-            im2col_into(x, self.k, self.stride, oh, ow, &mut cols);
-            self.gemm_into(&cols[..oh * ow * self.k * self.k * self.cin], self.k * self.k * self.cin, &mut y);
-            COLS.set(cols);
-        }
-        if self.packed_path() {
-            // The products leave the activation to a pass of its own; small maps on this
-            // thread (waking the pool costs more than the work).
-            if y.data.len() <= SEQUENTIAL_MAX {
-                y.data.chunks_mut(self.cout).for_each(|px| self.activate(px));
-            } else {
-                y.data
-                    .par_chunks_mut(self.cout * 1024)
-                    .for_each(|c| c.chunks_mut(self.cout).for_each(|px| self.activate(px)));
-            }
-        }
-        y
+    pub fn is_depthwise(&self) -> bool {
+        matches!(self.form, Form::Depthwise { .. })
     }
 
-    /// Whether `forward` runs this conv as a product (im2col + GEMM) rather than a direct kernel
-    /// (which applies the activation itself, row by row).
-    fn packed_path(&self) -> bool {
-        let direct = self.k * self.k * self.cin * self.cout <= DIRECT_MAX_WEIGHTS && DIRECT_WIDTHS.contains(&self.cout);
-        !(self.depthwise || direct)
+    /// Output size for an `h × w` input.
+    pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
+        (out_len(h, self.k, self.stride), out_len(w, self.k, self.stride))
     }
 
-    /// The activation on one pixel's outputs (channels from `act_from` on).
-    #[inline]
-    fn activate(&self, px: &mut [f32]) {
-        self.act.apply(&mut px[self.act_from..]);
+    /// Each tap's input position within a row relative to the output pixel's, for an input
+    /// of `pitch`, in the packed weights' (ci, kx) order; input channel `ci` is channel-row
+    /// `channel(ci)` of the input.
+    fn offsets_over(&self, pitch: usize, channel: impl Fn(usize) -> usize) -> Vec<isize> {
+        let pad = (self.k / 2) as isize;
+        (0..self.cin)
+            .flat_map(|ci| (0..self.k as isize).map(move |kx| (ci, kx)))
+            .map(|(ci, kx)| (channel(ci) * pitch) as isize + kx - pad)
+            .collect()
     }
 
-    /// The activation on a row of whole pixels.
-    fn activate_row(&self, row: &mut [f32]) {
-        if self.act_from == 0 {
-            self.act.apply(row);
-        } else {
-            row.chunks_mut(self.cout).for_each(|px| self.activate(px));
-        }
+    /// [`Conv::offsets_over`] the input's first `cin` channels.
+    pub(super) fn offsets(&self, pitch: usize) -> Vec<isize> {
+        self.offsets_over(pitch, |ci| ci)
     }
 
-    /// Two convolutions of the same input as one: `a`'s outputs (which take no activation) then
-    /// `b`'s (which take `b`'s). Saves reading (and im2col-ing) the input twice.
-    pub fn concat(a: &Conv, b: &Conv) -> Result<Conv, String> {
-        if (a.k, a.stride, a.cin, a.depthwise, b.depthwise) != (b.k, b.stride, b.cin, false, false)
-            || a.act != Act::None
-            || a.act_from != 0
-            || b.act_from != 0
-        {
-            return Err("convolutions that cannot be fused".into());
-        }
-        let cout = a.cout + b.cout;
-        let rows = a.k * a.k * a.cin;
-        let mut weight = Vec::with_capacity(rows * cout);
-        for r in 0..rows {
-            weight.extend_from_slice(&a.weight[r * a.cout..(r + 1) * a.cout]);
-            weight.extend_from_slice(&b.weight[r * b.cout..(r + 1) * b.cout]);
-        }
-        let bias = [a.bias.as_slice(), b.bias.as_slice()].concat();
-        Ok(Conv {
-            k: a.k,
-            stride: a.stride,
-            cin: a.cin,
-            cout,
-            depthwise: false,
+    /// The input rows output row `y`'s window covers, from `row(p)` (padded row `p`'s pixel 0).
+    fn window(&self, y: usize, row: impl Fn(usize) -> *const f32) -> [*const f32; 3] {
+        // Image row i is padded row i + 1; the window starts at image row stride·y − k/2.
+        let top = self.stride * y + 1 - self.k / 2;
+        std::array::from_fn(|ky| row(top + ky.min(self.k - 1)))
+    }
+
+    /// One output row from its input rows (`rows`, as [`DenseRow`]'s) of `pitch`.
+    ///
+    /// # Safety
+    /// The input rows are rows of the map layout whose pixel 0 is `rows[ky]`, channel-rows
+    /// `offsets` (from [`Conv::offsets_over`]`(pitch, …)`) apart, followed by a vector of
+    /// readable values; `dst` holds `cout` channel-rows of `dst_pitch` with `width` writable
+    /// pixels from `dst`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn row(
+        &self,
+        isa: Isa,
+        rows: [*const f32; 3],
+        offsets: &[isize],
+        dst: *mut f32,
+        dst_pitch: usize,
+        width: usize,
+    ) {
+        let Form::Dense { weight, bias } = &self.form else { unreachable!("a direct row of a {:?} conv", self.form) };
+        let a = DenseRow {
+            rows,
+            k: self.k,
+            offsets,
             weight,
             bias,
-            act: b.act,
-            act_from: a.cout,
-        })
+            slopes: &self.slopes,
+            cout: self.cout,
+            stride: self.stride,
+            dst,
+            dst_pitch,
+            width,
+        };
+        // SAFETY: the window reads, along x, from `k/2` values before pixel 0 to `stride`
+        // times the whole vectors of `width` plus one vector (`out_size`), inside the input's
+        // pitch and the vector after it (this function's contract).
+        unsafe { kernels::dense_row(isa, &a) }
     }
 
-    /// `y = a · W + bias` for `a` of `(oh·ow) × kdim`.
-    fn gemm_into(&self, a: &[f32], kdim: usize, y: &mut Feature) {
-        let (m, n) = (y.h * y.w, self.cout);
-        for row in y.data.chunks_mut(n) {
-            row.copy_from_slice(&self.bias);
+    /// A dense convolution of `x` into channels `c0..c0 + cout` of `out`.
+    pub fn run(&self, isa: Isa, x: &Map, out: &mut Map, c0: usize, parallel: bool) {
+        assert!(!self.is_depthwise() && x.c >= self.cin && c0 + self.cout <= out.c);
+        assert_eq!((out.h, out.w), self.out_size(x.h, x.w), "output map size");
+        let (h, w) = (out.h, out.w);
+        // SAFETY: `x` and `out` are different maps; `x` is only read.
+        unsafe { self.run_rows(isa, Rows::of(x, 0), (x.h, x.w), Rows::of_mut(out, c0), (h, w), parallel) }
+    }
+
+    /// A dense convolution of channels `from..from + cin` of `m` into its channels `to..to +
+    /// cout` (which must not overlap them): SSH's branches reading each other in one map.
+    pub fn run_in_place(&self, isa: Isa, m: &mut Map, from: usize, to: usize, parallel: bool) {
+        assert!(!self.is_depthwise() && self.stride == 1 && from + self.cin <= m.c && to + self.cout <= m.c);
+        assert!(from + self.cin <= to || to + self.cout <= from, "overlapping channels");
+        let size = (m.h, m.w);
+        let rows = Rows::of_mut(m, 0);
+        let (input, output) = (rows.channel(from), rows.channel(to));
+        // SAFETY: the layer reads only channels from..from + cin and writes only channels
+        // to..to + cout, disjoint; both views come from `m`, borrowed for the whole layer.
+        unsafe { self.run_rows(isa, input, size, output, size, parallel) }
+    }
+
+    /// The output rows of `output` (of `size`) from `input` (`in_size`).
+    ///
+    /// # Safety
+    /// `input`'s channels are only read, `output`'s only written, by this layer: they do not
+    /// overlap; both follow the map layout.
+    unsafe fn run_rows(
+        &self,
+        isa: Isa,
+        input: Rows,
+        in_size: (usize, usize),
+        output: Rows,
+        (h, w): (usize, usize),
+        parallel: bool,
+    ) {
+        let chunks = chunk_count(w * self.k * self.k * self.cin * self.cout, h, parallel);
+        let in_rows = |p: usize| input.at(p).cast_const();
+        if let Form::Winograd(wg) = &self.form {
+            // Pairs of output rows, from padded input rows 2j..=2j + 3 (past the bottom zero
+            // row for an odd height: a zero row of the scratch).
+            let zero_len = self.cin * input.pitch + 2 * LEFT;
+            for_row_ranges(h, chunks, 2, |rows| {
+                with_scratch(wg.scratch_len(w) + zero_len, |scratch| {
+                    let (scratch, zero) = scratch.split_at_mut(wg.scratch_len(w));
+                    zero.fill(0.0);
+                    let zero = zero[LEFT..].as_ptr();
+                    for y in rows.step_by(2) {
+                        let window = std::array::from_fn(|r| if y + r < in_size.0 + 2 { in_rows(y + r) } else { zero });
+                        let dst = [output.at(y + 1), if y + 1 < h { output.at(y + 2) } else { std::ptr::null_mut() }];
+                        // SAFETY: the map layout (rows followed by further rows, the slack,
+                        // or the zero row and its margin); the two output rows are this
+                        // chunk's, in channels no one reads during the layer.
+                        unsafe {
+                            wg.row_pair(isa, window, input.pitch, dst, output.pitch, w, scratch);
+                            for p in (y + 1)..(y + 3).min(h + 1) {
+                                output.zero_padding(p, self.cout, w);
+                            }
+                        }
+                    }
+                })
+            });
+            return;
         }
-        let threads = rayon::current_num_threads();
-        // SAFETY: dst is m×n row-major (row stride n), lhs m×kdim row-major, rhs kdim×n
-        // row-major, all with the lengths these strides imply.
+        let offsets = self.offsets(input.pitch);
+        for_row_ranges(h, chunks, 1, |rows| {
+            for y in rows {
+                // SAFETY: the window of an output row of `out_size` stays within padded rows
+                // 0..=h + 1 of the input, rows followed by further rows or the slack; the
+                // output row is this chunk's, in channels no one reads during the layer.
+                unsafe {
+                    self.row(isa, self.window(y, in_rows), &offsets, output.at(y + 1), output.pitch, w);
+                    output.zero_padding(y + 1, self.cout, w);
+                }
+            }
+        });
+    }
+
+    /// Output row `y` of a 1×1 over the channels `channels` of `x` into `dst` (`cout`
+    /// channel-rows of [`Map::pitch_for`]`(x.w)`): the heads, whose outputs become priors
+    /// right away.
+    pub fn row_over(&self, isa: Isa, x: &Map, offsets: &[isize], y: usize, dst: &mut [f32]) {
+        assert!(self.k == 1 && self.stride == 1 && y < x.h && offsets.len() == self.cin);
+        let pitch = Map::pitch_for(x.w);
+        assert!(dst.len() >= self.cout * pitch);
+        // SAFETY: `offsets` come from `heads_offsets` over channels of `x` (checked there);
+        // `dst` holds the output channel-rows.
+        unsafe { self.row(isa, [x.row_ptr(y + 1); 3], offsets, dst[LEFT..].as_mut_ptr(), pitch, x.w) }
+    }
+
+    /// The taps of a 1×1 over channels `channels` of `x`, for [`Conv::row_over`].
+    pub fn heads_offsets(&self, x: &Map, channels: &[usize]) -> Vec<isize> {
+        assert!(self.k == 1 && channels.len() == self.cin && channels.iter().all(|&c| c < x.c));
+        self.offsets_over(x.pitch, |ci| channels[ci])
+    }
+}
+
+/// A depthwise 3×3 then a pointwise 1×1 (MobileNet's `conv_dw`), row by row: each output row's
+/// depthwise row lives in a small buffer the pointwise product reads right away.
+pub struct Separable {
+    pub depthwise: Conv,
+    pub pointwise: Conv,
+}
+
+impl Separable {
+    pub fn new(depthwise: Conv, pointwise: Conv) -> Result<Self, String> {
+        if !depthwise.is_depthwise() || pointwise.is_depthwise() || pointwise.k != 1 || pointwise.cin != depthwise.cout
+        {
+            return Err("not a depthwise 3×3 then a 1×1 of its channels".into());
+        }
+        Ok(Self { depthwise, pointwise })
+    }
+
+    pub fn cout(&self) -> usize {
+        self.pointwise.cout
+    }
+
+    /// Values of the depthwise row buffer for an output `width`.
+    pub(super) fn mid_len(&self, width: usize) -> usize {
+        self.depthwise.cin * Map::pitch_for(width)
+    }
+
+    /// The pointwise taps over the depthwise row of an output `width`.
+    pub(super) fn offsets(&self, width: usize) -> Vec<isize> {
+        self.pointwise.offsets(Map::pitch_for(width))
+    }
+
+    /// One output row from its three input rows (as [`DepthwiseRow`]'s) of `pitch`, through
+    /// `mid` ([`Separable::mid_len`] values); `offsets` are [`Separable::offsets`]`(width)`.
+    ///
+    /// # Safety
+    /// As [`Conv::row`]'s, for the depthwise window.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn row(
+        &self,
+        isa: Isa,
+        rows: [*const f32; 3],
+        pitch: usize,
+        mid: &mut [f32],
+        offsets: &[isize],
+        dst: *mut f32,
+        dst_pitch: usize,
+        width: usize,
+    ) {
+        let (dw, pw) = (&self.depthwise, &self.pointwise);
+        let Form::Depthwise { weight, bias } = &dw.form else { unreachable!("checked by Separable::new") };
+        let mid_pitch = Map::pitch_for(width);
+        // The depthwise row: the pointwise 1×1 reads no padding (past the pixels, only lanes
+        // that are not stored).
+        let a = DepthwiseRow {
+            rows,
+            pitch,
+            weight,
+            bias,
+            slopes: &dw.slopes,
+            stride: dw.stride,
+            channels: dw.cin,
+            // SAFETY: pixel 0 of `mid`'s first channel-row.
+            dst: unsafe { mid.as_mut_ptr().add(LEFT) },
+            dst_pitch: mid_pitch,
+            width,
+        };
+        // SAFETY: per this function's contract; `mid` holds `cin` channel-rows of `mid_pitch`.
         unsafe {
-            gemm::gemm(
-                m,
-                n,
-                kdim,
-                y.data.as_mut_ptr(),
-                1,
-                n as isize,
-                true,
-                a.as_ptr(),
-                1,
-                kdim as isize,
-                self.weight.as_ptr(),
-                1,
-                n as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
-            )
+            kernels::depthwise_row(isa, &a);
+            pw.row(isa, [mid.as_ptr().add(LEFT); 3], offsets, dst, dst_pitch, width);
         }
     }
+}
 
-    /// Small convolutions (few channels: the first layer, the 1×1s of stage 1, SSH's 16-channel
-    /// convs, the heads) as direct loops: per output pixel, the weights' rows scaled by each
-    /// input value and summed into `cout` accumulators held in registers (the channel counts the
-    /// network has are compiled as constants). GEMM libraries waste most of their tiles here.
-    /// The direct loops, for the output widths they are compiled for ([`DIRECT_WIDTHS`]).
-    fn direct_into(&self, x: &Feature, y: &mut Feature) {
-        match self.cout {
-            4 => self.direct_n::<4>(x, y),
-            8 => self.direct_n::<8>(x, y),
-            16 => self.direct_n::<16>(x, y),
-            20 => self.direct_n::<20>(x, y),
-            32 => self.direct_n::<32>(x, y),
-            _ => self.direct_n::<64>(x, y),
-        }
-    }
-
-    fn direct_n<const N: usize>(&self, x: &Feature, y: &mut Feature) {
-        let ow = y.w;
-        let fast = simd::available();
-        y.data.par_chunks_mut(ow * N).enumerate().for_each(|(oy, row)| {
-            if fast {
-                // SAFETY: the CPU has AVX2 and FMA (checked at run time).
-                unsafe { simd::direct_row_avx2::<N>(self, x, oy, row) }
-            } else {
-                direct_row::<N>(self, x, oy, row)
-            }
-            self.activate_row(row);
-        });
-    }
-
-    /// Depthwise 3×3 at stride 1, a row at a time: for each tap, the whole (shifted) input row
-    /// times the tap's weights tiled along the row — long, branch-free vector loops.
-    fn depthwise_rows_into(&self, x: &Feature, y: &mut Feature) {
-        let c = x.c;
-        let row_len = x.w * c;
-        // tiled[t][i] = weight of tap t for channel i % c (built by copies: a division per
-        // element cost more than the convolution itself on wide rows).
-        let tiled: Vec<Vec<f32>> = (0..9)
-            .map(|t| {
-                let taps = &self.weight[t * c..(t + 1) * c];
-                let mut row = Vec::with_capacity(row_len);
-                (0..x.w).for_each(|_| row.extend_from_slice(taps));
-                row
-            })
-            .collect();
-        let fast = simd::available();
-        y.data.par_chunks_mut(row_len).enumerate().for_each(|(oy, out)| {
-            if fast {
-                // SAFETY: the CPU has AVX2 and FMA (checked at run time).
-                unsafe { simd::depthwise_row_avx2(&self.bias, &tiled, x, oy, out) }
-            } else {
-                depthwise_row(&self.bias, &tiled, x, oy, out)
-            }
-            self.activate_row(out);
-        });
-    }
-
-    fn depthwise_into(&self, x: &Feature, y: &mut Feature) {
-        let (c, s) = (x.c, self.stride);
-        let (w, bias) = (&self.weight, &self.bias);
-        let ow = y.w;
-        y.data.par_chunks_mut(ow * c).enumerate().for_each(|(oy, row)| {
-            for ox in 0..ow {
-                let out = &mut row[ox * c..(ox + 1) * c];
-                out.copy_from_slice(bias);
-                for ky in 0..3 {
-                    let iy = (oy * s + ky) as isize - 1;
-                    if iy < 0 || iy >= x.h as isize {
-                        continue;
+/// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index
+/// `floor(dst · in/out)` in f32.
+pub fn add_upsampled(a: &mut Map, b: &Map, parallel: bool) {
+    assert_eq!(a.c, b.c);
+    let (sy, sx) = (b.h as f32 / a.h as f32, b.w as f32 / a.w as f32);
+    let xs: Vec<usize> = (0..a.w).map(|x| ((x as f32 * sx).floor() as usize).min(b.w - 1)).collect();
+    let (c, pitch, w, rs) = (a.c, a.pitch, a.w, a.row_stride());
+    // Bound by memory, not arithmetic: worth the pool at a sixteenth of a convolution's work.
+    let chunks = chunk_count(16 * w * c, a.h, parallel);
+    // Nearest 2× (even sizes): each source value twice, a loop the compiler vectorises.
+    let twice = xs.iter().enumerate().all(|(x, &s)| s == x / 2) && a.w.is_multiple_of(2);
+    for_row_chunks(a, chunks, 1, |rows, chunk| {
+        for (y, row) in rows.zip(chunk.chunks_exact_mut(rs)) {
+            let by = ((y as f32 * sy).floor() as usize).min(b.h - 1);
+            for ch in 0..c {
+                let dst = &mut row[ch * pitch + LEFT..][..w];
+                let src = &b.data[((by + 1) * c + ch) * b.pitch + LEFT..][..b.w];
+                if twice {
+                    for (d, &s) in dst.chunks_exact_mut(2).zip(src) {
+                        d[0] += s;
+                        d[1] += s;
                     }
-                    for kx in 0..3 {
-                        let ix = (ox * s + kx) as isize - 1;
-                        if ix < 0 || ix >= x.w as isize {
-                            continue;
-                        }
-                        let src = &x.data[(iy as usize * x.w + ix as usize) * c..][..c];
-                        let wt = &w[(ky * 3 + kx) * c..][..c];
-                        for ((o, &v), &k) in out.iter_mut().zip(src).zip(wt) {
-                            *o += v * k;
-                        }
-                    }
-                }
-            }
-            self.activate_row(row);
-        });
-    }
-}
-
-/// One output row of [`Conv::direct_n`].
-#[inline(always)]
-fn direct_row<const N: usize>(conv: &Conv, x: &Feature, oy: usize, row: &mut [f32]) {
-    let (k, s, cin) = (conv.k, conv.stride, conv.cin);
-    let pad = (k / 2) as isize;
-    let w = &conv.weight;
-    let bias: [f32; N] = conv.bias[..N].try_into().unwrap_or([0.0; N]);
-    for (ox, out) in row.chunks_exact_mut(N).enumerate() {
-        let mut acc = bias;
-        for ky in 0..k {
-            let iy = (oy * s + ky) as isize - pad;
-            if iy < 0 || iy >= x.h as isize {
-                continue;
-            }
-            for kx in 0..k {
-                let ix = (ox * s + kx) as isize - pad;
-                if ix < 0 || ix >= x.w as isize {
-                    continue;
-                }
-                let src = &x.data[(iy as usize * x.w + ix as usize) * cin..][..cin];
-                let taps = &w[(ky * k + kx) * cin * N..][..cin * N];
-                for (&v, wrow) in src.iter().zip(taps.chunks_exact(N)) {
-                    for o in 0..N {
-                        acc[o] += v * wrow[o];
-                    }
-                }
-            }
-        }
-        out.copy_from_slice(&acc);
-    }
-}
-
-/// One output row of [`Conv::depthwise_rows_into`].
-#[inline(always)]
-fn depthwise_row(bias: &[f32], tiled: &[Vec<f32>], x: &Feature, oy: usize, out: &mut [f32]) {
-    let c = x.c;
-    let row_len = x.w * c;
-    for (o, b) in out.iter_mut().zip(bias.iter().cycle()) {
-        *o = *b;
-    }
-    for ky in 0..3 {
-        let iy = oy as isize + ky as isize - 1;
-        if iy < 0 || iy >= x.h as isize {
-            continue;
-        }
-        let src = &x.data[iy as usize * row_len..(iy as usize + 1) * row_len];
-        // kx = 0 reads the pixel to the left: outputs 1.., inputs ..w-1.
-        let t = &tiled[ky * 3];
-        for ((o, &v), &wt) in out[c..].iter_mut().zip(&src[..row_len - c]).zip(&t[c..]) {
-            *o += v * wt;
-        }
-        let t = &tiled[ky * 3 + 1];
-        for ((o, &v), &wt) in out.iter_mut().zip(src).zip(t) {
-            *o += v * wt;
-        }
-        let t = &tiled[ky * 3 + 2];
-        for ((o, &v), &wt) in out[..row_len - c].iter_mut().zip(&src[c..]).zip(t) {
-            *o += v * wt;
-        }
-    }
-}
-
-/// The row kernels compiled for AVX2 + FMA, chosen at run time.
-mod simd {
-    use super::{Conv, Feature, depthwise_row, direct_row};
-
-    pub fn available() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
-
-    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-    pub unsafe fn direct_row_avx2<const N: usize>(conv: &Conv, x: &Feature, oy: usize, row: &mut [f32]) {
-        direct_row::<N>(conv, x, oy, row)
-    }
-
-    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-    pub unsafe fn depthwise_row_avx2(bias: &[f32], tiled: &[Vec<f32>], x: &Feature, oy: usize, out: &mut [f32]) {
-        depthwise_row(bias, tiled, x, oy, out)
-    }
-}
-
-/// `(oh·ow) × (k·k·c)` patches into `cols` (reused between calls: every element is written,
-/// zero outside the image for padding `k / 2`).
-fn im2col_into(x: &Feature, k: usize, s: usize, oh: usize, ow: usize, cols: &mut Vec<f32>) {
-    let c = x.c;
-    let pad = (k / 2) as isize;
-    let kdim = k * k * c;
-    cols.resize(oh * ow * kdim, 0.0);
-    cols[..oh * ow * kdim].par_chunks_mut(ow * kdim).enumerate().for_each(|(oy, row)| {
-        for ox in 0..ow {
-            let dst = &mut row[ox * kdim..(ox + 1) * kdim];
-            for ky in 0..k {
-                let iy = (oy * s + ky) as isize - pad;
-                for kx in 0..k {
-                    let ix = (ox * s + kx) as isize - pad;
-                    let tap = &mut dst[(ky * k + kx) * c..][..c];
-                    if iy < 0 || iy >= x.h as isize || ix < 0 || ix >= x.w as isize {
-                        tap.fill(0.0);
-                    } else {
-                        tap.copy_from_slice(&x.data[(iy as usize * x.w + ix as usize) * c..][..c]);
+                } else {
+                    for (d, &sxi) in dst.iter_mut().zip(&xs) {
+                        *d += src[sxi];
                     }
                 }
             }
@@ -460,126 +528,191 @@ fn im2col_into(x: &Feature, k: usize, s: usize, oh: usize, ow: usize, cols: &mut
     });
 }
 
-thread_local! {
-    /// The im2col matrix, kept between convolutions and frames (tens of MB at 720p: allocating it
-    /// afresh costs page faults every time).
-    static COLS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+/// How many row chunks a layer of `work_per_row · h` multiply-adds runs in: one (on this
+/// thread) unless `parallel` and the work pays for waking the pool.
+pub fn chunk_count(work_per_row: usize, h: usize, parallel: bool) -> usize {
+    let threads = rayon::current_num_threads();
+    if !parallel || threads == 1 || work_per_row * h < PARALLEL_MIN_WORK { 1 } else { threads * CHUNKS_PER_THREAD }
 }
 
-/// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index
-/// `floor(dst · in/out)` in f32.
-pub fn add_upsampled(a: &mut Feature, b: &Feature) {
-    let (sy, sx) = (b.h as f32 / a.h as f32, b.w as f32 / a.w as f32);
-    let c = a.c;
-    for y in 0..a.h {
-        let by = ((y as f32 * sy).floor() as usize).min(b.h - 1);
-        for x in 0..a.w {
-            let bx = ((x as f32 * sx).floor() as usize).min(b.w - 1);
-            let src = &b.data[(by * b.w + bx) * c..][..c];
-            for (o, &v) in a.data[(y * a.w + x) * c..][..c].iter_mut().zip(src) {
-                *o += v;
-            }
-        }
+/// Calls `f(rows)` over about `chunks` chunks of `h` rows (each but the last a multiple of
+/// `multiple` rows), over the pool when more than one.
+fn for_row_ranges(h: usize, chunks: usize, multiple: usize, f: impl Fn(Range<usize>) + Sync + Send) {
+    if chunks <= 1 {
+        return f(0..h);
     }
+    let per_chunk = h.div_ceil(chunks).next_multiple_of(multiple);
+    (0..h.div_ceil(per_chunk)).into_par_iter().for_each(|i| f(i * per_chunk..((i + 1) * per_chunk).min(h)));
+}
+
+/// Calls `f(rows, values)` over about `chunks` chunks of `out`'s image rows (`values`: theirs,
+/// row after row; each chunk but the last a multiple of `multiple` rows), over the pool when
+/// more than one.
+pub fn for_row_chunks(
+    out: &mut Map,
+    chunks: usize,
+    multiple: usize,
+    f: impl Fn(Range<usize>, &mut [f32]) + Sync + Send,
+) {
+    let (h, rs) = (out.h, out.row_stride());
+    let rows = out.rows_mut();
+    if chunks <= 1 {
+        return f(0..h, rows);
+    }
+    let per_chunk = h.div_ceil(chunks).next_multiple_of(multiple);
+    rows.par_chunks_mut(per_chunk * rs).enumerate().for_each(|(i, chunk)| {
+        let y0 = i * per_chunk;
+        f(y0..y0 + chunk.len() / rs, chunk)
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Direct convolution over NCHW torch weights, the reference for the fast paths.
-    fn reference(x: &Feature, w: &[f32], cout: usize, cin_g: usize, k: usize, s: usize, groups: usize) -> Feature {
-        let (oh, ow) = (out_len(x.h, k, s), out_len(x.w, k, s));
-        let mut y = Feature::zeros(oh, ow, cout);
-        let pad = (k / 2) as isize;
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for o in 0..cout {
-                    let g = o / (cout / groups);
-                    let mut acc = 0.0f64;
-                    for ci in 0..cin_g {
-                        let cin = g * cin_g + ci;
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let (iy, ix) = ((oy * s + ky) as isize - pad, (ox * s + kx) as isize - pad);
-                                if iy >= 0 && ix >= 0 && (iy as usize) < x.h && (ix as usize) < x.w {
-                                    acc += x.data[(iy as usize * x.w + ix as usize) * x.c + cin] as f64
-                                        * w[((o * cin_g + ci) * k + ky) * k + kx] as f64;
-                                }
-                            }
-                        }
-                    }
-                    y.data[(oy * ow + ox) * cout + o] = acc as f32;
-                }
-            }
-        }
-        y
-    }
-
-    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (s >> 8) as f32 / (1 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::retinaface::reference::{map_from_hwc, max_err, padding_is_zero, pseudo, reference};
 
     #[test]
     fn convolutions_match_the_direct_reference() {
-        let x = Feature { h: 13, w: 10, c: 6, data: pseudo(13 * 10 * 6, 1) };
-        for (k, s, depthwise, cout) in [
-            (3, 1, false, 5),
-            (3, 2, false, 5),
-            (1, 1, false, 5),
-            (3, 1, false, 80),
-            (3, 2, false, 80),
-            (1, 1, false, 700),
-            (1, 1, false, 7),
-            (3, 2, false, 8),
-            (1, 1, false, 64),
-            (3, 1, false, 7),
-            (3, 1, true, 6),
-            (3, 2, true, 6),
-        ] {
-            let (cin_g, groups) = if depthwise { (1, 6) } else { (6, 1) };
-            let w = pseudo(cout * cin_g * k * k, 7);
-            let conv = Conv::new(&w, &[cout, cin_g, k, k], None, None, s, Act::None).unwrap();
-            let got = conv.forward(&x);
-            let want = reference(&x, &w, cout, cin_g, k, s, groups);
-            assert_eq!((got.h, got.w, got.c), (want.h, want.w, want.c));
-            let err = got.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-            assert!(err < 1e-5, "k={k} s={s} dw={depthwise}: {err}");
+        // Widths around the vector sizes (8, 16 lanes) and a 3-tile row; odd heights.
+        for (h, w) in [(13, 10), (5, 33), (4, 50), (3, 1)] {
+            let c = 6;
+            let xs = pseudo(h * w * c, 1);
+            for (k, s, cout, act) in [
+                (3, 1, 5, Act::None),
+                (3, 2, 5, Act::Relu),
+                (1, 1, 5, Act::Leaky(0.1)),
+                (3, 1, 80, Act::Leaky(0.1)),
+                (3, 2, 80, Act::None),
+                (1, 1, 70, Act::None),
+                (1, 1, 8, Act::Relu),
+                (3, 1, 16, Act::None),
+            ] {
+                let wt = pseudo(cout * c * k * k, 7);
+                let bias = pseudo(cout, 9);
+                let conv = Conv::new(&wt, &[cout, c, k, k], Some(&bias), None, s, act).unwrap();
+                let mut want = reference(&xs, (h, w, c), &wt, cout, k, s, 1, Act::None);
+                for (i, v) in want.iter_mut().enumerate() {
+                    let v2 = *v + bias[i % cout];
+                    *v = match act {
+                        Act::None => v2,
+                        Act::Relu => v2.max(0.0),
+                        Act::Leaky(sl) => v2.max(v2 * sl),
+                    };
+                }
+                let x = map_from_hwc(h, w, c, &xs);
+                let (oh, ow) = conv.out_size(h, w);
+                for isa in Isa::available() {
+                    for c0 in [0, 3] {
+                        let mut out = Map::zeros(oh, ow, c0 + cout);
+                        conv.run(isa, &x, &mut out, c0, true);
+                        let err = max_err(&out, c0, cout, &want);
+                        assert!(err < 1e-5, "{h}x{w} k={k} s={s} cout={cout} {isa:?}: {err}");
+                        assert!(padding_is_zero(&out));
+                    }
+                }
+            }
         }
     }
 
     #[test]
-    fn fused_convolutions_equal_the_separate_ones() {
-        let x = Feature { h: 9, w: 7, c: 6, data: pseudo(9 * 7 * 6, 11) };
-        let a = Conv::new(&pseudo(5 * 6 * 9, 2), &[5, 6, 3, 3], None, None, 1, Act::None).unwrap();
-        let b =
-            Conv::new(&pseudo(3 * 6 * 9, 3), &[3, 6, 3, 3], Some(&[0.1, -0.2, 0.3]), None, 1, Act::Leaky(0.1)).unwrap();
-        let f = Conv::concat(&a, &b).unwrap().forward(&x);
-        let (ya, yb) = (a.forward(&x), b.forward(&x));
-        let (fa, fb) = (f.channels(0, 5), f.channels(5, 3));
-        let err = |p: &Feature, q: &Feature| p.data.iter().zip(&q.data).map(|(u, v)| (u - v).abs()).fold(0.0, f32::max);
-        assert!(err(&fa, &ya) < 1e-5 && err(&fb, &yb) < 1e-5);
-        assert!(Conv::concat(&b, &a).is_err(), "the first part must take no activation");
+    fn stacked_and_in_place_convolutions() {
+        // SSH's layout in small: `first` = a ‖ b from x into channels 0..48 of m, then convs
+        // reading b's channels (40..48) into m's later channels, by direct sums (16 outputs)
+        // and by Winograd (32); and a 1×1 over a list of m's channels (the heads).
+        let (h, w, c) = (7, 19, 6);
+        let xs = pseudo(h * w * c, 30);
+        let x = map_from_hwc(h, w, c, &xs);
+        let (wa, wb, wc, wd) =
+            (pseudo(40 * c * 9, 31), pseudo(8 * c * 9, 32), pseudo(16 * 8 * 9, 33), pseudo(32 * 8 * 9, 34));
+        let fold = |wt: &[f32], o: usize, i: usize, act| Folded::new(wt, &[o, i, 3, 3], None, None, act).unwrap();
+        let first =
+            Conv::from_folded(Folded::stack(fold(&wa, 40, c, Act::Relu), fold(&wb, 8, c, Act::Leaky(0.1))).unwrap(), 1)
+                .unwrap();
+        let (conv_c, conv_d) = (
+            Conv::new(&wc, &[16, 8, 3, 3], None, None, 1, Act::Relu).unwrap(),
+            Conv::new(&wd, &[32, 8, 3, 3], None, None, 1, Act::None).unwrap(),
+        );
+        let want_a = reference(&xs, (h, w, c), &wa, 40, 3, 1, 1, Act::Relu);
+        let want_b = reference(&xs, (h, w, c), &wb, 8, 3, 1, 1, Act::Leaky(0.1));
+        let want_c = reference(&want_b, (h, w, 8), &wc, 16, 3, 1, 1, Act::Relu);
+        let want_d = reference(&want_b, (h, w, 8), &wd, 32, 3, 1, 1, Act::None);
+        let channels: Vec<usize> = (0..4).chain(50..54).collect();
+        let we = pseudo(5 * 8, 35);
+        let conv_e = Conv::new(&we, &[5, 8, 1, 1], None, None, 1, Act::None).unwrap();
+        for isa in Isa::available() {
+            for parallel in [false, true] {
+                let mut m = Map::zeros(h, w, 96);
+                first.run(isa, &x, &mut m, 0, parallel);
+                conv_c.run_in_place(isa, &mut m, 40, 48, parallel);
+                conv_d.run_in_place(isa, &mut m, 40, 64, parallel);
+                let got = |c0: usize, n: usize| {
+                    let mut v = vec![0f32; h * w * n];
+                    for (i, v) in v.iter_mut().enumerate() {
+                        *v = m.at(i / n / w, c0 + i % n, i / n % w);
+                    }
+                    v
+                };
+                for (name, c0, want) in [("a", 0, &want_a), ("b", 40, &want_b), ("c", 48, &want_c), ("d", 64, &want_d)]
+                {
+                    let n = want.len() / (h * w);
+                    let err = got(c0, n).iter().zip(want.iter()).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+                    assert!(err < 1e-4, "{name} {isa:?} parallel {parallel}: {err}");
+                }
+                assert!(padding_is_zero(&m));
+                let offsets = conv_e.heads_offsets(&m, &channels);
+                let picked: Vec<f32> = (0..h * w)
+                    .flat_map(|p| channels.iter().map(move |&ch| (p, ch)))
+                    .map(|(p, ch)| m.at(p / w, ch, p % w))
+                    .collect();
+                let want_e = reference(&picked, (h, w, 8), &we, 5, 1, 1, 1, Act::None);
+                let mut row = vec![0f32; 5 * Map::pitch_for(w)];
+                for y in 0..h {
+                    conv_e.row_over(isa, &m, &offsets, y, &mut row);
+                    for xx in 0..w {
+                        for o in 0..5 {
+                            let got = row[o * Map::pitch_for(w) + LEFT + xx];
+                            assert!((got - want_e[(y * w + xx) * 5 + o]).abs() < 1e-4, "heads {isa:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
     fn batchnorm_folding() {
-        let x = Feature { h: 4, w: 4, c: 2, data: pseudo(32, 3) };
+        let xs = pseudo(32, 3);
         let w = pseudo(2 * 2, 5);
         let (g, b, m, v) = ([2.0f32, 0.5], [0.1f32, -0.2], [0.3f32, 0.0], [4.0f32, 0.25]);
         let conv = Conv::new(&w, &[2, 2, 1, 1], None, Some([&g, &b, &m, &v]), 1, Act::None).unwrap();
-        let y = conv.forward(&x);
-        let plain = reference(&x, &w, 2, 2, 1, 1, 1);
-        for (i, (&got, &p)) in y.data.iter().zip(&plain.data).enumerate() {
-            let o = i % 2;
+        let mut y = Map::zeros(4, 4, 2);
+        conv.run(Isa::detect(), &map_from_hwc(4, 4, 2, &xs), &mut y, 0, false);
+        let plain = reference(&xs, (4, 4, 2), &w, 2, 1, 1, 1, Act::None);
+        for (i, &p) in plain.iter().enumerate() {
+            let (px, o) = (i / 2, i % 2);
             let want = (p - m[o]) / (v[o] + 1e-5).sqrt() * g[o] + b[o];
-            assert!((got - want).abs() < 1e-5);
+            assert!((y.at(px / 4, o, px % 4) - want).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn upsampled_sum() {
+        // 7×9 from 4×5 (uneven) and 8×10 (exactly 2×); the sum starts from nonzero values.
+        let bx = pseudo(4 * 5 * 3, 8);
+        let b = map_from_hwc(4, 5, 3, &bx);
+        for (h, w) in [(7, 9), (8, 10)] {
+            let ax = pseudo(h * w * 3, 9);
+            let mut a = map_from_hwc(h, w, 3, &ax);
+            add_upsampled(&mut a, &b, false);
+            for y in 0..h {
+                for x in 0..w {
+                    let sy = (y as f32 * (4.0 / h as f32)).floor() as usize;
+                    let sx = (x as f32 * (5.0 / w as f32)).floor() as usize;
+                    for ch in 0..3 {
+                        assert_eq!(a.at(y, ch, x), ax[(y * w + x) * 3 + ch] + b.at(sy, ch, sx));
+                    }
+                }
+            }
         }
     }
 }

@@ -1,19 +1,31 @@
 //! FaceX-Zoo's RetinaFace (MobileNet-0.25), the detector MARLIN's `crop_face` uses, loaded from
 //! its pickled whole module (`face_detection_retina.pkl`) without running any pickle code.
 
+mod chain;
+mod kernels;
 mod layers;
+mod map;
 mod net;
 mod postprocess;
+#[cfg(test)]
+mod reference;
+mod simd;
 pub mod weights;
+mod winograd;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
 
 pub use net::RawOutput;
 pub use postprocess::{Detection, NMS_THRESHOLD, SCORE_THRESHOLD, detections, priors};
 
 use crate::FaceError;
-use layers::Feature;
+use crate::crop::FrameRef;
+use map::Workspace;
+use simd::Isa;
 
 /// The byte order of the pixels handed to the detector. The network was trained on BGR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,32 +46,24 @@ pub fn load_tensors(path: &Path) -> Result<BTreeMap<String, marlin_checkpoint::T
     Ok(tensors)
 }
 
-/// The handler's preprocessing of each pixel of an 8-bit 3-channel image (`width·height·3`
-/// bytes, in `order`), its size checked first: float BGR minus (104, 117, 123).
-fn network_pixels(
-    pixels: &[u8],
-    width: usize,
-    height: usize,
-    order: PixelOrder,
-) -> Result<impl Iterator<Item = [f32; 3]> + '_, FaceError> {
+/// An 8-bit 3-channel image's size against its bytes (`width·height·3`).
+fn check_image(pixels: &[u8], width: usize, height: usize) -> Result<(), FaceError> {
     if pixels.len() != width * height * 3 || width == 0 || height == 0 {
         return Err(FaceError::BadImage { width, height, len: pixels.len() });
     }
-    let (b, r) = match order {
-        PixelOrder::Bgr => (0, 2),
-        PixelOrder::Rgb => (2, 0),
-    };
-    Ok(pixels.chunks_exact(3).map(move |px| [px[b] as f32 - 104.0, px[1] as f32 - 117.0, px[r] as f32 - 123.0]))
+    Ok(())
 }
 
-/// The handler's preprocessing as the network's input, channels first (1, 3, H, W).
+/// The handler's preprocessing (float BGR minus (104, 117, 123), as the native network's first
+/// layer reads it) as the network's input, channels first (1, 3, H, W).
 pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<f32>, FaceError> {
+    check_image(pixels, width, height)?;
     let plane = width * height;
     let mut out = vec![0f32; 3 * plane];
-    for (i, px) in network_pixels(pixels, width, height, order)?.enumerate() {
-        for (c, v) in px.into_iter().enumerate() {
-            out[c * plane + i] = v;
-        }
+    let isa = Isa::detect();
+    for (y, row) in pixels.chunks_exact(width * 3).enumerate() {
+        // Channel c of row y at c·plane + y·width: channel-rows a plane apart.
+        kernels::input_row(isa, row, order == PixelOrder::Bgr, &mut out[y * width..], plane, 0);
     }
     Ok(out)
 }
@@ -77,6 +81,15 @@ pub trait FaceDetector: Send + Sync {
         order: PixelOrder,
     ) -> Result<Vec<Detection>, FaceError>;
 
+    /// Faces in each of several images (the frames of a clip, say), each as [`detect`] finds
+    /// them: engines that can compute images together (the native detector runs one image
+    /// per thread) override this.
+    ///
+    /// [`detect`]: FaceDetector::detect
+    fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
+        images.iter().map(|f| self.detect(f.rgb, f.width, f.height, order)).collect()
+    }
+
     /// Where and how it computes (`cpu, 2 threads`).
     fn describe(&self) -> String;
 }
@@ -92,15 +105,22 @@ impl FaceDetector for RetinaFace {
         RetinaFace::detect(self, pixels, width, height, order)
     }
 
+    fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
+        RetinaFace::detect_batch(self, images, order)
+    }
+
     fn describe(&self) -> String {
         format!("cpu, {} threads", self.threads())
     }
 }
 
-/// The detector with its weights (BatchNorm folded) and a thread pool for its products.
+/// The detector with its weights (BatchNorm folded), a thread pool, and the buffers of its
+/// feature maps (one set per forward running at once, kept between frames).
 pub struct RetinaFace {
     net: net::Network,
     pool: rayon::ThreadPool,
+    isa: Isa,
+    workspaces: Mutex<Vec<Workspace>>,
 }
 
 impl RetinaFace {
@@ -114,7 +134,9 @@ impl RetinaFace {
             .num_threads(threads)
             .build()
             .map_err(|e| not(format!("thread pool: {e}")))?;
-        Ok(Self { net, pool })
+        let isa = Isa::detect();
+        tracing::debug!(?isa, threads = pool.current_num_threads(), "RetinaFace loaded");
+        Ok(Self { net, pool, isa, workspaces: Mutex::new(Vec::new()) })
     }
 
     /// Threads of the detector's pool.
@@ -125,12 +147,17 @@ impl RetinaFace {
     /// The network's raw outputs for an 8-bit 3-channel image (`width·height·3` bytes, in
     /// `order`), at full resolution.
     pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, FaceError> {
-        let mut data = Vec::with_capacity(pixels.len());
-        for px in network_pixels(pixels, width, height, order)? {
-            data.extend_from_slice(&px);
-        }
-        let x = Feature { h: height, w: width, c: 3, data };
-        Ok(self.pool.install(|| self.net.forward(x)))
+        check_image(pixels, width, height)?;
+        Ok(self.pool.install(|| self.forward(pixels, width, height, order, true)))
+    }
+
+    /// One forward on the calling thread (in the pool), its layers over the pool if `parallel`.
+    fn forward(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder, parallel: bool) -> RawOutput {
+        let taken = self.workspaces.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut ws = taken.unwrap_or_default();
+        let raw = self.net.forward(self.isa, &mut ws, pixels, width, height, order == PixelOrder::Bgr, parallel);
+        self.workspaces.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
+        raw
     }
 
     /// Faces in the image, best first: the official handler's decoding, score > 0.7 and NMS 0.2.
@@ -143,5 +170,25 @@ impl RetinaFace {
     ) -> Result<Vec<Detection>, FaceError> {
         let raw = self.raw(pixels, width, height, order)?;
         Ok(postprocess::detections(&raw, width, height))
+    }
+
+    /// Faces in each image, as [`RetinaFace::detect`] finds them (the same values): whole
+    /// rounds of one image per thread, no waiting between layers; the images left over, one
+    /// at a time over all threads.
+    pub fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
+        for f in images {
+            check_image(f.rgb, f.width, f.height)?;
+        }
+        let threads = self.threads();
+        let together = if threads > 1 { images.len() / threads * threads } else { 0 };
+        let detect = |f: &FrameRef<'_>, parallel: bool| {
+            let raw = self.forward(f.rgb, f.width, f.height, order, parallel);
+            postprocess::detections(&raw, f.width, f.height)
+        };
+        Ok(self.pool.install(|| {
+            let mut out: Vec<Vec<Detection>> = images[..together].par_iter().map(|f| detect(f, false)).collect();
+            out.extend(images[together..].iter().map(|f| detect(f, true)));
+            out
+        }))
     }
 }
