@@ -39,6 +39,9 @@ pub fn run<T: Send>(
                 tick();
                 rx.recv_timeout(POLL)
             });
+            if got.is_ok() {
+                crate::fork::pipelines_stopped();
+            }
             match got {
                 Ok(Ok(value)) => return interrupted.map_or(Ok(value), Err),
                 Ok(Err(panic)) => {

@@ -5,6 +5,7 @@
 mod batch;
 mod engine;
 mod errors;
+mod fork;
 mod interrupt;
 mod logging;
 
@@ -19,11 +20,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[pyo3(name = "_native")]
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
+    fork::init();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<engine::Engine>()?;
     m.add_function(wrap_pyfunction!(batch::featurize, m)?)?;
     m.add_function(wrap_pyfunction!(batch::read_features, m)?)?;
     m.add_function(wrap_pyfunction!(batch::detect, m)?)?;
     m.add_function(wrap_pyfunction!(batch::fetch, m)?)?;
+    m.add_function(wrap_pyfunction!(fork::before_fork, m)?)?;
     Ok(())
 }

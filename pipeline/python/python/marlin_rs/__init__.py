@@ -23,6 +23,9 @@ from ._marlin import Marlin, PathLike
 
 __version__: str = _native.__version__
 
+# a fork right after decoding waits until GStreamer's pool threads are gone (see src/fork.rs)
+os.register_at_fork(before=_native.before_fork)
+
 __all__ = [
     "Marlin",
     "MarlinError",
