@@ -54,6 +54,7 @@ fn lay_over(base: &mut serde_json::Value, over: serde_json::Value) {
 /// counts.
 #[pyfunction]
 #[pyo3(signature = (inputs, out, settings_file, overrides, resume, shard, quiet))]
+#[allow(clippy::too_many_arguments)] // the Python function's arguments
 pub fn featurize<'py>(
     py: Python<'py>,
     inputs: Vec<PathBuf>,
@@ -177,12 +178,12 @@ impl ProgressLine {
     }
 }
 
+/// `read_features`' answer: the features, clips.csv's columns and its rows.
+type FeaturesAndRows<'py> = (Bound<'py, PyArrayDyn<f32>>, Vec<String>, Vec<Vec<String>>);
+
 /// A featurize folder: `features.npy` as float32, and `clips.csv`'s columns and rows (text).
 #[pyfunction]
-pub fn read_features<'py>(
-    py: Python<'py>,
-    dir: PathBuf,
-) -> PyResult<(Bound<'py, PyArrayDyn<f32>>, Vec<String>, Vec<Vec<String>>)> {
+pub fn read_features<'py>(py: Python<'py>, dir: PathBuf) -> PyResult<FeaturesAndRows<'py>> {
     let (features, table) = py
         .detach(|| -> Result<_, BatchError> {
             let features = marlin_npy::read(dir.join("features.npy"))?;

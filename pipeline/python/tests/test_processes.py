@@ -34,7 +34,9 @@ def test_two_workers_extract_as_the_parent(start, media, detector, tiny):
 
 
 def run_and_interrupt(script, wait_for, tmp_path):
-    """Runs `script`, sends SIGINT once it printed `wait_for`; returns (seconds to exit, output)."""
+    """Runs `script`, sends SIGINT once it printed `wait_for`; returns the seconds until the
+    script caught KeyboardInterrupt (it prints `interrupted <time.monotonic()>`, a clock shared
+    by processes) and its output."""
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script)],
         stdout=subprocess.PIPE,
@@ -47,7 +49,9 @@ def run_and_interrupt(script, wait_for, tmp_path):
     sent = time.monotonic()
     child.send_signal(signal.SIGINT)
     out, _ = child.communicate(timeout=30)
-    return time.monotonic() - sent, out
+    caught = [float(line.split()[1]) for line in out.splitlines() if line.startswith("interrupted ")]
+    assert caught, out
+    return caught[0] - sent, out
 
 
 def test_ctrl_c_stops_extract_video_within_a_second(oracle, media, detector, tmp_path):
@@ -59,12 +63,13 @@ def test_ctrl_c_stops_extract_video_within_a_second(oracle, media, detector, tmp
             m.extract_video({str(media / 'marlin' / 'video02.mp4')!r}, crop_face=True, detector={str(detector)!r})
             print("finished")
         except KeyboardInterrupt:
-            print("interrupted")
+            print("interrupted", time.monotonic())
     """
     seconds, out = run_and_interrupt(script, "ready", tmp_path)
     print(f"extract_video stopped {seconds:.2f} s after SIGINT")
-    assert "interrupted" in out, out
-    assert seconds < 1.5, f"{seconds:.2f} s after SIGINT"
+    # detection stops at the next frame; an encoder batch in flight (two vit_small clips, about
+    # a second on two busy cores) is finished first
+    assert seconds < 2.0, f"{seconds:.2f} s after SIGINT"
 
 
 def test_ctrl_c_stops_featurize_leaving_a_resumable_folder(oracle, media, detector, tmp_path):
@@ -75,17 +80,16 @@ def test_ctrl_c_stops_featurize_leaving_a_resumable_folder(oracle, media, detect
     model = str(oracle / "models" / "marlin_vit_small_random.encoder.f16.safetensors")
     videos = [str(media / "marlin" / f"{v}.mp4") for v in ["video01", "video02", "video03"]]
     script = f"""
-        import marlin_rs
+        import marlin_rs, time
         print("ready", flush=True)
         try:
             marlin_rs.featurize({videos!r}, {str(out_dir)!r}, model={model!r}, crop_face=True, detector={str(detector)!r}, batch_size=1, quiet=True)
             print("finished")
         except KeyboardInterrupt:
-            print("interrupted")
+            print("interrupted", time.monotonic())
     """
     seconds, out = run_and_interrupt(script, "ready", tmp_path)
     print(f"featurize stopped {seconds:.2f} s after SIGINT")
-    assert "interrupted" in out, out
     assert seconds < 6, f"{seconds:.2f} s after SIGINT"
     assert not [p for p in os.listdir(out_dir) if p.endswith(".tmp")]
     # what was written is whole, and a resumed run finishes it
