@@ -51,3 +51,29 @@ def test_detect_finds_the_official_detections(oracle, media, detector):
     assert (faces["frame"] == 0).all()
     clip = marlin_rs.detect(media / "registry" / "single_face.mp4", detector)
     assert len(clip["scores"]) > 0 and clip["frame"].max() > 0
+
+
+def test_fetch_puts_the_detector_where_crop_face_finds_it(oracle, media, detector, tiny, tmp_path, monkeypatch):
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "face_detection_retina.pkl").write_bytes(detector.read_bytes())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cache = tmp_path / "cache"
+        monkeypatch.setenv("MARLIN_CACHE_DIR", str(cache))
+        monkeypatch.setenv("MARLIN_DETECTOR_URL", f"http://127.0.0.1:{server.server_port}/face_detection_retina.pkl")
+        with pytest.raises(FileNotFoundError, match="marlin models fetch retinaface"):
+            tiny.extract_video(media / "marlin" / "video03.mp4", crop_face=True, max_clips=1)
+        path = marlin_rs.fetch("retinaface", quiet=True)
+        assert path == str(cache / "face_detection_retina.pkl")
+        got = tiny.extract_video(media / "marlin" / "video03.mp4", crop_face=True, max_clips=1)
+        want = np.load(oracle / "videos" / "marlin_tiny" / "video03.npy")[:1]
+        assert np.abs(got - want).mean() < 1.5e-4
+    finally:
+        server.shutdown()
