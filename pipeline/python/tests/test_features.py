@@ -78,3 +78,19 @@ def test_a_lightning_ckpt_loads_as_the_official_from_file_loads_it(oracle, tmp_p
     m = marlin_rs.Marlin.from_file(str(oracle / "marlin_tiny.yaml"), str(ckpt))
     want = np.load(oracle / "features" / "marlin_tiny" / "face.mean.npy")
     assert np.abs(m.extract_features(clip_input(oracle, "face"), keep_seq=False)[0] - want).max() <= 2e-5
+
+
+def test_library_log_events_reach_python_logging(oracle, caplog):
+    with caplog.at_level("INFO", logger="marlin_rs"):
+        marlin_rs.Marlin.from_file(str(oracle / "marlin_tiny.yaml"), str(oracle / "models" / "marlin_tiny.encoder.pt"))
+    messages = [r.getMessage() for r in caplog.records if r.name == "marlin_rs"]
+    assert any(m.startswith("loaded checkpoint") and "marlin_tiny.encoder.pt" in m for m in messages), messages
+
+
+def test_a_marlin_pickles_as_its_checkpoint_and_options(oracle, tiny):
+    import pickle
+
+    again = pickle.loads(pickle.dumps(tiny))
+    x = clip_input(oracle, "noise")
+    assert np.array_equal(again.extract_features(x, keep_seq=False), tiny.extract_features(x, keep_seq=False))
+    assert again.checkpoint == tiny.checkpoint and again.dim == 64

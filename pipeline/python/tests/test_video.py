@@ -95,3 +95,25 @@ def test_bad_checkpoints_are_errors_naming_the_file(oracle, tmp_path):
         marlin_rs.Marlin.from_file("vit_huge", oracle / "models" / "marlin_tiny.encoder.pt")
     with pytest.raises(marlin_rs.MarlinError, match="contradicts|shape mismatch"):
         marlin_rs.Marlin.from_file("vit_small", oracle / "models" / "marlin_tiny.encoder.pt")
+
+
+def test_the_gil_is_released_while_a_video_is_read_and_encoded(media, tiny):
+    import threading
+    import time
+
+    took = []
+
+    def work():
+        t = time.perf_counter()
+        tiny.extract_video(media / "marlin" / "cropped01.mp4")
+        took.append(time.perf_counter() - t)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    last, longest = time.perf_counter(), 0.0
+    while worker.is_alive():
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    worker.join()
+    # with the GIL held through the call, this thread would stall for all of it
+    assert longest < took[0] / 2, f"this thread stalled {longest:.3f} s of the call's {took[0]:.3f} s"
