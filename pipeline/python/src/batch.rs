@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use marlin_batch::config::DecodeConfig;
 use marlin_batch::{BatchError, FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats, detect_faces};
+use marlin_faces::FaceDetector;
 use marlin_hub::{Progress, Release};
 use marlin_model::Backend;
 use numpy::PyArrayDyn;
@@ -16,6 +17,7 @@ use pyo3::types::PyDict;
 
 use crate::engine::{array, choice};
 use crate::errors::{OrRaise, raise};
+use crate::interrupt::StopOnCancel;
 
 /// The settings file (or the defaults) with the `overrides` (a JSON object of settings keys,
 /// sections as nested objects) laid over it, checked.
@@ -108,10 +110,11 @@ pub fn featurize<'py>(
     let summary = crate::interrupt::run(
         py,
         |cancel| {
+            let detector = detector.as_deref().map(|detector| StopOnCancel { detector, cancel });
             let featurizer = Featurizer {
                 config: &config,
                 encoder: engine.extractor.as_ref(),
-                detector: detector.as_deref(),
+                detector: detector.as_ref().map(|d| d as &dyn FaceDetector),
                 model: &info,
                 cancel,
                 stats: &stats,

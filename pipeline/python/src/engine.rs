@@ -3,12 +3,11 @@
 //! pools do not exist there (a DataLoader worker forked after the parent used the module).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use marlin_batch::config::{DecodeConfig, FacesConfig, SamplingConfig};
 use marlin_batch::{ExtractSettings, Reduction, VideoSettings, extract_video};
-use marlin_faces::{CropMode, Detection, FaceDetector, FaceError, Faces, FrameRef, PixelOrder};
+use marlin_faces::{CropMode, FaceDetector, Faces};
 use marlin_media::sampling::TailPolicy;
 use marlin_model::{Backend, Clip, MarlinConfig, Precision};
 use marlin_onnx::{EngineOptions, OpenedModel};
@@ -16,6 +15,7 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedA
 use pyo3::prelude::*;
 
 use crate::errors::OrRaise;
+use crate::interrupt::StopOnCancel;
 
 /// A library choice from its Python name (the CLI's parsing and error text).
 pub fn choice<T: marlin_settings::Named>(name: &str) -> PyResult<T> {
@@ -95,52 +95,6 @@ impl Engine {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Started>> {
         self.started.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The detector of an `extract_video` call, failing once the call is cancelled: the library
-/// looks at the flag between clips, and a clip's detections take seconds on large frames.
-/// (The call's result is dropped then: Ctrl-C raises KeyboardInterrupt whatever it returned.)
-struct StopOnCancel<'a> {
-    detector: &'a dyn FaceDetector,
-    cancel: &'a AtomicBool,
-}
-
-/// Images per detector call when a clip's frames come together: one per thread and more.
-const DETECT_CHUNK: usize = 4;
-
-impl StopOnCancel<'_> {
-    fn check(&self) -> Result<(), FaceError> {
-        match self.cancel.load(Ordering::Relaxed) {
-            true => Err(FaceError::Detector("interrupted".into())),
-            false => Ok(()),
-        }
-    }
-}
-
-impl FaceDetector for StopOnCancel<'_> {
-    fn detect(
-        &self,
-        pixels: &[u8],
-        width: usize,
-        height: usize,
-        order: PixelOrder,
-    ) -> Result<Vec<Detection>, FaceError> {
-        self.check()?;
-        self.detector.detect(pixels, width, height, order)
-    }
-
-    fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
-        let mut out = Vec::with_capacity(images.len());
-        for chunk in images.chunks(DETECT_CHUNK) {
-            self.check()?;
-            out.extend(self.detector.detect_batch(chunk, order)?);
-        }
-        Ok(out)
-    }
-
-    fn describe(&self) -> String {
-        self.detector.describe()
     }
 }
 

@@ -1,13 +1,15 @@
 //! Long calls run on a worker thread with the GIL released; the calling thread waits in steps
 //! of [`POLL`], running Python's signal handlers between them. Ctrl-C sets the work's cancel
 //! flag (the library stops within a clip or a batch, finished outputs kept) and raises
-//! `KeyboardInterrupt` once the work has stopped.
+//! `KeyboardInterrupt` once the work has stopped; [`StopOnCancel`] makes the face detector stop
+//! at the next frame rather than the next clip.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
+use marlin_faces::{Detection, FaceDetector, FaceError, FrameRef, PixelOrder};
 use pyo3::prelude::*;
 
 use crate::errors::raise;
@@ -65,4 +67,51 @@ pub fn run<T: Send>(
             }
         }
     })
+}
+
+/// The face detector of an interruptible call, failing once the call is cancelled: the library
+/// looks at the flag between clips, and a clip's detections take seconds on large frames. The
+/// failure goes nowhere: `run` raises KeyboardInterrupt whatever the work returned, and
+/// featurize drops what reaches its encoder after the cancel (finished videos stay written).
+pub struct StopOnCancel<'a> {
+    pub detector: &'a dyn FaceDetector,
+    pub cancel: &'a AtomicBool,
+}
+
+/// Images per detector call when a clip's frames come together: one per thread and more.
+const DETECT_CHUNK: usize = 4;
+
+impl StopOnCancel<'_> {
+    fn check(&self) -> Result<(), FaceError> {
+        match self.cancel.load(Ordering::Relaxed) {
+            true => Err(FaceError::Detector("interrupted".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl FaceDetector for StopOnCancel<'_> {
+    fn detect(
+        &self,
+        pixels: &[u8],
+        width: usize,
+        height: usize,
+        order: PixelOrder,
+    ) -> Result<Vec<Detection>, FaceError> {
+        self.check()?;
+        self.detector.detect(pixels, width, height, order)
+    }
+
+    fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(DETECT_CHUNK) {
+            self.check()?;
+            out.extend(self.detector.detect_batch(chunk, order)?);
+        }
+        Ok(out)
+    }
+
+    fn describe(&self) -> String {
+        self.detector.describe()
+    }
 }
