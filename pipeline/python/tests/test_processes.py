@@ -73,8 +73,8 @@ def test_ctrl_c_stops_extract_video_within_a_second(oracle, media, detector, tmp
 
 
 def test_ctrl_c_stops_featurize_leaving_a_resumable_folder(oracle, media, detector, tmp_path):
-    # featurize stops at the detector's next frame; an encoder batch in flight (up to four
-    # vit_small clips) is finished first, its rows dropped, finished videos kept
+    # featurize stops at the detector's next frame; an encoder batch in flight (one vit_small
+    # clip here) is finished first, its rows dropped; finished videos are kept
     out_dir = tmp_path / "out"
     model = str(oracle / "models" / "marlin_vit_small_random.encoder.f16.safetensors")
     videos = [str(media / "marlin" / f"{v}.mp4") for v in ["video01", "video02", "video03"]]
