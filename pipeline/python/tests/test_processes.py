@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
@@ -33,18 +32,26 @@ def test_two_workers_extract_as_the_parent(start, media, detector, tiny):
         assert np.array_equal(features, parent[video]), f"{start}: {video}"
 
 
-def run_and_interrupt(script, wait_for, tmp_path):
-    """Runs `script`, sends SIGINT once it printed `wait_for`; returns the seconds until the
-    script caught KeyboardInterrupt (it prints `interrupted <time.monotonic()>`, a clock shared
-    by processes) and its output."""
+def run_and_interrupt(setup, call, tmp_path, started=None):
+    """Runs `setup` then `call` in a child Python, sends SIGINT 1.5 s into the call (after the
+    file `started` appeared, when given); returns the seconds until the child caught
+    KeyboardInterrupt (on `time.monotonic()`, a clock shared by processes) and its output."""
+    script = f"""
+import marlin_rs, time
+{setup}
+print("ready", flush=True)
+try:
+    {call}
+    print("finished")
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic())
+"""
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path
     )
-    assert child.stdout.readline().strip() == wait_for
+    assert child.stdout.readline().strip() == "ready"
+    while started is not None and not started.exists() and child.poll() is None:
+        time.sleep(0.05)
     time.sleep(1.5)  # inside the long call
     sent = time.monotonic()
     child.send_signal(signal.SIGINT)
@@ -55,17 +62,12 @@ def run_and_interrupt(script, wait_for, tmp_path):
 
 
 def test_ctrl_c_stops_extract_video_within_a_second(oracle, media, detector, tmp_path):
-    script = f"""
-        import marlin_rs, time
-        m = marlin_rs.Marlin.load({str(oracle / 'models' / 'marlin_vit_small_random.encoder.f16.safetensors')!r})
-        print("ready", flush=True)
-        try:
-            m.extract_video({str(media / 'marlin' / 'video02.mp4')!r}, crop_face=True, detector={str(detector)!r})
-            print("finished")
-        except KeyboardInterrupt:
-            print("interrupted", time.monotonic())
-    """
-    seconds, out = run_and_interrupt(script, "ready", tmp_path)
+    model = oracle / "models" / "marlin_vit_small_random.encoder.f16.safetensors"
+    seconds, out = run_and_interrupt(
+        f"m = marlin_rs.Marlin.load({str(model)!r})",
+        f"m.extract_video({str(media / 'marlin' / 'video02.mp4')!r}, crop_face=True, detector={str(detector)!r})",
+        tmp_path,
+    )
     print(f"extract_video stopped {seconds:.2f} s after SIGINT")
     # detection stops at the next frame; an encoder batch in flight (two vit_small clips, about
     # a second on two busy cores) is finished first
@@ -78,16 +80,13 @@ def test_ctrl_c_stops_featurize_leaving_a_resumable_folder(oracle, media, detect
     out_dir = tmp_path / "out"
     model = str(oracle / "models" / "marlin_vit_small_random.encoder.f16.safetensors")
     videos = [str(media / "marlin" / f"{v}.mp4") for v in ["video01", "video02", "video03"]]
-    script = f"""
-        import marlin_rs, time
-        print("ready", flush=True)
-        try:
-            marlin_rs.featurize({videos!r}, {str(out_dir)!r}, model={model!r}, crop_face=True, detector={str(detector)!r}, batch_size=1, quiet=True)
-            print("finished")
-        except KeyboardInterrupt:
-            print("interrupted", time.monotonic())
-    """
-    seconds, out = run_and_interrupt(script, "ready", tmp_path)
+    seconds, out = run_and_interrupt(
+        "",
+        f"marlin_rs.featurize({videos!r}, {str(out_dir)!r}, model={model!r}, crop_face=True, "
+        f"detector={str(detector)!r}, batch_size=1, quiet=True)",
+        tmp_path,
+        started=out_dir / "features.npy.part",  # the engines are open, the run has begun
+    )
     print(f"featurize stopped {seconds:.2f} s after SIGINT")
     assert seconds < 3.0, f"{seconds:.2f} s after SIGINT"
     assert not [p for p in os.listdir(out_dir) if p.endswith(".tmp")]
