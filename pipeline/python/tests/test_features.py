@@ -94,3 +94,17 @@ def test_a_marlin_pickles_as_its_checkpoint_and_options(oracle, tiny):
     x = clip_input(oracle, "noise")
     assert np.array_equal(again.extract_features(x, keep_seq=False), tiny.extract_features(x, keep_seq=False))
     assert again.checkpoint == tiny.checkpoint and again.dim == 64
+
+
+def test_the_onnx_cpu_backend_gives_the_same_features(oracle, monkeypatch):
+    # ONNX Runtime as tools/setup.sh fetches it (tools/onnxruntime.sh), as the Rust tests find it
+    from conftest import REPO
+
+    found = sorted((REPO / "target" / "onnxruntime").glob("*/onnxruntime/capi/libonnxruntime.so.*"))
+    assert found, f"no ONNX Runtime under {REPO / 'target' / 'onnxruntime'}: run tools/onnxruntime.sh"
+    runtime = found[-1]
+    monkeypatch.setenv("ORT_DYLIB_PATH", str(runtime))
+    m = marlin_rs.Marlin.load(oracle / "models" / "marlin_tiny.encoder.pt", config=oracle / "marlin_tiny.yaml", backend="onnx-cpu")
+    assert m.describe().startswith("onnx")
+    want = np.load(oracle / "features" / "marlin_tiny" / "noise.mean.npy")
+    assert np.abs(m.extract_features(clip_input(oracle, "noise"), keep_seq=False)[0] - want).max() <= 1e-4
