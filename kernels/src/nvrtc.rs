@@ -1,5 +1,5 @@
-//! NVRTC, CUDA's run-time compiler, opened from an explicit file: the eight C functions the
-//! kernels need, whose signatures are the same in CUDA 11, 12 and 13. Opening it by path (not
+//! NVRTC, CUDA's run-time compiler, opened from an explicit file: the ten C functions the
+//! kernels need, whose signatures are the same in CUDA 11.1, 12 and 13. Opening it by path (not
 //! by one of cudarc's names, which for the CUDA 12 API never include `libnvrtc.so.13`) is what
 //! lets a CUDA 12 build compile with the NVRTC of a CUDA 13 machine (pip's `nvidia/cu13/lib`).
 //!
@@ -49,6 +49,18 @@ struct Api {
     ptx: unsafe extern "C" fn(Program, *mut c_char) -> Status,
     destroy: unsafe extern "C" fn(*mut Program) -> Status,
     error_string: unsafe extern "C" fn(Status) -> *const c_char,
+    cubin_size: Option<unsafe extern "C" fn(Program, *mut usize) -> Status>,
+    cubin: Option<unsafe extern "C" fn(Program, *mut c_char) -> Status>,
+}
+
+/// What NVRTC writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// PTX for a virtual architecture, compiled to machine code by the driver when loaded (the
+    /// driver must know the PTX version: not older than the NVRTC).
+    Ptx,
+    /// Machine code for one real architecture, loaded as it is.
+    Cubin,
 }
 
 /// Why a source did not compile: NVRTC's status and its log.
@@ -76,6 +88,8 @@ impl Nvrtc {
                 ptx: symbol(&library, "nvrtcGetPTX")?,
                 destroy: symbol(&library, "nvrtcDestroyProgram")?,
                 error_string: symbol(&library, "nvrtcGetErrorString")?,
+                cubin_size: symbol(&library, "nvrtcGetCUBINSize").ok(),
+                cubin: symbol(&library, "nvrtcGetCUBIN").ok(),
             }
         };
         let version_fn: unsafe extern "C" fn(*mut c_int, *mut c_int) -> Status =
@@ -109,8 +123,16 @@ impl Nvrtc {
         })
     }
 
-    /// Compiles `source` (named `name` in messages) with `options` to PTX.
-    pub fn compile(&self, source: &str, name: &str, options: &[String]) -> Result<String, CompileFailure> {
+    /// Compiles `source` (named `name` in messages) with `options` to `code`: PTX (text, for
+    /// a virtual architecture `compute_XY`) or a cubin (machine code, for `sm_XY`).
+    pub fn compile(&self, source: &str, name: &str, options: &[String], code: Code) -> Result<Vec<u8>, CompileFailure> {
+        let (size, get) = match code {
+            Code::Ptx => (self.api.ptx_size, self.api.ptx),
+            Code::Cubin => match (self.api.cubin_size, self.api.cubin) {
+                (Some(size), Some(get)) => (size, get),
+                _ => return Err(self.failure(-1, "this NVRTC (before CUDA 11.1) writes no cubins".into())),
+            },
+        };
         let cstr = |s: &str| CString::new(s).map_err(|_| self.failure(-1, format!("{name}: a NUL byte in {s:?}")));
         let (source, name_c) = (cstr(source)?, cstr(name)?);
         let options: Vec<CString> = options.iter().map(|o| cstr(o)).collect::<Result<_, _>>()?;
@@ -126,34 +148,20 @@ impl Nvrtc {
         // SAFETY: `program` was created above; the options outlive the call.
         let status = unsafe { (self.api.compile)(program, pointers.len() as c_int, pointers.as_ptr()) };
         let result = if status != 0 {
-            Err(self.failure(status, self.text(program, self.api.log_size, self.api.log)))
+            let log = written(program, self.api.log_size, self.api.log);
+            Err(self
+                .failure(status, String::from_utf8_lossy(log.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()))
         } else {
-            Ok(self.text(program, self.api.ptx_size, self.api.ptx))
+            let mut out = written(program, size, get);
+            if code == Code::Ptx {
+                // PTX is a C string: the NUL ends it
+                out.truncate(out.iter().position(|&b| b == 0).unwrap_or(out.len()));
+            }
+            Ok(out)
         };
         // SAFETY: destroys the program created above, once.
         unsafe { (self.api.destroy)(&mut program) };
         result
-    }
-
-    /// A NUL-terminated text NVRTC writes (the log, the PTX), without the NUL.
-    fn text(
-        &self,
-        program: Program,
-        size: unsafe extern "C" fn(Program, *mut usize) -> Status,
-        get: unsafe extern "C" fn(Program, *mut c_char) -> Status,
-    ) -> String {
-        let mut len = 0usize;
-        // SAFETY: a live program and a valid out-pointer.
-        if unsafe { size(program, &mut len) } != 0 || len == 0 {
-            return String::new();
-        }
-        let mut buffer = vec![0u8; len];
-        // SAFETY: the buffer holds the `len` bytes NVRTC said it writes.
-        if unsafe { get(program, buffer.as_mut_ptr().cast()) } != 0 {
-            return String::new();
-        }
-        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-        String::from_utf8_lossy(&buffer[..end]).into_owned()
     }
 
     fn failure(&self, status: Status, log: String) -> CompileFailure {
@@ -171,6 +179,26 @@ impl Nvrtc {
         };
         CompileFailure { status, log }
     }
+}
+
+/// What NVRTC writes for a program (its log, its code): `size` says how many bytes, `get` writes
+/// them; empty when either fails.
+fn written(
+    program: Program,
+    size: unsafe extern "C" fn(Program, *mut usize) -> Status,
+    get: unsafe extern "C" fn(Program, *mut c_char) -> Status,
+) -> Vec<u8> {
+    let mut len = 0usize;
+    // SAFETY: a live program and a valid out-pointer.
+    if unsafe { size(program, &mut len) } != 0 || len == 0 {
+        return Vec::new();
+    }
+    let mut buffer = vec![0u8; len];
+    // SAFETY: the buffer holds the `len` bytes NVRTC said it writes.
+    if unsafe { get(program, buffer.as_mut_ptr().cast()) } != 0 {
+        return Vec::new();
+    }
+    buffer
 }
 
 /// # Safety

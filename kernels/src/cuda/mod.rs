@@ -1,5 +1,6 @@
-//! The CUDA kernels at run time: NVRTC compiles each source to PTX once per process (cached),
-//! the driver API (cudarc) loads and launches them. Both libraries are found and opened by
+//! The CUDA kernels at run time: NVRTC compiles each source to PTX once per process (cached)
+//! and, for a GPU, to its machine code (a cubin: no PTX JIT, so an NVRTC newer than the driver
+//! within its major version still loads); the driver API (cudarc) loads and launches them. Both libraries are found and opened by
 //! [`crate::libraries`] (cudarc panics on a missing library, so nothing reaches it before the
 //! driver is open): without them every call returns [`KernelError::MissingLibrary`] saying where
 //! it looked.
@@ -15,6 +16,7 @@ use cudarc::nvrtc::Ptx;
 
 use crate::KernelError;
 use crate::libraries::{self, NotFound};
+use crate::nvrtc::{Code, Nvrtc};
 use crate::sources::{KernelSource, SOURCES};
 
 pub use check::{Frames, Outcome, Status, check};
@@ -30,23 +32,17 @@ pub struct Compiled {
     pub ptx: String,
 }
 
-/// Every source compiled with NVRTC (once per process).
+/// Every source compiled with NVRTC to PTX for [`ARCH`] (once per process): what a machine
+/// without a GPU can check, and what a GPU runs when NVRTC cannot write its machine code.
 pub fn compiled() -> Result<&'static [Compiled], KernelError> {
     static CACHE: OnceLock<Result<Vec<Compiled>, KernelError>> = OnceLock::new();
-    let nvrtc = libraries::loaded().nvrtc.as_ref().map_err(|e| missing(e, NVRTC_HINT))?;
-    let options = [
-        format!("--gpu-architecture={ARCH}"),
-        // no contraction into fused multiply-adds: products and sums round as the CPU twins'
-        "--fmad=false".to_string(),
-    ];
+    let nvrtc = nvrtc()?;
     let compiled = CACHE.get_or_init(|| {
         SOURCES
             .iter()
             .map(|s| {
-                nvrtc
-                    .compile(s.source, &format!("{}.cu", s.name), &options)
-                    .map(|ptx| Compiled { source: *s, ptx })
-                    .map_err(|f| KernelError::Compile { kernel: s.name, log: format!("{}: {}", f.status, f.log) })
+                let ptx = compile(nvrtc, s, ARCH, Code::Ptx)?;
+                Ok(Compiled { source: *s, ptx: String::from_utf8_lossy(&ptx).into_owned() })
             })
             .collect()
     });
@@ -55,6 +51,21 @@ pub fn compiled() -> Result<&'static [Compiled], KernelError> {
         Err(KernelError::Compile { kernel, log }) => Err(KernelError::Compile { kernel, log: log.clone() }),
         Err(other) => Err(KernelError::Driver(other.to_string())),
     }
+}
+
+fn nvrtc() -> Result<&'static Nvrtc, KernelError> {
+    libraries::loaded().nvrtc.as_ref().map_err(|e| missing(e, NVRTC_HINT))
+}
+
+fn compile(nvrtc: &Nvrtc, source: &KernelSource, arch: &str, code: Code) -> Result<Vec<u8>, KernelError> {
+    let options = [
+        format!("--gpu-architecture={arch}"),
+        // no contraction into fused multiply-adds: products and sums round as the CPU twins'
+        "--fmad=false".to_string(),
+    ];
+    nvrtc
+        .compile(source.source, &format!("{}.cu", source.name), &options, code)
+        .map_err(|f| KernelError::Compile { kernel: source.name, log: format!("{}: {}", f.status, f.log) })
 }
 
 const NVRTC_HINT: &str = "install NVRTC: a CUDA 12 or 13 toolkit, or pip's nvidia-cuda-nvrtc-cu12 (tools/nvrtc.sh) / \
@@ -70,6 +81,8 @@ pub struct Gpu {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     functions: Vec<(&'static str, CudaFunction)>,
+    /// What the kernels were loaded as (`sm_90 cubins`, or the PTX and why).
+    code: String,
 }
 
 impl Gpu {
@@ -98,14 +111,31 @@ impl Gpu {
         let compiled = compiled()?;
         let ctx = CudaContext::new(ordinal).map_err(driver_error)?;
         let stream = ctx.default_stream();
+        // machine code for this GPU, which any driver of NVRTC's major version loads; the PTX
+        // (compiled by the driver) where NVRTC does not know the GPU
+        let capability = |a| ctx.attribute(a).map_err(driver_error);
+        let arch = format!(
+            "sm_{}{}",
+            capability(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?,
+            capability(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?
+        );
+        let nvrtc = nvrtc()?;
         let mut functions = Vec::new();
+        let mut code = format!("{arch} cubins");
         for c in compiled {
-            let module = ctx.load_module(Ptx::from_src(c.ptx.clone())).map_err(driver_error)?;
+            let module = match compile(nvrtc, &c.source, &arch, Code::Cubin) {
+                Ok(cubin) => ctx.load_module(Ptx::from_binary(cubin)),
+                Err(e) => {
+                    code = format!("{ARCH} PTX (no {arch} cubin: {e})");
+                    ctx.load_module(Ptx::from_src(c.ptx.clone()))
+                }
+            }
+            .map_err(|e| KernelError::Driver(format!("loading {} ({code}): {e}", c.source.name)))?;
             for f in c.source.functions {
                 functions.push((*f, module.load_function(f).map_err(driver_error)?));
             }
         }
-        Ok(Self { ctx, stream, functions })
+        Ok(Self { ctx, stream, functions, code })
     }
 
     /// The device's ordinal (the index ONNX Runtime's providers take).
@@ -118,17 +148,12 @@ impl Gpu {
         self.ctx.name().unwrap_or_else(|_| "unknown GPU".into())
     }
 
-    /// Name, compute capability, memory and peak memory bandwidth, for reports.
+    /// Name, memory, peak memory bandwidth and the kernels' code, for reports.
     pub fn describe(&self) -> String {
-        let attr = |a| self.ctx.attribute(a).unwrap_or(0);
-        let (major, minor) = (
-            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
-            attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
-        );
         let memory =
             self.ctx.total_mem().map_or("? GiB".into(), |b| format!("{:.0} GiB", b as f64 / (1u64 << 30) as f64));
         let peak = self.peak_bandwidth().map_or("unknown peak bandwidth".into(), |g| format!("{g:.0} GB/s peak"));
-        format!("{} (sm_{major}{minor}, {memory}, {peak})", self.name())
+        format!("{} ({memory}, {peak}); kernels loaded as {}", self.name(), self.code)
     }
 
     /// The memory's peak bandwidth in GB/s (double data rate × bus width), when the driver says.
