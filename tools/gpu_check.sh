@@ -25,7 +25,7 @@ build() {
         echo "error: ../shared/media is missing beside the checkout: the kit's frames come from its videos" >&2
         exit 1
     fi
-    cargo build --release --locked -p marlin-gpu-check
+    cargo build --release --locked -p marlin-gpu-check --features providers
     cargo build --locked -p marlin-cli
     local tmp=$kit.part
     rm -rf "$tmp"

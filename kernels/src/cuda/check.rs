@@ -105,6 +105,9 @@ impl Frames {
     }
 }
 
+/// A check run on the GPU: its status, or the error that stopped it.
+type GpuCheck<'a> = Box<dyn Fn(&Gpu) -> Result<Status, KernelError> + 'a>;
+
 /// Clips (and rows) the patch and token checks run on.
 const CLIPS: usize = 8;
 
@@ -160,7 +163,7 @@ pub fn check(frames: &[Frames], repeat: usize, report: &mut dyn FnMut(&Outcome))
     let sets: Vec<&Frames> = std::iter::once(&random).chain(frames).collect();
     let clips = &Clips::cut(&sets);
     let peak = gpu.as_ref().ok().and_then(Gpu::peak_bandwidth);
-    let mut checks: Vec<(String, Box<dyn Fn(&Gpu) -> Result<Status, KernelError> + '_>)> = Vec::new();
+    let mut checks: Vec<(String, GpuCheck<'_>)> = Vec::new();
     for (k, set) in sets.iter().enumerate() {
         let seed = 1 + k as u64;
         checks.push((

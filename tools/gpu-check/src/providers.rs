@@ -1,24 +1,20 @@
 //! The GPU paths beyond the kernels. ONNX Runtime's CUDA and TensorRT providers run when
-//! onnxruntime-gpu is found (its provider library beside `libonnxruntime.so`): the encoder on
-//! random vit_small weights, fed by the `patchify` kernel's device buffer, against the CPU
-//! encoder on clips of the kit's frames. NVDEC decodes through GStreamer's nvcodec plugin, which
-//! this kit leaves out: it reports what the machine has and the main binary's command.
+//! onnxruntime-gpu is found (its provider library beside `libonnxruntime.so`) and the kit was
+//! built with `--features providers`: the encoder on random vit_small weights, fed by the
+//! `patchify` kernel's device buffer, against the CPU encoder on clips of the kit's frames.
+//! NVDEC decodes through GStreamer's nvcodec plugin, which this kit leaves out: it reports what
+//! the machine has and the main binary's command.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use libloading::Library;
 use marlin_kernels::cuda::{Frames, Outcome};
 use marlin_kernels::libraries::load_error;
-use marlin_model::{Clip, EncoderWeights, MarlinConfig};
-use marlin_onnx::{Backend, EngineOptions, open_engine};
 
-/// The providers: name, backend, provider library, largest |GPU − CPU| feature difference
-/// accepted (the CUDA provider may use TF32 products; TensorRT runs in fp16).
-const PROVIDERS: [(&str, Backend, &str, f32); 2] = [
-    ("onnxruntime cuda provider", Backend::Cuda, "cuda", 1e-2),
-    ("onnxruntime tensorrt provider", Backend::TensorRt, "tensorrt", 5e-2),
-];
+/// The providers: name, provider library, largest |GPU − CPU| feature difference accepted (the
+/// CUDA provider may use TF32 products; TensorRT runs in fp16).
+const PROVIDERS: [(&str, &str, f32); 2] =
+    [("onnxruntime cuda provider", "cuda", 1e-2), ("onnxruntime tensorrt provider", "tensorrt", 5e-2)];
 
 /// One outcome per provider (each passed to `print` as it ends).
 pub fn onnxruntime(
@@ -30,20 +26,27 @@ pub fn onnxruntime(
 ) -> Vec<Outcome> {
     let given = given.map(Path::to_path_buf).or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from));
     let runtime = find_runtime(given, site_packages);
-    let mut cpu_features: Option<Result<Features, String>> = None;
+    #[cfg(feature = "providers")]
+    let mut cpu_features: Option<Result<run::Features, String>> = None;
     let mut out = Vec::new();
-    for (name, backend, provider, tolerance) in PROVIDERS {
+    for (name, provider, tolerance) in PROVIDERS {
         let outcome = match &runtime {
             Err(why) => Outcome::skipped(name, why.clone()),
             Ok(lib) => match missing_for(lib, provider, site_packages) {
                 Some(why) => Outcome::skipped(name, why),
                 None if !gpu => Outcome::skipped(name, "no GPU (see `gpu`)"),
+                #[cfg(feature = "providers")]
+                None => match cpu_features.get_or_insert_with(|| run::Features::cpu(frames)) {
+                    Ok(want) => run::compare(name, provider, lib, want, tolerance),
+                    Err(e) => Outcome::failed(name, vec![format!("the CPU encoder: {e}")]),
+                },
+                #[cfg(not(feature = "providers"))]
                 None => {
-                    let want = cpu_features.get_or_insert_with(|| Features::cpu(frames));
-                    match want {
-                        Ok(want) => compare(name, backend, lib, want, tolerance),
-                        Err(e) => Outcome::failed(name, vec![format!("the CPU encoder: {e}")]),
-                    }
+                    let _ = (frames, tolerance);
+                    Outcome::skipped(
+                        name,
+                        format!("{} is there, but this kit was built without `--features providers`", lib.display()),
+                    )
                 }
             },
         };
@@ -102,61 +105,83 @@ fn missing_for(lib: &Path, provider: &str, site_packages: &[PathBuf]) -> Option<
     None
 }
 
-/// The CPU encoder's features of two clips cut from the frames (random vit_small weights).
-struct Features {
-    cfg: MarlinConfig,
-    weights: EncoderWeights,
-    clips: Vec<Clip>,
-    values: Vec<Vec<f32>>,
-}
+/// Running a provider (feature `providers`).
+#[cfg(feature = "providers")]
+mod run {
+    use std::path::Path;
+    use std::time::Instant;
 
-impl Features {
-    fn cpu(frames: &[Frames]) -> Result<Self, String> {
-        let cfg = MarlinConfig::preset("vit_small").ok_or("no vit_small preset")?;
-        let weights = EncoderWeights::random(&cfg, 7);
-        let clips: Vec<Clip> = frames.iter().cycle().take(2).enumerate().map(|(k, f)| Clip::Rgb8(f.clip(k))).collect();
-        let cpu = open_engine(Backend::Cpu, cfg.clone(), weights.clone(), &EngineOptions::default())
-            .map_err(|e| e.to_string())?;
-        let values = cpu.extract_features(&clips, false).map_err(|e| e.to_string())?;
-        Ok(Self { cfg, weights, clips, values })
+    use marlin_kernels::cuda::{Frames, Outcome};
+    use marlin_model::{Clip, EncoderWeights, MarlinConfig};
+    use marlin_onnx::{Backend, EngineOptions, open_engine};
+
+    /// The CPU encoder's features of two clips cut from the frames (random vit_small weights).
+    pub struct Features {
+        cfg: MarlinConfig,
+        weights: EncoderWeights,
+        clips: Vec<Clip>,
+        values: Vec<Vec<f32>>,
     }
-}
 
-fn compare(name: &str, backend: Backend, lib: &Path, want: &Features, tolerance: f32) -> Outcome {
-    let options = EngineOptions {
-        onnxruntime: Some(lib.to_path_buf()),
-        tensorrt_cache: Some(std::env::temp_dir().join("marlin-gpu-check-tensorrt")),
-        ..EngineOptions::default()
-    };
-    let start = Instant::now();
-    let got =
-        open_engine(backend, want.cfg.clone(), want.weights.clone(), &options).map_err(|e| e.to_string()).and_then(
-            |engine| Ok((engine.extract_features(&want.clips, false).map_err(|e| e.to_string())?, engine.describe())),
-        );
-    let (got, describe) = match got {
-        Ok(g) => g,
-        Err(e) => return Outcome::failed(name, vec![e]),
-    };
-    let seconds = start.elapsed().as_secs_f64();
-    let diff = got
-        .iter()
-        .flatten()
-        .zip(want.values.iter().flatten())
-        .map(|(a, b)| (a - b).abs())
-        .fold(if got.concat().len() == want.values.concat().len() { 0.0 } else { f32::INFINITY }, f32::max);
-    if diff <= tolerance {
-        Outcome::ok(
-            name,
-            format!(
-                "features of {} clips within {diff:.2e} of the CPU encoder's (accepted: {tolerance:.0e}); {describe}; {seconds:.1} s with start-up",
-                want.clips.len()
-            ),
-        )
-    } else {
-        Outcome::failed(
-            name,
-            vec![format!("largest |GPU − CPU| feature difference {diff:.3e} > {tolerance:.0e} ({describe})")],
-        )
+    impl Features {
+        pub fn cpu(frames: &[Frames]) -> Result<Self, String> {
+            let cfg = MarlinConfig::preset("vit_small").ok_or("no vit_small preset")?;
+            let weights = EncoderWeights::random(&cfg, 7);
+            let clips: Vec<Clip> =
+                frames.iter().cycle().take(2).enumerate().map(|(k, f)| Clip::Rgb8(f.clip(k))).collect();
+            let cpu = open_engine(Backend::Cpu, cfg.clone(), weights.clone(), &EngineOptions::default())
+                .map_err(|e| e.to_string())?;
+            let values = cpu.extract_features(&clips, false).map_err(|e| e.to_string())?;
+            Ok(Self { cfg, weights, clips, values })
+        }
+    }
+
+    /// `provider` (`cuda`, `tensorrt`) of the ONNX Runtime at `lib` against the CPU encoder.
+    pub fn compare(name: &str, provider: &str, lib: &Path, want: &Features, tolerance: f32) -> Outcome {
+        let backend = if provider == "tensorrt" { Backend::TensorRt } else { Backend::Cuda };
+        let options = EngineOptions {
+            onnxruntime: Some(lib.to_path_buf()),
+            tensorrt_cache: Some(std::env::temp_dir().join("marlin-gpu-check-tensorrt")),
+            ..EngineOptions::default()
+        };
+        let start = Instant::now();
+        let got = open_engine(backend, want.cfg.clone(), want.weights.clone(), &options)
+            .map_err(|e| e.to_string())
+            .and_then(|engine| {
+                let features = engine.extract_features(&want.clips, false).map_err(|e| e.to_string())?;
+                Ok((features, engine.describe()))
+            });
+        let (got, describe) = match got {
+            Ok(g) => g,
+            Err(e) => return Outcome::failed(name, vec![e]),
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        if got.concat().len() != want.values.concat().len() {
+            return Outcome::failed(
+                name,
+                vec![format!("{} features, expected {}", got.concat().len(), want.values.concat().len())],
+            );
+        }
+        if let Some(bad) = got.iter().flatten().find(|v| !v.is_finite()) {
+            return Outcome::failed(name, vec![format!("a feature is {bad} ({describe})")]);
+        }
+        let diff =
+            got.iter().flatten().zip(want.values.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        if diff <= tolerance {
+            Outcome::ok(
+                name,
+                format!(
+                    "features of {} clips within {diff:.2e} of the CPU encoder's (accepted: {tolerance:.0e}); {describe}; \
+                     {seconds:.1} s with start-up",
+                    want.clips.len()
+                ),
+            )
+        } else {
+            Outcome::failed(
+                name,
+                vec![format!("largest |GPU − CPU| feature difference {diff:.3e} > {tolerance:.0e} ({describe})")],
+            )
+        }
     }
 }
 
