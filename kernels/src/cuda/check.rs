@@ -200,7 +200,7 @@ fn describe_nvrtc(n: &Nvrtc, candidates: &[libraries::Candidate]) -> String {
         n.file.display().to_string()
     } else {
         let mapped = libraries::mapped_files("libnvrtc.so").iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
-        format!("{} (found by name)", mapped.join(", "))
+        mapped.join(", ")
     };
     let via = candidates.iter().find(|c| c.file == n.file).map_or("", |c| c.via);
     let others: Vec<String> = candidates

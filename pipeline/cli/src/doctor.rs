@@ -34,7 +34,7 @@ pub fn run() -> anyhow::Result<()> {
         "cuda driver",
         match &cuda.driver {
             Ok(d) => format!("CUDA {}.{} driver, {}", d.version.0, d.version.1, d.file.display()),
-            Err(e) => format!("{e}: install an NVIDIA driver"),
+            Err(e) => format!("{e} (install an NVIDIA driver)"),
         },
     );
     line(
