@@ -6,16 +6,18 @@
 #
 # Here, on the build machine (cargo, GStreamer, ../shared beside the checkout):
 #     tools/gpu_check.sh build
-#   writes the folder to copy across, gpu-kit/ (git-ignored, ~30 MiB): marlin-gpu-check
-#   (release, --features cuda; no GStreamer, FFmpeg or TurboJPEG), inputs/*.npy (frames of the
-#   shared videos, decoded by `marlin decode`), BUILD (commit, date, glibc needed).
+#   writes the folder to copy across, gpu-kit/ (git-ignored, ~28 MiB): marlin-gpu-check
+#   (release, CUDA kernels and ONNX Runtime providers built in; links no GStreamer, FFmpeg,
+#   TurboJPEG or ONNX Runtime), inputs/*.npy (frames of the shared videos, decoded by
+#   `marlin decode`), BUILD (commit, date, the glibc it needs).
 #
 # On the GPU machine, from the repository root with gpu-kit/ beside it, one command:
 #     tools/gpu_check.sh run
-#   (with the device tool: command `tools/gpu_check.sh run`, carry ["gpu-kit"]). It runs every
-#   check (under 5 minutes) and writes gpu-kit/report.txt. Exit status: 0 every check passed,
-#   1 a check FAILED, 3 a check was skipped (arguments after `run` go to marlin-gpu-check:
-#   --allow-skips on a machine without a GPU, --lib-dir DIR, --python PY, --onnxruntime PATH).
+#   (with the device tool: command `tools/gpu_check.sh run`, carry ["gpu-kit"]; the report is
+#   printed as well as written). It runs every check in under 5 minutes and writes
+#   gpu-kit/report.txt. Exit status: 0 every check passed, 1 a check FAILED, 3 a check was
+#   skipped. Arguments after `run` go to marlin-gpu-check: --allow-skips on a machine without a
+#   GPU, --lib-dir DIR, --python PY, --onnxruntime PATH (see its --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kit=gpu-kit
@@ -32,6 +34,10 @@ build() {
     mkdir -p "$tmp/inputs"
     cp target/release/marlin-gpu-check "$tmp/"
     strip "$tmp/marlin-gpu-check"
+    if ldd "$tmp/marlin-gpu-check" | grep -E 'gst|glib|swscale|avutil|avcodec|turbojpeg|onnxruntime'; then
+        echo "error: marlin-gpu-check links a library the GPU machine may lack (above)" >&2
+        exit 1
+    fi
     # a 720p video, an odd width, a small one and a pre-cropped face
     for spec in marlin/video02.mp4:4 marlin/video03.mp4:16 marlin/video01.mp4:8 marlin/cropped01.mp4:16; do
         local video=${spec%:*}
