@@ -161,7 +161,9 @@ pub fn check(frames: &[Frames], repeat: usize, report: &mut dyn FnMut(&Outcome))
     let mut rng = Lcg(0x5eed);
     let random = Frames::random(2, 1280, 720, &mut rng);
     let sets: Vec<&Frames> = std::iter::once(&random).chain(frames).collect();
-    let clips = &Clips::cut(&sets);
+    // cut (on the CPU) only when a GPU check runs
+    let (clips, sets) = (&std::cell::OnceCell::new(), &sets);
+    let clips = move || clips.get_or_init(|| Clips::cut(sets));
     let peak = gpu.as_ref().ok().and_then(Gpu::peak_bandwidth);
     let mut checks: Vec<(String, GpuCheck<'_>)> = Vec::new();
     for (k, set) in sets.iter().enumerate() {
@@ -175,16 +177,17 @@ pub fn check(frames: &[Frames], repeat: usize, report: &mut dyn FnMut(&Outcome))
             Box::new(move |g| warp_check(g, set, seed, repeat, peak)),
         ));
     }
-    let on = format!("{CLIPS} clips cut from {}", clips.names);
+    let names: Vec<&str> = sets.iter().map(|f| f.name.as_str()).collect();
+    let on = format!("{CLIPS} clips cut from {}", names.join(", "));
     for half in [false, true] {
         let name = format!("patchify_{} on {on}", if half { "f16" } else { "f32" });
-        checks.push((name, Box::new(move |g| patchify_check(g, clips, half, repeat, peak))));
+        checks.push((name, Box::new(move |g| patchify_check(g, clips(), half, repeat, peak))));
     }
     for scatter in [false, true] {
         let name = format!("{} of their patch rows", if scatter { "scatter_rows" } else { "gather_rows" });
-        checks.push((name, Box::new(move |g| rows_check(g, clips, scatter, repeat, peak))));
+        checks.push((name, Box::new(move |g| rows_check(g, clips(), scatter, repeat, peak))));
     }
-    checks.push(("patchify_to_device → device address → host".into(), Box::new(move |g| handoff_check(g, clips))));
+    checks.push(("patchify_to_device → device address → host".into(), Box::new(move |g| handoff_check(g, clips()))));
     for (name, run) in checks {
         emit(match &gpu {
             Ok(g) => Outcome { status: run(g).unwrap_or_else(|e| Status::Failed(vec![e.to_string()])), name },
@@ -317,7 +320,6 @@ fn warp_check(gpu: &Gpu, f: &Frames, seed: u64, repeat: usize, peak: Option<f64>
 /// [`CLIPS`] clips cut from frame sets ([`Frames::clip`]), the sets taken in turn, and their
 /// patches as the CPU makes them.
 struct Clips {
-    names: String,
     rgb: Vec<u8>,
     patches: Vec<f32>,
 }
@@ -331,8 +333,7 @@ impl Clips {
         for (c, o) in rgb.chunks_exact(shape.clip_len()).zip(patches.chunks_exact_mut(per)) {
             patchify_rgb8(c, shape, o);
         }
-        let names = sets.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
-        Self { names, rgb, patches }
+        Self { rgb, patches }
     }
 }
 
