@@ -130,9 +130,15 @@ mod tests {
         std::fs::create_dir(d.path().join("sub")).unwrap();
         std::os::unix::fs::symlink("sub/real.npy", d.path().join("link.npy")).unwrap();
         // dangling: the target does not exist yet
-        assert_eq!(destination(&d.path().join("link.npy")).unwrap(), Destination::Replace(d.path().join("sub/real.npy")));
+        assert_eq!(
+            destination(&d.path().join("link.npy")).unwrap(),
+            Destination::Replace(d.path().join("sub/real.npy"))
+        );
         std::fs::write(&real, b"x").unwrap();
-        assert_eq!(destination(&d.path().join("link.npy")).unwrap(), Destination::Replace(d.path().join("sub/real.npy")));
+        assert_eq!(
+            destination(&d.path().join("link.npy")).unwrap(),
+            Destination::Replace(d.path().join("sub/real.npy"))
+        );
         assert_eq!(destination(Path::new("/dev/null")).unwrap(), Destination::InPlace("/dev/null".into()));
         std::os::unix::fs::symlink("loop", d.path().join("loop")).unwrap();
         assert!(destination(&d.path().join("loop")).is_err());
