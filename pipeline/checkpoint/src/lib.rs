@@ -36,6 +36,11 @@ pub enum DType {
 }
 
 impl DType {
+    /// Whether the type holds floating-point numbers (what weights are stored as).
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
+    }
+
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
