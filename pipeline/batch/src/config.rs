@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use marlin_faces::{CropMode, CropOptions, Pick};
 use marlin_media::sampling::{SamplingOptions, TailPolicy};
-use marlin_media::{ColourMode, DecodeOptions, DecoderChoice};
+use marlin_media::{ColourMode, DecodeOptions, DecoderChoice, Orientation};
 use serde::{Deserialize, Serialize};
 
 use crate::BatchError;
@@ -277,6 +277,12 @@ impl FeaturizeConfig {
                 Colour::Auto => ColourMode::Auto,
                 Colour::Exact => ColourMode::Exact,
                 Colour::Videoconvert => ColourMode::Videoconvert,
+            },
+            // the official crops come with the official frames (a rotated video turned or not
+            // as the official readers turn it)
+            orientation: match self.faces.mode {
+                Crop::Compat => Orientation::Official,
+                Crop::Marlin | Crop::Aligned => Orientation::Display,
             },
             stall_timeout: std::time::Duration::from_secs_f64(self.decode.stall_timeout_s),
         }

@@ -370,6 +370,11 @@ pub struct VideoArgs {
     /// seconds (a damaged file can leave the decoder waiting forever).
     #[arg(long, value_name = "SECONDS", default_value_t = marlin_media::DEFAULT_STALL_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
     pub stall_timeout: f64,
+    /// A video with a display rotation (phones): display (turned, as players, FFmpeg and
+    /// OpenCV show it), stored (as recorded), official (as the official code reads it: turned
+    /// for videos over 32 frames, stored for shorter ones; what `extract --compat` uses).
+    #[arg(long, value_name = "display|stored|official")]
+    pub orientation: Option<marlin_media::Orientation>,
 }
 
 /// A number of seconds above zero.
@@ -408,6 +413,7 @@ impl VideoArgs {
                 ColourArg::Exact => ColourMode::Exact,
                 ColourArg::Videoconvert => ColourMode::Videoconvert,
             },
+            orientation: self.orientation.unwrap_or_default(),
             stall_timeout: std::time::Duration::from_secs_f64(self.stall_timeout),
         }
     }

@@ -64,7 +64,12 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
         false => None,
     };
     let (tx, rx) = sync_channel::<anyhow::Result<Vec<ClipItem>>>(args.batch);
-    let (video, decode, fps) = (args.video.clone(), args.video_args.options(), args.fps);
+    let mut decode = args.video_args.options();
+    if args.compat && args.video_args.orientation.is_none() {
+        // the official crops come with the official frames
+        decode.orientation = marlin_media::Orientation::Official;
+    }
+    let (video, fps) = (args.video.clone(), args.fps);
     let log_faces = args.faces_csv.is_some();
     let producer = std::thread::spawn(move || -> ProducerReport {
         let mut faces_log =

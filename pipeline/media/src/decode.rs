@@ -17,7 +17,9 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use crate::colour::{ColourMode, ColourPath, ExactConverter, ExactLayout, copy_packed_rgb};
+use crate::container::missing_index;
 use crate::decoder_choice::{DecoderChoice, Verdict, verdict};
+use crate::orientation::{Orientation, Rotation};
 use crate::{MediaError, RgbImage};
 
 /// Initialises GStreamer once per process.
@@ -36,6 +38,8 @@ pub fn gstreamer_version() -> String {
 pub struct DecodeOptions {
     pub decoder: DecoderChoice,
     pub colour: ColourMode,
+    /// Frames turned as the container's display rotation says, or as stored.
+    pub orientation: Orientation,
     /// How long one [`VideoReader::next_frame`] waits with no frame, no error and no end of
     /// stream before giving the video up as stalled. decodebin can lose a damaged file's
     /// demuxer error (it drops errors of an element it is still bringing up) and then waits
@@ -48,7 +52,12 @@ pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { decoder: DecoderChoice::default(), colour: ColourMode::default(), stall_timeout: DEFAULT_STALL_TIMEOUT }
+        Self {
+            decoder: DecoderChoice::default(),
+            colour: ColourMode::default(),
+            orientation: Orientation::default(),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+        }
     }
 }
 
@@ -89,6 +98,11 @@ pub struct VideoReader {
     stalled: bool,
     /// Since when a demuxer has been seen stopped with no stream exposed.
     demuxer_dead_since: Option<Instant>,
+    orientation: Orientation,
+    /// The display rotation the stream's tags carry (seen with each converted frame).
+    rotation: Rotation,
+    /// A mirrored orientation was reported (once).
+    warned_mirror: bool,
 }
 
 /// How long a demuxer must stay stopped with no stream before the file counts as unreadable:
@@ -107,25 +121,29 @@ impl VideoReader {
     /// surface here or from the first [`next_frame`](Self::next_frame).
     pub fn open(path: &Path, options: DecodeOptions) -> Result<Self, MediaError> {
         init()?;
-        match std::fs::metadata(path) {
+        // a FIFO or a device would block GStreamer's open, or never end: regular files only
+        match marlin_npy::files::check_regular(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(MediaError::NotFound { path: path.into() });
             }
             Err(e) => return Err(MediaError::Unreadable { path: path.into(), reason: e.to_string() }),
-            Ok(m) if m.is_dir() => {
-                return Err(MediaError::Unreadable { path: path.into(), reason: "is a directory".into() });
-            }
-            Ok(m) if m.is_file() && m.len() == 0 => {
+            Ok(()) if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) => {
                 return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() });
             }
-            Ok(_) => {}
+            Ok(()) => {}
         }
         let build_err = |e: glib::BoolError| MediaError::Init(format!("cannot build the decoding pipeline: {e}"));
         let pipeline = gst::Pipeline::new();
-        let src = gst::ElementFactory::make("filesrc")
-            .property("location", path.to_string_lossy().as_ref())
-            .build()
-            .map_err(build_err)?;
+        let src = gst::ElementFactory::make("filesrc").build().map_err(build_err)?;
+        // a file:// URI carries any file name, UTF-8 or not (the `location` property is text)
+        let uri = std::path::absolute(path)
+            .ok()
+            .and_then(|p| glib::filename_to_uri(p, None).ok())
+            .ok_or_else(|| MediaError::Unreadable { path: path.into(), reason: "cannot name it as a URI".into() })?;
+        src.dynamic_cast_ref::<gst::URIHandler>()
+            .ok_or_else(|| MediaError::Init("filesrc takes no URI".into()))?
+            .set_uri(&uri)
+            .map_err(|e| MediaError::Unreadable { path: path.into(), reason: e.to_string() })?;
         let video_caps = gst::Caps::from_str("video/x-raw(ANY)").map_err(build_err)?;
         let decodebin = gst::ElementFactory::make("decodebin")
             .property("caps", &video_caps)
@@ -219,12 +237,15 @@ impl VideoReader {
             stall_timeout: options.stall_timeout,
             stalled: false,
             demuxer_dead_since: None,
+            orientation: options.orientation,
+            rotation: Rotation::default(),
+            warned_mirror: false,
         };
         if reader.pipeline.set_state(gst::State::Playing).is_err() {
-            return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo {
+            return Err(reader.explain(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo {
                 path: path.into(),
                 reason: "the pipeline did not start".into(),
-            }));
+            })));
         }
         Ok(reader)
     }
@@ -245,7 +266,7 @@ impl VideoReader {
             }
             if let Some(e) = self.pending_error() {
                 self.finished = true;
-                return Err(e);
+                return Err(self.explain(e));
             }
             if self.sink.is_eos() {
                 self.finished = true;
@@ -261,7 +282,7 @@ impl VideoReader {
                 }
             } else if let Some(e) = self.dead_demuxer() {
                 self.finished = true;
-                return Err(e);
+                return Err(self.explain(e));
             } else if waiting.elapsed() >= self.stall_timeout {
                 self.finished = true;
                 self.stalled = true;
@@ -297,6 +318,12 @@ impl VideoReader {
     /// Frames decoded so far.
     pub fn frames_decoded(&self) -> u64 {
         self.next_index
+    }
+
+    /// The display rotation the stream carries, as seen with the last converted frame (applied
+    /// to the frames with [`Orientation::Display`] only).
+    pub fn rotation(&self) -> Rotation {
+        self.rotation
     }
 
     fn frame_from(&mut self, sample: &gst::Sample, convert: bool) -> Result<Frame, MediaError> {
@@ -342,7 +369,32 @@ impl VideoReader {
         }
         let image = RgbImage::new(info.width(), info.height(), data)
             .ok_or_else(|| self.decode_error("converted frame of the wrong size"))?;
+        self.rotation = self.tagged_rotation();
+        let image = match self.orientation {
+            Orientation::Display => self.rotation.apply(image),
+            Orientation::Stored | Orientation::Official => image,
+        };
         Ok(Frame { index, pts, image: Some(image) })
+    }
+
+    /// The rotation of the `image-orientation` tag that reached the appsink, if any.
+    fn tagged_rotation(&mut self) -> Rotation {
+        let Some(pad) = self.sink.static_pad("sink") else { return Rotation::default() };
+        let mut i = 0;
+        while let Some(event) = pad.sticky_event::<gst::event::Tag>(i) {
+            if let Some(tag) = event.tag().get::<gst::tags::ImageOrientation>() {
+                match Rotation::from_tag(tag.get()) {
+                    Some(r) => return r,
+                    None if !self.warned_mirror => {
+                        self.warned_mirror = true;
+                        tracing::warn!("{}: mirrored orientation {:?} is not applied", self.path.display(), tag.get());
+                    }
+                    None => {}
+                }
+            }
+            i += 1;
+        }
+        Rotation::default()
     }
 
     /// A file whose demuxer stopped without exposing any stream (qtdemux on an MP4 whose index
@@ -369,6 +421,20 @@ impl VideoReader {
             path: self.path.clone(),
             reason: "its demuxer stopped without finding a playable stream".into(),
         })
+    }
+
+    /// A file GStreamer found no video in, told apart when it is an MP4/MOV cut short.
+    fn explain(&self, e: MediaError) -> MediaError {
+        match e {
+            MediaError::NotAVideo { path, reason } if self.next_index == 0 => match missing_index(&path) {
+                Some(why) => {
+                    tracing::debug!("{}: GStreamer: {reason}", path.display());
+                    MediaError::Incomplete { path, reason: why }
+                }
+                None => MediaError::NotAVideo { path, reason },
+            },
+            e => e,
+        }
     }
 
     fn decode_error(&self, reason: &str) -> MediaError {
