@@ -138,6 +138,13 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     if n_clips == 0 {
         bail!("{}: no clips{}", args.video.display(), if all_faces { " with a face track" } else { "" });
     }
+    if let Some(at) = features.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: the encoder gave non-finite features (NaN or infinity) for clip {}; nothing written",
+            args.video.display(),
+            at / row.max(1)
+        );
+    }
     let row_shape: Vec<usize> = if args.keep_seq { vec![cfg.num_tokens(), enc.dim()] } else { vec![enc.dim()] };
     let (shape, out) = match args.reduction {
         ReductionArg::None => ([vec![n_clips], row_shape].concat(), features),

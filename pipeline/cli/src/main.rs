@@ -16,6 +16,7 @@ mod models;
 mod probe;
 mod reconstruct;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -35,6 +36,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MARLIN_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
+        // colour codes only for a terminal: a log file or a pipe gets plain text
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if let Some(path) = &cli.onnxruntime {
         marlin_onnx::choose_library(path);

@@ -128,13 +128,11 @@ pub fn write_scores(dir: &Path, clips: &[ClipScore], videos: &[VideoVerdict]) ->
 
 fn write_csv(path: &Path, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<(), ProbeError> {
     let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
-    let temp = path.with_extension("csv.part");
-    let mut w = csv::Writer::from_path(&temp).map_err(|e| bad(e.to_string()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).map_err(|e| bad(e.to_string()))?;
     for r in rows {
         w.write_record(&r).map_err(|e| bad(e.to_string()))?;
     }
-    w.flush().map_err(|e| bad(e.to_string()))?;
-    drop(w);
-    std::fs::rename(&temp, path).map_err(|e| bad(e.to_string()))
+    let bytes = w.into_inner().map_err(|e| bad(e.to_string()))?;
+    marlin_npy::write_atomic(path, &bytes).map_err(|e| bad(e.to_string()))
 }
