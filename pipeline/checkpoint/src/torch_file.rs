@@ -69,7 +69,7 @@ fn read_entry<R: Read + Seek>(
 ) -> Result<Vec<u8>, CheckpointError> {
     let entry = archive.by_name(name).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
     // the declared size comes from the file: cap the up-front reservation
-    let mut buf = Vec::with_capacity(entry.size().min(limit).min(1 << 28) as usize);
+    let mut buf = Vec::with_capacity(entry.size().min(limit).min(1 << 24) as usize);
     entry.take(limit).read_to_end(&mut buf).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
     Ok(buf)
 }
