@@ -204,7 +204,7 @@ impl Default for OutputConfig {
 impl FeaturizeConfig {
     /// Reads a YAML file; every key is optional, unknown keys are errors naming the line.
     pub fn from_yaml_file(path: &Path) -> Result<Self, BatchError> {
-        let text = marlin_npy::read_regular_to_string(path)
+        let text = marlin_npy::read_input_to_string(path)
             .map_err(|e| BatchError::Config(format!("{}: {e}", path.display())))?;
         Self::from_yaml(&text).map_err(|e| BatchError::Config(format!("{}: {e}", path.display())))
     }

@@ -171,11 +171,11 @@ impl Journal {
     fn load(dir: &Path) -> Result<(RunIdentity, Vec<Record>, u64), BatchError> {
         let state = dir.join(STATE_DIR);
         let run = state.join("run.json");
-        let text = marlin_npy::read_regular_to_string(&run).map_err(io(&run))?;
+        let text = marlin_npy::read_input_to_string(&run).map_err(io(&run))?;
         let identity: RunIdentity =
             serde_json::from_str(&text).map_err(|e| BatchError::Output(format!("{}: {e}", run.display())))?;
         let path = state.join("journal.jsonl");
-        let bytes = marlin_npy::read_regular(&path).map_err(io(&path))?;
+        let bytes = marlin_npy::read_input(&path).map_err(io(&path))?;
         let (mut records, mut good) = (Vec::new(), 0);
         for line in bytes.split_inclusive(|&b| b == b'\n') {
             if !line.ends_with(b"\n") {

@@ -96,7 +96,7 @@ impl Manifest {
 
     pub fn read(path: &Path) -> Result<Self, BatchError> {
         let text =
-            marlin_npy::read_regular_to_string(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
+            marlin_npy::read_input_to_string(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
         serde_json::from_str(&text).map_err(|e| BatchError::Output(format!("{}: {e}", path.display())))
     }
 }

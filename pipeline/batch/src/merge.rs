@@ -179,7 +179,7 @@ fn check_rows(path: &Path, row_shape: &[usize], rows: u64) -> Result<marlin_npy:
 fn copy_rows(path: &Path, out: &mut RowFile, rows: u64) -> Result<(), BatchError> {
     let header = check_rows(path, out.row_shape(), rows)?;
     let io = |source| BatchError::Io { path: path.into(), source };
-    let mut f = marlin_npy::open_regular(path).map_err(io)?;
+    let mut f = marlin_npy::open_input(path).map_err(io)?;
     f.seek(SeekFrom::Start(header.data_offset as u64)).map_err(io)?;
     let row_bytes = header.shape[1..].iter().product::<usize>() * 4;
     let chunk_rows = ((16 << 20) / row_bytes.max(1)).max(1);

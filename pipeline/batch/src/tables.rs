@@ -113,7 +113,7 @@ pub fn write_failures(path: &Path, failures: &[Failure]) -> Result<(), BatchErro
 
 /// Reads a `failures.csv`.
 pub fn read_failures(path: &Path) -> Result<Vec<Failure>, BatchError> {
-    let file = marlin_npy::open_regular(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
+    let file = marlin_npy::open_input(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
     let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
     let mut out = Vec::new();
     for r in reader.records() {

@@ -76,7 +76,7 @@ impl Checkpoint {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         let path = path.as_ref();
         let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
-        let mut file = marlin_npy::open_regular(path).map_err(io)?;
+        let mut file = marlin_npy::open_input(path).map_err(io)?;
         let mut head = Vec::with_capacity(16);
         (&mut file).take(16).read_to_end(&mut head).map_err(io)?;
         let format = sniff(&head, path)?;
@@ -109,7 +109,7 @@ impl Checkpoint {
 pub fn load_pickled_object(path: impl AsRef<Path>) -> Result<pickle::Value, CheckpointError> {
     let path = path.as_ref();
     let bytes =
-        marlin_npy::read_regular(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+        marlin_npy::read_input(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
     pickled_object_from_bytes(&bytes, path)
 }
 

@@ -12,13 +12,16 @@ const FIRST_BOXES: &[&[u8; 4]] =
 /// Why an ISO base media file has no usable index: `Some(reason)` when the file starts like
 /// one but its `moov` box is missing or cut off; `None` when it is not such a file, or is whole.
 pub(crate) fn missing_index(path: &Path) -> Option<String> {
-    let mut file = marlin_npy::open_regular(path).ok()?;
+    let mut file = marlin_npy::open_input(path).ok()?;
     let len = file.metadata().ok()?.len();
     missing_index_in(&mut file, len)
 }
 
 /// [`missing_index`] of `len` bytes read from `file`.
 pub(crate) fn missing_index_in(file: &mut (impl Read + Seek), len: u64) -> Option<String> {
+    if len < 8 {
+        return None;
+    }
     let mut pos = 0u64;
     let mut moov = false;
     while len.saturating_sub(pos) >= 8 {
@@ -79,6 +82,7 @@ mod tests {
         let e = check(&whole[..1036]).unwrap();
         assert!(e.contains("no `moov` box"), "{e}");
         assert_eq!(check(b"RIFF\x10\0\0\0AVI LIST"), None);
+        assert_eq!(check(b"hello"), None);
         let e = check(&[0, 0, 0, 4, b'f', b't', b'y', b'p']).unwrap();
         assert!(e.contains("damaged"), "{e}");
     }

@@ -21,6 +21,7 @@ use crate::container::missing_index;
 use crate::decoder_choice::{DecoderChoice, Verdict, verdict};
 use crate::orientation::{Orientation, Rotation};
 use crate::{MediaError, RgbImage};
+use marlin_npy::files::InputKind;
 
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<(), MediaError> {
@@ -96,6 +97,8 @@ pub struct VideoReader {
     frame_interval: Option<Duration>,
     stall_timeout: Duration,
     stalled: bool,
+    /// Reading a pipe (whose open or read may block for good).
+    pipe: bool,
     /// Since when a demuxer has been seen stopped with no stream exposed.
     demuxer_dead_since: Option<Instant>,
     orientation: Orientation,
@@ -121,17 +124,18 @@ impl VideoReader {
     /// surface here or from the first [`next_frame`](Self::next_frame).
     pub fn open(path: &Path, options: DecodeOptions) -> Result<Self, MediaError> {
         init()?;
-        // a FIFO or a device would block GStreamer's open, or never end: regular files only
-        match marlin_npy::files::check_regular(path) {
+        // a device may never end: regular files and pipes only (a pipe's open can block, so its
+        // pipeline starts on a thread of its own, under the stall timeout)
+        let pipe = match marlin_npy::files::input_kind(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(MediaError::NotFound { path: path.into() });
             }
             Err(e) => return Err(MediaError::Unreadable { path: path.into(), reason: e.to_string() }),
-            Ok(()) if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) => {
+            Ok(InputKind::File) if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) => {
                 return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() });
             }
-            Ok(()) => {}
-        }
+            Ok(kind) => kind == InputKind::Pipe,
+        };
         let build_err = |e: glib::BoolError| MediaError::Init(format!("cannot build the decoding pipeline: {e}"));
         let pipeline = gst::Pipeline::new();
         let src = gst::ElementFactory::make("filesrc").build().map_err(build_err)?;
@@ -236,12 +240,19 @@ impl VideoReader {
             frame_interval: None,
             stall_timeout: options.stall_timeout,
             stalled: false,
+            pipe,
             demuxer_dead_since: None,
             orientation: options.orientation,
             rotation: Rotation::default(),
             warned_mirror: false,
         };
-        if reader.pipeline.set_state(gst::State::Playing).is_err() {
+        if pipe {
+            // filesrc opens a FIFO blocking until someone writes to it: not on the caller's
+            // thread; a failure reaches the bus, and `next_frame` gives up after the stall timeout
+            reader.pipeline.call_async(|p| {
+                let _ = p.set_state(gst::State::Playing);
+            });
+        } else if reader.pipeline.set_state(gst::State::Playing).is_err() {
             return Err(reader.explain(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo {
                 path: path.into(),
                 reason: "the pipeline did not start".into(),
@@ -258,6 +269,12 @@ impl VideoReader {
             if self.finished {
                 return Ok(None);
             }
+            // a pipe's pipeline starts on its own thread: until the appsink has started it
+            // neither waits for samples nor tells the end of the stream
+            let starting = self.pipe && self.sink.current_state() < gst::State::Paused;
+            if starting {
+                std::thread::sleep(Duration::from_nanos(POLL.nseconds()));
+            }
             if let Some(sample) = self.sink.try_pull_sample(POLL) {
                 if starts_before_segment(&sample) {
                     continue;
@@ -268,7 +285,7 @@ impl VideoReader {
                 self.finished = true;
                 return Err(self.explain(e));
             }
-            if self.sink.is_eos() {
+            if !starting && self.sink.is_eos() {
                 self.finished = true;
                 if self.next_index > 0 {
                     self.check_complete()?;
@@ -513,7 +530,7 @@ const TRUNCATION_SLACK: Duration = Duration::from_secs(1);
 
 impl Drop for VideoReader {
     fn drop(&mut self) {
-        if self.stalled {
+        if self.stalled || self.pipe {
             // a source blocked in a read (a pipe, a hung mount) cannot be interrupted, and
             // stopping the pipeline waits for it: stop it on a thread of its own instead
             let pipeline = self.pipeline.clone();

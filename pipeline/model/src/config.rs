@@ -128,7 +128,7 @@ impl MarlinConfig {
 
     /// Reads a YAML config file in MARLIN's format.
     pub fn from_yaml_file(path: &Path) -> Result<Self, ModelError> {
-        let text = marlin_npy::read_regular_to_string(path).map_err(|e| ModelError::Config {
+        let text = marlin_npy::read_input_to_string(path).map_err(|e| ModelError::Config {
             origin: path.display().to_string(),
             detail: format!("cannot read: {e}"),
         })?;

@@ -1,15 +1,18 @@
-//! Files the user names, in and out. Inputs are read only when they are regular files: a FIFO
-//! blocks in `open()` until someone writes to it, a device never ends. Outputs go through a
-//! temporary sibling and a rename, except where that would replace something that is not a
-//! regular file: a character device or a FIFO (`-o /dev/null`) is written in place, a symbolic
-//! link is followed to its target (the link stays), anything else is refused.
+//! Files the user names, in and out. Inputs are regular files or pipes (a FIFO, a shell's
+//! `<(…)`), opened so that the open never blocks: a FIFO nobody writes to reads as empty
+//! instead of hanging in `open()`; devices (which may never end), sockets and folders are
+//! refused. Outputs go through a temporary sibling and a rename, except where that would replace
+//! something that is not a regular file: a character device or a FIFO (`-o /dev/null`) is
+//! written in place, a symbolic link is followed to its target (the link stays), anything else
+//! is refused.
 
 use std::fs::{File, FileType, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// What a file type is, for messages about files that are not regular.
+/// What a file type is, for messages about files that cannot be used.
 fn kind(t: &FileType) -> &'static str {
     if t.is_dir() {
         "a folder"
@@ -26,38 +29,61 @@ fn kind(t: &FileType) -> &'static str {
     }
 }
 
-fn not_regular(t: &FileType) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("is {}, not a regular file", kind(t)))
+fn unusable(t: &FileType) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("is {}, not a file to read", kind(t)))
 }
 
-/// Refuses what is not a regular file (symbolic links followed), without opening it.
-pub fn check_regular(path: &Path) -> io::Result<()> {
+/// What an input names, symbolic links followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    File,
+    /// A FIFO or a pipe: read as it is written, possibly never (its open can block).
+    Pipe,
+}
+
+/// The kind of input `path` names, without opening it; devices, sockets and folders are
+/// refused.
+pub fn input_kind(path: &Path) -> io::Result<InputKind> {
     let t = std::fs::metadata(path)?.file_type();
-    if t.is_file() { Ok(()) } else { Err(not_regular(&t)) }
+    if t.is_file() {
+        Ok(InputKind::File)
+    } else if t.is_fifo() {
+        Ok(InputKind::Pipe)
+    } else {
+        Err(unusable(&t))
+    }
 }
 
-/// Opens `path` for reading if it is a regular file (symbolic links followed). The open itself
-/// cannot block: a FIFO is opened non-blocking, seen for what it is, and refused.
-pub fn open_regular(path: &Path) -> io::Result<File> {
+/// Opens `path` for reading if it is a regular file or a pipe (symbolic links followed). The
+/// open never blocks: a FIFO is opened non-blocking (then read blocking: to its end, or at
+/// once to nothing when no one writes to it).
+pub fn open_input(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
     let t = file.metadata()?.file_type();
-    if !t.is_file() {
-        return Err(not_regular(&t));
+    if t.is_fifo() {
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this function owns, clearing one status flag.
+        let cleared = unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) & !libc::O_NONBLOCK) };
+        if cleared < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    } else if !t.is_file() {
+        return Err(unusable(&t));
     }
     Ok(file)
 }
 
-/// The whole content of a regular file (see [`open_regular`]).
-pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = open_regular(path)?;
+/// The whole content of an input (see [`open_input`]).
+pub fn read_input(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = open_input(path)?;
     let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
     file.read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
-/// The text of a regular file (see [`open_regular`]).
-pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
-    String::from_utf8(read_regular(path)?)
+/// The text of an input (see [`open_input`]).
+pub fn read_input_to_string(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_input(path)?)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("not UTF-8 text ({})", e.utf8_error())))
 }
 
@@ -109,17 +135,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fifo_is_refused_without_blocking() {
+    fn a_fifo_nobody_writes_to_reads_as_empty_and_devices_are_refused() {
         let d = tempfile::tempdir().unwrap();
-        let fifo = d.path().join("f.mp4");
+        let fifo = d.path().join("f.yaml");
         let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let e = open_regular(&fifo).unwrap_err();
-        assert!(e.to_string().contains("FIFO"), "{e}");
-        assert!(check_regular(&fifo).is_err());
+        assert_eq!(input_kind(&fifo).unwrap(), InputKind::Pipe);
+        assert_eq!(read_input(&fifo).unwrap(), b"");
+        // with a writer, what it writes
+        let writer = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || std::fs::write(fifo, b"batch_size: 4\n").unwrap()
+        });
+        let mut got = Vec::new();
+        while got.is_empty() {
+            got = read_input(&fifo).unwrap();
+        }
+        writer.join().unwrap();
+        assert_eq!(got, b"batch_size: 4\n");
         assert_eq!(destination(&fifo).unwrap(), Destination::InPlace(fifo));
-        let e = read_regular(d.path()).unwrap_err();
+        let e = read_input(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("character device"), "{e}");
+        let e = read_input(d.path()).unwrap_err();
         assert!(e.to_string().contains("folder"), "{e}");
     }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 pub mod files;
 mod rows;
 
-pub use files::{Destination, destination, open_regular, read_regular, read_regular_to_string};
+pub use files::{Destination, destination, open_input, read_input, read_input_to_string};
 pub use rows::{ROWS_HEADER_LEN, RowFile};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ impl Array {
 /// Reads a `.npy` file. f16 and f64 arrays are converted to f32.
 pub fn read(path: impl AsRef<Path>) -> Result<Array, NpyError> {
     let path = path.as_ref();
-    let bytes = read_regular(path).map_err(|source| NpyError::Io { path: path.to_path_buf(), source })?;
+    let bytes = read_input(path).map_err(|source| NpyError::Io { path: path.to_path_buf(), source })?;
     parse(&bytes).map_err(|(unsupported, detail)| {
         if unsupported {
             NpyError::Unsupported { path: path.to_path_buf(), detail }
@@ -80,7 +80,7 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header, NpyError> {
     let path = path.as_ref();
     let io = |source| NpyError::Io { path: path.to_path_buf(), source };
     let mut start = Vec::with_capacity(4096);
-    open_regular(path).map_err(io)?.take(1 << 16).read_to_end(&mut start).map_err(io)?;
+    open_input(path).map_err(io)?.take(1 << 16).read_to_end(&mut start).map_err(io)?;
     parse_header(&start).map_err(|(unsupported, detail)| {
         if unsupported {
             NpyError::Unsupported { path: path.to_path_buf(), detail }

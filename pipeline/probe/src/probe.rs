@@ -109,7 +109,7 @@ impl Probe {
 
     pub fn load(path: &Path) -> Result<Self, ProbeError> {
         let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
-        let text = marlin_npy::read_regular_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let text = marlin_npy::read_input_to_string(path).map_err(|e| bad(e.to_string()))?;
         let probe: Probe = serde_json::from_str(&text).map_err(|e| bad(format!("not a probe file: {e}")))?;
         if probe.format != FORMAT {
             return Err(bad(format!("probe format {:?}; this marlin reads {FORMAT:?}", probe.format)));
