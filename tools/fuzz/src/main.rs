@@ -101,6 +101,7 @@ struct Tally {
     panics: u64,
     over_cap: u64,
     slowest: Duration,
+    slowest_case: u64,
     elapsed: Duration,
 }
 
@@ -153,7 +154,7 @@ fn main() -> ExitCode {
         }
         let t = run_target(&o, index, target, &seeds, &scratch, &watchdog);
         println!(
-            "{:<16} {:>10} {:>10} {:>10} {:>7} {:>9} {:>10.1} {:>9.0}",
+            "{:<16} {:>10} {:>10} {:>10} {:>7} {:>9} {:>10.1} {:>9} {:>9.0}",
             target.name,
             t.cases,
             t.parsed,
@@ -161,6 +162,7 @@ fn main() -> ExitCode {
             t.panics,
             t.over_cap,
             t.slowest.as_secs_f64() * 1e3,
+            t.slowest_case,
             t.cases as f64 / t.elapsed.as_secs_f64().max(1e-9)
         );
         failed |= t.panics > 0 || t.over_cap > 0;
@@ -194,7 +196,9 @@ fn run_target(
         let outcome = catch_unwind(AssertUnwindSafe(|| (target.run)(&input, scratch)));
         let took = begun.elapsed();
         watchdog.end();
-        t.slowest = t.slowest.max(took);
+        if took > t.slowest {
+            (t.slowest, t.slowest_case) = (took, case);
+        }
         t.cases += 1;
         let over_cap = REFUSED.load(Ordering::Relaxed) > refused_before;
         match outcome {
