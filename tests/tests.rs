@@ -8,6 +8,7 @@ mod cli;
 mod faces;
 mod featurize;
 mod fetch;
+mod hostile;
 mod kernels;
 mod onnx;
 mod oracle_encoder;
