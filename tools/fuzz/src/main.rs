@@ -139,8 +139,8 @@ fn main() -> ExitCode {
         HANG.as_secs()
     );
     println!(
-        "{:<16} {:>10} {:>10} {:>10} {:>7} {:>9} {:>10} {:>9}",
-        "target", "cases", "parsed", "refused", "panics", "over cap", "slowest ms", "cases/s"
+        "{:<16} {:>10} {:>10} {:>10} {:>7} {:>9} {:>10} {:>9} {:>9}",
+        "target", "cases", "parsed", "refused", "panics", "over cap", "slowest ms", "(case)", "cases/s"
     );
     let mut failed = false;
     for target in &o.targets {
