@@ -75,7 +75,7 @@ impl Rotation {
     }
 
     pub fn is_none(self) -> bool {
-        self.0 % 4 == 0
+        self.0.is_multiple_of(4)
     }
 
     /// `image` turned clockwise by this rotation (a copy; the same image for none).
