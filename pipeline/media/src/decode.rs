@@ -15,13 +15,13 @@ use gstreamer::glib;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
+use marlin_npy::files::InputKind;
 
 use crate::colour::{ColourMode, ColourPath, ExactConverter, ExactLayout, copy_packed_rgb};
 use crate::container::missing_index;
 use crate::decoder_choice::{DecoderChoice, Verdict, verdict};
 use crate::orientation::{Orientation, Rotation};
 use crate::{MediaError, RgbImage};
-use marlin_npy::files::InputKind;
 
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<(), MediaError> {
