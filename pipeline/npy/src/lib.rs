@@ -300,6 +300,16 @@ mod tests {
     }
 
     #[test]
+    fn a_shape_whose_size_overflows_is_invalid() {
+        let bytes = header("<f4", &[usize::MAX / 2, 3]);
+        let (unsupported, msg) = parse(&bytes).unwrap_err();
+        assert!(!unsupported && msg.contains("more elements than memory can hold"), "{msg}");
+        let bytes = header("<f4", &[usize::MAX / 4]);
+        let (_, msg) = parse(&bytes).unwrap_err();
+        assert!(msg.contains("data ends early"), "{msg}");
+    }
+
+    #[test]
     fn unsupported_dtype_is_reported() {
         let mut bytes = header("<i4", &[2]);
         bytes.extend_from_slice(&[0; 8]);
