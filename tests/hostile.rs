@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use marlin_checkpoint::{Checkpoint, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::util::{ffmpeg_rgb, marlin, media, oracle, read_f32, read_u8, shared, stderr};
+use crate::util::{ffmpeg_rgb, marlin, media, oracle, read_f32, read_u8, stderr};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -41,7 +41,7 @@ fn error_line(o: &Output, parts: &[&str]) -> String {
 /// `marlin encode` of the oracle's face clip with the tiny config.
 fn encode(model: &Path, config: &Path, out: &Path) -> Output {
     let clip = oracle("clips/face.u8.npy");
-    marlin(&["encode", "--model", s(model), "--config", s(config), "--clip", s(&clip), "-o", s(out)], &[])
+    marlin(&["encode", "--model", s(model), "--model-config", s(config), "--clip", s(&clip), "-o", s(out)], &[])
 }
 
 /// `marlin ARGS` under `ulimit -v KIB` (virtual memory): a run that would read a storage of
@@ -586,13 +586,13 @@ fn drawing_errors_name_the_output_and_the_cause() {
         .output()
         .expect("ffmpeg");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let detector = shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    let detector = crate::util::detector_path();
     let csv = dir.path().join("faces.csv");
     let detect =
         |draw: &Path| marlin(&["detect", s(&tiny), "--detector", s(&detector), "--draw", s(draw), "-o", s(&csv)], &[]);
     error_line(&detect(&dir.path().join("d.mp4")), &["d.mp4", "cannot write", "16×16", "10×10"]);
     error_line(&detect(Path::new("/missing/dir/x.png")), &["/missing/dir/x.png", "cannot write", "No such file"]);
-    error_line(&detect(&dir.path().join("x.gif")), &["x.gif", "cannot write", ".png or .mp4"]);
+    error_line(&detect(&dir.path().join("x.gif")), &["x.gif", "cannot write", ".png, .jpg or .mp4"]);
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![OsString::from("tiny.mp4")], "outputs or temporary files left behind");
 }
@@ -688,4 +688,59 @@ fn manifests_name_rejected_videos_by_their_own_id_and_path_and_refuse_a_column_n
     std::fs::write(&twice, format!("path,label,path\n{},real,x.mp4\n", video.display())).unwrap();
     std::fs::remove_dir_all(&out).unwrap();
     error_line(&run(&twice), &["twice.csv", "named twice: path"]);
+}
+
+/// Findings 1–4 and 11: every numeric setting is range-checked where it is defined, from a flag or
+/// a settings file alike, before anything is allocated, decoded or started; the message names the
+/// setting, the value and the range. Nothing is written.
+#[test]
+fn out_of_range_and_non_finite_settings_are_refused_naming_the_setting_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, config) = (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
+    let video = media("marlin/cropped05.mp4");
+    let detector = crate::util::detector_path();
+    let out = dir.path().join("x.npy");
+    let extract = |extra: &[&str]| {
+        let mut args = vec!["extract", s(&video), "--model", s(&model), "--model-config", s(&config)];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-o", s(&out)]);
+        marlin(&args, &[])
+    };
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--batch", "1000000000000"], &["batch must be in [1, 256]", "1000000000000"]),
+        (&["--stall-timeout", "1e300"], &["stall_timeout_s must be in (0, 86400]", "got 1e300"]),
+        (&["--fps", "1e300"], &["fps must be in (0, 1000]", "got 1e300"]),
+        (&["--fps", "NaN"], &["fps must be in (0, 1000]", "got NaN"]),
+        (&["--threads", "100000"], &["threads must be in [0, 1024]", "100000"]),
+        (&["--stride", "0"], &["stride must be in [1, 1000]"]),
+        (&["--crop-face", "--detector", s(&detector), "--min-face", "NaN"], &["min_face must be in", "got NaN"]),
+        (&["--crop-face", "--detector", s(&detector), "--smooth", "0"], &["smooth must be in (0, 1]"]),
+    ];
+    for (extra, parts) in cases {
+        let started = Instant::now();
+        error_line(&extract(extra), parts);
+        assert!(started.elapsed() < Duration::from_secs(20), "{extra:?} took {:?}", started.elapsed());
+        assert!(!out.exists(), "{extra:?} wrote an output");
+    }
+    let o = marlin(&["detect", s(&video), "--detector", s(&detector), "--min-size", "NaN", "-o", s(&out)], &[]);
+    error_line(&o, &["min_size must be in", "got NaN"]);
+    // featurize: the flag and the settings file, refused before `.marlin/` or any output exists
+    for (flag, yaml, parts) in [
+        (Some("1000000000000"), "", &["batch_size must be in [1, 256]", "1000000000000"][..]),
+        (None, "batch_size: 1000000000000\n", &["batch_size must be in [1, 256]"][..]),
+        (None, "encoder_threads: 100000\n", &["encoder_threads must be in [0, 1024]"][..]),
+        (None, "decode:\n  stall_timeout_s: 1.0e300\n", &["stall_timeout_s must be in (0, 86400]"][..]),
+        (None, "sampling:\n  fps: .nan\n", &["fps must be in (0, 1000]", "NaN"][..]),
+    ] {
+        let run = dir.path().join("run");
+        let settings = dir.path().join("s.yaml");
+        std::fs::write(&settings, yaml).unwrap();
+        let mut args = vec!["featurize", s(&video), "--model", s(&model), "--model-config", s(&config)];
+        args.extend_from_slice(&["--settings", s(&settings), "--out", s(&run)]);
+        if let Some(b) = flag {
+            args.extend_from_slice(&["--batch", b]);
+        }
+        error_line(&marlin(&args, &[]), parts);
+        assert!(!run.join(".marlin").exists() && !run.join("features.npy.part").exists(), "{yaml}");
+    }
 }
