@@ -156,3 +156,10 @@ pub fn onnxruntime() -> PathBuf {
     marlin_onnx::load_runtime(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
     path
 }
+
+/// FaceX-Zoo's RetinaFace weights in `../shared` (the detector MARLIN uses).
+pub fn detector_path() -> PathBuf {
+    let p = shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    assert!(p.exists(), "detector weights missing: {}", p.display());
+    p
+}

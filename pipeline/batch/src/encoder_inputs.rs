@@ -61,7 +61,7 @@ impl<'a> EncoderInputs<'a> {
         settings.validate()?;
         let clips = VideoClips::open(
             path,
-            settings.decode.options()?,
+            settings.decode_options()?,
             settings.sampling.options(model.n_frames),
             settings.sampling.fps,
         )?;

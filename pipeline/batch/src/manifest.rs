@@ -95,7 +95,8 @@ impl Manifest {
     }
 
     pub fn read(path: &Path) -> Result<Self, BatchError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
+        let text =
+            marlin_npy::read_input_to_string(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
         serde_json::from_str(&text).map_err(|e| BatchError::Output(format!("{}: {e}", path.display())))
     }
 }

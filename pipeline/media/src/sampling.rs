@@ -127,6 +127,12 @@ impl<T: Clone> ClipSampler<T> {
         self.seen
     }
 
+    /// Whether the video is known to be longer than two clip lengths (`N > F·sr`: the sliding
+    /// windows apply).
+    pub fn sliding(&self) -> bool {
+        self.sliding
+    }
+
     /// Whether frame `index` (the next to push, or later) will be part of a clip, so its pixels
     /// are needed.
     pub fn wants(&self, index: u64) -> bool {

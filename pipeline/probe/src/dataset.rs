@@ -65,7 +65,7 @@ impl FeatureSet {
         let file = |name: &str| dir.join(name);
         let bad = |path: PathBuf, reason: String| ProbeError::File { path, reason };
         let manifest_path = file("manifest.json");
-        let text = std::fs::read_to_string(&manifest_path)
+        let text = marlin_npy::read_input_to_string(&manifest_path)
             .map_err(|e| bad(manifest_path.clone(), format!("{e} (not a `marlin featurize` output folder?)")))?;
         let manifest: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| bad(manifest_path.clone(), e.to_string()))?;
@@ -85,7 +85,8 @@ impl FeatureSet {
         }
         let (rows, dim) = (array.shape[0], array.shape[1]);
         let csv_path = file("clips.csv");
-        let mut reader = csv::Reader::from_path(&csv_path).map_err(|e| bad(csv_path.clone(), e.to_string()))?;
+        let file = marlin_npy::open_input(&csv_path).map_err(|e| bad(csv_path.clone(), e.to_string()))?;
+        let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
         let headers = reader.headers().map_err(|e| bad(csv_path.clone(), e.to_string()))?.clone();
         let col = |name: &str| headers.iter().position(|h| h == name);
         let (Some(vid), Some(clip)) = (col("video_id"), col("clip_index")) else {

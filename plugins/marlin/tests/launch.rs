@@ -198,3 +198,53 @@ fn every_face_gets_its_own_clips() {
     assert!(rows.iter().all(|r| r[3] == "0" && r[5] == "0" && r[6] == "30"), "{text}");
     assert_eq!(read_f32(&npy).0, vec![rows.len(), 64]);
 }
+
+/// A stream that ends before its first frame still gets its outputs: an empty features file and
+/// the CSV header, with a warning saying so (a batch job reading them finds zero rows, not a
+/// missing file).
+#[test]
+fn a_stream_without_frames_writes_empty_outputs_and_warns() {
+    let plugin = Plugin::new();
+    let (_, model, cfg) = models();
+    let out = tempfile::tempdir().unwrap();
+    let (npy, csv) = (out.path().join("out.npy"), out.path().join("out.csv"));
+    let pipeline = format!(
+        "videotestsrc num-buffers=0 ! video/x-raw,format=RGB,width=224,height=224 ! marlinencoder model={model} config={cfg} ! marlinsink location={} csv-location={}",
+        npy.display(),
+        csv.display()
+    );
+    let o = plugin
+        .command("gst-launch-1.0")
+        .env("GST_DEBUG", "marlinsink:2")
+        .args(pipeline.split_whitespace())
+        .output()
+        .expect("gst-launch-1.0");
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("without any features") && text.contains("0 rows"), "no warning: {text}");
+    let (shape, data) = read_f32(&npy);
+    assert_eq!(shape[0], 0, "{shape:?}");
+    assert!(data.is_empty());
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 1, "the header only");
+}
+
+/// `marlinfacecrop` without `marlinfacedetect` before it would crop the same fallback square
+/// from every frame: an error naming the missing element instead.
+#[test]
+fn facecrop_without_facedetect_upstream_is_an_error() {
+    let plugin = Plugin::new();
+    let o = plugin.launch(&format!(
+        "filesrc location={} ! decodebin ! queue ! marlinfacecrop ! fakesink",
+        shared().join("media/marlin/video03.mp4").display()
+    ));
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("needs marlinfacedetect upstream"), "{text}");
+    // with the detector before it (and a queue between), the same frames crop
+    let (det, _, _) = models();
+    let o = plugin.launch(&format!(
+        "filesrc location={} ! decodebin ! marlinfacedetect model={det} max-side=320 ! queue ! marlinfacecrop ! fakesink",
+        shared().join("media/marlin/video03.mp4").display()
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
