@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use marlin_batch::config::{DecodeConfig, FacesConfig, SamplingConfig};
 use marlin_batch::{ExtractSettings, Reduction, VideoSettings, extract_video};
 use marlin_faces::{CropMode, FaceDetector, Faces};
+use marlin_media::Orientation;
 use marlin_media::sampling::TailPolicy;
 use marlin_model::{Backend, Clip, MarlinConfig, Precision};
 use marlin_onnx::{EngineOptions, OpenedModel};
@@ -174,7 +175,7 @@ impl Engine {
     }
 
     /// The official `extract_video` with the library's extras; see `marlin_rs.Marlin`.
-    #[pyo3(signature = (video_path, crop_face, sample_rate, stride, reduction, keep_seq, crop_mode, faces, tail, batch, detector, detector_backend, max_clips))]
+    #[pyo3(signature = (video_path, crop_face, sample_rate, stride, reduction, keep_seq, crop_mode, faces, tail, batch, detector, detector_backend, max_clips, orientation))]
     #[allow(clippy::too_many_arguments)]
     fn extract_video<'py>(
         &self,
@@ -192,6 +193,7 @@ impl Engine {
         detector: Option<PathBuf>,
         detector_backend: Option<&str>,
         max_clips: Option<usize>,
+        orientation: Option<&str>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
         let defaults = ExtractSettings::default();
         let detector_backend =
@@ -205,7 +207,10 @@ impl Engine {
                     max_clips,
                     ..SamplingConfig::default()
                 },
-                decode: DecodeConfig::default(),
+                decode: DecodeConfig {
+                    orientation: orientation.map(choice::<Orientation>).transpose()?,
+                    ..DecodeConfig::default()
+                },
                 faces: FacesConfig {
                     crop_face,
                     mode: choice::<CropMode>(crop_mode)?,

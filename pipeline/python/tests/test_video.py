@@ -77,6 +77,8 @@ def test_bad_settings_are_value_errors_with_the_cli_message(media, tiny):
         tiny.extract_video(video, crop_face=True, crop_mode="square")
     with pytest.raises(ValueError, match="sample_rate must be in"):
         tiny.extract_video(video, sample_rate=0)
+    with pytest.raises(ValueError, match="`sideways` is not a valid orientation"):
+        tiny.extract_video(video, orientation="sideways")
 
 
 def test_a_missing_detector_says_where_it_looked(media, tiny, tmp_path):

@@ -141,6 +141,7 @@ class Marlin:
         detector: Optional[PathLike] = None,
         detector_backend: Optional[str] = None,
         max_clips: Optional[int] = None,
+        orientation: Optional[str] = None,
     ) -> np.ndarray:
         """The official `Marlin.extract_video`: a video's features, one row per clip.
 
@@ -174,6 +175,10 @@ class Marlin:
             detector: FaceX-Zoo's `face_detection_retina.pkl` (default: marlin's cache).
             detector_backend: where the detector computes (default `cpu`).
             max_clips: stop after this many clips.
+            orientation: a video with a display rotation (phones): `display` (turned, as players
+                show it), `stored` (as recorded) or `official` (as the official code reads it:
+                turned for videos over 32 frames, stored for shorter ones); default: `official`
+                with crop_mode `compat`, else `display`.
 
         Returns:
             float32 `(n_clips, D)`, `(n_clips, 1568, D)` with `keep_seq`; reduced: `(D,)` or
@@ -200,6 +205,7 @@ class Marlin:
             None if detector is None else os.fspath(detector),
             detector_backend,
             max_clips,
+            orientation,
         )
 
     def __reduce__(self) -> Tuple[Any, ...]:

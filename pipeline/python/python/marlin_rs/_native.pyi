@@ -43,6 +43,7 @@ class Engine:
         detector: Optional[str],
         detector_backend: Optional[str],
         max_clips: Optional[int],
+        orientation: Optional[str],
     ) -> np.ndarray: ...
 
 def featurize(
