@@ -45,3 +45,29 @@ def vit_small(oracle):
     import marlin_rs
 
     return marlin_rs.Marlin.load(oracle / "models" / "marlin_vit_small_random.encoder.f16.safetensors")
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Serves files over HTTP on 127.0.0.1 (a release or detector address in miniature):
+    `serve({"name": bytes})` returns the base URL; the server stops after the test."""
+    import functools
+    import http.server
+    import threading
+
+    servers = []
+
+    def start(files):
+        root = tmp_path / f"served{len(servers)}"
+        root.mkdir()
+        for name, body in files.items():
+            (root / name).write_bytes(body)
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()

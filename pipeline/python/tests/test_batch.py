@@ -53,27 +53,34 @@ def test_detect_finds_the_official_detections(oracle, media, detector):
     assert len(clip["scores"]) > 0 and clip["frame"].max() > 0
 
 
-def test_fetch_puts_the_detector_where_crop_face_finds_it(oracle, media, detector, tiny, tmp_path, monkeypatch):
-    import functools
-    import http.server
-    import threading
+def test_fetch_puts_the_detector_where_crop_face_finds_it(oracle, media, detector, tiny, serve, tmp_path, monkeypatch):
+    url = serve({"face_detection_retina.pkl": detector.read_bytes()})
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MARLIN_CACHE_DIR", str(cache))
+    monkeypatch.setenv("MARLIN_DETECTOR_URL", f"{url}/face_detection_retina.pkl")
+    with pytest.raises(FileNotFoundError, match="marlin models fetch retinaface"):
+        tiny.extract_video(media / "marlin" / "video03.mp4", crop_face=True, max_clips=1)
+    path = marlin_rs.fetch("retinaface", quiet=True)
+    assert path == str(cache / "face_detection_retina.pkl")
+    got = tiny.extract_video(media / "marlin" / "video03.mp4", crop_face=True, max_clips=1)
+    want = np.load(oracle / "videos" / "marlin_tiny" / "video03.npy")[:1]
+    assert np.abs(got - want).mean() < 1.5e-4
 
-    served = tmp_path / "served"
-    served.mkdir()
-    (served / "face_detection_retina.pkl").write_bytes(detector.read_bytes())
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        cache = tmp_path / "cache"
-        monkeypatch.setenv("MARLIN_CACHE_DIR", str(cache))
-        monkeypatch.setenv("MARLIN_DETECTOR_URL", f"http://127.0.0.1:{server.server_port}/face_detection_retina.pkl")
-        with pytest.raises(FileNotFoundError, match="marlin models fetch retinaface"):
-            tiny.extract_video(media / "marlin" / "video03.mp4", crop_face=True, max_clips=1)
-        path = marlin_rs.fetch("retinaface", quiet=True)
-        assert path == str(cache / "face_detection_retina.pkl")
-        got = tiny.extract_video(media / "marlin" / "video03.mp4", crop_face=True, max_clips=1)
-        want = np.load(oracle / "videos" / "marlin_tiny" / "video03.npy")[:1]
-        assert np.abs(got - want).mean() < 1.5e-4
-    finally:
-        server.shutdown()
+
+def test_from_online_downloads_into_the_cache_once(oracle, serve, tmp_path, monkeypatch):
+    # the release in miniature: the oracle's vit_small weights under the released file name
+    weights = (oracle / "models" / "marlin_vit_small_random.encoder.f16.safetensors").read_bytes()
+    url = serve({"marlin_vit_small_ytf.encoder.pt": weights})
+    monkeypatch.setenv("MARLIN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MARLIN_RELEASE_URL", url)
+    m = marlin_rs.Marlin.from_online("marlin_vit_small_ytf")
+    assert m.checkpoint == str(tmp_path / "cache" / "marlin_vit_small_ytf.encoder.pt")
+    frames = np.load(oracle / "clips" / "noise.u8.npy")
+    x = (frames.astype(np.float32) / 255).transpose(3, 0, 1, 2)[None]
+    want = np.load(oracle / "features" / "marlin_vit_small_random" / "noise.mean.npy")
+    assert np.abs(m.extract_features(x, keep_seq=False)[0] - want).max() <= 1e-4
+    # cached: no download (the address now answers nothing)
+    monkeypatch.setenv("MARLIN_RELEASE_URL", "http://127.0.0.1:9/nothing")
+    assert marlin_rs.Marlin.from_online("vit_small_ytf").checkpoint == m.checkpoint
+    with pytest.raises(ValueError, match="unknown model `vit_huge_ytf`"):
+        marlin_rs.Marlin.from_online("vit_huge_ytf")
