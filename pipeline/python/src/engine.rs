@@ -58,19 +58,24 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// This process's model, opened again when the engine was made before a fork.
+    /// This process's model, opened again when the engine was made before a fork. The lock is
+    /// never held while the GIL is released (a thread waiting for it may hold the GIL).
     fn model(&self, py: Python<'_>) -> PyResult<Arc<OpenedModel>> {
-        let mut started = self.lock();
-        if let Some(s) = started.as_ref().filter(|s| s.pid == std::process::id()) {
+        if let Some(s) = self.lock().as_ref().filter(|s| s.pid == std::process::id()) {
             return Ok(Arc::clone(&s.model));
         }
-        // The engines of the parent hold thread pools whose threads stayed behind: never
-        // touched (nor dropped) here.
-        std::mem::forget(started.take());
         let r = &self.recipe;
         let model =
             py.detach(|| marlin_onnx::open_model(&r.spec, r.config.clone(), r.backend, &r.options)).or_raise()?;
         let model = Arc::new(model);
+        let mut started = self.lock();
+        match started.as_ref() {
+            // another thread opened it meanwhile
+            Some(s) if s.pid == std::process::id() => return Ok(Arc::clone(&s.model)),
+            // The engines of the parent hold thread pools whose threads stayed behind: never
+            // touched (nor dropped) here.
+            _ => std::mem::forget(started.take()),
+        }
         *started = Some(Started { pid: std::process::id(), model: Arc::clone(&model), detector: None });
         Ok(model)
     }
@@ -78,9 +83,7 @@ impl Engine {
     /// This process's face detector for `path` (None: the cache's) on `backend`.
     fn detector(&self, py: Python<'_>, path: Option<&Path>, backend: Backend) -> PyResult<Arc<dyn FaceDetector>> {
         self.model(py)?;
-        let mut started = self.lock();
-        let Some(started) = started.as_mut() else { unreachable!("model() started the engines") };
-        if let Some(d) = &started.detector
+        if let Some(d) = self.lock().as_ref().and_then(|s| s.detector.as_ref())
             && d.path.as_deref() == path
             && d.backend == backend
         {
@@ -89,8 +92,10 @@ impl Engine {
         let options = EngineOptions { threads: 0, ..self.recipe.options.clone() };
         let detector: Arc<dyn FaceDetector> =
             py.detach(|| marlin_onnx::open_face_detector(path, backend, &options)).or_raise()?.into();
-        started.detector =
-            Some(OpenDetector { path: path.map(Path::to_path_buf), backend, detector: Arc::clone(&detector) });
+        if let Some(started) = self.lock().as_mut() {
+            let path = path.map(Path::to_path_buf);
+            started.detector = Some(OpenDetector { path, backend, detector: Arc::clone(&detector) });
+        }
         Ok(detector)
     }
 

@@ -119,3 +119,15 @@ def test_the_gil_is_released_while_a_video_is_read_and_encoded(media, tiny):
     worker.join()
     # with the GIL held through the call, this thread would stall for all of it
     assert longest < took[0] / 2, f"this thread stalled {longest:.3f} s of the call's {took[0]:.3f} s"
+
+
+def test_threads_share_one_model(oracle, media, detector):
+    from concurrent.futures import ThreadPoolExecutor
+
+    # a fresh model: its detector is opened by whichever thread comes first
+    model = marlin_rs.Marlin.from_file(str(oracle / "marlin_tiny.yaml"), str(oracle / "models" / "marlin_tiny.encoder.pt"))
+    videos = ["cropped04", "video03", "cropped05", "video03"]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda v: model.extract_video(media / "marlin" / f"{v}.mp4", crop_face=v.startswith("video"), detector=detector), videos))
+    for video, features in zip(videos, got):
+        check(features, np.load(oracle / "videos" / "marlin_tiny" / f"{video}.npy"), video)
