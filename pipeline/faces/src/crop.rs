@@ -379,6 +379,15 @@ pub fn detect_scaled(
     Ok(detect_scaled_batch(detector, std::slice::from_ref(f), max_side)?.pop().unwrap_or_default())
 }
 
+/// A frame downscaled for the detector, and the factors back to the frame.
+struct Downscaled {
+    rgb: Vec<u8>,
+    width: usize,
+    height: usize,
+    sx: f32,
+    sy: f32,
+}
+
 /// [`detect_scaled`] of several frames at once (the key frames of a clip), through the
 /// detector's [`FaceDetector::detect_batch`].
 pub fn detect_scaled_batch(
@@ -386,8 +395,7 @@ pub fn detect_scaled_batch(
     frames: &[FrameRef<'_>],
     max_side: Option<usize>,
 ) -> Result<Vec<Vec<Detection>>, FaceError> {
-    // (downscaled copy, scale back) per frame that needs one
-    let scaled: Vec<Option<(Vec<u8>, usize, usize, f32, f32)>> = frames
+    let scaled: Vec<Option<Downscaled>> = frames
         .iter()
         .map(|f| {
             let side = f.width.max(f.height);
@@ -397,8 +405,13 @@ pub fn detect_scaled_batch(
                         ((f.width * m) as f64 / side as f64).round().max(1.0) as usize,
                         ((f.height * m) as f64 / side as f64).round().max(1.0) as usize,
                     );
-                    let small = resize_linear(f.rgb, f.width, f.height, w, h);
-                    Some((small, w, h, f.width as f32 / w as f32, f.height as f32 / h as f32))
+                    Some(Downscaled {
+                        rgb: resize_linear(f.rgb, f.width, f.height, w, h),
+                        width: w,
+                        height: h,
+                        sx: f.width as f32 / w as f32,
+                        sy: f.height as f32 / h as f32,
+                    })
                 }
                 _ => None,
             }
@@ -408,7 +421,7 @@ pub fn detect_scaled_batch(
         .iter()
         .zip(&scaled)
         .map(|(f, s)| match s {
-            Some((small, w, h, ..)) => FrameRef { rgb: small, width: *w, height: *h },
+            Some(d) => FrameRef { rgb: &d.rgb, width: d.width, height: d.height },
             None => *f,
         })
         .collect();
@@ -417,7 +430,7 @@ pub fn detect_scaled_batch(
         .into_iter()
         .zip(&scaled)
         .map(|(dets, s)| match s {
-            Some((_, _, _, sx, sy)) => dets
+            &Some(Downscaled { sx, sy, .. }) => dets
                 .into_iter()
                 .map(|d| Detection {
                     x1: d.x1 * sx,
@@ -425,7 +438,7 @@ pub fn detect_scaled_batch(
                     x2: d.x2 * sx,
                     y2: d.y2 * sy,
                     score: d.score,
-                    landmarks: d.landmarks.map(|[x, y]| [x * *sx, y * *sy]),
+                    landmarks: d.landmarks.map(|[x, y]| [x * sx, y * sy]),
                 })
                 .collect(),
             None => dets,
