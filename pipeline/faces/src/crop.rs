@@ -9,8 +9,7 @@ use marlin_kernels::crop::{Square, crop_resize_square, cut_square};
 use marlin_kernels::resize::resize_linear;
 use marlin_settings::{Bounds, OutOfRange};
 
-/// The side of MARLIN's face crops.
-pub const FACE_SIZE: usize = 224;
+use crate::FACE_SIZE;
 
 /// A square `[cx−half, cx+half)²` in frame pixels (may reach outside the frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
