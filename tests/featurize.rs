@@ -140,6 +140,13 @@ fn a_messy_folder_keeps_going_and_records_failures() {
     assert_eq!(manifest["complete"], true);
     assert_eq!(manifest["counts"]["rows"], written.len());
     assert_eq!(manifest["model"]["sha256"].as_str().unwrap().len(), 64);
+    // how busy each stage was: on stderr and in the manifest
+    assert!(e.contains("stages: workers (") && e.contains("waiting for clips"), "{e}");
+    let t = &manifest["timings"];
+    for stage in ["decode_s", "faces_s", "encode_s"] {
+        assert!(t[stage].as_f64().unwrap() > 0.0, "{stage}: {t}");
+    }
+    assert!(t["workers"].as_u64().unwrap() >= 1, "{t}");
     // the same folder again: refused without --resume; with it, nothing left to do
     let again = featurize(&inputs, &settings(dir.path()), &out, &["--quiet"]);
     assert_eq!(again.status.code(), Some(1));

@@ -164,7 +164,7 @@ type Row = Result<VideoInput, Rejected>;
 /// column is taken as bytes (any file name), the other columns as text.
 fn read_manifest(manifest: &Path) -> Result<Vec<Row>, BatchError> {
     let err = |m: String| BatchError::Input(format!("{}: {m}", manifest.display()));
-    let file = marlin_npy::open_input(manifest).map_err(|e| err(e.to_string()))?;
+    let file = marlin_npy::open_input(manifest).map_err(|source| BatchError::Io { path: manifest.into(), source })?;
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(std::io::BufReader::new(file));
     let headers: Vec<String> = reader
         .byte_headers()

@@ -109,10 +109,16 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
         .into_iter()
         .collect();
     let wall_s = manifests.iter().map(|m| m.timings.wall_s).fold(0.0, f64::max);
+    let sum = |f: fn(&Timings) -> f64| manifests.iter().map(|m| f(&m.timings)).sum();
     merged.timings = Timings {
         wall_s,
-        encode_s: manifests.iter().map(|m| m.timings.encode_s).sum(),
+        encode_s: sum(|t| t.encode_s),
         clips_per_s: rows as f64 / wall_s.max(1e-9),
+        encoder_wait_s: sum(|t| t.encoder_wait_s),
+        workers: manifests.iter().map(|m| m.timings.workers).sum(),
+        decode_s: sum(|t| t.decode_s),
+        faces_s: sum(|t| t.faces_s),
+        workers_wait_s: sum(|t| t.workers_wait_s),
     };
     merged.write(&dir.join("manifest.json"))?;
     Ok(counts)

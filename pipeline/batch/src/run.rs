@@ -47,6 +47,8 @@ pub struct RunSummary {
     pub counts: Counts,
     /// Stopped by `cancel` before every video was finished.
     pub interrupted: bool,
+    /// Seconds this run took.
+    pub wall_s: f64,
 }
 
 /// What the encoder hands the writer.
@@ -179,11 +181,20 @@ impl Featurizer<'_> {
             counts,
             decoders: Default::default(),
             colour_paths: Default::default(),
-            timings: Timings { wall_s, encode_s: snap.encode_s, clips_per_s: snap.clips as f64 / wall_s.max(1e-9) },
+            timings: Timings {
+                wall_s,
+                encode_s: snap.encode_s,
+                clips_per_s: snap.clips as f64 / wall_s.max(1e-9),
+                encoder_wait_s: snap.encoder_wait_s,
+                workers: snap.workers,
+                decode_s: snap.decode_s,
+                faces_s: snap.faces_s,
+                workers_wait_s: snap.workers_wait_s,
+            },
         };
         manifest.tally(&records);
         manifest.write(&dir.join("manifest.json"))?;
-        Ok(RunSummary { out: dir, counts, interrupted })
+        Ok(RunSummary { out: dir, counts, interrupted, wall_s })
     }
 
     /// Runs the three stages until every video of `work` is written or the run is cancelled.
@@ -201,6 +212,7 @@ impl Featurizer<'_> {
             n => n,
         }
         .min(work.len());
+        Stats::add(&self.stats.workers, jobs as u64);
         let batch = self.config.batch_size;
         // a batch waiting per stage, and a clip in hand per worker
         let (to_encoder, from_workers) = bounded::<ToEncoder>(batch + jobs);
@@ -256,7 +268,7 @@ impl Featurizer<'_> {
                 let t = Instant::now();
                 match self.encoder.extract_features(&clips, keep_seq) {
                     Ok(features) => {
-                        Stats::add(&self.stats.encode_ns, t.elapsed().as_nanos() as u64);
+                        Stats::add_time(&self.stats.encode_ns, t.elapsed());
                         Stats::add(&self.stats.clips, clips.len() as u64);
                         out.extend(batch.drain(..).zip(features).map(|((video, row, _), features)| ToWriter::Row {
                             video,
@@ -273,7 +285,10 @@ impl Featurizer<'_> {
         };
         loop {
             let msg = if batch.is_empty() {
-                rx.recv().ok()
+                let waiting = Instant::now();
+                let msg = rx.recv().ok();
+                Stats::add_time(&self.stats.encoder_wait_ns, waiting.elapsed());
+                msg
             } else {
                 match rx.try_recv() {
                     Ok(m) => Some(m),

@@ -122,11 +122,6 @@ impl<T: Clone> ClipSampler<T> {
         self.emitted >= self.max_clips
     }
 
-    /// Frames pushed so far.
-    pub fn frames_seen(&self) -> u64 {
-        self.seen
-    }
-
     /// Whether the video is known to be longer than two clip lengths (`N > F·sr`: the sliding
     /// windows apply).
     pub fn sliding(&self) -> bool {

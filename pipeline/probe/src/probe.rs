@@ -102,14 +102,15 @@ impl Probe {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), ProbeError> {
-        let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
-        let text = serde_json::to_string_pretty(self).map_err(|e| bad(e.to_string()))?;
-        marlin_npy::write_atomic(path, text.as_bytes()).map_err(|e| bad(e.to_string()))
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|source| ProbeError::Json { path: path.to_path_buf(), source })?;
+        Ok(marlin_npy::write_atomic(path, text.as_bytes())?)
     }
 
     pub fn load(path: &Path) -> Result<Self, ProbeError> {
         let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
-        let text = marlin_npy::read_input_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let text = marlin_npy::read_input_to_string(path)
+            .map_err(|source| ProbeError::Io { path: path.to_path_buf(), source })?;
         let probe: Probe = serde_json::from_str(&text).map_err(|e| bad(format!("not a probe file: {e}")))?;
         if probe.format != FORMAT {
             return Err(bad(format!("probe format {:?}; this marlin reads {FORMAT:?}", probe.format)));

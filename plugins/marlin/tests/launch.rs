@@ -1,21 +1,11 @@
 //! The plugin as users run it: `gst-launch-1.0` subprocesses loading the built
 //! `libgstmarlin.so`, checked against the official features; `gst-inspect-1.0` docs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("MARLIN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(
-        dir.join("oracle/README.md").is_file(),
-        "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)",
-        dir.display()
-    );
-    dir
-}
+use marlin_test_support::{detector_path, shared};
 
 /// A folder holding just the freshly built plugin (cargo leaves it beside the test binary), and
 /// a private registry, so no stale or foreign plugin is picked up.
@@ -75,7 +65,7 @@ fn read_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
 fn models() -> (String, String, String) {
     let s = shared();
     (
-        s.join("models/facexzoo_retinaface/face_detection_retina.pkl").display().to_string(),
+        detector_path().display().to_string(),
         s.join("oracle/models/marlin_tiny.encoder.pt").display().to_string(),
         s.join("oracle/marlin_tiny.yaml").display().to_string(),
     )

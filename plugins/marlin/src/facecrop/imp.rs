@@ -11,7 +11,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
-use marlin_faces::crop::FACE_SIZE;
+use marlin_faces::FACE_SIZE;
 use marlin_faces::{CropMode, CropOptions, DetectedCropper, Faces, FrameRef};
 
 use crate::frames::{FORMATS, RgbConverter};
