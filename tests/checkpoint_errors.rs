@@ -76,6 +76,20 @@ fn unexpected_keys_are_listed() {
     assert_mentions(&e, &["extra.safetensors", "unexpected keys", "encoder.head.bias", "classifier.bias"]);
 }
 
+/// A Lightning training checkpoint holds the GAN discriminator beside the model: the official
+/// `Marlin.from_file` drops `discriminator.*` from a `.ckpt`, and so do we.
+#[test]
+fn a_training_checkpoints_discriminator_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("training.safetensors");
+    let mut t = tiny_tensors();
+    let extra = t["encoder.norm.bias"].clone();
+    t.insert("discriminator.layers.0.bias".into(), extra);
+    write_safetensors(&p, &t, Dtype::F32);
+    let model = Marlin::load(&p, Some(tiny_config()), 1, Precision::F32).unwrap();
+    assert_eq!(model.encoder.dim(), 64);
+}
+
 #[test]
 fn shape_mismatch_names_key_expected_and_found() {
     let dir = tempfile::tempdir().unwrap();

@@ -137,6 +137,27 @@ fn a_batch_of_clips_gives_each_clip_its_own_features() {
     }
 }
 
+/// Threads sharing one encoder (Python threads, say) each get their own clips' features: the
+/// encoder's buffers are taken before its thread pool is entered, so concurrent forwards wait
+/// for each other instead of deadlocking the pool.
+#[test]
+fn threads_sharing_an_encoder_get_their_own_features() {
+    let model = Marlin::load(&oracle("models/marlin_tiny.encoder.pt"), Some(tiny_config()), 2, Precision::F32).unwrap();
+    std::thread::scope(|s| {
+        for name in ["face", "noise"].repeat(4) {
+            let encoder = &model.encoder;
+            s.spawn(move || {
+                let (_, want) = read_f32(&oracle(&format!("features/marlin_tiny/{name}.mean.npy")));
+                for _ in 0..6 {
+                    for got in encoder.extract_features(&[clip(name), clip(name)], false).unwrap() {
+                        assert!(max_abs_diff(&got, &want) <= 2e-5, "{name}");
+                    }
+                }
+            });
+        }
+    });
+}
+
 /// The AVX-VNNI int8 tile (CPUs without AVX-512; `MARLIN_NO_AVX512` forces it here) gives the
 /// AVX512-VNNI tile's features bit for bit: same integer sums, same epilogue arithmetic.
 #[test]

@@ -6,7 +6,9 @@ as a user featurising a folder with the official code runs it. Baseline for
 
     python3 tools/official_featurize_bench.py FACE_SDK_DIR VIDEO [VIDEO ...] [--threads 2]
 
-FACE_SDK_DIR: FaceX-Zoo's face_sdk folder (see tools/official_detector_bench.py). Needs torch,
+FACE_SDK_DIR: FaceX-Zoo's face_sdk folder (see tools/official_detector_bench.py). `--weights
+X.safetensors` loads encoder weights (default: random init); `--save DIR` writes each video's
+features to DIR/<video>.npy (tools/python_compare.py compares them). Needs torch,
 marlin-pytorch, opencv-python-headless, av, ffmpeg-python and ffprobe. Last line:
 `total_s=<x>`.
 """
@@ -25,6 +27,8 @@ def main():
     ap.add_argument("face_sdk")
     ap.add_argument("videos", nargs="+")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--weights", help="safetensors with encoder.* keys (default: random init)")
+    ap.add_argument("--save", help="folder for each video's features (<video>.npy)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     face_sdk = os.path.abspath(args.face_sdk)
@@ -52,6 +56,10 @@ def main():
                    cfg.encoder_num_heads, cfg.decoder_embed_dim, cfg.decoder_depth, cfg.decoder_num_heads,
                    cfg.mlp_ratio, cfg.qkv_bias, cfg.qk_scale, cfg.drop_rate, cfg.attn_drop_rate, cfg.norm_layer,
                    cfg.init_values, cfg.tubelet_size, as_feature_extractor=True)
+    if args.weights:
+        from safetensors.torch import load_file
+        model.load_state_dict({k: v.float() for k, v in load_file(args.weights).items()})
+    save = os.path.abspath(args.save) if args.save else None
     # extract_video installs FaceX-Zoo at ./.marlin/FaceXZoo: point it at the given face_sdk
     work = tempfile.mkdtemp()
     os.makedirs(os.path.join(work, ".marlin"))
@@ -64,6 +72,8 @@ def main():
         dt = time.perf_counter() - t0
         total += dt
         print(f"video={os.path.basename(v)} clips={feats.shape[0]} s={dt:.2f}")
+        if save:
+            np.save(os.path.join(save, os.path.splitext(os.path.basename(v))[0] + ".npy"), feats.numpy())
     print(f"torch={torch.__version__} threads={args.threads}")
     print(f"total_s={total:.2f}")
 

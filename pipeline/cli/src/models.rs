@@ -7,9 +7,6 @@ use std::path::Path;
 
 use crate::args::ModelsCommand;
 
-/// FaceX-Zoo's RetinaFace in the fork marlin-pytorch installs (ControlNet/FaceX-Zoo).
-const DETECTOR_URL: &str = "https://github.com/ControlNet/FaceX-Zoo/raw/main/models/face_detection/face_detection_1.0/face_detection_retina.pkl";
-
 pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
         ModelsCommand::List => {
@@ -35,11 +32,9 @@ pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ModelsCommand::Fetch { name, .. } if name == "retinaface" => {
-            let url = std::env::var("MARLIN_DETECTOR_URL").unwrap_or_else(|_| DETECTOR_URL.to_string());
-            let dest = marlin_hub::cached_detector_path()?;
-            eprintln!("fetching {} from {url}", marlin_hub::DETECTOR_FILE);
+            eprintln!("fetching {} from {}", marlin_hub::DETECTOR_FILE, marlin_hub::detector_url());
             let verify = |p: &Path| marlin_faces::RetinaFace::load(p, 1).map(|_| ()).map_err(|e| e.to_string());
-            marlin_hub::download_verified(&url, &dest, &mut Bar(None), &verify)?;
+            let dest = marlin_hub::fetch_detector(&mut Bar(None), &verify)?;
             println!("{}", dest.display());
             Ok(())
         }

@@ -158,6 +158,30 @@ impl Release {
 /// The face detector's file name in the cache (as FaceX-Zoo names it).
 pub const DETECTOR_FILE: &str = "face_detection_retina.pkl";
 
+/// FaceX-Zoo's RetinaFace in the fork marlin-pytorch installs (ControlNet/FaceX-Zoo).
+pub const DETECTOR_URL: &str = "https://github.com/ControlNet/FaceX-Zoo/raw/main/models/face_detection/face_detection_1.0/face_detection_retina.pkl";
+
+/// Where the face detector is downloaded from: `MARLIN_DETECTOR_URL`, else [`DETECTOR_URL`].
+pub fn detector_url() -> String {
+    std::env::var("MARLIN_DETECTOR_URL").unwrap_or_else(|_| DETECTOR_URL.to_string())
+}
+
+/// Downloads the face detector into the cache (`marlin models fetch retinaface`, Python's
+/// `marlin_rs.fetch("retinaface")`), resuming a partial file; `verify` checks that it loads
+/// before it is renamed into place. Returns its path.
+pub fn fetch_detector(
+    progress: &mut dyn Progress,
+    verify: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<PathBuf, HubError> {
+    let url = detector_url();
+    let dest = cached_detector_path()?;
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| HubError::Io { path: dir.to_path_buf(), source })?;
+    }
+    download_verified(&url, &dest, progress, verify)?;
+    Ok(dest)
+}
+
 /// Where FaceX-Zoo's RetinaFace lives in the cache (`marlin models fetch retinaface`), whether or
 /// not it is there yet.
 pub fn cached_detector_path() -> Result<PathBuf, HubError> {

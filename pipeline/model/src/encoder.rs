@@ -212,12 +212,14 @@ impl Encoder {
     }
 
     /// Runs `f` on the encoder's threads with the activation buffers sized for `rows` rows of
-    /// width `d`.
+    /// width `d`. The buffers are taken on the calling thread, before entering the pool: a pool
+    /// thread waiting for them would run other queued work meanwhile, the forward holding them
+    /// among it, and two threads calling at once would deadlock.
     fn with_scratch<R: Send>(&self, rows: usize, d: usize, f: impl FnOnce(&mut Scratch) -> R + Send) -> R {
+        // a poisoned lock only means another forward panicked; the buffers are overwritten anyway
+        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &mut *guard;
         self.pool.install(|| {
-            // a poisoned lock only means another forward panicked; the buffers are overwritten anyway
-            let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-            let s = &mut *guard;
             s.ensure(rows, d, self.cfg.patch_dim(), self.cfg.mlp_hidden(d), self.precision);
             f(s)
         })

@@ -237,6 +237,9 @@ impl MarlinWeights {
                 Some(rest) if rest.starts_with("decoder.") || rest == "enc_dec_proj.weight" => {
                     decoder.insert(rest.to_string(), t);
                 }
+                // a Lightning training checkpoint's GAN discriminator: the official
+                // `Marlin.from_file` drops it from a `.ckpt`
+                Some(rest) if rest.starts_with("discriminator.") => {}
                 _ => unexpected.push(k),
             }
         }

@@ -164,6 +164,25 @@ macro_rules! named {
     };
 }
 
+/// An error and its causes joined by `: `, leaving out a cause whose text the message already
+/// holds (library errors often print their source themselves): how every front end reports an
+/// error (the CLI's `error: …` line, the Python module's exception message).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
