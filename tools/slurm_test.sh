@@ -11,12 +11,13 @@
 #
 #   tools/slurm_test.sh            (root or sudo; .ci/run runs it)
 #
-# Needs `cargo build --release -p marlin-cli`; installs the Slurm packages (tools/setup.sh) when
-# missing. Exit status 1 with what differs when anything does.
+# Needs `cargo build --release -p marlin-cli` (or MARLIN_BIN=another marlin binary); installs
+# the Slurm packages (tools/setup.sh) when missing. Exit status 1 with what differs when anything
+# does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-marlin=$repo/target/release/marlin
+marlin=${MARLIN_BIN:-$repo/target/release/marlin}
 [ -x "$marlin" ] || { echo "error: $marlin missing: cargo build --release -p marlin-cli" >&2; exit 1; }
 shared=$(cd ../shared 2>/dev/null && pwd) || { echo "error: ../shared (the oracle) is missing beside the checkout" >&2; exit 1; }
 for f in "$shared/oracle/models/marlin_tiny.encoder.pt" "$shared/oracle/marlin_tiny.yaml" "$shared/media/marlin/cropped01.mp4"; do
