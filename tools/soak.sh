@@ -10,7 +10,8 @@
 #   - peak RSS of the N-video run at most 10% above that at W videos (the larger of the W-video
 #     run's and the N-video run's own while its first W videos ran: from run to run the peak
 #     moves by about 10% on a 2-core machine), and the N-video run's RSS during its last W videos
-#     at most 10% above that during its first W;
+#     at most 10% above that during the W before video N/2 (a leak grows on; RSS grows by about
+#     15% over the first few hundred videos and then stays, so the first W are no baseline);
 #   - open file descriptors while the last W videos run within FD_SLACK (default 4) of the most
 #     while the first W ran;
 #   - throughput of the last W videos within 20% of the first W (videos 2..W+1: the first
@@ -195,17 +196,18 @@ cpu_first, cpu_last = k * ticks / (b[4] - a[4]), k * ticks / (samples[-1][4] - c
 fds_first = max(s[2] for s in samples if 1 <= s[1] <= k)
 fds_last = max(s[2] for s in samples if s[1] >= n - k)
 rss_first = max(s[3] for s in samples if 1 <= s[1] <= k) / 1024
+rss_middle = max(s[3] for s in samples if n // 2 - k <= s[1] <= n // 2) / 1024
 rss_last = max(s[3] for s in samples if s[1] >= n - k) / 1024
 print(f"soak: clean run of {n} videos: {wall:.1f} s, {n / wall:.2f} videos/s, peak RSS {rss:.0f} MiB; of the first {k} videos: {rss_small:.0f} MiB ({100 * (rss / rss_small - 1):+.1f}%)")
-print(f"soak: RSS in the clean run of {n}: at most {rss_first:.0f} MiB during the first {k} videos, {rss_last:.0f} MiB during the last {k} ({100 * (rss_last / rss_first - 1):+.1f}%)")
+print(f"soak: RSS in the clean run of {n}: at most {rss_first:.0f} MiB during the first {k} videos, {rss_middle:.0f} MiB during the {k} before video {n // 2}, {rss_last:.0f} MiB during the last {k} ({100 * (rss_last / rss_middle - 1):+.1f}% on the middle)")
 print(f"soak: throughput: first {k} videos {wall_first:.2f} videos/s, last {k} {wall_last:.2f} videos/s ({100 * (wall_last / wall_first - 1):+.1f}%); per CPU second {cpu_first:.2f} and {cpu_last:.2f} ({100 * (cpu_last / cpu_first - 1):+.1f}%)")
 print(f"soak: open file descriptors: at most {fds_first:.0f} during the first {k} videos, {fds_last:.0f} during the last {k}")
 # the peak at k videos, measured twice: the k-video run's, and the long run's own while its first
 # k videos ran (from one run to the next the peak moves by about 10% here)
 if rss > 1.10 * max(rss_small, rss_first):
     print(f"soak: peak RSS of {n} videos more than 10% above that of {k}"); ok = False
-if rss_last > 1.10 * rss_first:
-    print(f"soak: RSS grew by more than 10% from the first {k} videos to the last {k}"); ok = False
+if rss_last > 1.10 * rss_middle:
+    print(f"soak: RSS grew by more than 10% over the second half of the run"); ok = False
 if abs(cpu_last / cpu_first - 1) > 0.20:
     print(f"soak: videos per CPU second of the last {k} differ by more than 20% from the first {k}"); ok = False
 if fds_last > fds_first + fd_slack:
