@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 marlin=${MARLIN_BIN:-$repo/target/release/marlin}
 [ -x "$marlin" ] || { echo "error: $marlin missing: cargo build --release -p marlin-cli" >&2; exit 1; }
+marlin=$(cd "$(dirname "$marlin")" && pwd)/$(basename "$marlin")
 shared=$(cd ../shared 2>/dev/null && pwd) || { echo "error: ../shared (the oracle) is missing beside the checkout" >&2; exit 1; }
 for f in "$shared/oracle/models/marlin_tiny.encoder.pt" "$shared/oracle/marlin_tiny.yaml" "$shared/media/marlin/cropped01.mp4"; do
     [ -f "$f" ] || { echo "error: $f is missing" >&2; exit 1; }

@@ -30,6 +30,7 @@ n=${1:?usage: tools/soak.sh N (videos, at least 40)}
 [ "$n" -ge 40 ] || { echo "error: N must be at least 40" >&2; exit 1; }
 marlin=${MARLIN_BIN:-$repo/target/release/marlin}
 [ -x "$marlin" ] || { echo "error: $marlin missing: cargo build --release -p marlin-cli" >&2; exit 1; }
+marlin=$(cd "$(dirname "$marlin")" && pwd)/$(basename "$marlin")
 shared=$(cd ../shared 2>/dev/null && pwd) || { echo "error: ../shared (the oracle) is missing beside the checkout" >&2; exit 1; }
 media=$shared/media/marlin
 for f in "$shared/oracle/models/marlin_tiny.encoder.pt" "$shared/oracle/marlin_tiny.yaml" \
