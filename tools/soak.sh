@@ -15,8 +15,9 @@
 #   - open file descriptors while the last W videos run within FD_SLACK (default 4) of the most
 #     while the first W ran;
 #   - throughput of the last W videos within 20% of the first W (videos 2..W+1: the first
-#     carries the start-up), in videos per CPU second of the process (videos per wall second are
-#     printed too, but move with whatever else the machine runs).
+#     carries the start-up; the last W before the final 5, which run while nothing else is in
+#     flight), in videos per CPU second of the process (videos per wall second are printed too,
+#     but move with whatever else the machine runs).
 #
 #   tools/soak.sh N           (.ci/run: N = 60; docs/BENCHMARKS.md: N = 1000)
 #
@@ -186,14 +187,15 @@ if samples[-1][1] != n:
     print(f"soak: the watched run's journal lists {samples[-1][1]:.0f} of {n} videos"); ok = False
 def first(done):
     return next(s for s in samples if s[1] >= done)
-# videos 2 .. k+1 (the first one carries the start-up) against the last k, both whole cycles;
-# per second of wall time, and per second of the process's CPU time (what other processes on
-# the machine change little); the end's CPU time: the last sample's
-end = samples[-1][0]
+# videos 2 .. k+1 (the first one carries the start-up) against the last k before the final 5
+# (while those run, no further video is in flight: its window would miss that work), both whole
+# cycles; per second of wall time, and per second of the process's CPU time (what other
+# processes on the machine change little)
 samples = samples[:-1]
-a, b, c = first(1), first(k + 1), first(n - k)
-wall_first, wall_last = k / (b[0] - a[0]), k / (end - c[0])
-cpu_first, cpu_last = k * ticks / (b[4] - a[4]), k * ticks / (samples[-1][4] - c[4])
+a, b = first(1), first(k + 1)
+c, d = first(n - 5 - k), first(n - 5)
+wall_first, wall_last = k / (b[0] - a[0]), k / (d[0] - c[0])
+cpu_first, cpu_last = k * ticks / (b[4] - a[4]), k * ticks / (d[4] - c[4])
 fds_first = max(s[2] for s in samples if 1 <= s[1] <= k)
 fds_last = max(s[2] for s in samples if s[1] >= n - k)
 rss_first = max(s[3] for s in samples if 1 <= s[1] <= k) / 1024
@@ -201,7 +203,7 @@ rss_middle = max(s[3] for s in samples if n // 2 - k <= s[1] <= n // 2) / 1024
 rss_last = max(s[3] for s in samples if s[1] >= n - k) / 1024
 print(f"soak: clean run of {n} videos: {wall:.1f} s, {n / wall:.2f} videos/s, peak RSS {rss:.0f} MiB; of the first {k} videos: {rss_small:.0f} MiB ({100 * (rss / rss_small - 1):+.1f}%)")
 print(f"soak: RSS in the clean run of {n}: at most {rss_first:.0f} MiB during the first {k} videos, {rss_middle:.0f} MiB during the {k} before video {n // 2}, {rss_last:.0f} MiB during the last {k} ({100 * (rss_last / rss_middle - 1):+.1f}% on the middle)")
-print(f"soak: throughput: first {k} videos {wall_first:.2f} videos/s, last {k} {wall_last:.2f} videos/s ({100 * (wall_last / wall_first - 1):+.1f}%); per CPU second {cpu_first:.2f} and {cpu_last:.2f} ({100 * (cpu_last / cpu_first - 1):+.1f}%)")
+print(f"soak: throughput: videos 2-{k + 1} {wall_first:.2f} videos/s, videos {n - 4 - k}-{n - 5} {wall_last:.2f} videos/s ({100 * (wall_last / wall_first - 1):+.1f}%); per CPU second {cpu_first:.2f} and {cpu_last:.2f} ({100 * (cpu_last / cpu_first - 1):+.1f}%)")
 print(f"soak: open file descriptors: at most {fds_first:.0f} during the first {k} videos, {fds_last:.0f} during the last {k}")
 # the peak at k videos, measured twice: the k-video run's, and the long run's own while its first
 # k videos ran (from one run to the next the peak moves by about 10% here)
