@@ -5,13 +5,7 @@ use std::path::PathBuf;
 
 use marlin_faces::{PixelOrder, RetinaFace};
 
-use crate::util::{cosine, marlin, max_abs_diff, media, npz_array, oracle, read_f32, stderr};
-
-fn detector_path() -> PathBuf {
-    let p = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
-    assert!(p.exists(), "detector weights missing: {}", p.display());
-    p
-}
+use crate::util::{cosine, detector_path, marlin, max_abs_diff, media, npz_array, oracle, read_f32, stderr};
 
 #[test]
 fn raw_outputs_and_detections_match_the_official_detector() {

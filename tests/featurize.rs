@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{marlin, max_abs_diff, media, oracle, read_f32, shared, stderr};
+use crate::util::{marlin, max_abs_diff, media, oracle, read_f32, stderr};
 
 /// The 7 real videos (`cropped01` twice, in different folders: the second is cropped05's
 /// content), a truncated mp4 and a text file named `.mp4`. Returns the official clip count per
@@ -42,7 +42,7 @@ fn messy_folder(root: &Path) -> BTreeMap<String, usize> {
 /// Face cropping fast enough for tests (clip counts do not depend on it).
 fn settings(dir: &Path) -> PathBuf {
     let p = dir.join("settings.yaml");
-    let detector = shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    let detector = crate::util::detector_path();
     std::fs::write(
         &p,
         format!("faces:\n  crop_face: true\n  detect_every: 4\n  max_side: 320\n  detector: {}\n", detector.display()),
@@ -140,6 +140,13 @@ fn a_messy_folder_keeps_going_and_records_failures() {
     assert_eq!(manifest["complete"], true);
     assert_eq!(manifest["counts"]["rows"], written.len());
     assert_eq!(manifest["model"]["sha256"].as_str().unwrap().len(), 64);
+    // how busy each stage was: on stderr and in the manifest
+    assert!(e.contains("stages: workers (") && e.contains("waiting for clips"), "{e}");
+    let t = &manifest["timings"];
+    for stage in ["decode_s", "faces_s", "encode_s"] {
+        assert!(t[stage].as_f64().unwrap() > 0.0, "{stage}: {t}");
+    }
+    assert!(t["workers"].as_u64().unwrap() >= 1, "{t}");
     // the same folder again: refused without --resume; with it, nothing left to do
     let again = featurize(&inputs, &settings(dir.path()), &out, &["--quiet"]);
     assert_eq!(again.status.code(), Some(1));

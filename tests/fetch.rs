@@ -149,8 +149,7 @@ fn a_download_that_is_not_the_model_is_deleted() {
 
 #[test]
 fn the_face_detector_is_fetched_into_the_cache_and_found_there() {
-    let body =
-        std::fs::read(crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl")).unwrap();
+    let body = std::fs::read(crate::util::detector_path()).unwrap();
     let (url, _) = serve(body.clone(), Behaviour::CutOnce);
     let cache = tempfile::tempdir().unwrap();
     let env = [

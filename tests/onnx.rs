@@ -108,7 +108,7 @@ fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
 fn retinaface_onnx_matches_the_official_detector() {
     use crate::faces::{OFFICIAL_DETECTOR_IMAGES, assert_matches_the_official_detector};
     onnxruntime();
-    let pkl = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    let pkl = crate::util::detector_path();
     let det = marlin_onnx::OnnxRetinaFace::load(&pkl, Provider::Cpu, 2).unwrap();
     for image in OFFICIAL_DETECTOR_IMAGES {
         let img = marlin_media::read_image(&crate::util::media(&format!("registry/{image}"))).unwrap();
@@ -126,7 +126,7 @@ fn compat_crops_with_the_onnx_detector_give_the_same_features() {
     let ort = onnxruntime();
     let dir = tempfile::tempdir().unwrap();
     let video = crate::util::media("marlin/video01.mp4");
-    let pkl = crate::util::shared().join("models/facexzoo_retinaface/face_detection_retina.pkl");
+    let pkl = crate::util::detector_path();
     let run = |backend: &str| {
         let out = dir.path().join(format!("{backend}.npy"));
         let o = crate::util::marlin(

@@ -9,6 +9,7 @@ mod cli;
 mod faces;
 mod featurize;
 mod fetch;
+mod hostile;
 mod kernels;
 mod onnx;
 mod oracle_encoder;

@@ -3,25 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `../shared` beside the checkout (or `MARLIN_SHARED_DIR`). Panics when it is missing: the
-/// oracle tests must never pass by skipping.
-pub fn shared() -> PathBuf {
-    let dir = std::env::var_os("MARLIN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(
-        dir.join("oracle/README.md").is_file(),
-        "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR); these tests cannot run without it",
-        dir.display()
-    );
-    dir
-}
-
-pub fn oracle(rel: &str) -> PathBuf {
-    let p = shared().join("oracle").join(rel);
-    assert!(p.exists(), "oracle file missing: {}", p.display());
-    p
-}
+pub use marlin_test_support::{detector_path, oracle, shared};
 
 pub fn read_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
     let a = marlin_npy::read(path).unwrap_or_else(|e| panic!("{e}"));
@@ -139,20 +121,10 @@ pub fn ffmpeg_rgb(video: &Path) -> Vec<u8> {
     o.stdout
 }
 
-/// ONNX Runtime's library for the `ort` tests: `ORT_DYLIB_PATH`, else what
-/// `tools/onnxruntime.sh` (run by `tools/setup.sh`) put under target/. Panics when neither is
-/// there: these tests must never pass by skipping. Also loads it into this process.
+/// ONNX Runtime's library for the `ort` tests (`marlin_test_support::onnxruntime`), loaded into
+/// this process.
 pub fn onnxruntime() -> PathBuf {
-    let path = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
-        let v = marlin_hub::ONNXRUNTIME_VERSION;
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../../target/onnxruntime/{v}/onnxruntime/capi/libonnxruntime.so.{v}"))
-    });
-    assert!(
-        path.is_file(),
-        "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)",
-        path.display()
-    );
+    let path = marlin_test_support::onnxruntime();
     marlin_onnx::load_runtime(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
     path
 }

@@ -31,7 +31,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 fn missing_unreadable_and_not_video() {
     let dir = tempfile::tempdir().unwrap();
     decode_fails(&dir.path().join("missing.mp4"), "no such file");
-    decode_fails(dir.path(), "is a directory");
+    decode_fails(dir.path(), "is a folder");
     decode_fails(&write(dir.path(), "empty.mp4", b""), "empty file");
     decode_fails(&write(dir.path(), "text.mp4", "not a video at all\n".repeat(100).as_bytes()), "not a video");
     decode_fails(
@@ -47,10 +47,10 @@ fn missing_unreadable_and_not_video() {
 #[test]
 fn truncated_files() {
     let dir = tempfile::tempdir().unwrap();
-    // moov at the end (as most recorders write): the index is gone.
+    // moov at the end (as most recorders write): the index is gone, and the file says so
     let full = std::fs::read(media("marlin/video01.mp4")).unwrap();
-    decode_fails(&write(dir.path(), "half.mp4", &full[..full.len() / 2]), "not a video");
-    decode_fails(&write(dir.path(), "head.mp4", &full[..2000]), "not a video");
+    decode_fails(&write(dir.path(), "half.mp4", &full[..full.len() / 2]), "truncated or incomplete");
+    decode_fails(&write(dir.path(), "head.mp4", &full[..2000]), "truncated or incomplete");
     // moov first (fast start): the index promises frames the file no longer holds.
     let fast = dir.path().join("fast.mp4");
     gst_make(

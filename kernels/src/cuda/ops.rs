@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use cudarc::driver::{CudaSlice, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
 
-use super::{Gpu, driver};
+use super::{Gpu, driver_error};
 use crate::KernelError;
 use crate::crop::Square;
 use crate::patchify::TubeletShape;
@@ -99,13 +99,13 @@ impl Gpu {
         columns.push(0);
         rows.push(0);
         let s = &self.stream;
-        let d_frames = s.clone_htod(frames).map_err(driver)?;
+        let d_frames = s.clone_htod(frames).map_err(driver_error)?;
         let (d_jobs, d_cols, d_rows) = (
-            s.clone_htod(&table).map_err(driver)?,
-            s.clone_htod(&columns).map_err(driver)?,
-            s.clone_htod(&rows).map_err(driver)?,
+            s.clone_htod(&table).map_err(driver_error)?,
+            s.clone_htod(&columns).map_err(driver_error)?,
+            s.clone_htod(&rows).map_err(driver_error)?,
         );
-        let mut d_out = s.alloc_zeros::<u8>(jobs.len() * out_side * out_side * 3).map_err(driver)?;
+        let mut d_out = s.alloc_zeros::<u8>(jobs.len() * out_side * out_side * 3).map_err(driver_error)?;
         let f = self.function("crop_resize_square")?;
         let (w, h, side, vend) = (width as i32, height as i32, out_side as i32, vector_end(out_side) as i32);
         let seconds = self.timed(repeat, || {
@@ -120,9 +120,9 @@ impl Gpu {
                 .arg(&vend)
                 .arg(&mut d_out);
             // SAFETY: the arguments match the kernel's signature; the tables cover every face.
-            unsafe { b.launch(grid(out_side * out_side, jobs.len())) }.map(|_| ()).map_err(driver)
+            unsafe { b.launch(grid(out_side * out_side, jobs.len())) }.map(|_| ()).map_err(driver_error)
         })?;
-        Ok((s.clone_dtoh(&d_out).map_err(driver)?, seconds))
+        Ok((s.clone_dtoh(&d_out).map_err(driver_error)?, seconds))
     }
 
     /// `warp_similarity`: per face, its frame and the inverse map (see `crop::warp_bilinear`).
@@ -138,18 +138,19 @@ impl Gpu {
         let s = &self.stream;
         let which: Vec<i32> = faces.iter().map(|(f, _)| *f as i32).collect();
         let maps: Vec<f64> = faces.iter().flat_map(|(_, m)| *m).collect();
-        let d_frames = s.clone_htod(frames).map_err(driver)?;
-        let (d_which, d_maps) = (s.clone_htod(&which).map_err(driver)?, s.clone_htod(&maps).map_err(driver)?);
-        let mut d_out = s.alloc_zeros::<u8>(faces.len() * out_side * out_side * 3).map_err(driver)?;
+        let d_frames = s.clone_htod(frames).map_err(driver_error)?;
+        let (d_which, d_maps) =
+            (s.clone_htod(&which).map_err(driver_error)?, s.clone_htod(&maps).map_err(driver_error)?);
+        let mut d_out = s.alloc_zeros::<u8>(faces.len() * out_side * out_side * 3).map_err(driver_error)?;
         let f = self.function("warp_similarity")?;
         let (w, h, side) = (width as i32, height as i32, out_side as i32);
         let seconds = self.timed(repeat, || {
             let mut b = s.launch_builder(f);
             b.arg(&d_frames).arg(&w).arg(&h).arg(&d_which).arg(&d_maps).arg(&side).arg(&mut d_out);
             // SAFETY: the arguments match the kernel's signature.
-            unsafe { b.launch(grid(out_side * out_side, faces.len())) }.map(|_| ()).map_err(driver)
+            unsafe { b.launch(grid(out_side * out_side, faces.len())) }.map(|_| ()).map_err(driver_error)
         })?;
-        Ok((s.clone_dtoh(&d_out).map_err(driver)?, seconds))
+        Ok((s.clone_dtoh(&d_out).map_err(driver_error)?, seconds))
     }
 
     /// `patchify_f32` (or `patchify_f16`, returned as raw f16 bits) over `clips` of `shape`.
@@ -177,7 +178,7 @@ impl Gpu {
         repeat: usize,
     ) -> Result<Timed<T>, KernelError> {
         let (d_out, seconds) = self.patchify_on_device::<T>(clips, shape, kernel, repeat)?;
-        Ok((self.stream.clone_dtoh(&d_out).map_err(driver)?, seconds))
+        Ok((self.stream.clone_dtoh(&d_out).map_err(driver_error)?, seconds))
     }
 
     /// `patchify_f32` over `clips` (RGB u8, uploaded), its output left on the device for an
@@ -204,15 +205,15 @@ impl Gpu {
         let n = clips.len() / shape.clip_len();
         let total = n * shape.tokens() * shape.patch_dim();
         let s = &self.stream;
-        let d_clips = s.clone_htod(clips).map_err(driver)?;
-        let mut d_out = s.alloc_zeros::<T>(total).map_err(driver)?;
+        let d_clips = s.clone_htod(clips).map_err(driver_error)?;
+        let mut d_out = s.alloc_zeros::<T>(total).map_err(driver_error)?;
         let f = self.function(kernel)?;
         let dims = [n as i32, shape.frames as i32, shape.side as i32, shape.patch as i32, shape.tubelet as i32];
         let seconds = self.timed(repeat, || {
             let mut b = s.launch_builder(f);
             b.arg(&d_clips).arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&dims[3]).arg(&dims[4]).arg(&mut d_out);
             // SAFETY: the arguments match the kernel's signature; the output holds `total`.
-            unsafe { b.launch(grid(total, 1)) }.map(|_| ()).map_err(driver)
+            unsafe { b.launch(grid(total, 1)) }.map(|_| ()).map_err(driver_error)
         })?;
         Ok((d_out, seconds))
     }
@@ -241,11 +242,11 @@ impl Gpu {
             )));
         }
         let s = &self.stream;
-        let (d_src, d_idx) = (s.clone_htod(src).map_err(driver)?, s.clone_htod(indices).map_err(driver)?);
+        let (d_src, d_idx) = (s.clone_htod(src).map_err(driver_error)?, s.clone_htod(indices).map_err(driver_error)?);
         let mut d_out = if scatter {
-            s.clone_htod(base).map_err(driver)?
+            s.clone_htod(base).map_err(driver_error)?
         } else {
-            s.alloc_zeros::<f32>(clips * count * dim).map_err(driver)?
+            s.alloc_zeros::<f32>(clips * count * dim).map_err(driver_error)?
         };
         let f = self.function(if scatter { "scatter_rows" } else { "gather_rows" })?;
         let dims = [clips as i32, tokens as i32, dim as i32, count as i32];
@@ -253,15 +254,15 @@ impl Gpu {
             let mut b = s.launch_builder(f);
             b.arg(&d_src).arg(&dims[0]).arg(&dims[1]).arg(&dims[2]).arg(&d_idx).arg(&dims[3]).arg(&mut d_out);
             // SAFETY: the arguments match the kernel's signature; indices are below `tokens`.
-            unsafe { b.launch(grid(clips * count * dim, 1)) }.map(|_| ()).map_err(driver)
+            unsafe { b.launch(grid(clips * count * dim, 1)) }.map(|_| ()).map_err(driver_error)
         })?;
-        Ok((s.clone_dtoh(&d_out).map_err(driver)?, seconds))
+        Ok((s.clone_dtoh(&d_out).map_err(driver_error)?, seconds))
     }
 
     /// Seconds per launch: one warm-up launch, then `repeat` timed ones.
     fn timed(&self, repeat: usize, mut launch: impl FnMut() -> Result<(), KernelError>) -> Result<f64, KernelError> {
         launch()?;
-        self.stream.synchronize().map_err(driver)?;
+        self.stream.synchronize().map_err(driver_error)?;
         if repeat == 0 {
             return Ok(0.0);
         }
@@ -269,7 +270,7 @@ impl Gpu {
         for _ in 0..repeat.max(1) {
             launch()?;
         }
-        self.stream.synchronize().map_err(driver)?;
+        self.stream.synchronize().map_err(driver_error)?;
         Ok(t.elapsed().as_secs_f64() / repeat.max(1) as f64)
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use marlin_faces::crop::FACE_SIZE;
+use marlin_faces::FACE_SIZE;
 use marlin_faces::{CropOptions, Detection, FaceCrop, FaceCropper, FaceDetector, FrameRef, TrackCropper};
 use marlin_media::RgbImage;
 use marlin_media::sampling::Clip;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use marlin_faces::{CropMode, CropOptions, Faces};
 use marlin_media::sampling::{SamplingOptions, TailPolicy};
-use marlin_media::{ColourMode, DecodeOptions, DecoderChoice};
+use marlin_media::{ColourMode, DecodeOptions, DecoderChoice, Orientation};
 use marlin_model::{Backend, Precision};
 use marlin_settings::Bounds;
 use serde::{Deserialize, Serialize};
@@ -66,6 +66,9 @@ pub struct DecodeConfig {
     pub colour: ColourMode,
     /// Seconds without a frame, an error or the end before a video is given up as stalled.
     pub stall_timeout_s: f64,
+    /// How the frames of a video with a display rotation come out; default: as the official
+    /// code reads them with compat crops (`faces.mode: compat`), as displayed otherwise.
+    pub orientation: Option<Orientation>,
 }
 
 /// Face detection and cropping.
@@ -142,7 +145,7 @@ impl Default for SamplingConfig {
 impl Default for DecodeConfig {
     fn default() -> Self {
         let d = DecodeOptions::default();
-        Self { decoder: d.decoder, colour: d.colour, stall_timeout_s: d.stall_timeout.as_secs_f64() }
+        Self { decoder: d.decoder, colour: d.colour, stall_timeout_s: d.stall_timeout.as_secs_f64(), orientation: None }
     }
 }
 
@@ -166,7 +169,8 @@ impl Default for FacesConfig {
 impl FeaturizeConfig {
     /// Reads a YAML file; every key is optional, unknown keys are errors naming the line.
     pub fn from_yaml_file(path: &Path) -> Result<Self, BatchError> {
-        let text = std::fs::read_to_string(path).map_err(|e| BatchError::Config(format!("{}: {e}", path.display())))?;
+        let text = marlin_npy::read_input_to_string(path)
+            .map_err(|e| BatchError::Config(format!("{}: {e}", path.display())))?;
         Self::from_yaml(&text).map_err(|e| BatchError::Config(format!("{}: {e}", path.display())))
     }
 
@@ -250,6 +254,16 @@ impl VideoSettings {
         self.decode.validate()?;
         self.faces.validate()
     }
+
+    /// The decoding options; unless an orientation is given, the official crops come with the
+    /// official frames (a rotated video turned or not as the official readers turn it).
+    pub fn decode_options(&self) -> Result<DecodeOptions, BatchError> {
+        let mut options = self.decode.options()?;
+        if self.decode.orientation.is_none() && self.faces.mode == CropMode::Compat {
+            options.orientation = Orientation::Official;
+        }
+        Ok(options)
+    }
 }
 
 impl SamplingConfig {
@@ -280,7 +294,12 @@ impl DecodeConfig {
 
     /// The decoding options, the stall timeout checked against its bounds.
     pub fn options(&self) -> Result<DecodeOptions, BatchError> {
-        let options = DecodeOptions { decoder: self.decoder, colour: self.colour, ..DecodeOptions::default() };
+        let options = DecodeOptions {
+            decoder: self.decoder,
+            colour: self.colour,
+            orientation: self.orientation.unwrap_or_default(),
+            ..DecodeOptions::default()
+        };
         Ok(options.with_stall_timeout(self.stall_timeout_s)?)
     }
 }

@@ -38,11 +38,7 @@ pub fn detect_faces(
     cancel: &AtomicBool,
     mut each: impl FnMut(FrameFaces<'_>) -> Result<(), BatchError>,
 ) -> Result<u64, BatchError> {
-    if !min_size.is_finite() || min_size < 0.0 {
-        return Err(BatchError::Config(format!(
-            "the minimum face size must be a number of pixels ≥ 0, got {min_size}"
-        )));
-    }
+    marlin_faces::CropOptions::MIN_FACE.check("min_size", min_size)?;
     let mut tracker = Tracker::default();
     let mut frame = |index: u64, image: &RgbImage, rate: (i32, i32)| -> Result<(), BatchError> {
         if cancel.load(Ordering::Relaxed) {

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use marlin_faces::{FaceDetector, Faces};
 use marlin_media::VideoClips;
@@ -45,6 +46,8 @@ pub struct EncoderInputs<'a> {
     img_size: usize,
     ready: VecDeque<EncoderInput>,
     rows: usize,
+    decode_time: Duration,
+    faces_time: Duration,
     /// `clip,frame,x1,y1,x2,y2,score,cx,cy,half` rows, when asked for.
     face_log: Option<String>,
 }
@@ -61,7 +64,7 @@ impl<'a> EncoderInputs<'a> {
         settings.validate()?;
         let clips = VideoClips::open(
             path,
-            settings.decode.options()?,
+            settings.decode_options()?,
             settings.sampling.options(model.n_frames),
             settings.sampling.fps,
         )?;
@@ -75,6 +78,8 @@ impl<'a> EncoderInputs<'a> {
             img_size: model.img_size,
             ready: VecDeque::new(),
             rows: 0,
+            decode_time: Duration::ZERO,
+            faces_time: Duration::ZERO,
             face_log: None,
         })
     }
@@ -92,13 +97,18 @@ impl<'a> EncoderInputs<'a> {
                 self.rows += 1;
                 return Ok(Some(input));
             }
-            let Some(clip) = self.clips.next_clip()? else { return Ok(None) };
+            let started = Instant::now();
+            let next = self.clips.next_clip();
+            self.decode_time += started.elapsed();
+            let Some(clip) = next? else { return Ok(None) };
             let (first, last) =
                 (clip.frame_indices.first().copied().unwrap_or(0), clip.frame_indices.last().copied().unwrap_or(0));
+            let started = Instant::now();
             let items = match &mut self.faces {
                 Some(f) => f.crop(clip, &mut self.face_log)?,
                 None => vec![ClipItem { clip: clip.index, track: None, frames: clip.frames, faces: None }],
             };
+            self.faces_time += started.elapsed();
             let rate = self.clips.frame_rate();
             for item in items {
                 let frames = item.encoder_input(self.img_size, &self.path)?;
@@ -116,6 +126,11 @@ impl<'a> EncoderInputs<'a> {
                 self.ready.push_back(EncoderInput { row, frames });
             }
         }
+    }
+
+    /// Time spent so far decoding and cutting clips, and detecting and cropping faces.
+    pub fn stage_times(&self) -> (Duration, Duration) {
+        (self.decode_time, self.faces_time)
     }
 
     /// Frames decoded so far.

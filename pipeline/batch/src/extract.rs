@@ -40,6 +40,20 @@ pub struct ExtractSettings {
     pub log_faces: bool,
 }
 
+impl ExtractSettings {
+    /// Refuses out-of-range or contradictory settings, naming the setting (before any model or
+    /// video is opened).
+    pub fn validate(&self) -> Result<(), BatchError> {
+        crate::FeaturizeConfig::BATCH_SIZE.check("batch", self.batch)?;
+        if self.video.faces.pick == Faces::All && self.reduction != Reduction::None {
+            return Err(BatchError::Config(
+                "faces: all gives one row per (clip, face track); reduce per track from the rows instead".into(),
+            ));
+        }
+        self.video.validate()
+    }
+}
+
 impl Default for ExtractSettings {
     fn default() -> Self {
         Self {
@@ -81,13 +95,7 @@ pub fn extract_video(
     settings: &ExtractSettings,
     cancel: &AtomicBool,
 ) -> Result<VideoFeatures, BatchError> {
-    crate::FeaturizeConfig::BATCH_SIZE.check("batch", settings.batch)?;
-    let all_faces = detector.is_some() && settings.video.faces.pick == Faces::All;
-    if all_faces && settings.reduction != Reduction::None {
-        return Err(BatchError::Config(
-            "faces: all gives one row per (clip, face track); reduce per track from the rows instead".into(),
-        ));
-    }
+    settings.validate()?;
     let model = encoder.config();
     let mut inputs = EncoderInputs::open(path, &settings.video, model, detector)?;
     if settings.log_faces {

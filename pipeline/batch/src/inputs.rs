@@ -3,6 +3,8 @@
 //! id defaults to its path relative to its input root, without the extension.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::BatchError;
@@ -51,7 +53,11 @@ impl Inputs {
                 vec![Ok(plain(relative_id(input, root), input.clone()))]
             };
             for v in found {
-                match v.and_then(|v| check_id(&v.id).map(|()| v).map_err(|e| (String::new(), e))) {
+                let checked = v.and_then(|v| match check_id(&v.id) {
+                    Ok(()) => Ok(v),
+                    Err(error) => Err(Rejected { id: v.id, path: v.path, error }),
+                });
+                match checked {
                     Ok(v) => match seen.get(&v.id) {
                         Some(first) => out.rejected.push(Rejected {
                             error: format!("video id `{}` is already taken by {}", v.id, first.display()),
@@ -63,12 +69,25 @@ impl Inputs {
                             out.videos.push(v);
                         }
                     },
-                    Err((id, error)) => out.rejected.push(Rejected { id, path: input.clone(), error }),
+                    Err(rejected) => out.rejected.push(rejected),
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// A file name as text: UTF-8 as it is, each byte that is not UTF-8 as `%XX` (Unix file names
+/// are bytes; ids, CSV tables and JSON hold text).
+pub fn escaped(name: &OsStr) -> String {
+    let mut out = String::new();
+    for chunk in name.as_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn plain(id: String, path: PathBuf) -> VideoInput {
@@ -108,10 +127,10 @@ fn walk(dir: &Path, extensions: &[String]) -> Result<Vec<PathBuf>, BatchError> {
     Ok(out)
 }
 
-/// `path` relative to `root`, `/`-separated, without the file extension.
+/// `path` relative to `root`, `/`-separated, without the file extension, [`escaped`].
 fn relative_id(path: &Path, root: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    rel.components().map(|c| escaped(c.as_os_str())).collect::<Vec<_>>().join("/")
 }
 
 /// An id must name a file under the output folder: relative, no `..`, no empty parts.
@@ -139,43 +158,58 @@ fn check_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-type Row = Result<VideoInput, (String, String)>;
+type Row = Result<VideoInput, Rejected>;
 
-/// The rows of a manifest CSV; relative paths are relative to the manifest's folder.
+/// The rows of a manifest CSV; relative paths are relative to the manifest's folder. The `path`
+/// column is taken as bytes (any file name), the other columns as text.
 fn read_manifest(manifest: &Path) -> Result<Vec<Row>, BatchError> {
     let err = |m: String| BatchError::Input(format!("{}: {m}", manifest.display()));
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(manifest).map_err(|e| err(e.to_string()))?;
-    let headers: Vec<String> =
-        reader.headers().map_err(|e| err(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let file = marlin_npy::open_input(manifest).map_err(|source| BatchError::Io { path: manifest.into(), source })?;
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(std::io::BufReader::new(file));
+    let headers: Vec<String> = reader
+        .byte_headers()
+        .map_err(|e| err(e.to_string()))?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_string())
+        .collect();
+    let mut twice: Vec<&str> =
+        headers.iter().enumerate().filter(|(i, h)| headers[..*i].contains(h)).map(|(_, h)| h.as_str()).collect();
+    twice.dedup();
+    if !twice.is_empty() {
+        return Err(err(format!("column(s) named twice: {} (which one holds the value?)", twice.join(", "))));
+    }
     let Some(path_col) = headers.iter().position(|h| h == "path") else {
         return Err(err(format!("no `path` column (columns: {})", headers.join(", "))));
     };
     let root = manifest.parent().unwrap_or(Path::new(""));
     let mut rows = Vec::new();
-    for (k, record) in reader.records().enumerate() {
+    for (k, record) in reader.byte_records().enumerate() {
         let line = k + 2;
         let record = match record {
             Ok(r) => r,
             Err(e) => return Err(err(format!("row {line}: {e}"))),
         };
-        let field = |name: &str| {
-            headers.iter().position(|h| h == name).and_then(|i| record.get(i)).unwrap_or("").trim().to_string()
-        };
-        let given = record.get(path_col).unwrap_or("").trim();
-        if given.is_empty() {
-            rows.push(Err((field("video_id"), format!("{}: row {line}: empty `path`", manifest.display()))));
+        let text = |i: usize| String::from_utf8_lossy(record.get(i).unwrap_or(b"")).trim().to_string();
+        let field = |name: &str| headers.iter().position(|h| h == name).map(text).unwrap_or_default();
+        let given = Path::new(OsStr::from_bytes(record.get(path_col).unwrap_or(b"").trim_ascii()));
+        if given.as_os_str().is_empty() {
+            rows.push(Err(Rejected {
+                id: field("video_id"),
+                path: manifest.to_path_buf(),
+                error: format!("{}: row {line}: empty `path`", manifest.display()),
+            }));
             continue;
         }
-        let path = if Path::new(given).is_absolute() { PathBuf::from(given) } else { root.join(given) };
+        let path = if given.is_absolute() { given.to_path_buf() } else { root.join(given) };
         let id = match field("video_id") {
-            id if id.is_empty() => relative_id(Path::new(given), Path::new("")).trim_start_matches('/').to_string(),
+            id if id.is_empty() => relative_id(given, Path::new("")).trim_start_matches('/').to_string(),
             id => id,
         };
         let extra = headers
             .iter()
-            .zip(record.iter())
-            .filter(|(h, _)| !matches!(h.as_str(), "path" | "video_id" | "label" | "split"))
-            .map(|(h, v)| (h.clone(), v.to_string()))
+            .enumerate()
+            .filter(|(_, h)| !matches!(h.as_str(), "path" | "video_id" | "label" | "split"))
+            .map(|(i, h)| (h.clone(), String::from_utf8_lossy(record.get(i).unwrap_or(b"")).into_owned()))
             .collect();
         rows.push(Ok(VideoInput { id, path, label: field("label"), split: field("split"), extra }));
     }
@@ -234,7 +268,45 @@ mod tests {
         assert_eq!(got.videos[1].path, Path::new("/abs/two.mp4"));
         assert_eq!(got.rejected.len(), 2);
         assert!(got.rejected[0].error.contains("outside the output folder"), "{:?}", got.rejected);
+        // a rejected row keeps its own id and path, not the manifest's
+        assert_eq!(got.rejected[0].id, "../../etc/x");
+        assert_eq!(got.rejected[0].path, d.path().join("v/one.mp4"));
         assert!(got.rejected[1].error.contains("empty `path`"), "{:?}", got.rejected);
+    }
+
+    #[test]
+    fn a_manifest_with_a_column_named_twice_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("list.csv");
+        std::fs::write(
+            &m,
+            "path,label,path
+a.mp4,x,b.mp4
+",
+        )
+        .unwrap();
+        let e = Inputs::collect(&[m], &exts()).unwrap_err().to_string();
+        assert!(e.contains("list.csv") && e.contains("named twice: path"), "{e}");
+    }
+
+    #[test]
+    fn file_names_that_are_not_utf8_keep_their_bytes_and_get_escaped_ids() {
+        use std::os::unix::ffi::OsStringExt;
+        let d = tempfile::tempdir().unwrap();
+        let name = std::ffi::OsString::from_vec(b"caf\xe9 %41.mp4".to_vec());
+        touch(&d.path().join(&name));
+        let got = Inputs::collect(&[d.path().to_path_buf()], &exts()).unwrap();
+        assert_eq!(got.videos.len(), 1, "{:?}", got.rejected);
+        assert_eq!(got.videos[0].id, "caf%E9 %41");
+        assert_eq!(got.videos[0].path, d.path().join(&name));
+        let m = d.path().join("list.csv");
+        let mut text = b"path,label\n".to_vec();
+        text.extend_from_slice(name.as_bytes());
+        text.extend_from_slice(b",fake\n");
+        std::fs::write(&m, text).unwrap();
+        let got = Inputs::collect(&[m], &exts()).unwrap();
+        assert_eq!(got.videos[0].path, d.path().join(&name));
+        assert_eq!(got.videos[0].label, "fake");
     }
 
     #[test]

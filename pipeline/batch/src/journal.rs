@@ -31,6 +31,7 @@ pub struct RunIdentity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoMeta {
     pub id: String,
+    #[serde(with = "os_path")]
     pub path: PathBuf,
     #[serde(default)]
     pub label: String,
@@ -38,6 +39,37 @@ pub struct VideoMeta {
     pub split: String,
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+}
+
+/// A path in JSON: a string when it is UTF-8, else `{"bytes": [...]}` (a Unix file name is
+/// bytes; the journal keeps it whole).
+mod os_path {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Raw { bytes: Vec<u8> },
+    }
+
+    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        match path.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => Repr::Raw { bytes: path.as_os_str().as_bytes().to_vec() }.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Ok(match Repr::deserialize(d)? {
+            Repr::Text(text) => text.into(),
+            Repr::Raw { bytes } => OsString::from_vec(bytes).into(),
+        })
+    }
 }
 
 impl From<&VideoInput> for VideoMeta {
@@ -139,11 +171,11 @@ impl Journal {
     fn load(dir: &Path) -> Result<(RunIdentity, Vec<Record>, u64), BatchError> {
         let state = dir.join(STATE_DIR);
         let run = state.join("run.json");
-        let text = std::fs::read_to_string(&run).map_err(io(&run))?;
+        let text = marlin_npy::read_input_to_string(&run).map_err(io(&run))?;
         let identity: RunIdentity =
             serde_json::from_str(&text).map_err(|e| BatchError::Output(format!("{}: {e}", run.display())))?;
         let path = state.join("journal.jsonl");
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let bytes = marlin_npy::read_input(&path).map_err(io(&path))?;
         let (mut records, mut good) = (Vec::new(), 0);
         for line in bytes.split_inclusive(|&b| b == b'\n') {
             if !line.ends_with(b"\n") {
@@ -244,6 +276,19 @@ mod tests {
         let (_, _, records) = Journal::open(d.path()).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[2], done("c", 1));
+    }
+
+    #[test]
+    fn a_path_that_is_not_utf8_survives_the_journal() {
+        use std::os::unix::ffi::OsStringExt;
+        let d = tempfile::tempdir().unwrap();
+        let mut j = Journal::create(d.path(), &identity()).unwrap();
+        let mut record = done("a", 1);
+        let Record::Done { video, .. } = &mut record else { unreachable!() };
+        video.path = std::ffi::OsString::from_vec(b"/v/caf\xe9.mp4".to_vec()).into();
+        j.append(&record).unwrap();
+        let (_, _, records) = Journal::open(d.path()).unwrap();
+        assert_eq!(records, vec![record]);
     }
 
     #[test]

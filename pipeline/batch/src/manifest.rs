@@ -72,10 +72,19 @@ pub struct Counts {
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Timings {
     pub wall_s: f64,
+    /// The encoder's busy time, and its time waiting for clips with none queued.
     pub encode_s: f64,
     pub clips_per_s: f64,
+    pub encoder_wait_s: f64,
+    /// Decoding workers, and their summed time decoding, detecting and cropping faces, and
+    /// waiting for room in the encoder's queue.
+    pub workers: u64,
+    pub decode_s: f64,
+    pub faces_s: f64,
+    pub workers_wait_s: f64,
 }
 
 impl Manifest {
@@ -95,7 +104,8 @@ impl Manifest {
     }
 
     pub fn read(path: &Path) -> Result<Self, BatchError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
+        let text =
+            marlin_npy::read_input_to_string(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
         serde_json::from_str(&text).map_err(|e| BatchError::Output(format!("{}: {e}", path.display())))
     }
 }

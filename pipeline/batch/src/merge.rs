@@ -50,26 +50,40 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
     let identity = identity
         .ok_or_else(|| BatchError::Output(format!("{}: no shard-<I>-of-<N> folders to merge", dir.display())))?;
 
-    let part = dir.join("features.npy.part");
-    let mut out = RowFile::create(&part, &identity.row_shape)?;
-    for ((shard, path), manifest) in shards.iter().zip(&manifests) {
-        copy_rows(&path.join("features.npy"), &mut out, manifest.counts.rows)
-            .map_err(|e| BatchError::Output(format!("shard {shard}: {e}")))?;
-        let videos = path.join("videos");
-        if videos.is_dir() {
-            copy_tree(&videos, &dir.join("videos"))?;
-        }
-    }
-    let rows = out.rows();
     let expected: u64 = records.iter().map(|r| r.rows() as u64).sum();
-    if rows != expected {
+    let listed: u64 = manifests.iter().map(|m| m.counts.rows).sum();
+    if listed != expected {
         return Err(BatchError::Output(format!(
-            "the shards' features hold {rows} rows but their journals list {expected}"
+            "the shards' manifests count {listed} rows but their journals list {expected}"
         )));
     }
-    write_clips(&dir.join("clips.csv"), &records)?;
-    write_failures(&dir.join("failures.csv"), &failures)?;
-    out.finish()?;
+    // every shard's features checked before anything is written
+    for ((shard, path), manifest) in shards.iter().zip(&manifests) {
+        check_rows(&path.join("features.npy"), &identity.row_shape, manifest.counts.rows)
+            .map_err(|e| BatchError::Output(format!("shard {shard}: {e}")))?;
+    }
+    let part = dir.join("features.npy.part");
+    let mut out = RowFile::create(&part, &identity.row_shape)?;
+    let written = (|| {
+        for ((shard, path), manifest) in shards.iter().zip(&manifests) {
+            copy_rows(&path.join("features.npy"), &mut out, manifest.counts.rows)
+                .map_err(|e| BatchError::Output(format!("shard {shard}: {e}")))?;
+            let videos = path.join("videos");
+            if videos.is_dir() {
+                copy_tree(&videos, &dir.join("videos"))?;
+            }
+        }
+        write_clips(&dir.join("clips.csv"), &records)?;
+        write_failures(&dir.join("failures.csv"), &failures)?;
+        Ok(out.rows())
+    })();
+    let rows = match written.and_then(|rows| out.finish().map(|()| rows).map_err(BatchError::from)) {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
     let final_path = dir.join("features.npy");
     std::fs::rename(&part, &final_path).map_err(|source| BatchError::Io { path: final_path, source })?;
 
@@ -95,10 +109,16 @@ pub fn merge(dir: &Path) -> Result<Counts, BatchError> {
         .into_iter()
         .collect();
     let wall_s = manifests.iter().map(|m| m.timings.wall_s).fold(0.0, f64::max);
+    let sum = |f: fn(&Timings) -> f64| manifests.iter().map(|m| f(&m.timings)).sum();
     merged.timings = Timings {
         wall_s,
-        encode_s: manifests.iter().map(|m| m.timings.encode_s).sum(),
+        encode_s: sum(|t| t.encode_s),
         clips_per_s: rows as f64 / wall_s.max(1e-9),
+        encoder_wait_s: sum(|t| t.encoder_wait_s),
+        workers: manifests.iter().map(|m| m.timings.workers).sum(),
+        decode_s: sum(|t| t.decode_s),
+        faces_s: sum(|t| t.faces_s),
+        workers_wait_s: sum(|t| t.workers_wait_s),
     };
     merged.write(&dir.join("manifest.json"))?;
     Ok(counts)
@@ -135,19 +155,37 @@ fn find_shards(dir: &Path) -> Result<Vec<(Shard, PathBuf)>, BatchError> {
     Ok(shards)
 }
 
-/// Appends the rows of the `.npy` at `path` (which must hold `rows` rows of `out`'s shape).
-fn copy_rows(path: &Path, out: &mut RowFile, rows: u64) -> Result<(), BatchError> {
+/// Checks that the `.npy` at `path` holds `rows` float32 rows of `row_shape`, all there (a
+/// file cut short is named, not found out halfway through a copy); returns its header.
+fn check_rows(path: &Path, row_shape: &[usize], rows: u64) -> Result<marlin_npy::Header, BatchError> {
     let header = marlin_npy::read_header(path)?;
-    if header.descr != "<f4" || header.shape.first() != Some(&(rows as usize)) {
+    let shape: Vec<usize> = std::iter::once(rows as usize).chain(row_shape.iter().copied()).collect();
+    if header.descr != "<f4" || header.shape != shape {
         return Err(BatchError::Output(format!(
-            "{}: holds {} {:?}, expected {rows} float32 rows",
+            "{}: holds {} {:?}, expected float32 {shape:?}",
             path.display(),
             header.descr,
             header.shape
         )));
     }
     let io = |source| BatchError::Io { path: path.into(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    let need =
+        (header.data_offset as u64).saturating_add(rows.saturating_mul(row_shape.iter().product::<usize>() as u64 * 4));
+    if len < need {
+        return Err(BatchError::Output(format!(
+            "{}: truncated: {len} bytes, its {rows} rows need {need}",
+            path.display()
+        )));
+    }
+    Ok(header)
+}
+
+/// Appends the rows of the `.npy` at `path` (which must hold `rows` rows of `out`'s shape).
+fn copy_rows(path: &Path, out: &mut RowFile, rows: u64) -> Result<(), BatchError> {
+    let header = check_rows(path, out.row_shape(), rows)?;
+    let io = |source| BatchError::Io { path: path.into(), source };
+    let mut f = marlin_npy::open_input(path).map_err(io)?;
     f.seek(SeekFrom::Start(header.data_offset as u64)).map_err(io)?;
     let row_bytes = header.shape[1..].iter().product::<usize>() * 4;
     let chunk_rows = ((16 << 20) / row_bytes.max(1)).max(1);

@@ -18,7 +18,7 @@ use marlin_npy::RowFile;
 use crate::BatchError;
 use crate::config::{FeaturizeConfig, Layout};
 use crate::encoder_inputs::VideoReport;
-use crate::inputs::{Inputs, VideoInput};
+use crate::inputs::{Inputs, VideoInput, escaped};
 use crate::journal::{Journal, Record, RowMeta, RunIdentity, VideoMeta};
 use crate::manifest::{Counts, Manifest, ModelInfo, Timings};
 use crate::shard::Shard;
@@ -47,6 +47,8 @@ pub struct RunSummary {
     pub counts: Counts,
     /// Stopped by `cancel` before every video was finished.
     pub interrupted: bool,
+    /// Seconds this run took.
+    pub wall_s: f64,
 }
 
 /// What the encoder hands the writer.
@@ -74,6 +76,14 @@ impl Featurizer<'_> {
             ));
         }
         let dir = shard.map_or_else(|| out.to_path_buf(), |s| out.join(s.dir_name()));
+        for d in [out, dir.as_path()] {
+            if std::fs::metadata(d).is_ok_and(|m| !m.is_dir()) {
+                return Err(BatchError::Output(format!(
+                    "{}: exists and is not a folder (the output folder, --out, must be a folder or not exist yet)",
+                    d.display()
+                )));
+            }
+        }
         std::fs::create_dir_all(&dir).map_err(|source| BatchError::Io { path: dir.clone(), source })?;
         let cfg = self.encoder.config();
         let row_shape = if self.config.output.keep_seq {
@@ -96,7 +106,7 @@ impl Featurizer<'_> {
             .rejected
             .into_iter()
             .filter(|r| if r.id.is_empty() { shard.is_none_or(|s| s.index == 0) } else { mine(&r.id) })
-            .map(|r| Failure { video_id: r.id, path: r.path.display().to_string(), error: r.error })
+            .map(|r| Failure { video_id: r.id, path: escaped(r.path.as_os_str()), error: r.error })
             .collect();
         let earlier = records.len() as u64;
         self.stats.videos_total.store(work.len() as u64, Ordering::Relaxed);
@@ -132,7 +142,7 @@ impl Featurizer<'_> {
             .filter_map(|r| match r {
                 Record::Failed { video, error } => Some(Failure {
                     video_id: video.id.clone(),
-                    path: video.path.display().to_string(),
+                    path: escaped(video.path.as_os_str()),
                     error: error.clone(),
                 }),
                 Record::Done { .. } => None,
@@ -171,11 +181,20 @@ impl Featurizer<'_> {
             counts,
             decoders: Default::default(),
             colour_paths: Default::default(),
-            timings: Timings { wall_s, encode_s: snap.encode_s, clips_per_s: snap.clips as f64 / wall_s.max(1e-9) },
+            timings: Timings {
+                wall_s,
+                encode_s: snap.encode_s,
+                clips_per_s: snap.clips as f64 / wall_s.max(1e-9),
+                encoder_wait_s: snap.encoder_wait_s,
+                workers: snap.workers,
+                decode_s: snap.decode_s,
+                faces_s: snap.faces_s,
+                workers_wait_s: snap.workers_wait_s,
+            },
         };
         manifest.tally(&records);
         manifest.write(&dir.join("manifest.json"))?;
-        Ok(RunSummary { out: dir, counts, interrupted })
+        Ok(RunSummary { out: dir, counts, interrupted, wall_s })
     }
 
     /// Runs the three stages until every video of `work` is written or the run is cancelled.
@@ -193,6 +212,7 @@ impl Featurizer<'_> {
             n => n,
         }
         .min(work.len());
+        Stats::add(&self.stats.workers, jobs as u64);
         let batch = self.config.batch_size;
         // a batch waiting per stage, and a clip in hand per worker
         let (to_encoder, from_workers) = bounded::<ToEncoder>(batch + jobs);
@@ -248,7 +268,7 @@ impl Featurizer<'_> {
                 let t = Instant::now();
                 match self.encoder.extract_features(&clips, keep_seq) {
                     Ok(features) => {
-                        Stats::add(&self.stats.encode_ns, t.elapsed().as_nanos() as u64);
+                        Stats::add_time(&self.stats.encode_ns, t.elapsed());
                         Stats::add(&self.stats.clips, clips.len() as u64);
                         out.extend(batch.drain(..).zip(features).map(|((video, row, _), features)| ToWriter::Row {
                             video,
@@ -265,7 +285,10 @@ impl Featurizer<'_> {
         };
         loop {
             let msg = if batch.is_empty() {
-                rx.recv().ok()
+                let waiting = Instant::now();
+                let msg = rx.recv().ok();
+                Stats::add_time(&self.stats.encoder_wait_ns, waiting.elapsed());
+                msg
             } else {
                 match rx.try_recv() {
                     Ok(m) => Some(m),
@@ -370,6 +393,13 @@ fn open_outputs(
     Ok((journal, records, features))
 }
 
+/// The clip index of the first row of `data` holding a NaN or an infinity.
+fn non_finite_clip(rows: &[RowMeta], data: &[f32]) -> Option<usize> {
+    let row_len = data.len() / rows.len().max(1);
+    let bad = data.iter().position(|v| !v.is_finite())?;
+    Some(rows.get(bad / row_len.max(1)).map_or(0, |r| r.clip))
+}
+
 /// The writer stage: a video's rows are held until its end arrives, then written together and
 /// journaled.
 struct Writer<'a> {
@@ -394,20 +424,36 @@ impl Writer<'_> {
                 }
                 ToWriter::Done { video, report } => {
                     let (rows, data) = pending.remove(&video).unwrap_or_default();
-                    self.commit(&work[video], rows, &data, report)?;
-                    Stats::add(&self.stats.videos_done, 1);
+                    match non_finite_clip(&rows, &data) {
+                        Some(clip) => self.fail(
+                            &work[video],
+                            format!(
+                                "{}: the encoder gave non-finite features (NaN or infinity) for clip {clip}; no row is written for this video",
+                                work[video].path.display()
+                            ),
+                        )?,
+                        None => {
+                            self.commit(&work[video], rows, &data, report)?;
+                            Stats::add(&self.stats.videos_done, 1);
+                        }
+                    }
                 }
                 ToWriter::Failed { video, error } => {
                     pending.remove(&video);
-                    tracing::warn!("{error}");
-                    let record = Record::Failed { video: VideoMeta::from(&work[video]), error };
-                    self.journal.append(&record)?;
-                    self.records.push(record);
-                    Stats::add(&self.stats.videos_failed, 1);
+                    self.fail(&work[video], error)?;
                 }
                 ToWriter::Fatal(e) => return Err(e),
             }
         }
+        Ok(())
+    }
+
+    fn fail(&mut self, video: &VideoInput, error: String) -> Result<(), BatchError> {
+        tracing::warn!("{error}");
+        let record = Record::Failed { video: VideoMeta::from(video), error };
+        self.journal.append(&record)?;
+        self.records.push(record);
+        Stats::add(&self.stats.videos_failed, 1);
         Ok(())
     }
 

@@ -17,6 +17,16 @@ pub struct Stats {
     pub frames: AtomicU64,
     /// Nanoseconds the encoder spent computing.
     pub encode_ns: AtomicU64,
+    /// Nanoseconds the encoder waited for clips with none queued.
+    pub encoder_wait_ns: AtomicU64,
+    /// Nanoseconds the workers spent decoding and cutting clips (all workers summed).
+    pub decode_ns: AtomicU64,
+    /// Nanoseconds the workers spent detecting and cropping faces (all workers summed).
+    pub faces_ns: AtomicU64,
+    /// Nanoseconds the workers waited for room in the encoder's queue (all workers summed).
+    pub workers_wait_ns: AtomicU64,
+    /// Decoding workers started.
+    pub workers: AtomicU64,
 }
 
 /// A consistent-enough reading of [`Stats`].
@@ -29,6 +39,11 @@ pub struct Snapshot {
     pub clips: u64,
     pub frames: u64,
     pub encode_s: f64,
+    pub encoder_wait_s: f64,
+    pub decode_s: f64,
+    pub faces_s: f64,
+    pub workers_wait_s: f64,
+    pub workers: u64,
 }
 
 impl Stats {
@@ -42,11 +57,20 @@ impl Stats {
             clips: get(&self.clips),
             frames: get(&self.frames),
             encode_s: get(&self.encode_ns) as f64 * 1e-9,
+            encoder_wait_s: get(&self.encoder_wait_ns) as f64 * 1e-9,
+            decode_s: get(&self.decode_ns) as f64 * 1e-9,
+            faces_s: get(&self.faces_ns) as f64 * 1e-9,
+            workers_wait_s: get(&self.workers_wait_ns) as f64 * 1e-9,
+            workers: get(&self.workers),
         }
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_time(counter: &AtomicU64, t: std::time::Duration) {
+        Self::add(counter, u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
     }
 }
 
@@ -54,5 +78,23 @@ impl Snapshot {
     /// Videos finished (either way) by this run.
     pub fn videos_finished(&self) -> u64 {
         self.videos_done + self.videos_failed
+    }
+
+    /// How busy each stage was over `wall_s` seconds: one line, e.g. `workers (2): decode
+    /// 10.1 s, faces 40.2 s, waiting for the encoder 3.0 s; encoder: busy 50.3 s (84% of 60.0
+    /// s), waiting for clips 8.1 s`.
+    pub fn stage_line(&self, wall_s: f64) -> String {
+        let pct = |v: f64| 100.0 * v / wall_s.max(1e-9);
+        format!(
+            "workers ({}): decode {:.1} s, faces {:.1} s, waiting for the encoder {:.1} s; encoder: busy {:.1} s ({:.0}% of {:.1} s), waiting for clips {:.1} s",
+            self.workers,
+            self.decode_s,
+            self.faces_s,
+            self.workers_wait_s,
+            self.encode_s,
+            pct(self.encode_s),
+            wall_s,
+            self.encoder_wait_s
+        )
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::BatchError;
+use crate::inputs::escaped;
 use crate::journal::{Record, RowMeta};
 
 /// `clips.csv`'s own columns, before and after the carried manifest columns.
@@ -71,7 +72,7 @@ pub fn write_clips(path: &Path, records: &[Record]) -> Result<(), BatchError> {
             let mut fields = vec![
                 row.to_string(),
                 video.id.clone(),
-                video.path.display().to_string(),
+                escaped(video.path.as_os_str()),
                 video.label.clone(),
                 video.split.clone(),
             ];
@@ -130,7 +131,8 @@ pub fn read_table(path: &Path) -> Result<Table, BatchError> {
 
 /// Reads a `failures.csv`.
 pub fn read_failures(path: &Path) -> Result<Vec<Failure>, BatchError> {
-    let mut reader = csv::Reader::from_path(path).map_err(csv_error(path))?;
+    let file = marlin_npy::open_input(path).map_err(|source| BatchError::Io { path: path.into(), source })?;
+    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
     let mut out = Vec::new();
     for r in reader.records() {
         let r = r.map_err(csv_error(path))?;

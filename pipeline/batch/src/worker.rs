@@ -3,6 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use marlin_faces::FaceDetector;
@@ -67,16 +68,35 @@ impl Stage<'_> {
         tx: &Sender<ToEncoder>,
     ) -> Result<Result<VideoReport, Stopped>, BatchError> {
         let mut inputs = EncoderInputs::open(&video.path, &self.video, self.model, self.detector)?;
+        let result = self.send_inputs(index, &mut inputs, tx);
+        let (decode, faces) = inputs.stage_times();
+        Stats::add_time(&self.stats.decode_ns, decode);
+        Stats::add_time(&self.stats.faces_ns, faces);
+        Stats::add(&self.stats.frames, inputs.frames_decoded());
+        match result? {
+            Ok(()) => inputs.finish().map(Ok),
+            Err(stopped) => Ok(Err(stopped)),
+        }
+    }
+
+    /// Hands every clip of `inputs` to the encoder, counting the time its queue was full.
+    fn send_inputs(
+        &self,
+        index: usize,
+        inputs: &mut EncoderInputs<'_>,
+        tx: &Sender<ToEncoder>,
+    ) -> Result<Result<(), Stopped>, BatchError> {
         while let Some(input) = inputs.next_input()? {
             if self.cancel.load(Ordering::Relaxed) {
                 return Ok(Err(Stopped::Cancelled));
             }
             let clip = ModelClip::Rgb8(input.frames);
+            let waiting = Instant::now();
             if tx.send(ToEncoder::Clip { video: index, row: input.row, clip }).is_err() {
                 return Ok(Err(Stopped::ChannelClosed));
             }
+            Stats::add_time(&self.stats.workers_wait_ns, waiting.elapsed());
         }
-        Stats::add(&self.stats.frames, inputs.frames_decoded());
-        inputs.finish().map(Ok)
+        Ok(Ok(()))
     }
 }

@@ -13,7 +13,7 @@ mod tensor;
 mod torch_file;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 pub use digest::sha256_file;
@@ -36,6 +36,11 @@ pub enum DType {
 }
 
 impl DType {
+    /// Whether the type holds floating-point numbers (what weights are stored as).
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64 | DType::F16 | DType::BF16)
+    }
+
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
@@ -66,15 +71,34 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// Reads `path`, whatever its format, into named f32 tensors.
+    /// Reads `path`, whatever its format, into named f32 tensors. A zip archive's storages are
+    /// read one at a time as its tensors need them.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         let path = path.as_ref();
-        let format = sniff(path)?;
+        let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
+        let mut file = marlin_npy::open_input(path).map_err(io)?;
+        let mut head = Vec::with_capacity(16);
+        (&mut file).take(16).read_to_end(&mut head).map_err(io)?;
+        let format = sniff(&head, path)?;
         tracing::debug!(path = %path.display(), ?format, "loading checkpoint");
         let tensors = match format {
-            Format::TorchZip => torch_file::state_dict(&torch_file::load_zip(path)?, path)?,
-            Format::TorchLegacy => torch_file::state_dict(&torch_file::load_legacy(path)?, path)?,
-            Format::Safetensors => safetensors_file::load(path)?,
+            Format::TorchZip => torch_file::state_dict(&torch_file::load_zip(BufReader::new(file), path)?, path)?,
+            Format::TorchLegacy | Format::Safetensors => {
+                let mut bytes = head;
+                file.read_to_end(&mut bytes).map_err(io)?;
+                return Self::from_bytes(&bytes, path);
+            }
+        };
+        Ok(Checkpoint { path: path.to_path_buf(), format, tensors })
+    }
+
+    /// Reads a checkpoint held in memory, whatever its format; `path` names it in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
+        let format = sniff(bytes, path)?;
+        let tensors = match format {
+            Format::TorchZip => torch_file::state_dict(&torch_file::load_zip(Cursor::new(bytes), path)?, path)?,
+            Format::TorchLegacy => torch_file::state_dict(&torch_file::load_legacy(bytes, path)?, path)?,
+            Format::Safetensors => safetensors_file::load(bytes, path)?,
         };
         Ok(Checkpoint { path: path.to_path_buf(), format, tensors })
     }
@@ -84,9 +108,16 @@ impl Checkpoint {
 /// that store more than a state dict.
 pub fn load_pickled_object(path: impl AsRef<Path>) -> Result<pickle::Value, CheckpointError> {
     let path = path.as_ref();
-    match sniff(path)? {
-        Format::TorchZip => torch_file::load_zip(path),
-        Format::TorchLegacy => torch_file::load_legacy(path),
+    let bytes =
+        marlin_npy::read_input(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    pickled_object_from_bytes(&bytes, path)
+}
+
+/// [`load_pickled_object`] of a file held in memory; `path` names it in errors.
+pub fn pickled_object_from_bytes(bytes: &[u8], path: &Path) -> Result<pickle::Value, CheckpointError> {
+    match sniff(bytes, path)? {
+        Format::TorchZip => torch_file::load_zip(Cursor::new(bytes), path),
+        Format::TorchLegacy => torch_file::load_legacy(bytes, path),
         Format::Safetensors => Err(CheckpointError::Unsupported {
             path: path.to_path_buf(),
             detail: "a safetensors file holds tensors only, not a pickled object".into(),
@@ -98,27 +129,17 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// `pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)`: torch's legacy magic number.
 pub(crate) const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.";
 
-fn sniff(path: &Path) -> Result<Format, CheckpointError> {
-    let io = |source| CheckpointError::Io { path: path.to_path_buf(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut head = [0u8; 16];
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]).map_err(io)? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    let head = &head[..n];
+/// The format a file's first bytes announce.
+fn sniff(head: &[u8], path: &Path) -> Result<Format, CheckpointError> {
     if head.starts_with(ZIP_MAGIC) {
         return Ok(Format::TorchZip);
     }
     if head.starts_with(LEGACY_MAGIC) {
         return Ok(Format::TorchLegacy);
     }
-    if n >= 9 && head[8] == b'{' {
+    if head.len() >= 9 && head[8] == b'{' {
         return Ok(Format::Safetensors);
     }
-    let what = if n == 0 { "the file is empty".to_string() } else { "unrecognised content".to_string() };
-    Err(CheckpointError::NotACheckpoint { path: path.to_path_buf(), detail: what })
+    let what = if head.is_empty() { "the file is empty" } else { "unrecognised content" };
+    Err(CheckpointError::NotACheckpoint { path: path.to_path_buf(), detail: what.into() })
 }

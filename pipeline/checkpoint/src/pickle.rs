@@ -4,6 +4,11 @@
 //! `BUILD` become [`Object`]s that record the callable, its arguments and its state. The caller
 //! decides what a few well-known callables mean (torch's tensor rebuilders) through a
 //! [`Resolver`], so tensors come out as values while everything else stays inert data.
+//!
+//! A pickle is a program: it can nest values a million levels deep, make a list hold itself or
+//! push without end. The machine bounds what it runs ([`MAX_OPS`], [`MAX_STACK`]), values drop
+//! without recursing, and their `Debug` form stops at a few levels, so no pickle can exhaust the
+//! stack or the memory.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,8 +17,8 @@ use std::rc::Rc;
 use crate::tensor::Tensor;
 
 /// A pickled value. Containers are shared (`Rc<RefCell<…>>`) so that memoised references
-/// observe later mutations, as in Python.
-#[derive(Debug, Clone)]
+/// observe later mutations, as in Python (and so a container can hold itself).
+#[derive(Clone)]
 pub enum Value {
     None,
     Bool(bool),
@@ -50,7 +55,7 @@ impl Global {
 
 /// An object built by calling `callable(*args)`, then `BUILD` (state) and the
 /// `SETITEM(S)` / `APPEND(S)` that dict and list subclasses receive.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Object {
     pub callable: Value,
     pub args: Value,
@@ -79,7 +84,12 @@ pub trait Resolver {
     fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String>;
 }
 
-const MAX_DEPTH_ITEMS: usize = 1 << 28;
+/// The most opcodes one pickle may run: a state dict takes about ten per tensor, a pickled
+/// detector module a few tens of thousands; this bounds the values (and memory) any pickle can
+/// build.
+pub const MAX_OPS: usize = 1 << 23;
+/// The most values on the machine's stack at once (real pickles stay below a hundred).
+pub const MAX_STACK: usize = 1 << 20;
 
 /// Runs the pickle program in `data` until `STOP`; returns the value and the bytes consumed.
 pub fn load(data: &[u8], resolver: &mut dyn Resolver) -> Result<(Value, usize), String> {
@@ -161,7 +171,7 @@ impl Machine<'_> {
     }
 
     fn run(&mut self, resolver: &mut dyn Resolver) -> Result<Value, String> {
-        loop {
+        for _ in 0..MAX_OPS {
             let op = self.u8()?;
             match op {
                 0x80 => {
@@ -286,8 +296,8 @@ impl Machine<'_> {
                 0x93 => {
                     let name = self.pop()?;
                     let module = self.pop()?;
-                    match (module, name) {
-                        (Value::Str(m), Value::Str(n)) => self
+                    match (module.as_str(), name.as_str()) {
+                        (Some(m), Some(n)) => self
                             .stack
                             .push(Value::Global(Rc::new(Global { module: m.to_string(), name: n.to_string() }))),
                         _ => return Err("STACK_GLOBAL needs two strings".into()),
@@ -330,8 +340,10 @@ impl Machine<'_> {
                     match self.top()? {
                         Value::Object(o) => o.borrow_mut().state = Some(state),
                         Value::Dict(d) => {
-                            if let Value::Dict(s) = state {
-                                d.borrow_mut().extend(s.borrow().iter().cloned());
+                            if let Value::Dict(s) = &state {
+                                // the state may be the dict itself: copy before extending
+                                let items = s.borrow().clone();
+                                d.borrow_mut().extend(items);
                             }
                         }
                         // Tensors and others: state (e.g. a Parameter's attributes) is not needed.
@@ -411,10 +423,11 @@ impl Machine<'_> {
                 }
                 other => return Err(format!("unsupported pickle opcode 0x{other:02x} at offset {}", self.pos - 1)),
             }
-            if self.stack.len() > MAX_DEPTH_ITEMS {
-                return Err("pickle stack too deep".into());
+            if self.stack.len() > MAX_STACK {
+                return Err(format!("pickle stack holds more than {MAX_STACK} values"));
             }
         }
+        Err(format!("pickle runs more than {MAX_OPS} opcodes without STOP"))
     }
 }
 
@@ -523,6 +536,135 @@ impl Value {
     }
 }
 
+impl Drop for Value {
+    /// Drops nested containers with a loop instead of recursion: a pickle can nest values far
+    /// deeper than the thread's stack.
+    fn drop(&mut self) {
+        let mut owned = Vec::new();
+        take_children(self, &mut owned);
+        while let Some(mut v) = owned.pop() {
+            take_children(&mut v, &mut owned);
+        }
+    }
+}
+
+/// Moves the children of `v` into `out` when `v` holds the only reference to them.
+fn take_children(v: &mut Value, out: &mut Vec<Value>) {
+    let take = |x: &mut Value| std::mem::replace(x, Value::None);
+    match v {
+        Value::Tuple(t) => {
+            if let Some(items) = Rc::get_mut(t) {
+                out.extend(items.iter_mut().map(take));
+            }
+        }
+        Value::List(l) => {
+            if let Some(items) = Rc::get_mut(l) {
+                out.append(items.get_mut());
+            }
+        }
+        Value::Dict(d) => {
+            if let Some(items) = Rc::get_mut(d) {
+                out.extend(items.get_mut().drain(..).flat_map(|(k, v)| [k, v]));
+            }
+        }
+        Value::Object(o) => {
+            if let Some(o) = Rc::get_mut(o) {
+                let o = o.get_mut();
+                out.extend([take(&mut o.callable), take(&mut o.args)]);
+                out.extend(o.state.take());
+                out.extend(o.dict_items.drain(..).flat_map(|(k, v)| [k, v]));
+                out.append(&mut o.list_items);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// How deep and how wide the `Debug` form of a value goes.
+const DEBUG_DEPTH: usize = 4;
+const DEBUG_ITEMS: usize = 8;
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        debug_value(self, f, 0)
+    }
+}
+
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        debug_object(self, f, 0)
+    }
+}
+
+/// A value's `Debug` form, cut at [`DEBUG_DEPTH`] levels and [`DEBUG_ITEMS`] items: values
+/// can hold themselves.
+fn debug_value(v: &Value, f: &mut std::fmt::Formatter<'_>, depth: usize) -> std::fmt::Result {
+    let items = |f: &mut std::fmt::Formatter<'_>, open: &str, close: &str, items: &[Value]| {
+        f.write_str(open)?;
+        for (i, x) in items.iter().take(DEBUG_ITEMS).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            debug_value(x, f, depth + 1)?;
+        }
+        if items.len() > DEBUG_ITEMS {
+            write!(f, ", … ({} more)", items.len() - DEBUG_ITEMS)?;
+        }
+        f.write_str(close)
+    };
+    match v {
+        Value::None => f.write_str("None"),
+        Value::Bool(b) => write!(f, "{}", if *b { "True" } else { "False" }),
+        Value::Int(i) => write!(f, "{i}"),
+        Value::Float(x) => write!(f, "{x:?}"),
+        Value::Str(s) if s.chars().count() > 64 => write!(f, "{:?}…", s.chars().take(64).collect::<String>()),
+        Value::Str(s) => write!(f, "{s:?}"),
+        Value::Bytes(b) => write!(f, "<{} bytes>", b.len()),
+        Value::Global(g) => f.write_str(&g.path()),
+        Value::Storage(s) => write!(f, "<storage {} {:?}×{}>", s.key, s.dtype, s.numel),
+        Value::Tensor(t) => write!(f, "<tensor {:?} {:?}>", t.stored_as, t.shape),
+        _ if depth >= DEBUG_DEPTH => f.write_str("…"),
+        Value::Tuple(t) => items(f, "(", ")", t),
+        Value::List(l) => match l.try_borrow() {
+            Ok(l) => items(f, "[", "]", &l),
+            Err(_) => f.write_str("[…]"),
+        },
+        Value::Dict(d) => match d.try_borrow() {
+            Ok(d) => {
+                let flat: Vec<Value> = d.iter().take(DEBUG_ITEMS).flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
+                f.write_str("{")?;
+                for (i, pair) in flat.chunks(2).enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    debug_value(&pair[0], f, depth + 1)?;
+                    f.write_str(": ")?;
+                    debug_value(&pair[1], f, depth + 1)?;
+                }
+                if d.len() > DEBUG_ITEMS {
+                    write!(f, ", … ({} more)", d.len() - DEBUG_ITEMS)?;
+                }
+                f.write_str("}")
+            }
+            Err(_) => f.write_str("{…}"),
+        },
+        Value::Object(o) => match o.try_borrow() {
+            Ok(o) => debug_object(&o, f, depth),
+            Err(_) => f.write_str("<object …>"),
+        },
+    }
+}
+
+fn debug_object(o: &Object, f: &mut std::fmt::Formatter<'_>, depth: usize) -> std::fmt::Result {
+    debug_value(&o.callable, f, depth + 1)?;
+    debug_value(&o.args, f, depth + 1)?;
+    if let Some(state) = &o.state {
+        f.write_str(" with state ")?;
+        debug_value(state, f, depth + 1)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,5 +707,27 @@ mod tests {
         let data = b"\x80\x02\x8a\x06\x00\x00\x00\x00\x00\xff.";
         let (v, _) = load(data, &mut NoResolver).unwrap();
         assert_eq!(v.as_int(), Some(-(1i64 << 40)));
+    }
+
+    #[test]
+    fn deep_nesting_and_self_reference_neither_overflow_nor_hang() {
+        // 300,000 nested lists through the memo: `]` `q0`, then per level `]` `h0` `a` `q0`
+        let mut data = b"\x80\x02]q\x00".to_vec();
+        for _ in 0..300_000 {
+            data.extend_from_slice(b"]h\x00aq\x00");
+        }
+        data.push(b'.');
+        let (v, _) = load(&data, &mut NoResolver).unwrap();
+        assert!(format!("{v:?}").len() < 1000);
+        drop(v);
+        // a list that holds itself, and BUILD with a dict as its own state
+        let data = b"\x80\x02]q\x00h\x00a}q\x01h\x01b.";
+        let err = load(data, &mut NoResolver).map(|(v, _)| format!("{v:?}"));
+        assert!(err.is_ok(), "{err:?}");
+        // endless pushes stop at the stack bound
+        let mut data = b"\x80\x02N".to_vec();
+        data.extend(std::iter::repeat_n(b'2', MAX_STACK + 10));
+        let err = load(&data, &mut NoResolver).unwrap_err();
+        assert!(err.contains("stack"), "{err}");
     }
 }

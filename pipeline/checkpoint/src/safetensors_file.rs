@@ -9,9 +9,9 @@ use safetensors::{Dtype, SafeTensors};
 use crate::tensor::to_f32;
 use crate::{CheckpointError, DType, Tensor};
 
-pub(crate) fn load(path: &Path) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
-    let st = SafeTensors::deserialize(&bytes)
+/// The tensors of a safetensors file held in `bytes`; `path` names it in errors.
+pub(crate) fn load(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
+    let st = SafeTensors::deserialize(bytes)
         .map_err(|e| CheckpointError::Corrupt { path: path.to_path_buf(), detail: format!("safetensors: {e}") })?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {

@@ -39,25 +39,46 @@ fn element(dtype: DType, c: &[u8]) -> f32 {
     }
 }
 
+/// One past the last storage element a strided view (`offset`, `shape`, `stride`, in elements)
+/// touches; `offset` for an empty view. `None` when the arithmetic overflows.
+pub(crate) fn view_end(offset: usize, shape: &[usize], stride: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(offset);
+    }
+    let last = shape.iter().zip(stride).try_fold(0usize, |acc, (&n, &s)| acc.checked_add((n - 1).checked_mul(s)?))?;
+    offset.checked_add(last)?.checked_add(1)
+}
+
 /// Builds a contiguous f32 tensor from a strided view (`offset`, `shape`, `stride`, in
-/// elements) of a storage's raw bytes. Returns `None` when the view reaches outside them.
+/// elements) of a storage's raw bytes. Refuses a view reaching outside them, and one with more
+/// elements than the storage span it covers (a broadcast or overlapping view: a checkpoint
+/// stores each value once, and such a view could make a few stored bytes into gigabytes).
 pub(crate) fn from_strided(
     bytes: &[u8],
     dtype: DType,
     offset: usize,
     shape: &[usize],
     stride: &[usize],
-) -> Option<Tensor> {
+) -> Result<Tensor, String> {
     let sz = dtype.size();
     let len = bytes.len() / sz;
     // checked arithmetic throughout: sizes come from the file
-    let numel = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n))?;
+    let too_big = || format!("tensor of shape {shape:?} is too large");
+    let numel = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n)).ok_or_else(too_big)?;
     if numel == 0 {
-        return Some(Tensor { shape: shape.to_vec(), stored_as: dtype, data: Vec::new() });
+        return Ok(Tensor { shape: shape.to_vec(), stored_as: dtype, data: Vec::new() });
     }
-    let last = shape.iter().zip(stride).try_fold(0usize, |acc, (&n, &s)| acc.checked_add((n - 1).checked_mul(s)?))?;
-    if offset.checked_add(last)? >= len {
-        return None;
+    let end = view_end(offset, shape, stride).ok_or_else(too_big)?;
+    if end > len {
+        return Err(format!(
+            "tensor of shape {shape:?} (stride {stride:?}, offset {offset}) reaches element {end} of a storage of {len}"
+        ));
+    }
+    if numel > end - offset {
+        return Err(format!(
+            "tensor of shape {shape:?} (stride {stride:?}) repeats storage elements ({numel} values from {} stored)",
+            end - offset
+        ));
     }
     let contiguous = {
         let mut expect = 1;
@@ -88,7 +109,7 @@ pub(crate) fn from_strided(
         }
         data
     };
-    Some(Tensor { shape: shape.to_vec(), stored_as: dtype, data })
+    Ok(Tensor { shape: shape.to_vec(), stored_as: dtype, data })
 }
 
 #[cfg(test)]
@@ -105,13 +126,22 @@ mod tests {
     #[test]
     fn absurd_sizes_are_rejected_not_overflowed() {
         let storage = vec![0u8; 16];
-        assert!(from_strided(&storage, DType::F32, 0, &[usize::MAX, 2], &[1, 1]).is_none());
-        assert!(from_strided(&storage, DType::F32, usize::MAX, &[2], &[1]).is_none());
+        assert!(from_strided(&storage, DType::F32, 0, &[usize::MAX, 2], &[1, 1]).is_err());
+        assert!(from_strided(&storage, DType::F32, usize::MAX, &[2], &[1]).is_err());
     }
 
     #[test]
     fn view_outside_storage_is_rejected() {
         let storage = vec![0u8; 4 * 4];
-        assert!(from_strided(&storage, DType::F32, 1, &[2, 2], &[2, 1]).is_none());
+        assert!(from_strided(&storage, DType::F32, 1, &[2, 2], &[2, 1]).is_err());
+    }
+
+    #[test]
+    fn a_broadcast_view_cannot_multiply_the_stored_values() {
+        let storage = vec![0u8; 4];
+        let e = from_strided(&storage, DType::F32, 0, &[1 << 30], &[0]).unwrap_err();
+        assert!(e.contains("repeats storage elements"), "{e}");
+        assert_eq!(view_end(3, &[2, 0], &[1, 1]), Some(3));
+        assert_eq!(view_end(1, &[2, 3], &[3, 1]), Some(7));
     }
 }

@@ -4,24 +4,27 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{Read, Seek};
 use std::path::Path;
 use std::rc::Rc;
 
 use crate::pickle::{self, Global, Resolver, Storage, Value};
-use crate::tensor::from_strided;
+use crate::tensor::{from_strided, view_end};
 use crate::{CheckpointError, DType, LEGACY_MAGIC, Tensor};
 
 fn corrupt(path: &Path, detail: impl Into<String>) -> CheckpointError {
     CheckpointError::Corrupt { path: path.to_path_buf(), detail: detail.into() }
 }
 
-/// Reads a `torch.save` zip archive into its object tree.
-pub(crate) fn load_zip(path: &Path) -> Result<Value, CheckpointError> {
-    let file = File::open(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
-    let mut archive = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| corrupt(path, format!("zip archive unreadable ({e})")))?;
+/// The largest object pickle (`data.pkl`) a zip archive may hold: a state dict's takes a few
+/// hundred kilobytes, a pickled module a few megabytes.
+const MAX_PICKLE_BYTES: u64 = 64 << 20;
+
+/// Reads a `torch.save` zip archive into its object tree. Storages are read when a tensor
+/// needs them, and no further than it needs.
+pub(crate) fn load_zip<R: Read + Seek>(reader: R, path: &Path) -> Result<Value, CheckpointError> {
+    let mut archive =
+        zip::ZipArchive::new(reader).map_err(|e| corrupt(path, format!("zip archive unreadable ({e})")))?;
     let pkl_name = archive
         .file_names()
         .filter_map(Result::ok)
@@ -32,9 +35,9 @@ pub(crate) fn load_zip(path: &Path) -> Result<Value, CheckpointError> {
             detail: "zip archive without data.pkl".into(),
         })?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
-    if let Ok(mut bo) = archive.by_name(&format!("{prefix}byteorder")) {
+    if let Ok(bo) = archive.by_name(&format!("{prefix}byteorder")) {
         let mut s = String::new();
-        bo.read_to_string(&mut s).map_err(|e| corrupt(path, format!("byteorder entry: {e}")))?;
+        bo.take(64).read_to_string(&mut s).map_err(|e| corrupt(path, format!("byteorder entry: {e}")))?;
         if s.trim() != "little" {
             return Err(CheckpointError::Unsupported {
                 path: path.to_path_buf(),
@@ -42,56 +45,78 @@ pub(crate) fn load_zip(path: &Path) -> Result<Value, CheckpointError> {
             });
         }
     }
-    let pkl = read_entry(&mut archive, &pkl_name, path)?;
-    let mut resolver = ZipStorages { archive, prefix, path };
+    let declared = archive.by_name(&pkl_name).map(|e| e.size()).unwrap_or(0);
+    if declared > MAX_PICKLE_BYTES {
+        return Err(CheckpointError::Unsupported {
+            path: path.to_path_buf(),
+            detail: format!(
+                "{pkl_name} holds {declared} bytes; no checkpoint's object pickle is above {MAX_PICKLE_BYTES}"
+            ),
+        });
+    }
+    let pkl = read_entry(&mut archive, &pkl_name, path, MAX_PICKLE_BYTES)?;
+    let mut resolver = ZipStorages { archive, prefix, path, budget: Budget::default() };
     let (value, _) = pickle::load(&pkl, &mut resolver).map_err(|e| corrupt(path, format!("data.pkl: {e}")))?;
     Ok(value)
 }
 
-fn read_entry(
-    archive: &mut zip::ZipArchive<BufReader<File>>,
+/// At most `limit` bytes of an archive entry.
+fn read_entry<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
     name: &str,
     path: &Path,
+    limit: u64,
 ) -> Result<Vec<u8>, CheckpointError> {
-    let mut entry = archive.by_name(name).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
+    let entry = archive.by_name(name).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
     // the declared size comes from the file: cap the up-front reservation
-    let mut buf = Vec::with_capacity((entry.size() as usize).min(1 << 28));
-    entry.read_to_end(&mut buf).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
+    let mut buf = Vec::with_capacity(entry.size().min(limit).min(1 << 24) as usize);
+    entry.take(limit).read_to_end(&mut buf).map_err(|e| corrupt(path, format!("entry {name}: {e}")))?;
     Ok(buf)
 }
 
-struct ZipStorages<'p> {
-    archive: zip::ZipArchive<BufReader<File>>,
+struct ZipStorages<'p, R> {
+    archive: zip::ZipArchive<R>,
     prefix: String,
     path: &'p Path,
+    budget: Budget,
 }
 
-impl Resolver for ZipStorages<'_> {
+impl<R: Read + Seek> Resolver for ZipStorages<'_, R> {
     fn persistent_load(&mut self, pid: &Value) -> Result<Value, String> {
         let (dtype, key, numel) = parse_storage_pid(pid)?;
         Ok(Value::Storage(Rc::new(Storage { dtype, key, numel, offset: 0 })))
     }
     fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
         // each tensor reads its storage's entry on its own: no second copy of the weights
-        rebuild_tensor(callable, args, &mut |st: &Storage| {
-            let name = format!("{}data/{}", self.prefix, st.key);
-            let bytes = read_entry(&mut self.archive, &name, self.path).map_err(|e| e.to_string())?;
-            let want = st.numel.checked_mul(st.dtype.size()).ok_or("storage size overflows")?;
-            if bytes.len() < want {
-                return Err(format!("storage {} holds {} bytes, expected {want}", st.key, bytes.len()));
+        let (archive, prefix, path) = (&mut self.archive, &self.prefix, self.path);
+        rebuild_tensor(callable, args, &mut self.budget, &mut |st: &Storage, end: usize| {
+            let name = format!("{prefix}data/{}", st.key);
+            let size = st.dtype.size() as u64;
+            let stored = archive.by_name(&name).map_err(|e| format!("storage {}: {e}", st.key))?.size();
+            if Some(stored) != (st.numel as u64).checked_mul(size) {
+                return Err(format!(
+                    "storage {} holds {stored} bytes, its header says {} elements of {size} bytes",
+                    st.key, st.numel
+                ));
+            }
+            // read what the tensor needs, no more: an entry can inflate far beyond the file
+            let want = end as u64 * size;
+            let bytes = read_entry(archive, &name, path, want).map_err(|e| e.to_string())?;
+            if (bytes.len() as u64) < want {
+                return Err(format!("storage {} ends after {} of its {stored} bytes", st.key, bytes.len()));
             }
             Ok(Cow::Owned(bytes))
         })
     }
 }
 
-/// Reads a legacy (non-zip) torch file into its object tree.
-pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
-    let data = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+/// Reads a legacy (non-zip) torch file, all in `data`, into its object tree.
+pub(crate) fn load_legacy(data: &[u8], path: &Path) -> Result<Value, CheckpointError> {
     let mut pos = LEGACY_MAGIC.len();
     let mut noop = PidCollector(HashMap::new());
     let next = |pos: &mut usize, r: &mut dyn Resolver| -> Result<Value, CheckpointError> {
-        let (v, used) = pickle::load(&data[*pos..], r).map_err(|e| corrupt(path, e))?;
+        let rest = data.get(*pos..).ok_or_else(|| corrupt(path, "file ends early"))?;
+        let (v, used) = pickle::load(rest, r).map_err(|e| corrupt(path, e))?;
         *pos += used;
         Ok(v)
     };
@@ -120,19 +145,20 @@ pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
             return Err(corrupt(path, format!("storage {key} listed but never used")));
         };
         let head = data.get(pos..pos + 8).ok_or_else(|| corrupt(path, format!("storage {key}: file ends early")))?;
-        let n = u64::from_le_bytes(head.try_into().unwrap_or([0; 8])) as usize;
+        let n = u64::from_le_bytes(head.try_into().unwrap_or([0; 8]));
         pos += 8;
-        if n != numel {
+        if n != numel as u64 {
             return Err(corrupt(path, format!("storage {key}: {n} elements, expected {numel}")));
         }
-        let len = n.checked_mul(dtype.size()).ok_or_else(|| corrupt(path, format!("storage {key}: size overflows")))?;
-        if data.len().saturating_sub(pos) < len {
+        let len =
+            numel.checked_mul(dtype.size()).ok_or_else(|| corrupt(path, format!("storage {key}: size overflows")))?;
+        if data.len() - pos < len {
             return Err(corrupt(path, format!("storage {key}: file ends early ({} of {len} bytes)", data.len() - pos)));
         }
         spans.insert(key, pos..pos + len);
         pos += len;
     }
-    let mut storages = LegacyStorages { data: &data, spans };
+    let mut storages = LegacyStorages { data, spans, budget: Budget::default() };
     let (value, _) = pickle::load(&data[obj_start..], &mut storages).map_err(|e| corrupt(path, e))?;
     Ok(value)
 }
@@ -141,6 +167,7 @@ pub(crate) fn load_legacy(path: &Path) -> Result<Value, CheckpointError> {
 struct LegacyStorages<'d> {
     data: &'d [u8],
     spans: HashMap<String, std::ops::Range<usize>>,
+    budget: Budget,
 }
 
 impl Resolver for LegacyStorages<'_> {
@@ -154,9 +181,12 @@ impl Resolver for LegacyStorages<'_> {
     }
     fn reduce(&mut self, callable: &Global, args: &[Value]) -> Result<Option<Value>, String> {
         let (data, spans) = (self.data, &self.spans);
-        rebuild_tensor(callable, args, &mut |st: &Storage| {
+        rebuild_tensor(callable, args, &mut self.budget, &mut |st: &Storage, end: usize| {
             let span = spans.get(&st.key).ok_or_else(|| format!("storage {} has no data", st.key))?;
-            Ok(Cow::Borrowed(&data[span.clone()]))
+            let want = end.checked_mul(st.dtype.size()).filter(|&w| w <= span.len()).ok_or_else(|| {
+                format!("a tensor reaches element {end} of storage {}, which holds {} bytes", st.key, span.len())
+            })?;
+            Ok(Cow::Borrowed(&data[span.start..span.start + want]))
         })
     }
 }
@@ -234,13 +264,39 @@ fn storage_dtype(name: &str) -> Option<DType> {
     })
 }
 
-/// The raw bytes of a storage, read when a tensor needs them.
-type StorageBytes<'a> = dyn FnMut(&Storage) -> Result<Cow<'a, [u8]>, String> + 'a;
+/// The bytes of a storage up to the given element (exclusive), read when a tensor needs them.
+type StorageBytes<'a> = dyn FnMut(&Storage, usize) -> Result<Cow<'a, [u8]>, String> + 'a;
+
+/// Bounds the values a file's tensors hold to twice what its storages store: views may share a
+/// storage (a slice, a transposed copy), but a pickle could point any number of tensors at one.
+#[derive(Default)]
+struct Budget {
+    seen: std::collections::HashSet<String>,
+    stored: usize,
+    built: usize,
+}
+
+impl Budget {
+    fn charge(&mut self, storage: &Storage, numel: usize) -> Result<(), String> {
+        if self.seen.insert(storage.key.clone()) {
+            self.stored = self.stored.saturating_add(storage.numel);
+        }
+        self.built = self.built.saturating_add(numel);
+        if self.built > self.stored.saturating_mul(2) {
+            return Err(format!(
+                "its tensors would hold {} values from the {} its storages store (views repeating the same data)",
+                self.built, self.stored
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// torch's tensor and parameter rebuilders; `None` for any other callable.
 fn rebuild_tensor<'a>(
     callable: &Global,
     args: &[Value],
+    budget: &mut Budget,
     bytes_of: &mut StorageBytes<'a>,
 ) -> Result<Option<Value>, String> {
     match (callable.module.as_str(), callable.name.as_str()) {
@@ -266,16 +322,27 @@ fn rebuild_tensor<'a>(
             if shape.len() != stride.len() {
                 return Err("tensor size and stride differ in rank".into());
             }
-            let bytes = bytes_of(storage)?;
-            let t = from_strided(&bytes, storage.dtype, storage.offset + offset, &shape, &stride)
-                .ok_or("tensor view reaches outside its storage")?;
+            let start = storage.offset.checked_add(offset).ok_or("bad storage offset")?;
+            let end = view_end(start, &shape, &stride).ok_or("tensor view size overflows")?;
+            if end > storage.numel {
+                return Err(format!(
+                    "tensor of shape {shape:?} reaches element {end} of storage {}, which holds {}",
+                    storage.key, storage.numel
+                ));
+            }
+            let numel = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or("tensor size overflows")?;
+            budget.charge(storage, numel)?;
+            let bytes = bytes_of(storage, end)?;
+            let t = from_strided(&bytes, storage.dtype, start, &shape, &stride)?;
             Ok(Some(Value::Tensor(Rc::new(t))))
         }
         ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
             Ok(Some(args.first().cloned().ok_or("parameter without data")?))
         }
         ("torch._tensor", "_rebuild_from_type_v2") => match (args.first(), args.get(2)) {
-            (Some(Value::Global(f)), Some(inner)) => rebuild_tensor(f, &inner.items().unwrap_or_default(), bytes_of),
+            (Some(Value::Global(f)), Some(inner)) => {
+                rebuild_tensor(f, &inner.items().unwrap_or_default(), budget, bytes_of)
+            }
             _ => Ok(None),
         },
         _ => Ok(None),
@@ -288,8 +355,8 @@ pub(crate) fn state_dict(root: &Value, path: &Path) -> Result<BTreeMap<String, T
     fn tensors_of(v: &Value) -> BTreeMap<String, Tensor> {
         let mut out = BTreeMap::new();
         for (k, v) in v.dict_items().unwrap_or_default() {
-            if let (Some(k), Value::Tensor(t)) = (k.as_str(), v) {
-                out.insert(k.to_string(), (*t).clone());
+            if let (Some(k), Value::Tensor(t)) = (k.as_str(), &v) {
+                out.insert(k.to_string(), (**t).clone());
             }
         }
         out

@@ -9,7 +9,7 @@ use marlin_batch::{ExtractSettings, Reduction, VideoSettings};
 use marlin_faces::{CropMode, Faces};
 use marlin_kernels::mask::MaskStrategy;
 use marlin_media::sampling::TailPolicy;
-use marlin_media::{ColourMode, DecoderChoice};
+use marlin_media::{ColourMode, DecoderChoice, Orientation};
 use marlin_model::{Backend, Precision};
 use marlin_onnx::InputLayout;
 use marlin_probe::Level;
@@ -376,12 +376,22 @@ pub struct VideoArgs {
     /// seconds (a damaged file can leave the decoder waiting forever).
     #[arg(long, value_name = "SECONDS", default_value_t = DecodeConfig::default().stall_timeout_s)]
     pub stall_timeout: f64,
+    /// A video with a display rotation (phones): display (turned, as players, FFmpeg and
+    /// OpenCV show it), stored (as recorded), official (as the official code reads it: turned
+    /// for videos over 32 frames, stored for shorter ones; what `extract --compat` uses).
+    #[arg(long, value_parser = choice::<Orientation>())]
+    pub orientation: Option<Orientation>,
 }
 
 impl VideoArgs {
     /// The `decode` settings these flags give.
     pub fn config(&self) -> DecodeConfig {
-        DecodeConfig { decoder: self.decoder, colour: self.colour, stall_timeout_s: self.stall_timeout }
+        DecodeConfig {
+            decoder: self.decoder,
+            colour: self.colour,
+            stall_timeout_s: self.stall_timeout,
+            orientation: self.orientation,
+        }
     }
 
     /// The decoding options, checked.

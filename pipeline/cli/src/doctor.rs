@@ -29,13 +29,22 @@ pub fn run() -> anyhow::Result<()> {
     };
     line("ort cuda ep", provider("cuda"));
     line("ort trt ep", provider("tensorrt"));
-    line("cuda driver", library(&["libcuda.so.1"], "an NVIDIA driver"));
+    let cuda = marlin_kernels::libraries::loaded();
+    line(
+        "cuda driver",
+        match &cuda.driver {
+            Ok(d) => format!("CUDA {}.{} driver, {}", d.version.0, d.version.1, d.file.display()),
+            Err(e) => format!("{e} (install an NVIDIA driver)"),
+        },
+    );
     line(
         "nvrtc",
-        library(
-            &["libnvrtc.so.12", "libnvrtc.so"],
-            "CUDA's NVRTC (tools/nvrtc.sh fetches it; put its folder on LD_LIBRARY_PATH)",
-        ),
+        match &cuda.nvrtc {
+            Ok(n) => format!("NVRTC {}.{}, {}", n.version.0, n.version.1, n.file.display()),
+            Err(e) => {
+                format!("{e}: a CUDA 12/13 toolkit, pip's NVRTC in the active virtual environment, or tools/nvrtc.sh")
+            }
+        },
     );
     line(
         "tensorrt",

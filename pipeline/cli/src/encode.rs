@@ -13,6 +13,9 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let clip = read_clip(&args.clip, enc.config())?;
     let t0 = std::time::Instant::now();
     let out = enc.extract_features(&[clip], args.keep_seq)?.remove(0);
+    if out.iter().any(|v| !v.is_finite()) {
+        bail!("{}: the encoder gave non-finite features (NaN or infinity); nothing written", args.clip.display());
+    }
     tracing::info!("encoded in {:.3}s ({})", t0.elapsed().as_secs_f64(), enc.describe());
     let shape = if args.keep_seq { vec![enc.config().num_tokens(), enc.dim()] } else { vec![enc.dim()] };
     marlin_npy::write_f32(&args.output, &shape, &out)?;

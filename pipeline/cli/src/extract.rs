@@ -11,6 +11,7 @@ use crate::args::ExtractArgs;
 
 pub fn run(args: ExtractArgs) -> anyhow::Result<()> {
     let settings = args.settings();
+    settings.validate()?;
     let engine = args.model.open(&args.engine)?;
     let detector = match args.faces.crop_face {
         true => Some(args.detector.open()?),

@@ -94,7 +94,7 @@ pub fn execute(
     let c = summary.counts;
     let snap = stats.snapshot();
     eprintln!(
-        "{}: {} videos: {} done, {} failed{}; {} rows in features.npy; this run: {} clips, encoder busy {:.1} s",
+        "{}: {} videos: {} done, {} failed{}; {} rows in features.npy; this run: {} clips",
         summary.out.display(),
         c.videos,
         c.done,
@@ -102,8 +102,10 @@ pub fn execute(
         if c.pending > 0 { format!(", {} not started or unfinished", c.pending) } else { String::new() },
         c.rows,
         snap.clips,
-        snap.encode_s
     );
+    if snap.clips > 0 {
+        eprintln!("stages: {}", snap.stage_line(summary.wall_s));
+    }
     if summary.interrupted {
         eprintln!("interrupted: the finished videos are written; rerun with --resume to continue");
         return Ok((ExitCode::from(INTERRUPTED), summary.out));

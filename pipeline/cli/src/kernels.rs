@@ -7,22 +7,21 @@ use crate::args::KernelsCommand;
 
 #[cfg(feature = "cuda")]
 pub fn run(command: KernelsCommand) -> Result<()> {
-    use anyhow::Context;
+    use marlin_kernels::cuda::{Frames, Status};
     let KernelsCommand::Check { image } = command;
-    let image = image.map(|p| marlin_media::read_image(&p)).transpose()?;
-    let real = image.as_ref().map(|i| marlin_kernels::cuda::RealFrame {
-        rgb: &i.data,
-        width: i.width as usize,
-        height: i.height as usize,
-    });
-    let report = marlin_kernels::cuda::check(real, &mut |line| println!("{line}")).context("kernels check")?;
-    if report.failures > 0 {
-        bail!("{} of {} kernel checks failed against their CPU twins", report.failures, report.checks);
+    let mut frames = Vec::new();
+    if let Some(path) = image {
+        let i = marlin_media::read_image(&path)?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        frames.push(Frames::new(name, i.data, 1, i.width as usize, i.height as usize)?);
     }
-    match report.gpu {
-        Some(gpu) => println!("{} kernels compiled; {} parity checks passed on {gpu}", report.compiled, report.checks),
-        None => println!("{} kernels compiled (no GPU: parity not checked)", report.compiled),
+    let outcomes = marlin_kernels::cuda::check(&frames, 20, &mut |o| println!("{o}"));
+    let count = |f: fn(&Status) -> bool| outcomes.iter().filter(|o| f(&o.status)).count();
+    let (failed, skipped) = (count(|s| matches!(s, Status::Failed(_))), count(|s| matches!(s, Status::Skipped(_))));
+    if failed > 0 {
+        bail!("{failed} of {} kernel checks failed", outcomes.len());
     }
+    println!("{} checks passed, {skipped} skipped", outcomes.len() - skipped);
     Ok(())
 }
 

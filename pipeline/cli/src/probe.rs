@@ -29,9 +29,19 @@ pub fn run(command: ProbeCommand) -> Result<()> {
                 bail!("--val-fraction must be in [0, 1), got {val_fraction}");
             }
             let set = FeatureSet::read(&features, &label_column, group_column.as_deref())?;
+            let held_out = if val_fraction == 0.0 {
+                "(--val-fraction 0)".to_string()
+            } else {
+                let groups = set.clips.iter().map(|c| c.group.as_str()).collect::<std::collections::HashSet<_>>();
+                format!(
+                    "(none of the {} {} fell in the --val-fraction {val_fraction} held out: use more of them, or --folds)",
+                    groups.len(),
+                    group_column.as_ref().map_or("videos".to_string(), |g| format!("`{g}` groups"))
+                )
+            };
             let opts = TrainOptions { level, label_column, positive, val_fraction, folds, c, threshold };
             let probe = train(&set, &opts)?;
-            report(&probe);
+            report(&probe, &held_out);
             probe.save(&output)?;
             println!("probe written to {}", output.display());
         }
@@ -104,7 +114,8 @@ fn score_into(dir: &Path, probe: &Probe, set: &FeatureSet, report: &ReportOption
     Ok(flagged)
 }
 
-fn report(p: &Probe) {
+/// Prints how the probe validated; `held_out` says why no video was held out, if none was.
+fn report(p: &Probe, held_out: &str) {
     match &p.validation {
         Some(v) => {
             let c = &v.confusion;
@@ -125,7 +136,7 @@ fn report(p: &Probe) {
             );
         }
         None => {
-            println!("no validation videos (--val-fraction 0): threshold {:.4} from the training scores", p.threshold)
+            println!("no validation videos {held_out}: threshold {:.4} from the training scores", p.threshold)
         }
     }
 }

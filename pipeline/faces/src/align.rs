@@ -7,7 +7,7 @@
 
 use marlin_kernels::crop::warp_bilinear;
 
-use crate::crop::FACE_SIZE;
+use crate::FACE_SIZE;
 
 /// ArcFace's template for 112×112, in the detector's landmark order (left eye, right eye,
 /// nose, left mouth corner, right mouth corner).

@@ -9,8 +9,7 @@ use marlin_kernels::crop::{Square, crop_resize_square, cut_square};
 use marlin_kernels::resize::resize_linear;
 use marlin_settings::{Bounds, OutOfRange};
 
-/// The side of MARLIN's face crops.
-pub const FACE_SIZE: usize = 224;
+use crate::FACE_SIZE;
 
 /// A square `[cx−half, cx+half)²` in frame pixels (may reach outside the frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,15 +207,18 @@ impl<'a> FaceCropper<'a> {
     /// The face crops of a clip's frames, in order.
     pub fn crop_clip(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<FaceCrop>, FaceError> {
         if self.opts.mode == CropMode::Compat {
-            return frames.iter().map(|f| self.compat(f)).collect();
+            let found = self.detector.detect_batch(frames, PixelOrder::Bgr)?;
+            return Ok(frames.iter().zip(found).map(|(f, dets)| compat_cut(f, dets.into_iter().next())).collect());
         }
         let n = frames.len();
-        // Detect on the key frames; smooth in order; interpolate the rest.
+        // Detect on the key frames (together); smooth in order; interpolate the rest.
         let mut faces: Vec<Option<Detection>> = vec![None; n];
         let mut detections: Vec<Option<Detection>> = vec![None; n];
         let keys = key_frames(n, self.opts.detect_every);
-        for &i in &keys {
-            let d = self.detect(&frames[i])?;
+        let key_images: Vec<FrameRef<'_>> = keys.iter().map(|&i| frames[i]).collect();
+        let found = faces_in_batch(self.detector, &key_images, &self.opts)?;
+        for (&i, dets) in keys.iter().zip(found) {
+            let d = pick_face(dets, self.opts.pick);
             faces[i] = match &d {
                 Some(d) => Some(self.smoother.update(d)),
                 None => self.smoother.last().cloned(),
@@ -242,15 +244,6 @@ impl<'a> FaceCropper<'a> {
     /// The face crop of one frame (a clip of one).
     pub fn crop(&mut self, frame: FrameRef<'_>) -> Result<FaceCrop, FaceError> {
         Ok(self.crop_clip(&[frame])?.remove(0))
-    }
-
-    fn compat(&self, f: &FrameRef<'_>) -> Result<FaceCrop, FaceError> {
-        Ok(compat_cut(f, detect_compat(self.detector, f)?.into_iter().next()))
-    }
-
-    /// The face the crop follows in this frame, if any (at full-resolution coordinates).
-    fn detect(&self, f: &FrameRef<'_>) -> Result<Option<Detection>, FaceError> {
-        Ok(pick_face(faces_in(self.detector, f, &self.opts)?, self.opts.pick))
     }
 }
 
@@ -339,8 +332,9 @@ impl<'a> TrackCropper<'a> {
         let keys = key_frames(n, self.opts.detect_every);
         // track id → face at each key frame (smoothed per track)
         let mut seen: std::collections::BTreeMap<u64, Vec<Option<Detection>>> = Default::default();
-        for (ki, &i) in keys.iter().enumerate() {
-            let dets = faces_in(self.detector, &frames[i], &self.opts)?;
+        let key_images: Vec<FrameRef<'_>> = keys.iter().map(|&i| frames[i]).collect();
+        let found = faces_in_batch(self.detector, &key_images, &self.opts)?;
+        for ((ki, &i), dets) in keys.iter().enumerate().zip(found) {
             let ids = self.tracker.update(self.clock + i as u64, &dets);
             for (d, id) in dets.iter().zip(ids) {
                 let smooth = self.smoothers.entry(id).or_insert_with(|| Smoother::new(self.opts.smooth)).update(d);
@@ -381,17 +375,61 @@ pub fn detect_scaled(
     f: &FrameRef<'_>,
     max_side: Option<usize>,
 ) -> Result<Vec<Detection>, FaceError> {
-    let side = f.width.max(f.height);
-    match max_side {
-        Some(m) if m > 0 && side > m => {
-            let (w, h) = (
-                ((f.width * m) as f64 / side as f64).round().max(1.0) as usize,
-                ((f.height * m) as f64 / side as f64).round().max(1.0) as usize,
-            );
-            let small = resize_linear(f.rgb, f.width, f.height, w, h);
-            let (sx, sy) = (f.width as f32 / w as f32, f.height as f32 / h as f32);
-            Ok(detector
-                .detect(&small, w, h, PixelOrder::Rgb)?
+    Ok(detect_scaled_batch(detector, std::slice::from_ref(f), max_side)?.pop().unwrap_or_default())
+}
+
+/// A frame downscaled for the detector, and the factors back to the frame.
+struct Downscaled {
+    rgb: Vec<u8>,
+    width: usize,
+    height: usize,
+    sx: f32,
+    sy: f32,
+}
+
+/// [`detect_scaled`] of several frames at once (the key frames of a clip), through the
+/// detector's [`FaceDetector::detect_batch`].
+pub fn detect_scaled_batch(
+    detector: &dyn FaceDetector,
+    frames: &[FrameRef<'_>],
+    max_side: Option<usize>,
+) -> Result<Vec<Vec<Detection>>, FaceError> {
+    let scaled: Vec<Option<Downscaled>> = frames
+        .iter()
+        .map(|f| {
+            let side = f.width.max(f.height);
+            match max_side {
+                Some(m) if m > 0 && side > m => {
+                    let (w, h) = (
+                        ((f.width * m) as f64 / side as f64).round().max(1.0) as usize,
+                        ((f.height * m) as f64 / side as f64).round().max(1.0) as usize,
+                    );
+                    Some(Downscaled {
+                        rgb: resize_linear(f.rgb, f.width, f.height, w, h),
+                        width: w,
+                        height: h,
+                        sx: f.width as f32 / w as f32,
+                        sy: f.height as f32 / h as f32,
+                    })
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    let inputs: Vec<FrameRef<'_>> = frames
+        .iter()
+        .zip(&scaled)
+        .map(|(f, s)| match s {
+            Some(d) => FrameRef { rgb: &d.rgb, width: d.width, height: d.height },
+            None => *f,
+        })
+        .collect();
+    let found = detector.detect_batch(&inputs, PixelOrder::Rgb)?;
+    Ok(found
+        .into_iter()
+        .zip(&scaled)
+        .map(|(dets, s)| match s {
+            &Some(Downscaled { sx, sy, .. }) => dets
                 .into_iter()
                 .map(|d| Detection {
                     x1: d.x1 * sx,
@@ -401,10 +439,10 @@ pub fn detect_scaled(
                     score: d.score,
                     landmarks: d.landmarks.map(|[x, y]| [x * sx, y * sy]),
                 })
-                .collect())
-        }
-        _ => detector.detect(f.rgb, f.width, f.height, PixelOrder::Rgb),
-    }
+                .collect(),
+            None => dets,
+        })
+        .collect())
 }
 
 /// The key frames of a clip of `n` frames: every `every`-th (at least every one) and the last.
@@ -432,7 +470,19 @@ pub fn faces_in(
     f: &FrameRef<'_>,
     opts: &CropOptions,
 ) -> Result<Vec<Detection>, FaceError> {
-    Ok(detect_scaled(detector, f, opts.max_side)?.into_iter().filter(|d| d.x2 - d.x1 >= opts.min_face).collect())
+    Ok(faces_in_batch(detector, std::slice::from_ref(f), opts)?.pop().unwrap_or_default())
+}
+
+/// [`faces_in`] of several frames at once.
+fn faces_in_batch(
+    detector: &dyn FaceDetector,
+    frames: &[FrameRef<'_>],
+    opts: &CropOptions,
+) -> Result<Vec<Vec<Detection>>, FaceError> {
+    Ok(detect_scaled_batch(detector, frames, opts.max_side)?
+        .into_iter()
+        .map(|dets| dets.into_iter().filter(|d| d.x2 - d.x1 >= opts.min_face).collect())
+        .collect())
 }
 
 /// `a + t·(b − a)` for box and landmarks.

@@ -1,5 +1,8 @@
 //! Faces for MARLIN: the official face detector (FaceX-Zoo's RetinaFace) and the crops the official `extract_video(crop_face=True)` makes.
 
+/// The side of MARLIN's face crops.
+pub const FACE_SIZE: usize = 224;
+
 pub mod align;
 pub mod crop;
 pub mod draw;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::sampling::{Clip, ClipQueue, ClipSampler, FpsResampler, SamplingOptions};
-use crate::{DecodeOptions, MediaError, RgbImage, VideoReader};
+use crate::{DecodeOptions, MediaError, Orientation, RgbImage, Rotation, VideoReader};
 
 /// Clips of one video, produced while it decodes.
 pub struct VideoClips {
@@ -20,6 +20,9 @@ pub struct VideoClips {
     decoded: u64,
     /// The stream's nominal rate, kept once the reader is closed.
     rate: (i32, i32),
+    /// [`Orientation::Official`]: clips of long videos turned by the display rotation.
+    official_orientation: bool,
+    rotation: Rotation,
 }
 
 impl VideoClips {
@@ -43,13 +46,21 @@ impl VideoClips {
             colour: None,
             decoded: 0,
             rate: (0, 1),
+            official_orientation: decode.orientation == Orientation::Official,
+            rotation: Rotation::default(),
         })
     }
 
     /// The next clip, `Ok(None)` once the video is exhausted (or `max_clips` reached).
     pub fn next_clip(&mut self) -> Result<Option<Clip<Arc<RgbImage>>>, MediaError> {
         loop {
-            if let Some(clip) = self.ready.pop_front() {
+            if let Some(mut clip) = self.ready.pop_front() {
+                // the official code reads long videos with OpenCV, which turns them
+                if self.official_orientation && self.sampler.sliding() && !self.rotation.is_none() {
+                    for f in &mut clip.frames {
+                        *f = Arc::new(self.rotation.apply(RgbImage::clone(f)));
+                    }
+                }
                 return Ok(Some(clip));
             }
             let Some(reader) = self.reader.as_mut() else { return Ok(None) };
@@ -66,6 +77,9 @@ impl VideoClips {
                 self.close();
                 continue;
             };
+            if frame.image.is_some() {
+                self.rotation = reader.rotation();
+            }
             let slots = match &mut self.resampler {
                 Some(r) => r.map(frame.pts),
                 None => self.frames_out..=self.frames_out,

@@ -15,9 +15,12 @@ use gstreamer::glib;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
+use marlin_npy::files::InputKind;
 
 use crate::colour::{ColourMode, ColourPath, ExactConverter, ExactLayout, copy_packed_rgb};
+use crate::container::missing_index;
 use crate::decoder_choice::{DecoderChoice, Verdict, verdict};
+use crate::orientation::{Orientation, Rotation};
 use crate::{MediaError, RgbImage};
 
 /// Initialises GStreamer once per process.
@@ -36,6 +39,8 @@ pub fn gstreamer_version() -> String {
 pub struct DecodeOptions {
     pub decoder: DecoderChoice,
     pub colour: ColourMode,
+    /// Frames turned as the container's display rotation says, or as stored.
+    pub orientation: Orientation,
     /// How long one [`VideoReader::next_frame`] waits with no frame, no error and no end of
     /// stream before giving the video up as stalled. decodebin can lose a damaged file's
     /// demuxer error (it drops errors of an element it is still bringing up) and then waits
@@ -59,7 +64,12 @@ impl DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { decoder: DecoderChoice::default(), colour: ColourMode::default(), stall_timeout: DEFAULT_STALL_TIMEOUT }
+        Self {
+            decoder: DecoderChoice::default(),
+            colour: ColourMode::default(),
+            orientation: Orientation::default(),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+        }
     }
 }
 
@@ -98,8 +108,15 @@ pub struct VideoReader {
     frame_interval: Option<Duration>,
     stall_timeout: Duration,
     stalled: bool,
+    /// Reading a pipe (whose open or read may block for good).
+    pipe: bool,
     /// Since when a demuxer has been seen stopped with no stream exposed.
     demuxer_dead_since: Option<Instant>,
+    orientation: Orientation,
+    /// The display rotation the stream's tags carry (seen with each converted frame).
+    rotation: Rotation,
+    /// A mirrored orientation was reported (once).
+    warned_mirror: bool,
 }
 
 /// How long a demuxer must stay stopped with no stream before the file counts as unreadable:
@@ -118,25 +135,30 @@ impl VideoReader {
     /// surface here or from the first [`next_frame`](Self::next_frame).
     pub fn open(path: &Path, options: DecodeOptions) -> Result<Self, MediaError> {
         init()?;
-        match std::fs::metadata(path) {
+        // a device may never end: regular files and pipes only (a pipe's open can block, so its
+        // pipeline starts on a thread of its own, under the stall timeout)
+        let pipe = match marlin_npy::files::input_kind(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(MediaError::NotFound { path: path.into() });
             }
             Err(e) => return Err(MediaError::Unreadable { path: path.into(), reason: e.to_string() }),
-            Ok(m) if m.is_dir() => {
-                return Err(MediaError::Unreadable { path: path.into(), reason: "is a directory".into() });
-            }
-            Ok(m) if m.is_file() && m.len() == 0 => {
+            Ok(InputKind::File) if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) => {
                 return Err(MediaError::NotAVideo { path: path.into(), reason: "empty file".into() });
             }
-            Ok(_) => {}
-        }
+            Ok(kind) => kind == InputKind::Pipe,
+        };
         let build_err = |e: glib::BoolError| MediaError::Init(format!("cannot build the decoding pipeline: {e}"));
         let pipeline = gst::Pipeline::new();
-        let src = gst::ElementFactory::make("filesrc")
-            .property("location", path.to_string_lossy().as_ref())
-            .build()
-            .map_err(build_err)?;
+        let src = gst::ElementFactory::make("filesrc").build().map_err(build_err)?;
+        // a file:// URI carries any file name, UTF-8 or not (the `location` property is text)
+        let uri = std::path::absolute(path)
+            .ok()
+            .and_then(|p| glib::filename_to_uri(p, None).ok())
+            .ok_or_else(|| MediaError::Unreadable { path: path.into(), reason: "cannot name it as a URI".into() })?;
+        src.dynamic_cast_ref::<gst::URIHandler>()
+            .ok_or_else(|| MediaError::Init("filesrc takes no URI".into()))?
+            .set_uri(&uri)
+            .map_err(|e| MediaError::Unreadable { path: path.into(), reason: e.to_string() })?;
         let video_caps = gst::Caps::from_str("video/x-raw(ANY)").map_err(build_err)?;
         let decodebin = gst::ElementFactory::make("decodebin")
             .property("caps", &video_caps)
@@ -229,13 +251,23 @@ impl VideoReader {
             frame_interval: None,
             stall_timeout: options.stall_timeout,
             stalled: false,
+            pipe,
             demuxer_dead_since: None,
+            orientation: options.orientation,
+            rotation: Rotation::default(),
+            warned_mirror: false,
         };
-        if reader.pipeline.set_state(gst::State::Playing).is_err() {
-            return Err(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo {
+        if pipe {
+            // filesrc opens a FIFO blocking until someone writes to it: not on the caller's
+            // thread; a failure reaches the bus, and `next_frame` gives up after the stall timeout
+            reader.pipeline.call_async(|p| {
+                let _ = p.set_state(gst::State::Playing);
+            });
+        } else if reader.pipeline.set_state(gst::State::Playing).is_err() {
+            return Err(reader.explain(reader.pending_error().unwrap_or_else(|| MediaError::NotAVideo {
                 path: path.into(),
                 reason: "the pipeline did not start".into(),
-            }));
+            })));
         }
         Ok(reader)
     }
@@ -248,6 +280,12 @@ impl VideoReader {
             if self.finished {
                 return Ok(None);
             }
+            // a pipe's pipeline starts on its own thread: until the appsink has started it
+            // neither waits for samples nor tells the end of the stream
+            let starting = self.pipe && self.sink.current_state() < gst::State::Paused;
+            if starting {
+                std::thread::sleep(Duration::from_nanos(POLL.nseconds()));
+            }
             if let Some(sample) = self.sink.try_pull_sample(POLL) {
                 if starts_before_segment(&sample) {
                     continue;
@@ -256,9 +294,9 @@ impl VideoReader {
             }
             if let Some(e) = self.pending_error() {
                 self.finished = true;
-                return Err(e);
+                return Err(self.explain(e));
             }
-            if self.sink.is_eos() {
+            if !starting && self.sink.is_eos() {
                 self.finished = true;
                 if self.next_index > 0 {
                     self.check_complete()?;
@@ -272,7 +310,7 @@ impl VideoReader {
                 }
             } else if let Some(e) = self.dead_demuxer() {
                 self.finished = true;
-                return Err(e);
+                return Err(self.explain(e));
             } else if waiting.elapsed() >= self.stall_timeout {
                 self.finished = true;
                 self.stalled = true;
@@ -308,6 +346,12 @@ impl VideoReader {
     /// Frames decoded so far.
     pub fn frames_decoded(&self) -> u64 {
         self.next_index
+    }
+
+    /// The display rotation the stream carries, as seen with the last converted frame (applied
+    /// to the frames with [`Orientation::Display`] only).
+    pub fn rotation(&self) -> Rotation {
+        self.rotation
     }
 
     fn frame_from(&mut self, sample: &gst::Sample, convert: bool) -> Result<Frame, MediaError> {
@@ -353,7 +397,32 @@ impl VideoReader {
         }
         let image = RgbImage::new(info.width(), info.height(), data)
             .ok_or_else(|| self.decode_error("converted frame of the wrong size"))?;
+        self.rotation = self.tagged_rotation();
+        let image = match self.orientation {
+            Orientation::Display => self.rotation.apply(image),
+            Orientation::Stored | Orientation::Official => image,
+        };
         Ok(Frame { index, pts, image: Some(image) })
+    }
+
+    /// The rotation of the `image-orientation` tag that reached the appsink, if any.
+    fn tagged_rotation(&mut self) -> Rotation {
+        let Some(pad) = self.sink.static_pad("sink") else { return Rotation::default() };
+        let mut i = 0;
+        while let Some(event) = pad.sticky_event::<gst::event::Tag>(i) {
+            if let Some(tag) = event.tag().get::<gst::tags::ImageOrientation>() {
+                match Rotation::from_tag(tag.get()) {
+                    Some(r) => return r,
+                    None if !self.warned_mirror => {
+                        self.warned_mirror = true;
+                        tracing::warn!("{}: mirrored orientation {:?} is not applied", self.path.display(), tag.get());
+                    }
+                    None => {}
+                }
+            }
+            i += 1;
+        }
+        Rotation::default()
     }
 
     /// A file whose demuxer stopped without exposing any stream (qtdemux on an MP4 whose index
@@ -380,6 +449,20 @@ impl VideoReader {
             path: self.path.clone(),
             reason: "its demuxer stopped without finding a playable stream".into(),
         })
+    }
+
+    /// A file GStreamer found no video in, told apart when it is an MP4/MOV cut short.
+    fn explain(&self, e: MediaError) -> MediaError {
+        match e {
+            MediaError::NotAVideo { path, reason } if self.next_index == 0 => match missing_index(&path) {
+                Some(why) => {
+                    tracing::debug!("{}: GStreamer: {reason}", path.display());
+                    MediaError::Incomplete { path, reason: why }
+                }
+                None => MediaError::NotAVideo { path, reason },
+            },
+            e => e,
+        }
     }
 
     fn decode_error(&self, reason: &str) -> MediaError {
@@ -458,7 +541,7 @@ const TRUNCATION_SLACK: Duration = Duration::from_secs(1);
 
 impl Drop for VideoReader {
     fn drop(&mut self) {
-        if self.stalled {
+        if self.stalled || self.pipe {
             // a source blocked in a read (a pipe, a hung mount) cannot be interrupted, and
             // stopping the pipeline waits for it: stop it on a thread of its own instead
             let pipeline = self.pipeline.clone();

@@ -13,6 +13,8 @@ pub enum MediaError {
     Unreadable { path: PathBuf, reason: String },
     #[error("{}: not a video GStreamer can read ({reason})", path.display())]
     NotAVideo { path: PathBuf, reason: String },
+    #[error("{}: truncated or incomplete: {reason}", path.display())]
+    Incomplete { path: PathBuf, reason: String },
     #[error("{}: no video stream (audio or data only)", path.display())]
     NoVideoStream { path: PathBuf },
     #[error("{}: no decoder installed for {codec}", path.display())]
@@ -33,4 +35,6 @@ pub enum MediaError {
     Convert { path: PathBuf, reason: String },
     #[error(transparent)]
     Setting(#[from] marlin_settings::OutOfRange),
+    #[error("{}: cannot write: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
 }

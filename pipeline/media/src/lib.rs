@@ -4,11 +4,13 @@
 
 mod clips;
 pub mod colour;
+mod container;
 mod decode;
 mod decoder_choice;
 mod encode;
 mod error;
 mod image;
+mod orientation;
 pub mod sampling;
 mod still;
 mod swscale;
@@ -20,4 +22,5 @@ pub use decoder_choice::{DecoderChoice, installed_video_decoders};
 pub use encode::FrameWriter;
 pub use error::MediaError;
 pub use image::RgbImage;
+pub use orientation::{Orientation, Rotation};
 pub use still::read_image;

@@ -122,9 +122,10 @@ impl<T: Clone> ClipSampler<T> {
         self.emitted >= self.max_clips
     }
 
-    /// Frames pushed so far.
-    pub fn frames_seen(&self) -> u64 {
-        self.seen
+    /// Whether the video is known to be longer than two clip lengths (`N > F·sr`: the sliding
+    /// windows apply).
+    pub fn sliding(&self) -> bool {
+        self.sliding
     }
 
     /// Whether frame `index` (the next to push, or later) will be part of a clip, so its pixels

@@ -38,7 +38,7 @@ const TJPF_RGB: c_int = 0;
 
 /// Reads an image file into RGB (for a video: its first frame).
 pub fn read_image(path: &Path) -> Result<RgbImage, MediaError> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    let bytes = marlin_npy::read_input(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => MediaError::NotFound { path: path.into() },
         _ => MediaError::Unreadable { path: path.into(), reason: e.to_string() },
     })?;

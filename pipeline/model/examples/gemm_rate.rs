@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use marlin_model::matmul::{Epilogue, Lhs, PackedB, Precision, QuantMatrix, convert_to_bf16, matmul};
+use marlin_model::matmul::{Epilogue, Lhs, PackedB, Precision, QuantMatrix, Spread, convert_to_bf16, matmul};
 
 fn main() {
     let precision = match std::env::args().nth(1).as_deref() {
@@ -48,7 +48,16 @@ fn main() {
             let t = Instant::now();
             pool.install(|| {
                 for _ in 0..reps {
-                    matmul(lhs, m, lda, &b, &mut c, n, Epilogue::Store, parallel);
+                    matmul(
+                        lhs,
+                        m,
+                        lda,
+                        &b,
+                        &mut c,
+                        n,
+                        Epilogue::Store,
+                        if parallel { Spread::Pool } else { Spread::Caller },
+                    );
                 }
             });
             best = best.min(t.elapsed().as_secs_f64() / reps as f64);

@@ -73,6 +73,14 @@ const TRAINING_KEYS: &[&str] = &[
     "optimizer",
 ];
 
+/// Bounds of the architecture's sizes: far above the released models (224², 16 frames, width
+/// 1024, depth 24, MLP ×4), low enough that no size derived from them overflows.
+const MAX_IMG_SIZE: usize = 4096;
+const MAX_FRAMES: usize = 1024;
+const MAX_WIDTH: usize = 16384;
+const MAX_DEPTH: usize = 256;
+const MAX_MLP_RATIO: f64 = 64.0;
+
 /// The released architectures, by preset name.
 pub const PRESETS: &[(&str, &str)] = &[
     ("vit_small", include_str!("../../../configs/models/vit_small.yaml")),
@@ -105,6 +113,11 @@ impl MarlinConfig {
                 tracing::warn!("{origin}: unknown key `{key}` ignored");
             }
         }
+        for (key, rate) in [("drop_rate", y.drop_rate), ("attn_drop_rate", y.attn_drop_rate)] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(err(format!("{key} is {rate}, outside [0, 1]")));
+            }
+        }
         if y.drop_rate != 0.0 || y.attn_drop_rate != 0.0 {
             tracing::debug!("{origin}: dropout rates only matter in training; inference runs without dropout");
         }
@@ -130,7 +143,7 @@ impl MarlinConfig {
 
     /// Reads a YAML config file in MARLIN's format.
     pub fn from_yaml_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Config {
+        let text = marlin_npy::read_input_to_string(path).map_err(|e| ModelError::Config {
             origin: path.display().to_string(),
             detail: format!("cannot read: {e}"),
         })?;
@@ -151,19 +164,47 @@ impl MarlinConfig {
             .find(|c| c.encoder.embed_dim == embed_dim && c.encoder.depth == depth)
     }
 
+    /// Every setting within its range (so no size computed from them overflows or allocates
+    /// beyond reason), every number finite, and the sizes dividing as the architecture needs.
     fn validate(&self) -> Result<(), String> {
-        let positive = [
-            ("img_size", self.img_size),
-            ("patch_size", self.patch_size),
-            ("clip_frames", self.n_frames),
-            ("tubelet_size", self.tubelet_size),
-            ("encoder.embed_dim", self.encoder.embed_dim),
-            ("encoder.depth", self.encoder.depth),
-            ("encoder.num_heads", self.encoder.num_heads),
+        let out_of = |key: &str, value: String, range: &str| Err(format!("{key} is {value}, outside {range}"));
+        let sizes = [
+            ("img_size", self.img_size, 1, MAX_IMG_SIZE),
+            ("patch_size", self.patch_size, 1, self.img_size),
+            ("clip_frames", self.n_frames, 1, MAX_FRAMES),
+            ("tubelet_size", self.tubelet_size, 1, self.n_frames),
+            ("encoder.embed_dim", self.encoder.embed_dim, 1, MAX_WIDTH),
+            ("encoder.depth", self.encoder.depth, 1, MAX_DEPTH),
+            ("encoder.num_heads", self.encoder.num_heads, 1, self.encoder.embed_dim),
+            ("decoder.embed_dim", self.decoder.embed_dim, 0, MAX_WIDTH),
+            ("decoder.depth", self.decoder.depth, 0, MAX_DEPTH),
+            ("decoder.num_heads", self.decoder.num_heads, 0, self.decoder.embed_dim),
         ];
-        for (k, v) in positive {
-            if v == 0 {
-                return Err(format!("{k} must be positive"));
+        for (key, v, lo, hi) in sizes {
+            if !(lo..=hi).contains(&v) {
+                return out_of(key, v.to_string(), &format!("{lo}..={hi}"));
+            }
+        }
+        let reals = [
+            ("mlp_ratio", Some(self.mlp_ratio), self.mlp_ratio > 0.0 && self.mlp_ratio <= MAX_MLP_RATIO, "(0, 64]"),
+            (
+                "qk_scale",
+                self.qk_scale,
+                self.qk_scale.is_some_and(|q| q.is_finite() && q > 0.0),
+                "finite numbers above 0",
+            ),
+            (
+                "init_values",
+                Some(self.init_values),
+                self.init_values.is_finite() && self.init_values >= 0.0,
+                "finite numbers >= 0",
+            ),
+        ];
+        for (key, v, ok, range) in reals {
+            if let Some(v) = v
+                && !ok
+            {
+                return out_of(key, v.to_string(), range);
             }
         }
         if !self.img_size.is_multiple_of(self.patch_size) {
@@ -183,8 +224,11 @@ impl MarlinConfig {
                 ));
             }
         }
-        if self.mlp_ratio.is_nan() || self.mlp_ratio <= 0.0 {
-            return Err(format!("mlp_ratio {} must be positive", self.mlp_ratio));
+        if self.mlp_hidden(self.encoder.embed_dim) == 0 {
+            return Err(format!(
+                "mlp_ratio {} leaves the MLP of an encoder of width {} no hidden units",
+                self.mlp_ratio, self.encoder.embed_dim
+            ));
         }
         Ok(())
     }
@@ -248,6 +292,24 @@ mod tests {
         let text = include_str!("../../../configs/models/vit_small.yaml").replace("num_heads: 6", "num_head: 6");
         let e = MarlinConfig::from_yaml_str(&text, "x.yaml").unwrap_err().to_string();
         assert!(e.contains("num_head") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_or_not_finite_are_named_with_their_range() {
+        let base = include_str!("../../../configs/models/vit_small.yaml");
+        for (from, to, named) in [
+            ("qk_scale: null", "qk_scale: .nan", "qk_scale is NaN"),
+            ("mlp_ratio: 4.0", "mlp_ratio: .inf", "mlp_ratio is inf"),
+            ("init_values: 0.0", "init_values: -1", "init_values is -1"),
+            ("img_size: 224", "img_size: 1000000000000", "img_size is 1000000000000, outside 1..=4096"),
+            ("depth: 12", "depth: 100000", "encoder.depth is 100000, outside 1..=256"),
+            ("drop_rate: 0.0", "drop_rate: .nan", "drop_rate is NaN"),
+        ] {
+            assert!(base.contains(from), "{from}");
+            let text = base.replacen(from, to, 1);
+            let e = MarlinConfig::from_yaml_str(&text, "x.yaml").unwrap_err().to_string();
+            assert!(e.contains("x.yaml") && e.contains(named), "{to}: {e}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use crate::matmul::{
-    Epilogue, Lhs, PackedB, Precision, QuantMatrix, QuantRows, SendPtr, convert_to_bf16, matmul, matmul_raw,
+    Epilogue, Lhs, PackedB, Precision, QuantMatrix, QuantRows, SendPtr, Spread, convert_to_bf16, matmul, matmul_raw,
 };
 use crate::ops::{layer_norm, layer_norm_row};
 use crate::patchify::{Clip, patchify};
@@ -296,7 +296,7 @@ impl Encoder {
         } else {
             (Lhs::F32(x), l.k())
         };
-        matmul(lhs, rows, lda, l, out, l.n(), epi, true);
+        matmul(lhs, rows, lda, l, out, l.n(), epi, Spread::Pool);
     }
 
     /// `out (epi)= LayerNorm(x)·Wᵀ + b` (through `normed`; in int8 each normalised row is
@@ -320,7 +320,7 @@ impl Encoder {
                 None
             });
             let (q, lda) = s.lhs8.rows_from(0);
-            matmul(Lhs::U8(q), rows, lda, l, out, l.n(), epi, true);
+            matmul(Lhs::U8(q), rows, lda, l, out, l.n(), epi, Spread::Pool);
         } else {
             layer_norm(&x[..rows * d], d, ln, &mut normed[..rows * d]);
             self.dense(normed, rows, l, out, epi, s);
@@ -375,14 +375,14 @@ impl Encoder {
                 });
                 b.hidden.resize(rows * hidden, 0.0);
                 let (q, lda) = b.lhs.rows_from(0);
-                matmul(Lhs::U8(q), rows, lda, &w.fc1, &mut b.hidden, hidden, Epilogue::Gelu, false);
+                matmul(Lhs::U8(q), rows, lda, &w.fc1, &mut b.hidden, hidden, Epilogue::Gelu, Spread::Caller);
                 b.lhs.quantize(&b.hidden, rows, hidden, hidden);
                 let (q, lda) = b.lhs.rows_from(0);
                 match gamma {
-                    None => matmul(Lhs::U8(q), rows, lda, &w.fc2, band, d, Epilogue::Accumulate, false),
+                    None => matmul(Lhs::U8(q), rows, lda, &w.fc2, band, d, Epilogue::Accumulate, Spread::Caller),
                     Some(g) => {
                         b.out.resize(rows * d, 0.0);
-                        matmul(Lhs::U8(q), rows, lda, &w.fc2, &mut b.out, d, Epilogue::Store, false);
+                        matmul(Lhs::U8(q), rows, lda, &w.fc2, &mut b.out, d, Epilogue::Store, Spread::Caller);
                         for (x, y) in band.chunks_exact_mut(d).zip(b.out.chunks_exact(d)) {
                             x.iter_mut().zip(y).zip(g).for_each(|((x, y), g)| *x += g * y);
                         }
@@ -453,7 +453,7 @@ impl Encoder {
                     let keys = buf.keys.as_ref().expect("packed above");
                     if int8 {
                         let (q, lda) = q8.rows_from(ch * n + q0);
-                        matmul(Lhs::U8(q), bq, lda, keys, scores, n, Epilogue::Store, false);
+                        matmul(Lhs::U8(q), bq, lda, keys, scores, n, Epilogue::Store, Spread::Caller);
                         // SAFETY: this task alone writes rows q0..q0+bq, columns h·hd..(h+1)·hd of
                         // this clip's output, which outlives the loop.
                         unsafe {
@@ -463,7 +463,7 @@ impl Encoder {
                     }
                     let q_at = (clip * n + q0) * ld + h * hd;
                     let q = if bf16 { Lhs::Bf16(&qkv16[q_at..]) } else { Lhs::F32(&qkv[q_at..]) };
-                    matmul(q, bq, ld, keys, scores, n, Epilogue::Store, false);
+                    matmul(q, bq, ld, keys, scores, n, Epilogue::Store, Spread::Caller);
                     let mut inv_sums = [0f32; QUERY_BLOCK];
                     for (row, inv) in scores.chunks_exact_mut(n).zip(inv_sums.iter_mut()) {
                         *inv = softmax_exp_in_place(row);
@@ -482,7 +482,16 @@ impl Encoder {
                     // clip's output: tiles no other task touches, of `out`, which outlives the loop.
                     unsafe {
                         let o = out_ptr.get().add((clip * n + q0) * d + h * hd);
-                        matmul_raw(p, bq, n, buf.values.as_ref().expect("packed above"), o, d, Epilogue::Store, false);
+                        matmul_raw(
+                            p,
+                            bq,
+                            n,
+                            buf.values.as_ref().expect("packed above"),
+                            o,
+                            d,
+                            Epilogue::Store,
+                            Spread::Caller,
+                        );
                         // the softmax's division, applied to the (rows × head_dim) output
                         for (r, inv) in inv_sums[..bq].iter().enumerate() {
                             std::slice::from_raw_parts_mut(o.add(r * d), hd).iter_mut().for_each(|v| *v *= inv);
@@ -526,7 +535,7 @@ impl AttentionBuffers {
         let p = QuantRows { values: &self.probabilities, scales: &scales, zeros: &[0; QUERY_BLOCK] };
         let values = self.values.as_ref().expect("packed by the caller");
         // SAFETY: forwarded contract.
-        unsafe { matmul_raw(Lhs::U8(p), bq, lda, values, out, ldo, Epilogue::Store, false) };
+        unsafe { matmul_raw(Lhs::U8(p), bq, lda, values, out, ldo, Epilogue::Store, Spread::Caller) };
     }
 
     /// The key and value operands, (re)made for `precision`.

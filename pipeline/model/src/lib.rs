@@ -50,6 +50,13 @@ pub enum ModelError {
     UnexpectedKeys { path: PathBuf, keys: Vec<String> },
     #[error("{}: shape mismatch for `{key}`: expected {expected:?}, found {found:?}", path.display())]
     ShapeMismatch { path: PathBuf, key: String, expected: Vec<usize>, found: Vec<usize> },
+    #[error("{}: `{key}` holds {dtype} values: weights must be floating point (f32, f16, bf16 or f64)", path.display())]
+    NotFloat { path: PathBuf, key: String, dtype: String },
+    #[error(
+        "{}: `{key}` holds {count} non-finite value(s) (the first, at index {first}, is {value}): the weights are damaged",
+        path.display()
+    )]
+    NonFinite { path: PathBuf, key: String, count: usize, first: usize, value: f32 },
     #[error("{}: the config {config} contradicts the weights: {detail}", path.display())]
     ConfigMismatch { path: PathBuf, config: String, detail: String },
     #[error(

@@ -1,6 +1,7 @@
 //! Maps checkpoint tensors onto the encoder's parameters, following the PyTorch module tree
 //! (`encoder.blocks.3.attn.qkv.weight` …), whatever the file's key prefix (`encoder.`,
-//! `marlin.encoder.`). Checks every key and shape. The decoder tensors of a full checkpoint are mapped by
+//! `marlin.encoder.`). Checks every key, shape, element type (floating point only) and value
+//! (finite only). The decoder tensors of a full checkpoint are mapped by
 //! [`DecoderWeights::from_tensors`].
 
 use std::collections::BTreeMap;
@@ -96,18 +97,33 @@ struct Taker<'a> {
 }
 
 impl Taker<'_> {
+    /// The values of `key`, checked: its shape, a floating-point type, finite values. A
+    /// missing key is remembered (and reported by [`finish`](Self::finish)) and gives no values.
     fn take(&mut self, key: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        let path = || self.path.to_path_buf();
         match self.tensors.remove(key) {
-            Some(t) if t.shape == shape => Ok(t.data),
-            Some(t) => Err(ModelError::ShapeMismatch {
-                path: self.path.to_path_buf(),
+            Some(t) if t.shape != shape => Err(ModelError::ShapeMismatch {
+                path: path(),
                 key: key.to_string(),
                 expected: shape.to_vec(),
                 found: t.shape,
             }),
+            Some(t) if !t.stored_as.is_float() => {
+                Err(ModelError::NotFloat { path: path(), key: key.to_string(), dtype: format!("{:?}", t.stored_as) })
+            }
+            Some(t) => match t.data.iter().position(|v| !v.is_finite()) {
+                Some(first) => Err(ModelError::NonFinite {
+                    path: path(),
+                    key: key.to_string(),
+                    count: t.data.iter().filter(|v| !v.is_finite()).count(),
+                    first,
+                    value: t.data[first],
+                }),
+                None => Ok(t.data),
+            },
             None => {
                 self.missing.push(key.to_string());
-                Ok(vec![0.0; shape.iter().product()])
+                Ok(Vec::new())
             }
         }
     }

@@ -1,12 +1,16 @@
 //! NumPy `.npy` files: read (u8, f16, f32, f64, C order) and write (f32, u8), with errors that
 //! name the file. Writes go to a temporary file in the same folder and are renamed into place,
-//! so a crash never leaves a half-written array behind.
+//! so a crash never leaves a half-written array behind; [`files`] holds the rules every output
+//! and input file of the project follows (regular files only in, nothing but regular files
+//! replaced out).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub mod files;
 mod rows;
 
+pub use files::{Destination, destination, open_input, read_input, read_input_to_string};
 pub use rows::{ROWS_HEADER_LEN, RowFile};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +50,7 @@ impl Array {
 /// Reads a `.npy` file. f16 and f64 arrays are converted to f32.
 pub fn read(path: impl AsRef<Path>) -> Result<Array, NpyError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| NpyError::Io { path: path.to_path_buf(), source })?;
+    let bytes = read_input(path).map_err(|source| NpyError::Io { path: path.to_path_buf(), source })?;
     parse(&bytes).map_err(|(unsupported, detail)| {
         if unsupported {
             NpyError::Unsupported { path: path.to_path_buf(), detail }
@@ -76,7 +80,7 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header, NpyError> {
     let path = path.as_ref();
     let io = |source| NpyError::Io { path: path.to_path_buf(), source };
     let mut start = Vec::with_capacity(4096);
-    std::fs::File::open(path).map_err(io)?.take(1 << 16).read_to_end(&mut start).map_err(io)?;
+    open_input(path).map_err(io)?.take(1 << 16).read_to_end(&mut start).map_err(io)?;
     parse_header(&start).map_err(|(unsupported, detail)| {
         if unsupported {
             NpyError::Unsupported { path: path.to_path_buf(), detail }
@@ -116,10 +120,13 @@ fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
 pub fn parse(bytes: &[u8]) -> Result<Array, (bool, String)> {
     let Header { descr, shape, data_offset } = parse_header(bytes)?;
     let descr = descr.as_str();
-    let numel: usize = shape.iter().product();
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| invalid(format!("shape {shape:?} has more elements than memory can hold")))?;
     let body = &bytes[data_offset..];
     let need = |size: usize| -> Result<&[u8], ParseError> {
-        body.get(..numel * size).ok_or_else(|| {
+        numel.checked_mul(size).and_then(|n| body.get(..n)).ok_or_else(|| {
             invalid(format!("data ends early: {} bytes for {numel} elements of {size} bytes", body.len()))
         })
     };
@@ -199,20 +206,30 @@ pub fn write_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> Resul
     write_atomic(path.as_ref(), &encode_f32(shape, data))
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
+/// Writes `bytes` to `path` through a temporary sibling and a rename; see [`destination`] for
+/// what is written in place (devices, FIFOs), followed (symbolic links) or refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NpyError> {
     let io = |source| NpyError::Io { path: path.to_path_buf(), source };
-    let dir = match path.parent() {
+    let target = match destination(path).map_err(io)? {
+        Destination::InPlace(target) => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&target).map_err(io)?;
+            return f.write_all(bytes).map_err(io);
+        }
+        Destination::Replace(target) => target,
+    };
+    let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut name = std::ffi::OsString::from(".");
+    name.push(target.file_name().unwrap_or_default());
+    name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(name);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, &target)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -255,6 +272,41 @@ mod tests {
         std::fs::write(&p, bytes).unwrap();
         let e = read(&p).unwrap_err().to_string();
         assert!(e.contains("short.npy") && e.contains("data ends early"), "{e}");
+    }
+
+    #[test]
+    fn writing_through_a_link_or_into_a_fifo_replaces_neither() {
+        use std::os::unix::fs::FileTypeExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("real.npy"), b"old").unwrap();
+        std::os::unix::fs::symlink("real.npy", d.path().join("link.npy")).unwrap();
+        write_atomic(&d.path().join("link.npy"), b"new").unwrap();
+        assert!(std::fs::symlink_metadata(d.path().join("link.npy")).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read(d.path().join("real.npy")).unwrap(), b"new");
+
+        let fifo = d.path().join("out.npy");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || std::fs::read(fifo).unwrap()
+        });
+        write_atomic(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        let e = write_atomic(d.path(), b"x").unwrap_err().to_string();
+        assert!(e.contains("folder"), "{e}");
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_is_invalid() {
+        let bytes = header("<f4", &[usize::MAX / 2, 3]);
+        let (unsupported, msg) = parse(&bytes).unwrap_err();
+        assert!(!unsupported && msg.contains("more elements than memory can hold"), "{msg}");
+        let bytes = header("<f4", &[usize::MAX / 4]);
+        let (_, msg) = parse(&bytes).unwrap_err();
+        assert!(msg.contains("data ends early"), "{msg}");
     }
 
     #[test]

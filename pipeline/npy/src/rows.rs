@@ -58,6 +58,11 @@ impl RowFile {
         &self.path
     }
 
+    /// The shape of one row.
+    pub fn row_shape(&self) -> &[usize] {
+        &self.row_shape
+    }
+
     /// Appends whole rows (`data.len()` a multiple of the row length).
     pub fn append(&mut self, data: &[f32]) -> Result<(), NpyError> {
         let row: usize = self.row_shape.iter().product();

@@ -65,14 +65,14 @@ impl FeatureSet {
         let file = |name: &str| dir.join(name);
         let bad = |path: PathBuf, reason: String| ProbeError::File { path, reason };
         let manifest_path = file("manifest.json");
-        let text = std::fs::read_to_string(&manifest_path)
+        let text = marlin_npy::read_input_to_string(&manifest_path)
             .map_err(|e| bad(manifest_path.clone(), format!("{e} (not a `marlin featurize` output folder?)")))?;
         let manifest: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(manifest_path.clone(), e.to_string()))?;
+            serde_json::from_str(&text).map_err(|source| ProbeError::Json { path: manifest_path.clone(), source })?;
         let model: ModelInfo = serde_json::from_value(manifest["model"].clone())
             .map_err(|e| bad(manifest_path.clone(), format!("no model record: {e}")))?;
         let features_path = file("features.npy");
-        let array = marlin_npy::read(&features_path).map_err(|e| bad(features_path.clone(), e.to_string()))?;
+        let array = marlin_npy::read(&features_path)?;
         let marlin_npy::Data::F32(values) = array.data else { return Err(bad(features_path, "not float32".into())) };
         if array.shape.len() != 2 {
             return Err(bad(
@@ -85,8 +85,10 @@ impl FeatureSet {
         }
         let (rows, dim) = (array.shape[0], array.shape[1]);
         let csv_path = file("clips.csv");
-        let mut reader = csv::Reader::from_path(&csv_path).map_err(|e| bad(csv_path.clone(), e.to_string()))?;
-        let headers = reader.headers().map_err(|e| bad(csv_path.clone(), e.to_string()))?.clone();
+        let file =
+            marlin_npy::open_input(&csv_path).map_err(|source| ProbeError::Io { path: csv_path.clone(), source })?;
+        let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+        let headers = reader.headers().map_err(|source| ProbeError::Csv { path: csv_path.clone(), source })?.clone();
         let col = |name: &str| headers.iter().position(|h| h == name);
         let (Some(vid), Some(clip)) = (col("video_id"), col("clip_index")) else {
             return Err(bad(csv_path, "no video_id/clip_index columns".into()));
@@ -120,7 +122,7 @@ impl FeatureSet {
         };
         let mut clips = Vec::with_capacity(rows);
         for (k, record) in reader.records().enumerate() {
-            let r = record.map_err(|e| bad(csv_path.clone(), e.to_string()))?;
+            let r = record.map_err(|source| ProbeError::Csv { path: csv_path.clone(), source })?;
             if k >= rows {
                 return Err(bad(csv_path, format!("more lines than features.npy has rows ({rows})")));
             }

@@ -10,7 +10,8 @@ use crate::ProbeError;
 /// become their difference (class 1 − class 0).
 pub fn linear_head(path: &Path, dim: usize) -> Result<(Vec<f64>, f64), ProbeError> {
     let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
-    let ck = marlin_checkpoint::Checkpoint::load(path).map_err(|e| bad(e.to_string()))?;
+    let ck = marlin_checkpoint::Checkpoint::load(path)
+        .map_err(|source| ProbeError::Checkpoint { path: path.to_path_buf(), source })?;
     let candidates: Vec<&String> = ck
         .tensors
         .iter()

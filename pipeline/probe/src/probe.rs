@@ -102,16 +102,15 @@ impl Probe {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), ProbeError> {
-        let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
-        let text = serde_json::to_string_pretty(self).map_err(|e| bad(e.to_string()))?;
-        let temp = path.with_extension("json.part");
-        std::fs::write(&temp, text).map_err(|e| bad(e.to_string()))?;
-        std::fs::rename(&temp, path).map_err(|e| bad(e.to_string()))
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|source| ProbeError::Json { path: path.to_path_buf(), source })?;
+        Ok(marlin_npy::write_atomic(path, text.as_bytes())?)
     }
 
     pub fn load(path: &Path) -> Result<Self, ProbeError> {
         let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let text = marlin_npy::read_input_to_string(path)
+            .map_err(|source| ProbeError::Io { path: path.to_path_buf(), source })?;
         let probe: Probe = serde_json::from_str(&text).map_err(|e| bad(format!("not a probe file: {e}")))?;
         if probe.format != FORMAT {
             return Err(bad(format!("probe format {:?}; this marlin reads {FORMAT:?}", probe.format)));
@@ -128,6 +127,15 @@ impl Probe {
                 probe.std.len(),
                 probe.weights.len()
             )));
+        }
+        let numbers = [("mean", &probe.mean), ("std", &probe.std), ("weights", &probe.weights)];
+        if let Some((key, _)) = numbers.iter().find(|(_, v)| v.iter().any(|x| !x.is_finite())) {
+            return Err(bad(format!("`{key}` holds a value that is not a finite number")));
+        }
+        for (key, v) in [("bias", probe.bias), ("threshold", probe.threshold)] {
+            if !v.is_finite() {
+                return Err(bad(format!("`{key}` is {v}, not a finite number")));
+            }
         }
         Ok(probe)
     }

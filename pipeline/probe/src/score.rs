@@ -182,12 +182,12 @@ pub fn write_scores(dir: &Path, clips: &[ClipScore], videos: &[VideoVerdict]) ->
 }
 
 fn write_csv(path: &Path, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<(), ProbeError> {
-    let bad = |reason: String| ProbeError::File { path: path.to_path_buf(), reason };
+    let csv_error = |source| ProbeError::Csv { path: path.to_path_buf(), source };
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(|e| bad(e.to_string()))?;
+    w.write_record(header).map_err(csv_error)?;
     for r in rows {
-        w.write_record(&r).map_err(|e| bad(e.to_string()))?;
+        w.write_record(&r).map_err(csv_error)?;
     }
-    let bytes = w.into_inner().map_err(|e| bad(e.to_string()))?;
+    let bytes = w.into_inner().map_err(|e| ProbeError::Io { path: path.to_path_buf(), source: e.into_error() })?;
     Ok(marlin_npy::write_atomic(path, &bytes)?)
 }

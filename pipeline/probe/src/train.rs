@@ -48,8 +48,38 @@ pub struct TrainOptions {
     pub threshold: ThresholdRule,
 }
 
+/// Refuses labelled feature rows holding NaN or infinity, naming the rows (of features.npy) and
+/// the columns.
+fn check_finite(set: &FeatureSet) -> Result<(), ProbeError> {
+    let mut rows = Vec::new();
+    let mut columns = std::collections::BTreeSet::new();
+    for (row, clip) in set.clips.iter().enumerate().filter(|(_, c)| !c.label.is_empty()) {
+        let bad: Vec<usize> = (0..clip.features.len()).filter(|&j| !clip.features[j].is_finite()).collect();
+        if !bad.is_empty() {
+            rows.push(row);
+            columns.extend(bad);
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let list = |v: &mut dyn Iterator<Item = usize>, n: usize| {
+        let shown: Vec<String> = v.take(10).map(|x| x.to_string()).collect();
+        if n > 10 { format!("{}, …", shown.join(", ")) } else { shown.join(", ") }
+    };
+    Err(ProbeError::Data(format!(
+        "{}: features.npy holds NaN or infinite values in {} row(s) ({}) and {} column(s) ({}); a probe cannot be trained on them (featurize those videos again)",
+        set.dir.display(),
+        rows.len(),
+        list(&mut rows.iter().copied(), rows.len()),
+        columns.len(),
+        list(&mut columns.iter().copied(), columns.len()),
+    )))
+}
+
 /// Trains a probe on `set`.
 pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError> {
+    check_finite(set)?;
     let samples: Vec<Sample> = set.samples(opts.level)?.into_iter().filter(|s| !s.label.is_empty()).collect();
     if samples.is_empty() {
         return Err(ProbeError::Data(format!(
@@ -80,7 +110,13 @@ pub fn train(set: &FeatureSet, opts: &TrainOptions) -> Result<Probe, ProbeError>
     let y: Vec<bool> = samples.iter().map(|s| s.label == positive).collect();
 
     // held-out scores: (probability, label) over validation videos or out of fold
+    let groups = samples.iter().map(|s| s.group.as_str()).collect::<std::collections::HashSet<_>>().len();
     let (held_out, method) = match opts.folds {
+        Some(k) if k > groups => {
+            return Err(ProbeError::Data(format!(
+                "--folds {k}: there are only {groups} labelled videos (or groups) to split into folds"
+            )));
+        }
         Some(k) if k >= 2 => {
             let mut scores = Vec::new();
             for f in 0..k {
@@ -269,5 +305,21 @@ mod tests {
         assert!(e.contains("trained on features of vit_small") && e.contains("vit_base"), "{e}");
         let wrong = train(&set, &TrainOptions { positive: Some("maybe".into()), ..options() }).unwrap_err();
         assert!(wrong.to_string().contains("not one of the labels"));
+    }
+
+    #[test]
+    fn more_folds_than_videos_are_refused() {
+        let e = train(&set(), &TrainOptions { folds: Some(100), ..options() }).unwrap_err().to_string();
+        assert!(e.contains("--folds 100") && e.contains("only 40 labelled videos"), "{e}");
+    }
+
+    #[test]
+    fn non_finite_features_are_refused_naming_rows_and_columns() {
+        let mut set = set();
+        set.clips[7].features[2] = f64::NAN;
+        set.clips[9].features[0] = f64::INFINITY;
+        set.clips[9].features[2] = f64::NAN;
+        let e = train(&set, &options()).unwrap_err().to_string();
+        assert!(e.contains("2 row(s) (7, 9)") && e.contains("2 column(s) (0, 2)"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 //! The range a numeric setting may take, and the check that refuses anything else.
 
-use std::fmt::{self, Display};
+use std::fmt::{self, Debug, Display};
 
 /// A closed range `[low, high]`, or `(low, high]` when `low_open` (e.g. "above 0").
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,18 +22,19 @@ impl<T> Bounds<T> {
     }
 }
 
-impl<T: PartialOrd + Display + Copy> Bounds<T> {
+impl<T: PartialOrd + Display + Debug + Copy> Bounds<T> {
     /// Whether `value` lies inside (never for NaN).
     pub fn contains(&self, value: T) -> bool {
         let above_low = if self.low_open { value > self.low } else { value >= self.low };
         above_low && value <= self.high
     }
 
-    /// `value`, or an error naming the setting `name`, the value and the range.
+    /// `value`, or an error naming the setting `name`, the value (as Rust writes it short:
+    /// `1e300`, `NaN`) and the range.
     pub fn check(&self, name: &str, value: T) -> Result<T, OutOfRange> {
         match self.contains(value) {
             true => Ok(value),
-            false => Err(OutOfRange { name: name.to_string(), value: value.to_string(), bounds: self.to_string() }),
+            false => Err(OutOfRange { name: name.to_string(), value: format!("{value:?}"), bounds: self.to_string() }),
         }
     }
 }
@@ -67,6 +68,7 @@ mod tests {
             let e = fps.check("fps", bad).unwrap_err().to_string();
             assert!(e.starts_with("fps must be in (0, 1000], got "), "{e}");
         }
+        assert_eq!(fps.check("fps", 1e300).unwrap_err().to_string(), "fps must be in (0, 1000], got 1e300");
         assert_eq!(
             Bounds::closed(1usize, 256).check("batch", 0).unwrap_err().to_string(),
             "batch must be in [1, 256], got 0"

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
 use gst_check::Harness;
+use marlin_test_support::{detector_path, onnxruntime, shared};
 
 fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -13,21 +14,8 @@ fn init() {
     });
 }
 
-/// `../shared` beside the checkout; panics when missing (these tests must not skip).
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("MARLIN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(
-        dir.join("oracle/README.md").is_file(),
-        "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)",
-        dir.display()
-    );
-    dir
-}
-
 fn detector() -> String {
-    shared().join("models/facexzoo_retinaface/face_detection_retina.pkl").display().to_string()
+    detector_path().display().to_string()
 }
 
 /// `single_face.jpg` as packed RGB, with its size.
@@ -354,22 +342,6 @@ fn probe_scores_each_clip_and_refuses_features_of_another_model() {
     let msg = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error]).expect("an error");
     let gst::MessageView::Error(e) = msg.view() else { unreachable!() };
     assert!(e.error().to_string().contains("this probe was trained on features of marlin_tiny"), "{}", e.error());
-}
-
-/// ONNX Runtime as `tools/onnxruntime.sh` (run by tools/setup.sh) fetches it, or
-/// `ORT_DYLIB_PATH`; a missing library fails the test.
-fn onnxruntime() -> PathBuf {
-    let path = std::env::var_os("ORT_DYLIB_PATH").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
-        let v = marlin_hub::ONNXRUNTIME_VERSION;
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../../target/onnxruntime/{v}/onnxruntime/capi/libonnxruntime.so.{v}"))
-    });
-    assert!(
-        path.is_file(),
-        "ONNX Runtime is missing: expected {} (run tools/onnxruntime.sh, or set ORT_DYLIB_PATH)",
-        path.display()
-    );
-    path
 }
 
 /// The pooled feature of one clip (32 frames) through `marlinencoder` with `extra` properties.

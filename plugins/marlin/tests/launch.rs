@@ -1,21 +1,11 @@
 //! The plugin as users run it: `gst-launch-1.0` subprocesses loading the built
 //! `libgstmarlin.so`, checked against the official features; `gst-inspect-1.0` docs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("MARLIN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(
-        dir.join("oracle/README.md").is_file(),
-        "the oracle folder is missing: expected {} (set MARLIN_SHARED_DIR)",
-        dir.display()
-    );
-    dir
-}
+use marlin_test_support::{detector_path, shared};
 
 /// A folder holding just the freshly built plugin (cargo leaves it beside the test binary), and
 /// a private registry, so no stale or foreign plugin is picked up.
@@ -75,7 +65,7 @@ fn read_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
 fn models() -> (String, String, String) {
     let s = shared();
     (
-        s.join("models/facexzoo_retinaface/face_detection_retina.pkl").display().to_string(),
+        detector_path().display().to_string(),
         s.join("oracle/models/marlin_tiny.encoder.pt").display().to_string(),
         s.join("oracle/marlin_tiny.yaml").display().to_string(),
     )
@@ -197,4 +187,54 @@ fn every_face_gets_its_own_clips() {
     assert_eq!(tracks.len(), rows.len(), "one clip per track: {text}");
     assert!(rows.iter().all(|r| r[3] == "0" && r[5] == "0" && r[6] == "30"), "{text}");
     assert_eq!(read_f32(&npy).0, vec![rows.len(), 64]);
+}
+
+/// A stream that ends before its first frame still gets its outputs: an empty features file and
+/// the CSV header, with a warning saying so (a batch job reading them finds zero rows, not a
+/// missing file).
+#[test]
+fn a_stream_without_frames_writes_empty_outputs_and_warns() {
+    let plugin = Plugin::new();
+    let (_, model, cfg) = models();
+    let out = tempfile::tempdir().unwrap();
+    let (npy, csv) = (out.path().join("out.npy"), out.path().join("out.csv"));
+    let pipeline = format!(
+        "videotestsrc num-buffers=0 ! video/x-raw,format=RGB,width=224,height=224 ! marlinencoder model={model} config={cfg} ! marlinsink location={} csv-location={}",
+        npy.display(),
+        csv.display()
+    );
+    let o = plugin
+        .command("gst-launch-1.0")
+        .env("GST_DEBUG", "marlinsink:2")
+        .args(pipeline.split_whitespace())
+        .output()
+        .expect("gst-launch-1.0");
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("without any features") && text.contains("0 rows"), "no warning: {text}");
+    let (shape, data) = read_f32(&npy);
+    assert_eq!(shape[0], 0, "{shape:?}");
+    assert!(data.is_empty());
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 1, "the header only");
+}
+
+/// `marlinfacecrop` without `marlinfacedetect` before it would crop the same fallback square
+/// from every frame: an error naming the missing element instead.
+#[test]
+fn facecrop_without_facedetect_upstream_is_an_error() {
+    let plugin = Plugin::new();
+    let o = plugin.launch(&format!(
+        "filesrc location={} ! decodebin ! queue ! marlinfacecrop ! fakesink",
+        shared().join("media/marlin/video03.mp4").display()
+    ));
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("needs marlinfacedetect upstream"), "{text}");
+    // with the detector before it (and a queue between), the same frames crop
+    let (det, _, _) = models();
+    let o = plugin.launch(&format!(
+        "filesrc location={} ! decodebin ! marlinfacedetect model={det} max-side=320 ! queue ! marlinfacecrop ! fakesink",
+        shared().join("media/marlin/video03.mp4").display()
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -21,6 +21,14 @@ use crate::ModelError;
 
 /// Output columns per packed panel.
 pub const NR: usize = 64;
+/// Where a product runs: its tiles spread over the rayon pool, or all on the calling thread
+/// (for callers that already spread their work over operands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    Pool,
+    Caller,
+}
+
 /// Rows per parallel task (a multiple of the tile height).
 #[cfg(target_arch = "x86_64")]
 const TASK_ROWS: usize = 192;
@@ -315,16 +323,16 @@ pub fn convert_to_bf16(src: &[f32], dst: &mut [u16]) {
 }
 
 /// `C[m×n] (epi)= A[m×k] · B + bias` (the bias packed with B, if any), A rows `lda` apart, C
-/// rows `ldc` apart. `parallel` spreads tiles over the rayon pool; without it the caller's
+/// rows `ldc` apart. [`Spread::Pool`] spreads tiles over the rayon pool; without it the caller's
 /// thread computes everything.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul(a: Lhs, m: usize, lda: usize, b: &PackedB, c: &mut [f32], ldc: usize, epi: Epilogue, parallel: bool) {
+pub fn matmul(a: Lhs, m: usize, lda: usize, b: &PackedB, c: &mut [f32], ldc: usize, epi: Epilogue, spread: Spread) {
     if m == 0 || b.n == 0 {
         return;
     }
     assert!(c.len() >= (m - 1) * ldc + b.n, "output too small");
     // SAFETY: the output bounds were just checked and `c` is borrowed exclusively.
-    unsafe { matmul_raw(a, m, lda, b, c.as_mut_ptr(), ldc, epi, parallel) }
+    unsafe { matmul_raw(a, m, lda, b, c.as_mut_ptr(), ldc, epi, spread) }
 }
 
 /// [`matmul`] into a raw output, for callers whose tasks write disjoint parts of one matrix.
@@ -341,8 +349,9 @@ pub unsafe fn matmul_raw(
     c: *mut f32,
     ldc: usize,
     epi: Epilogue,
-    parallel: bool,
+    spread: Spread,
 ) {
+    let parallel = spread == Spread::Pool;
     let (n, k) = (b.n, b.k);
     if m == 0 || n == 0 {
         return;
@@ -577,18 +586,18 @@ mod tests {
         let want = naive(&a, m, k, &w, n, &bias);
         for b in both_layouts(&w, &bias, n, k) {
             let mut c = vec![0f32; m * n];
-            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Store, true);
+            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Store, Spread::Pool);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - y).abs() < 1e-4, "{x} vs {y}");
             }
             let base = data(m * n, 4.0);
             let mut c = base.clone();
-            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Accumulate, false);
+            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Accumulate, Spread::Caller);
             for ((x, y), z) in c.iter().zip(&want).zip(&base) {
                 assert!((x - (y + z)).abs() < 1e-4);
             }
             let mut c = vec![0f32; m * n];
-            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Gelu, true);
+            matmul(Lhs::F32(&a), m, k, &b, &mut c, n, Epilogue::Gelu, Spread::Pool);
             for (x, y) in c.iter().zip(&want) {
                 let g = 0.5 * y * (1.0 + libm::erff(y / std::f32::consts::SQRT_2));
                 assert!((x - g).abs() < 1e-4);
@@ -608,7 +617,7 @@ mod tests {
         let want = naive(&a, m, k, &w, n, &vec![0.0; n]);
         let ldc = 50;
         let mut c = vec![7f32; m * ldc];
-        matmul(Lhs::F32(&a), m, k, &b, &mut c, ldc, Epilogue::Store, false);
+        matmul(Lhs::F32(&a), m, k, &b, &mut c, ldc, Epilogue::Store, Spread::Caller);
         for i in 0..m {
             for j in 0..n {
                 assert!((c[i * ldc + j] - want[i * n + j]).abs() < 1e-4);
@@ -633,7 +642,7 @@ mod tests {
         let mut a16 = vec![0u16; a.len()];
         convert_to_bf16(&a, &mut a16);
         let mut c = vec![0f32; m * n];
-        matmul(Lhs::Bf16(&a16), m, k, &b, &mut c, n, Epilogue::Store, true);
+        matmul(Lhs::Bf16(&a16), m, k, &b, &mut c, n, Epilogue::Store, Spread::Pool);
         for (x, y) in c.iter().zip(&want) {
             assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
@@ -695,18 +704,18 @@ mod tests {
         for b in int8_kernels(&w, Some(&bias), n, k) {
             let want = naive(&a_back, m, k, &dequantised(&b), n, &bias);
             let mut c = vec![0f32; m * n];
-            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Store, true);
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Store, Spread::Pool);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - y).abs() < 1e-4, "{x} vs {y}");
             }
             let base = data(m * n, 14.0);
             let mut c = base.clone();
-            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Accumulate, false);
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Accumulate, Spread::Caller);
             for ((x, y), z) in c.iter().zip(&want).zip(&base) {
                 assert!((x - (y + z)).abs() < 1e-4);
             }
             let mut c = vec![0f32; m * n];
-            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Gelu, true);
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Gelu, Spread::Pool);
             for (x, y) in c.iter().zip(&want) {
                 let g = 0.5 * y * (1.0 + libm::erff(y / std::f32::consts::SQRT_2));
                 assert!((x - g).abs() < 1e-4);
@@ -714,7 +723,7 @@ mod tests {
             // and the quantised product stays close to the f32 one
             let exact = naive(&a, m, k, &w, n, &bias);
             let mut c = vec![0f32; m * n];
-            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Store, true);
+            matmul(Lhs::U8(rows), m, lda, &b, &mut c, n, Epilogue::Store, Spread::Pool);
             let rms =
                 |v: &mut dyn Iterator<Item = f32>| (v.map(|x| (x * x) as f64).sum::<f64>() / (m * n) as f64).sqrt();
             let rel = rms(&mut c.iter().zip(&exact).map(|(x, y)| x - y)) / rms(&mut exact.iter().copied());
@@ -738,7 +747,7 @@ mod tests {
         let (rows, lda) = q.rows_from(0);
         let ldc = 50;
         let mut c = vec![7f32; m * ldc];
-        matmul(Lhs::U8(rows), m, lda, &b, &mut c, ldc, Epilogue::Store, false);
+        matmul(Lhs::U8(rows), m, lda, &b, &mut c, ldc, Epilogue::Store, Spread::Caller);
         let w: Vec<f32> = (0..n * k).map(|i| bt[(i % k) * n + i / k]).collect();
         let want = naive(&a, m, k, &w, n, &vec![0.0; n]);
         for i in 0..m {

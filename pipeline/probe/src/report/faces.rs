@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use marlin_faces::crop::FACE_SIZE;
+use marlin_faces::FACE_SIZE;
 use marlin_faces::{Detection, SquareCrop};
 use marlin_media::{DecodeOptions, FrameWriter, RgbImage, VideoReader};
 

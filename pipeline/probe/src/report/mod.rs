@@ -78,7 +78,7 @@ pub fn write_report(
     let staging = dir.join(format!(".report.{}.partial", std::process::id()));
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |e: std::io::Error| ProbeError::File { path, reason: e.to_string() }
+        move |source: std::io::Error| ProbeError::Io { path, source }
     };
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(staging.join("faces")).map_err(io(&staging))?;
@@ -109,7 +109,7 @@ fn render(
     videos: &[VideoVerdict],
     options: &ReportOptions,
 ) -> Result<String, ProbeError> {
-    let cwd = std::env::current_dir().map_err(|e| ProbeError::File { path: ".".into(), reason: e.to_string() })?;
+    let cwd = std::env::current_dir().map_err(|source| ProbeError::Io { path: ".".into(), source })?;
     let links: Vec<VideoLink> = videos.iter().map(|v| video_link(&v.path, target, &cwd)).collect();
     let domain = domain(videos.iter().map(|v| v.score).chain(clips.iter().map(|c| c.probability)), probe.threshold);
 

@@ -11,7 +11,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
-use marlin_faces::crop::FACE_SIZE;
+use marlin_faces::FACE_SIZE;
 use marlin_faces::{CropMode, CropOptions, DetectedCropper, Faces, FrameRef};
 
 use crate::frames::{FORMATS, RgbConverter};
@@ -263,6 +263,14 @@ impl FaceCrop {
         let (w, h) = (converter.info().width() as usize, converter.info().height() as usize);
         let f = FrameRef { rgb, width: w, height: h };
         let found = faces(inbuf);
+        if *frame == 0 && found.is_empty() && !self.detector_upstream() {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("marlinfacecrop needs marlinfacedetect upstream: the first frame carries no faces and no marlinfacedetect comes before this element")
+            );
+            return Err(gst::FlowError::NotNegotiated);
+        }
         let index = *frame;
         *frame += 1;
         let mut out = Vec::new();
@@ -289,6 +297,25 @@ impl FaceCrop {
             out.push(self.output(inbuf, out_info, &crop.pixels, followed)?);
         }
         Ok(out)
+    }
+
+    /// Whether a `marlinfacedetect` feeds this element, following the links upstream (through
+    /// queues, tees and into bins by their ghost pads).
+    fn detector_upstream(&self) -> bool {
+        let mut sinks: Vec<gst::Pad> = self.obj().sink_pads();
+        for _ in 0..256 {
+            let Some(sink) = sinks.pop() else { return false };
+            let Some(mut src) = sink.peer() else { continue };
+            while let Some(target) = src.downcast_ref::<gst::GhostPad>().and_then(|g| g.target()) {
+                src = target;
+            }
+            let Some(element) = src.parent_element() else { continue };
+            if element.factory().is_some_and(|f| f.name() == "marlinfacedetect") {
+                return true;
+            }
+            sinks.extend(element.sink_pads());
+        }
+        false
     }
 
     /// A crop as an output buffer with the input's timestamps and the face it follows.

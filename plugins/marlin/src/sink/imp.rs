@@ -197,17 +197,11 @@ impl BaseSinkImpl for Sink {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("features before caps"));
             return Err(gst::FlowError::NotNegotiated);
         };
-        if state.file.is_none() {
-            let target = PathBuf::from(state.settings.location.clone().unwrap_or_default());
-            let tmp = temporary(&target);
-            let row_shape: Vec<usize> = if tokens == 1 { vec![dim] } else { vec![tokens, dim] };
-            match RowFile::create(&tmp, &row_shape) {
-                Ok(rows) => state.file = Some(Open { rows, tmp, target }),
-                Err(e) => {
-                    gst::element_imp_error!(self, gst::ResourceError::OpenWrite, ("{}", e));
-                    return Err(gst::FlowError::Error);
-                }
-            }
+        if state.file.is_none()
+            && let Err(e) = state.open(if tokens == 1 { vec![dim] } else { vec![tokens, dim] })
+        {
+            gst::element_imp_error!(self, gst::ResourceError::OpenWrite, ("{}", e));
+            return Err(gst::FlowError::Error);
         }
         let Some(open) = state.file.as_mut() else { return Err(gst::FlowError::Error) };
         let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
@@ -249,16 +243,40 @@ impl BaseSinkImpl for Sink {
     }
 }
 
+impl State {
+    fn target(&self) -> PathBuf {
+        PathBuf::from(self.settings.location.clone().unwrap_or_default())
+    }
+
+    /// Starts the features file (rows of `row_shape`) under its temporary name.
+    fn open(&mut self, row_shape: Vec<usize>) -> Result<(), String> {
+        let target = self.target();
+        let tmp = temporary(&target);
+        let rows = RowFile::create(&tmp, &row_shape).map_err(|e| e.to_string())?;
+        self.file = Some(Open { rows, tmp, target });
+        Ok(())
+    }
+}
+
 impl Sink {
     /// Renames the features into place and writes the CSV.
     fn finish(&self) -> Result<(), String> {
         let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else { return Ok(()) };
-        let Some(open) = state.file.take() else {
-            gst::warning!(CAT, imp = self, "EOS without any features: nothing written");
-            state.finished = true;
-            return Ok(());
-        };
+        if state.file.is_none() {
+            // a stream without frames still gets its (empty) outputs, so that a batch job
+            // reading them finds zero rows rather than a missing file
+            let row_shape = match state.shape {
+                Some((dim, 1)) => vec![dim],
+                Some((dim, tokens)) => vec![tokens, dim],
+                None => vec![0],
+            };
+            let message = format!("end of stream without any features: {} holds 0 rows", state.target().display());
+            gst::warning!(CAT, imp = self, "{message}");
+            gst::element_imp_warning!(self, gst::StreamError::Failed, ("{message}"));
+            state.open(row_shape)?;
+        }
+        let Some(open) = state.file.take() else { return Ok(()) };
         let Open { rows, tmp, target } = open;
         let result = (|| {
             rows.finish().map_err(|e| e.to_string())?;
