@@ -112,8 +112,8 @@ mod run {
     use std::time::Instant;
 
     use marlin_kernels::cuda::{Frames, Outcome};
-    use marlin_model::{Clip, EncoderWeights, MarlinConfig};
-    use marlin_onnx::{Backend, EngineOptions, open_engine};
+    use marlin_model::{Backend, Clip, EncoderWeights, MarlinConfig};
+    use marlin_onnx::{EngineOptions, open_engine};
 
     /// The CPU encoder's features of two clips cut from the frames (random vit_small weights).
     pub struct Features {
