@@ -151,3 +151,14 @@ fn a_model_config_given_as_featurize_settings_names_the_flag_meant() {
     let e = stderr(&o);
     assert!(e.contains("marlin_tiny.yaml") && e.contains("MARLIN model config") && e.contains("--model-config"), "{e}");
 }
+
+/// A mistyped flag is a fatal error (exit 1), never the "some videos failed" of featurize's
+/// exit 2 that batch recipes act on; `--help` still exits 0.
+#[test]
+fn a_usage_error_exits_1_and_help_exits_0() {
+    let o = marlin(&["featurize", "videos", "--out", "x", "--no-such-flag"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--no-such-flag"), "{}", stderr(&o));
+    let o = marlin(&["featurize", "--help"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

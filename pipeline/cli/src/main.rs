@@ -25,7 +25,15 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    // a usage error is a fatal error like any other (exit 1): clap's own 2 would read as "some
+    // videos failed" to the batch recipes
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
     let filter = match cli.verbose {
         0 => "warn",
         1 => "info",
