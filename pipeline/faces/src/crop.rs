@@ -207,7 +207,7 @@ impl<'a> FaceCropper<'a> {
     /// The face crops of a clip's frames, in order.
     pub fn crop_clip(&mut self, frames: &[FrameRef<'_>]) -> Result<Vec<FaceCrop>, FaceError> {
         if self.opts.mode == CropMode::Compat {
-            let found = self.detector.detect_batch(frames, PixelOrder::Bgr)?;
+            let found = detect_compat_batch(self.detector, frames)?;
             return Ok(frames.iter().zip(found).map(|(f, dets)| compat_cut(f, dets.into_iter().next())).collect());
         }
         let n = frames.len();
@@ -283,7 +283,12 @@ fn compat_cut(f: &FrameRef<'_>, detection: Option<Detection>) -> FaceCrop {
 
 /// The official code's detections: the RGB frame handed over as if it were BGR.
 pub fn detect_compat(detector: &dyn FaceDetector, f: &FrameRef<'_>) -> Result<Vec<Detection>, FaceError> {
-    detector.detect(f.rgb, f.width, f.height, PixelOrder::Bgr)
+    Ok(detect_compat_batch(detector, std::slice::from_ref(f))?.pop().unwrap_or_default())
+}
+
+/// [`detect_compat`] of several frames at once (a clip's), through [`FaceDetector::detect_batch`].
+fn detect_compat_batch(detector: &dyn FaceDetector, frames: &[FrameRef<'_>]) -> Result<Vec<Vec<Detection>>, FaceError> {
+    detector.detect_batch(frames, PixelOrder::Bgr)
 }
 
 /// The face followed among a frame's faces (given best score first).
