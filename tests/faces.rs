@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use marlin_faces::{PixelOrder, RetinaFace};
+use marlin_faces::{FrameRef, PixelOrder, RetinaFace};
 
 use crate::util::{cosine, detector_path, marlin, max_abs_diff, media, npz_array, oracle, read_f32, stderr};
 
@@ -13,8 +13,9 @@ fn raw_outputs_and_detections_match_the_official_detector() {
     for image in OFFICIAL_DETECTOR_IMAGES {
         let img = marlin_media::read_image(&media(&format!("registry/{image}"))).unwrap();
         let (w, h) = (img.width as usize, img.height as usize);
-        let raw = det.raw(&img.data, w, h, PixelOrder::Rgb).unwrap();
-        let dets = det.detect(&img.data, w, h, PixelOrder::Rgb).unwrap();
+        let frame = FrameRef::new(&img.data, w, h);
+        let raw = det.raw(frame, PixelOrder::Rgb).unwrap();
+        let dets = det.detect(frame, PixelOrder::Rgb).unwrap();
         assert_matches_the_official_detector(image, &raw, &dets);
     }
 }
@@ -57,10 +58,11 @@ fn one_detector_serves_several_threads_at_once() {
     let det = RetinaFace::load(&detector_path(), 2).unwrap();
     let img = marlin_media::read_image(&media("registry/multi_face.jpg")).unwrap();
     let (w, h) = (img.width as usize, img.height as usize);
-    let alone = det.raw(&img.data, w, h, PixelOrder::Bgr).unwrap();
+    let frame = FrameRef::new(&img.data, w, h);
+    let alone = det.raw(frame, PixelOrder::Bgr).unwrap();
     std::thread::scope(|s| {
         let runs: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| (0..8).map(|_| det.raw(&img.data, w, h, PixelOrder::Bgr).unwrap()).collect::<Vec<_>>()))
+            .map(|_| s.spawn(|| (0..8).map(|_| det.raw(frame, PixelOrder::Bgr).unwrap()).collect::<Vec<_>>()))
             .collect();
         for r in runs {
             for raw in r.join().expect("a detection thread panicked") {

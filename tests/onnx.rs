@@ -113,8 +113,9 @@ fn retinaface_onnx_matches_the_official_detector() {
     for image in OFFICIAL_DETECTOR_IMAGES {
         let img = marlin_media::read_image(&crate::util::media(&format!("registry/{image}"))).unwrap();
         let (w, h) = (img.width as usize, img.height as usize);
-        let raw = det.raw(&img.data, w, h, marlin_faces::PixelOrder::Rgb).unwrap();
-        let dets = det.detect(&img.data, w, h, marlin_faces::PixelOrder::Rgb).unwrap();
+        let frame = marlin_faces::FrameRef::new(&img.data, w, h);
+        let raw = det.raw(frame, marlin_faces::PixelOrder::Rgb).unwrap();
+        let dets = det.detect(frame, marlin_faces::PixelOrder::Rgb).unwrap();
         assert_matches_the_official_detector(image, &raw, &dets);
     }
 }

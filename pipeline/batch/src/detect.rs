@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use marlin_faces::{Detection, FaceDetector, PixelOrder, Tracker};
+use marlin_faces::{Detection, FaceDetector, FrameRef, PixelOrder, Tracker};
 use marlin_media::{DecodeOptions, RgbImage, VideoReader};
 
 use crate::BatchError;
@@ -45,7 +45,7 @@ pub fn detect_faces(
             return Err(BatchError::Cancelled);
         }
         let faces: Vec<Detection> = detector
-            .detect(&image.data, image.width as usize, image.height as usize, PixelOrder::Rgb)?
+            .detect(FrameRef::new(&image.data, image.width as usize, image.height as usize), PixelOrder::Rgb)?
             .into_iter()
             .filter(|d| d.x2 - d.x1 >= min_size)
             .collect();

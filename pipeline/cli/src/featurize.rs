@@ -44,26 +44,9 @@ pub fn execute(
 
     let spec =
         config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --settings file")?;
-    let options = marlin_onnx::EngineOptions {
-        threads: config.encoder_threads,
-        precision: config.precision,
-        onnxruntime: config.onnxruntime.clone(),
-        device: config.device,
-        tensorrt_cache: config.tensorrt_cache.clone(),
-    };
-    let model_config = config.model_config.as_deref().map(marlin_hub::resolve_config).transpose()?;
-    let engine = marlin_onnx::open_model(&spec, model_config, config.backend, &options)?;
-    let checkpoint = engine.checkpoint.as_deref().context("featurize needs a checkpoint, not random weights")?;
-    let info = ModelInfo::of_checkpoint(&spec, checkpoint, engine.extractor.config())?;
+    let (engine, info) = marlin_onnx::open_featurize_model(&config, &spec)?;
     accept_model(&info)?;
-    let detector = match config.faces.crop_face {
-        true => {
-            let backend = config.faces.backend;
-            let options = marlin_onnx::EngineOptions { threads: config.detector_threads, ..options.clone() };
-            Some(marlin_onnx::open_face_detector(config.faces.detector.as_deref(), backend, &options)?)
-        }
-        false => None,
-    };
+    let detector = marlin_onnx::open_featurize_detector(&config)?;
 
     let cancel = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -54,14 +54,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let det = RetinaFace::load(&detector, threads)?;
-    let faces = det.detect(&pixels, width, height, PixelOrder::Rgb)?.len();
+    let frame = FrameRef::new(&pixels, width, height);
+    let faces = det.detect(frame, PixelOrder::Rgb)?.len();
     let mut ms = Vec::with_capacity(repeat);
     let cpu0 = cpu_ns();
-    let frames = vec![FrameRef { rgb: &pixels, width, height }; batch];
+    let frames = vec![frame; batch];
     for _ in 0..repeat {
         let t = Instant::now();
         if batch == 1 {
-            std::hint::black_box(det.detect(&pixels, width, height, PixelOrder::Rgb)?);
+            std::hint::black_box(det.detect(frame, PixelOrder::Rgb)?);
         } else {
             std::hint::black_box(det.detect_batch(&frames, PixelOrder::Rgb)?);
         }

@@ -183,12 +183,19 @@ impl Default for CropOptions {
     }
 }
 
-/// One RGB frame: `width·height·3` bytes.
+/// One 8-bit 3-channel frame: `width·height·3` bytes, RGB (a detector is told when they are
+/// BGR, [`PixelOrder`](crate::PixelOrder)).
 #[derive(Debug, Clone, Copy)]
 pub struct FrameRef<'a> {
     pub rgb: &'a [u8],
     pub width: usize,
     pub height: usize,
+}
+
+impl<'a> FrameRef<'a> {
+    pub fn new(rgb: &'a [u8], width: usize, height: usize) -> Self {
+        Self { rgb, width, height }
+    }
 }
 
 /// Crops faces frame after frame under [`CropOptions`].

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use marlin_faces::retinaface::{detections, load_tensors, network_input_chw};
-use marlin_faces::{Detection, FaceDetector, FaceError, PixelOrder, RawOutput};
+use marlin_faces::{Detection, FaceDetector, FaceError, FrameRef, PixelOrder, RawOutput};
 use ort::session::Session;
 use ort::value::Tensor;
 
@@ -42,9 +42,9 @@ impl OnnxRetinaFace {
     }
 
     /// The network's raw outputs for an 8-bit 3-channel image in `order`.
-    pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, OnnxError> {
-        let input = network_input_chw(pixels, width, height, order)?;
-        let value = Tensor::from_array(([1, 3, height, width], input)).map_err(ort_error)?;
+    pub fn raw(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<RawOutput, OnnxError> {
+        let input = network_input_chw(frame, order)?;
+        let value = Tensor::from_array(([1, 3, frame.height, frame.width], input)).map_err(ort_error)?;
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session.run(ort::inputs!["image" => value]).map_err(ort_error)?;
         let values = |name: &str| outputs[name].try_extract_tensor::<f32>().map(|(_, v)| v).map_err(ort_error);
@@ -62,15 +62,9 @@ impl OnnxRetinaFace {
     }
 
     /// Faces in the image, best first (the official handler's decoding, score and NMS).
-    pub fn detect(
-        &self,
-        pixels: &[u8],
-        width: usize,
-        height: usize,
-        order: PixelOrder,
-    ) -> Result<Vec<Detection>, OnnxError> {
-        let raw = self.raw(pixels, width, height, order)?;
-        Ok(detections(&raw, width, height))
+    pub fn detect(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<Vec<Detection>, OnnxError> {
+        let raw = self.raw(frame, order)?;
+        Ok(detections(&raw, frame.width, frame.height))
     }
 }
 
@@ -80,14 +74,8 @@ fn rows<const N: usize>(values: &[f32]) -> Vec<[f32; N]> {
 }
 
 impl FaceDetector for OnnxRetinaFace {
-    fn detect(
-        &self,
-        pixels: &[u8],
-        width: usize,
-        height: usize,
-        order: PixelOrder,
-    ) -> Result<Vec<Detection>, FaceError> {
-        OnnxRetinaFace::detect(self, pixels, width, height, order).map_err(|e| FaceError::Detector(Box::new(e)))
+    fn detect(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+        OnnxRetinaFace::detect(self, frame, order).map_err(|e| FaceError::Detector(Box::new(e)))
     }
 
     fn describe(&self) -> String {

@@ -15,6 +15,8 @@
 mod detector;
 mod engine;
 mod export;
+#[cfg(feature = "featurize")]
+mod featurize;
 mod graph;
 pub mod proto;
 mod retinaface;
@@ -25,6 +27,8 @@ use std::path::PathBuf;
 pub use detector::OnnxRetinaFace;
 pub use engine::{EngineOptions, OpenedModel, compiled, open_detector, open_engine, open_face_detector, open_model};
 pub use export::{ExportOptions, InputLayout, OPSETS, export_encoder, meta};
+#[cfg(feature = "featurize")]
+pub use featurize::{encoder_options, open_featurize_detector, open_featurize_model};
 pub use retinaface::export_retinaface;
 pub use runtime::{
     OnnxEncoder, Provider, RUNTIME_SEARCH, RuntimeInfo, TENSORRT_MAX_BATCH, TENSORRT_OPT_BATCH, choose_library,
@@ -62,6 +66,10 @@ pub enum OnnxError {
     Faces(#[from] marlin_faces::FaceError),
     #[error(transparent)]
     Setting(#[from] marlin_settings::OutOfRange),
+    /// The featurize run's record of its model could not be made.
+    #[cfg(feature = "featurize")]
+    #[error(transparent)]
+    Batch(#[from] marlin_batch::BatchError),
     #[error("cannot load the face detector {}: {source}", path.display())]
     Detector {
         path: PathBuf,

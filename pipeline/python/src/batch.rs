@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use marlin_batch::config::DecodeConfig;
-use marlin_batch::{BatchError, FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats, detect_faces};
+use marlin_batch::{BatchError, FeaturizeConfig, Featurizer, Inputs, Shard, Stats, detect_faces};
 use marlin_faces::FaceDetector;
 use marlin_hub::{Progress, Release};
 use marlin_model::Backend;
@@ -84,27 +84,8 @@ pub fn featurize<'py>(
             "no model: pass model=CKPT|NAME (or `model:` in the settings file)".into(),
         ));
     };
-    let options = marlin_onnx::EngineOptions {
-        threads: config.encoder_threads,
-        precision: config.precision,
-        onnxruntime: config.onnxruntime.clone(),
-        device: config.device,
-        tensorrt_cache: config.tensorrt_cache.clone(),
-    };
-    let model_config = config.model_config.as_deref().map(marlin_hub::resolve_config).transpose().or_raise()?;
-    let engine = py.detach(|| marlin_onnx::open_model(&spec, model_config, config.backend, &options)).or_raise()?;
-    let Some(checkpoint) = engine.checkpoint.as_deref() else {
-        return Err(raise("MarlinValueError", "featurize needs a checkpoint, not random weights".into()));
-    };
-    let info = ModelInfo::of_checkpoint(&spec, checkpoint, engine.extractor.config()).or_raise()?;
-    let detector = match config.faces.crop_face {
-        true => {
-            let options = marlin_onnx::EngineOptions { threads: config.detector_threads, ..options.clone() };
-            let path = config.faces.detector.as_deref();
-            Some(py.detach(|| marlin_onnx::open_face_detector(path, config.faces.backend, &options)).or_raise()?)
-        }
-        false => None,
-    };
+    let (engine, info) = py.detach(|| marlin_onnx::open_featurize_model(&config, &spec)).or_raise()?;
+    let detector = py.detach(|| marlin_onnx::open_featurize_detector(&config)).or_raise()?;
     let stats = Stats::default();
     let mut progress = ProgressLine::new(quiet);
     let summary = crate::interrupt::run(

@@ -78,7 +78,8 @@ fn own_kind(e: &(dyn Error + 'static)) -> Option<Kind> {
             OnnxError::Model(m) => kind(m),
             OnnxError::Hub(h) => kind(h),
             OnnxError::Faces(f) => kind(f),
-            OnnxError::Setting(_) => Some(Kind::Value),
+            OnnxError::Setting(_) | OnnxError::Unsupported(_) => Some(Kind::Value),
+            OnnxError::Batch(b) => kind(b),
             OnnxError::Detector { source, .. } => kind(source.as_ref()),
             _ => None,
         };

@@ -91,15 +91,9 @@ impl StopOnCancel<'_> {
 }
 
 impl FaceDetector for StopOnCancel<'_> {
-    fn detect(
-        &self,
-        pixels: &[u8],
-        width: usize,
-        height: usize,
-        order: PixelOrder,
-    ) -> Result<Vec<Detection>, FaceError> {
+    fn detect(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
         self.check()?;
-        self.detector.detect(pixels, width, height, order)
+        self.detector.detect(frame, order)
     }
 
     fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {

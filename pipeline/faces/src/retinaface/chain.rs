@@ -2,7 +2,7 @@
 //! map, keeping only the three rows of each inner layer's output the next one's window covers.
 
 use super::kernels;
-use super::layers::{Conv, Separable, for_row_chunks};
+use super::layers::{Conv, OutputRow, Separable, for_row_chunks};
 use super::map::{LEFT, Map, with_scratch, zero_padding};
 use super::simd::Isa;
 
@@ -55,24 +55,13 @@ impl Layer {
     /// One output row (see [`Conv::row`] and [`Separable::row`]).
     ///
     /// # Safety
-    /// As [`Conv::row`]'s; `offsets` are [`Layer::offsets`]`(pitch, width)`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn row(
-        &self,
-        isa: Isa,
-        rows: [*const f32; 3],
-        pitch: usize,
-        mid: &mut [f32],
-        offsets: &[isize],
-        dst: *mut f32,
-        dst_pitch: usize,
-        width: usize,
-    ) {
+    /// As [`Conv::row`]'s; the row's `offsets` are [`Layer::offsets`]`(pitch, width)`.
+    unsafe fn row(&self, isa: Isa, mid: &mut [f32], r: &OutputRow<'_>) {
         // SAFETY: per this function's contract.
         unsafe {
             match self {
-                Layer::Dense(c) => c.row(isa, rows, offsets, dst, dst_pitch, width),
-                Layer::Separable(s) => s.row(isa, rows, pitch, mid, offsets, dst, dst_pitch, width),
+                Layer::Dense(c) => c.row(isa, r.rows, r.offsets, r.dst, r.dst_pitch, r.width),
+                Layer::Separable(s) => s.row(isa, mid, r),
             }
         }
     }
@@ -186,16 +175,15 @@ impl Chain {
                     // SAFETY: `Streams::window` gives rows of the map layout followed by
                     // slack; the row of `out` takes the last layer's `cout` channels.
                     unsafe {
-                        self.layers[last].row(
-                            isa,
-                            input,
-                            s.rings[last].pitch,
-                            s.mid,
-                            &offsets[last],
-                            row.as_mut_ptr().add(LEFT),
-                            pitch,
-                            w,
-                        )
+                        let r = OutputRow {
+                            rows: input,
+                            pitch: s.rings[last].pitch,
+                            offsets: &offsets[last],
+                            dst: row.as_mut_ptr().add(LEFT),
+                            dst_pitch: pitch,
+                            width: w,
+                        };
+                        self.layers[last].row(isa, s.mid, &r)
                     };
                     zero_padding(row, pitch, w, 0..self.cout());
                 }
@@ -303,16 +291,15 @@ impl Streams<'_> {
         // row), each followed by a vector of readable values; `dst` is slot r % 3 of ring i,
         // which no input row is.
         unsafe {
-            self.chain.layers[i - 1].row(
-                self.isa,
-                input,
-                in_pitch,
-                self.mid,
-                &self.offsets[i - 1],
-                dst.add(LEFT),
-                ring.pitch,
-                ring.w,
-            )
+            let r = OutputRow {
+                rows: input,
+                pitch: in_pitch,
+                offsets: &self.offsets[i - 1],
+                dst: dst.add(LEFT),
+                dst_pitch: ring.pitch,
+                width: ring.w,
+            };
+            self.chain.layers[i - 1].row(self.isa, self.mid, &r)
         };
     }
 }

@@ -453,23 +453,13 @@ impl Separable {
         self.pointwise.offsets(Map::pitch_for(width))
     }
 
-    /// One output row from its three input rows (as [`DepthwiseRow`]'s) of `pitch`, through
-    /// `mid` ([`Separable::mid_len`] values); `offsets` are [`Separable::offsets`]`(width)`.
+    /// One output row from its three input rows (as [`DepthwiseRow`]'s), through `mid`
+    /// ([`Separable::mid_len`] values); the row's `offsets` are [`Separable::offsets`]`(width)`.
     ///
     /// # Safety
     /// As [`Conv::row`]'s, for the depthwise window.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn row(
-        &self,
-        isa: Isa,
-        rows: [*const f32; 3],
-        pitch: usize,
-        mid: &mut [f32],
-        offsets: &[isize],
-        dst: *mut f32,
-        dst_pitch: usize,
-        width: usize,
-    ) {
+    pub(super) unsafe fn row(&self, isa: Isa, mid: &mut [f32], r: &OutputRow<'_>) {
+        let OutputRow { rows, pitch, offsets, dst, dst_pitch, width } = *r;
         let (dw, pw) = (&self.depthwise, &self.pointwise);
         let Form::Depthwise { weight, bias } = &dw.form else { unreachable!("checked by Separable::new") };
         let mid_pitch = Map::pitch_for(width);
@@ -494,6 +484,19 @@ impl Separable {
             pw.row(isa, [mid.as_ptr().add(LEFT); 3], offsets, dst, dst_pitch, width);
         }
     }
+}
+
+/// One output row of a streamed layer: from its three input rows of `pitch` (the window's
+/// top, middle and bottom) through the layer's tap `offsets`, into `dst`, channel-rows
+/// `dst_pitch` apart, `width` pixels.
+#[derive(Clone, Copy)]
+pub(super) struct OutputRow<'a> {
+    pub rows: [*const f32; 3],
+    pub pitch: usize,
+    pub offsets: &'a [isize],
+    pub dst: *mut f32,
+    pub dst_pitch: usize,
+    pub width: usize,
 }
 
 /// `a += nearest-upsampled(b)` to `a`'s size, as `F.interpolate(mode="nearest")`: source index

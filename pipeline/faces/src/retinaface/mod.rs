@@ -47,17 +47,19 @@ pub fn load_tensors(path: &Path) -> Result<BTreeMap<String, marlin_checkpoint::T
 }
 
 /// An 8-bit 3-channel image's size against its bytes (`width·height·3`).
-fn check_image(pixels: &[u8], width: usize, height: usize) -> Result<(), FaceError> {
-    if pixels.len() != width * height * 3 || width == 0 || height == 0 {
-        return Err(FaceError::BadImage { width, height, len: pixels.len() });
+fn check_image(frame: FrameRef<'_>) -> Result<(), FaceError> {
+    let FrameRef { rgb, width, height } = frame;
+    if rgb.len() != width * height * 3 || width == 0 || height == 0 {
+        return Err(FaceError::BadImage { width, height, len: rgb.len() });
     }
     Ok(())
 }
 
 /// The handler's preprocessing (float BGR minus (104, 117, 123), as the native network's first
 /// layer reads it) as the network's input, channels first (1, 3, H, W).
-pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<Vec<f32>, FaceError> {
-    check_image(pixels, width, height)?;
+pub fn network_input_chw(frame: FrameRef<'_>, order: PixelOrder) -> Result<Vec<f32>, FaceError> {
+    check_image(frame)?;
+    let FrameRef { rgb: pixels, width, height } = frame;
     let plane = width * height;
     let mut out = vec![0f32; 3 * plane];
     let isa = Isa::detect();
@@ -73,13 +75,7 @@ pub fn network_input_chw(pixels: &[u8], width: usize, height: usize, order: Pixe
 pub trait FaceDetector: Send + Sync {
     /// Faces in the 8-bit 3-channel image (`order`), best first: the official handler's
     /// decoding, score > 0.7 and NMS 0.2.
-    fn detect(
-        &self,
-        pixels: &[u8],
-        width: usize,
-        height: usize,
-        order: PixelOrder,
-    ) -> Result<Vec<Detection>, FaceError>;
+    fn detect(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<Vec<Detection>, FaceError>;
 
     /// Faces in each of several images (the frames of a clip, say), each as [`detect`] finds
     /// them: engines that can compute images together (the native detector runs one image
@@ -87,7 +83,7 @@ pub trait FaceDetector: Send + Sync {
     ///
     /// [`detect`]: FaceDetector::detect
     fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
-        images.iter().map(|f| self.detect(f.rgb, f.width, f.height, order)).collect()
+        images.iter().map(|&frame| self.detect(frame, order)).collect()
     }
 
     /// Where and how it computes (`cpu, 2 threads`).
@@ -95,14 +91,8 @@ pub trait FaceDetector: Send + Sync {
 }
 
 impl FaceDetector for RetinaFace {
-    fn detect(
-        &self,
-        pixels: &[u8],
-        width: usize,
-        height: usize,
-        order: PixelOrder,
-    ) -> Result<Vec<Detection>, FaceError> {
-        RetinaFace::detect(self, pixels, width, height, order)
+    fn detect(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+        RetinaFace::detect(self, frame, order)
     }
 
     fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
@@ -146,43 +136,38 @@ impl RetinaFace {
 
     /// The network's raw outputs for an 8-bit 3-channel image (`width·height·3` bytes, in
     /// `order`), at full resolution.
-    pub fn raw(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder) -> Result<RawOutput, FaceError> {
-        check_image(pixels, width, height)?;
-        Ok(self.pool.install(|| self.forward(pixels, width, height, order, true)))
+    pub fn raw(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<RawOutput, FaceError> {
+        check_image(frame)?;
+        Ok(self.pool.install(|| self.forward(frame, order, true)))
     }
 
     /// One forward on the calling thread (in the pool), its layers over the pool if `parallel`.
-    fn forward(&self, pixels: &[u8], width: usize, height: usize, order: PixelOrder, parallel: bool) -> RawOutput {
+    fn forward(&self, frame: FrameRef<'_>, order: PixelOrder, parallel: bool) -> RawOutput {
         let taken = self.workspaces.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut ws = taken.unwrap_or_default();
-        let raw = self.net.forward(self.isa, &mut ws, pixels, width, height, order == PixelOrder::Bgr, parallel);
+        let FrameRef { rgb, width, height } = frame;
+        let raw = self.net.forward(self.isa, &mut ws, rgb, width, height, order == PixelOrder::Bgr, parallel);
         self.workspaces.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
         raw
     }
 
     /// Faces in the image, best first: the official handler's decoding, score > 0.7 and NMS 0.2.
-    pub fn detect(
-        &self,
-        pixels: &[u8],
-        width: usize,
-        height: usize,
-        order: PixelOrder,
-    ) -> Result<Vec<Detection>, FaceError> {
-        let raw = self.raw(pixels, width, height, order)?;
-        Ok(postprocess::detections(&raw, width, height))
+    pub fn detect(&self, frame: FrameRef<'_>, order: PixelOrder) -> Result<Vec<Detection>, FaceError> {
+        let raw = self.raw(frame, order)?;
+        Ok(postprocess::detections(&raw, frame.width, frame.height))
     }
 
     /// Faces in each image, as [`RetinaFace::detect`] finds them (the same values): whole
     /// rounds of one image per thread, no waiting between layers; the images left over, one
     /// at a time over all threads.
     pub fn detect_batch(&self, images: &[FrameRef<'_>], order: PixelOrder) -> Result<Vec<Vec<Detection>>, FaceError> {
-        for f in images {
-            check_image(f.rgb, f.width, f.height)?;
+        for &f in images {
+            check_image(f)?;
         }
         let threads = self.threads();
         let together = if threads > 1 { images.len() / threads * threads } else { 0 };
-        let detect = |f: &FrameRef<'_>, parallel: bool| {
-            let raw = self.forward(f.rgb, f.width, f.height, order, parallel);
+        let detect = |&f: &FrameRef<'_>, parallel: bool| {
+            let raw = self.forward(f, order, parallel);
             postprocess::detections(&raw, f.width, f.height)
         };
         Ok(self.pool.install(|| {
