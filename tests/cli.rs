@@ -3,23 +3,14 @@
 
 use std::path::Path;
 
-use crate::util::{marlin, max_abs_diff, oracle, read_f32, stderr};
+use crate::util::{arg, marlin, max_abs_diff, oracle, read_f32, stderr};
 
 /// `marlin encode` of `clip` with a tiny oracle checkpoint layout, plus `extra` flags.
 fn encode_tiny(layout: &str, clip: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let model = oracle(&format!("models/marlin_tiny.{layout}"));
     let config = oracle("marlin_tiny.yaml");
-    let mut args = vec![
-        "encode",
-        "--model",
-        model.to_str().unwrap(),
-        "--model-config",
-        config.to_str().unwrap(),
-        "--clip",
-        clip.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ];
+    let mut args =
+        vec!["encode", "--model", arg(&model), "--model-config", arg(&config), "--clip", arg(&clip), "-o", arg(&out)];
     args.extend_from_slice(extra);
     marlin(&args, &[])
 }
@@ -48,16 +39,7 @@ fn the_portable_path_without_avx512_also_matches_the_oracle() {
     let model = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
     let clip = oracle("clips/noise.u8.npy");
     let o = marlin(
-        &[
-            "encode",
-            "--model",
-            model.to_str().unwrap(),
-            "--clip",
-            clip.to_str().unwrap(),
-            "--keep-seq",
-            "-o",
-            out.to_str().unwrap(),
-        ],
+        &["encode", "--model", arg(&model), "--clip", arg(&clip), "--keep-seq", "-o", arg(&out)],
         &[("MARLIN_NO_AVX512", "1")],
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -116,9 +98,9 @@ fn config_keeps_working_under_its_old_name_with_a_warning() {
     let (model, config, clip) =
         (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"), oracle("clips/face.u8.npy"));
     let o = marlin(
-        &["encode", "--model", model.to_str().unwrap(), "--config", config.to_str().unwrap()]
+        &["encode", "--model", arg(&model), "--config", arg(&config)]
             .into_iter()
-            .chain(["--clip", clip.to_str().unwrap(), "-o", out.to_str().unwrap()])
+            .chain(["--clip", arg(&clip), "-o", arg(&out)])
             .collect::<Vec<_>>(),
         &[],
     );
@@ -139,7 +121,7 @@ fn a_model_config_given_as_featurize_settings_names_the_flag_meant() {
             "featurize",
             crate::util::media("marlin/cropped05.mp4").to_str().unwrap(),
             "--model",
-            model.to_str().unwrap(),
+            arg(&model),
             "--settings",
             oracle("marlin_tiny.yaml").to_str().unwrap(),
             "--out",

@@ -1,11 +1,25 @@
 //! Faces: the RetinaFace port against the official detector's raw outputs and detections, and
 //! `marlin extract --crop-face --compat` against the official crops and video features.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use marlin_faces::{FrameRef, PixelOrder, RetinaFace};
 
-use crate::util::{cosine, detector_path, marlin, max_abs_diff, media, npz_array, oracle, read_f32, stderr};
+use crate::util::{
+    arg, cosine, detector_path, extract_tiny, marlin, max_abs_diff, media, npz_array, oracle, read_f32, stderr,
+};
+
+/// `marlin extract VIDEO --crop-face --detector <the detector> FLAGS` with the tiny model.
+fn extract_faces(video: &Path, flags: &[&str], out: &Path) -> Output {
+    let det = detector_path();
+    extract_tiny(video, &[&["--crop-face", "--detector", arg(&det)][..], flags].concat(), out)
+}
+
+/// `marlin detect INPUT --detector DET FLAGS -o OUT`.
+fn detect(input: &Path, det: &Path, flags: &[&str], out: &Path) -> Output {
+    marlin(&[&["detect", arg(input), "--detector", arg(det)][..], flags, &["-o", arg(out)]].concat(), &[])
+}
 
 #[test]
 fn raw_outputs_and_detections_match_the_official_detector() {
@@ -78,17 +92,7 @@ fn detect_writes_the_faces_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("faces.csv");
     let det = detector_path();
-    let o = marlin(
-        &[
-            "detect",
-            media("registry/multi_face.jpg").to_str().unwrap(),
-            "--detector",
-            det.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = detect(&media("registry/multi_face.jpg"), &det, &[], &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(&out).unwrap();
     let mut lines = csv.lines();
@@ -117,7 +121,7 @@ fn compat_crops_reproduce_the_official_video_features() {
     let dir = tempfile::tempdir().unwrap();
     let det = detector_path();
     let boxes = std::fs::read_to_string(oracle("videos/official_face_boxes.csv")).unwrap();
-    let s = |p: PathBuf| p.to_str().unwrap().to_string();
+    let s = |p: PathBuf| arg(&p).to_string();
     let models = [
         (
             "marlin_tiny",
@@ -130,18 +134,11 @@ fn compat_crops_reproduce_the_official_video_features() {
         for video in ["video01", "video02", "video03"] {
             let out = dir.path().join(format!("{folder}.{video}.npy"));
             let faces = dir.path().join(format!("{folder}.{video}.csv"));
-            let mut args = vec![
-                "extract",
-                "--crop-face",
-                "--compat",
-                "--detector",
-                det.to_str().unwrap(),
-                "--model",
-                model.as_str(),
-            ];
+            let mut args =
+                vec!["extract", "--crop-face", "--compat", "--detector", arg(&det), "--model", model.as_str()];
             args.extend(flags.iter().map(String::as_str));
             let v = media(&format!("marlin/{video}.mp4"));
-            args.extend([v.to_str().unwrap(), "--faces-csv", faces.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+            args.extend([arg(&v), "--faces-csv", arg(&faces), "-o", arg(&out)]);
             let o = marlin(&args, &[]);
             assert!(o.status.success(), "{}", stderr(&o));
             let (shape, got) = read_f32(&out);
@@ -197,11 +194,11 @@ fn int8_features_of_every_shared_video_stay_within_cosine_0_999_of_the_official(
     for video in ["cropped01", "cropped02", "cropped04", "cropped05", "video01", "video02", "video03"] {
         let out = dir.path().join(format!("{video}.npy"));
         let v = media(&format!("marlin/{video}.mp4"));
-        let mut args = vec!["extract", v.to_str().unwrap(), "--model", model.to_str().unwrap(), "--precision", "int8"];
+        let mut args = vec!["extract", arg(&v), "--model", arg(&model), "--precision", "int8"];
         if video.starts_with("video") {
-            args.extend(["--crop-face", "--compat", "--detector", det.to_str().unwrap()]);
+            args.extend(["--crop-face", "--compat", "--detector", arg(&det)]);
         }
-        args.extend(["-o", out.to_str().unwrap()]);
+        args.extend(["-o", arg(&out)]);
         let o = marlin(&args, &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         let (shape, got) = read_f32(&out);
@@ -225,28 +222,15 @@ fn int8_features_of_every_shared_video_stay_within_cosine_0_999_of_the_official(
 #[test]
 fn videos_with_faceless_frames() {
     let dir = tempfile::tempdir().unwrap();
-    let det = detector_path();
-    let model = oracle("models/marlin_tiny.encoder.pt");
-    let config = oracle("marlin_tiny.yaml");
     let video = media("registry/face_noface.mov");
     for compat in [false, true] {
         let out = dir.path().join(format!("f{compat}.npy"));
         let faces = dir.path().join(format!("f{compat}.csv"));
-        let mut args = vec!["extract", video.to_str().unwrap(), "--crop-face", "--detector", det.to_str().unwrap()];
+        let mut flags = vec!["--faces-csv", arg(&faces)];
         if compat {
-            args.push("--compat");
+            flags.push("--compat");
         }
-        args.extend([
-            "--model",
-            model.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "--faces-csv",
-            faces.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        let o = marlin(&args, &[]);
+        let o = extract_faces(&video, &flags, &out);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(read_f32(&out).0, vec![5, 64]);
         let csv = std::fs::read_to_string(&faces).unwrap();
@@ -280,17 +264,7 @@ fn bad_detector_files() {
         (dir.path().join("missing.pkl"), "no such detector file"),
         (oracle("models/marlin_tiny.encoder.pt"), "not the RetinaFace detector"),
     ] {
-        let o = marlin(
-            &[
-                "detect",
-                media("registry/single_face.jpg").to_str().unwrap(),
-                "--detector",
-                det.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ],
-            &[],
-        );
+        let o = detect(&media("registry/single_face.jpg"), &det, &[], &out);
         assert!(!o.status.success());
         assert!(stderr(&o).contains(want), "{}", stderr(&o));
         assert!(!out.exists());
@@ -304,19 +278,7 @@ fn detect_draws_for_people_to_look_at() {
     let det = detector_path();
     let png = dir.path().join("faces.png");
     let csv = dir.path().join("faces.csv");
-    let o = marlin(
-        &[
-            "detect",
-            media("registry/multi_face.jpg").to_str().unwrap(),
-            "--detector",
-            det.to_str().unwrap(),
-            "--draw",
-            png.to_str().unwrap(),
-            "-o",
-            csv.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = detect(&media("registry/multi_face.jpg"), &det, &["--draw", arg(&png)], &csv);
     assert!(o.status.success(), "{}", stderr(&o));
     let img = marlin_media::read_image(&png).unwrap();
     assert_eq!((img.width, img.height), (1000, 667));
@@ -330,39 +292,15 @@ fn detect_draws_for_people_to_look_at() {
         &video,
     );
     let mp4 = dir.path().join("drawn.mp4");
-    let o = marlin(
-        &[
-            "detect",
-            video.to_str().unwrap(),
-            "--detector",
-            det.to_str().unwrap(),
-            "--draw",
-            mp4.to_str().unwrap(),
-            "-o",
-            csv.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = detect(&video, &det, &["--draw", arg(&mp4)], &csv);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = dir.path().join("frames.npy");
-    let o = marlin(&["decode", mp4.to_str().unwrap(), "--frames", "100", "-o", out.to_str().unwrap()], &[]);
+    let o = marlin(&["decode", arg(&mp4), "--frames", "100", "-o", arg(&out)], &[]);
     assert!(o.status.success() && stderr(&o).contains("from I420"), "{}", stderr(&o));
     let frames = crate::util::read_u8(&out).0[0];
     assert!((11..=12).contains(&frames), "{frames} frames");
     // A bad drawing path is an error before any work.
-    let o = marlin(
-        &[
-            "detect",
-            video.to_str().unwrap(),
-            "--detector",
-            det.to_str().unwrap(),
-            "--draw",
-            dir.path().join("x.gif").to_str().unwrap(),
-            "-o",
-            csv.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = detect(&video, &det, &["--draw", arg(&dir.path().join("x.gif"))], &csv);
     assert!(!o.status.success() && stderr(&o).contains(".png, .jpg or .mp4"), "{}", stderr(&o));
 }
 
@@ -371,33 +309,11 @@ fn detect_draws_for_people_to_look_at() {
 #[test]
 fn marlin_and_aligned_crop_modes() {
     let dir = tempfile::tempdir().unwrap();
-    let det = detector_path();
-    let model = oracle("models/marlin_tiny.encoder.pt");
-    let config = oracle("marlin_tiny.yaml");
     let video = media("marlin/video01.mp4");
     let mut results = Vec::new();
     for mode in ["marlin", "aligned"] {
         let out = dir.path().join(format!("{mode}.npy"));
-        let o = marlin(
-            &[
-                "extract",
-                video.to_str().unwrap(),
-                "--crop-face",
-                "--crop-mode",
-                mode,
-                "--detector",
-                det.to_str().unwrap(),
-                "--max-clips",
-                "2",
-                "--model",
-                model.to_str().unwrap(),
-                "--model-config",
-                config.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ],
-            &[],
-        );
+        let o = extract_faces(&video, &["--crop-mode", mode, "--max-clips", "2"], &out);
         assert!(o.status.success(), "{}", stderr(&o));
         let (shape, v) = read_f32(&out);
         assert_eq!(shape, vec![2, 64]);
@@ -407,29 +323,10 @@ fn marlin_and_aligned_crop_modes() {
     // Detecting every 4th frame of a clip (and its last) on frames downscaled to 240 px.
     let out = dir.path().join("fast.npy");
     let faces = dir.path().join("fast.csv");
-    let o = marlin(
-        &[
-            "extract",
-            video.to_str().unwrap(),
-            "--crop-face",
-            "--detect-every",
-            "4",
-            "--max-side",
-            "240",
-            "--detector",
-            det.to_str().unwrap(),
-            "--max-clips",
-            "2",
-            "--faces-csv",
-            faces.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
+    let o = extract_faces(
+        &video,
+        &["--detect-every", "4", "--max-side", "240", "--max-clips", "2", "--faces-csv", arg(&faces)],
+        &out,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(&faces).unwrap();
@@ -440,22 +337,8 @@ fn marlin_and_aligned_crop_modes() {
     // Interpolated frames still get a face crop (not the corner crop).
     assert!(rows.iter().all(|r| (r[7], r[8], r[9]) != ("0", "0", "1")));
     // --compat and --crop-mode exclude each other.
-    let o = marlin(
-        &[
-            "extract",
-            video.to_str().unwrap(),
-            "--crop-face",
-            "--compat",
-            "--crop-mode",
-            "aligned",
-            "--model",
-            model.to_str().unwrap(),
-            "-o",
-            "x.npy",
-        ],
-        &[],
-    );
-    assert!(!o.status.success());
+    let o = extract_faces(&video, &["--compat", "--crop-mode", "aligned"], &dir.path().join("x.npy"));
+    assert!(!o.status.success() && stderr(&o).contains("--crop-mode"), "{}", stderr(&o));
 }
 
 /// `--faces all`: a clip per face track, the rows listed beside the output.
@@ -472,26 +355,7 @@ fn every_face_gets_its_own_clips() {
         &video,
     );
     let out = dir.path().join("group.npy");
-    let det = detector_path();
-    let (model, config) = (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
-    let o = marlin(
-        &[
-            "extract",
-            video.to_str().unwrap(),
-            "--crop-face",
-            "--faces",
-            "all",
-            "--detector",
-            det.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = extract_faces(&video, &["--faces", "all"], &out);
     assert!(o.status.success(), "{}", stderr(&o));
     // 70 frames: windows 0 and 32; five people in each.
     let (shape, rows) = read_f32(&out);
@@ -511,26 +375,7 @@ fn every_face_gets_its_own_clips() {
         assert!(mad(a, other) > mad(a, b), "track {t} vs {}", (t + 1) % 5);
     }
     // Reductions mix tracks: refused.
-    let o = marlin(
-        &[
-            "extract",
-            video.to_str().unwrap(),
-            "--crop-face",
-            "--faces",
-            "all",
-            "--reduction",
-            "mean",
-            "--detector",
-            det.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = extract_faces(&video, &["--faces", "all", "--reduction", "mean"], &out);
     assert!(!o.status.success() && stderr(&o).contains("faces: all"), "{}", stderr(&o));
 }
 
@@ -539,24 +384,8 @@ fn every_face_gets_its_own_clips() {
 fn a_video_without_faces_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.npy");
-    let (det, model, config) = (detector_path(), oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
     let video = media("registry/no_face.mp4");
-    let o = marlin(
-        &[
-            "extract",
-            video.to_str().unwrap(),
-            "--crop-face",
-            "--detector",
-            det.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = extract_faces(&video, &[], &out);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("a face in 0 of 32 detected frames") && stderr(&o).contains("warning: "),
@@ -564,23 +393,6 @@ fn a_video_without_faces_is_reported() {
         stderr(&o)
     );
     assert_eq!(read_f32(&out).0, vec![2, 64]);
-    let o = marlin(
-        &[
-            "extract",
-            video.to_str().unwrap(),
-            "--crop-face",
-            "--faces",
-            "all",
-            "--detector",
-            det.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = extract_faces(&video, &["--faces", "all"], &out);
     assert!(!o.status.success() && stderr(&o).contains("no clips with a face track"), "{}", stderr(&o));
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{marlin, max_abs_diff, media, oracle, read_f32, stderr};
+use crate::util::{arg, marlin, max_abs_diff, media, oracle, read_f32, stderr};
 
 /// The 7 real videos (`cropped01` twice, in different folders: the second is cropped05's
 /// content), a truncated mp4 and a text file named `.mp4`. Returns the official clip count per
@@ -52,16 +52,8 @@ fn settings(dir: &Path) -> PathBuf {
 }
 
 fn featurize_args(inputs: &Path, settings: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "featurize",
-        inputs.to_str().unwrap(),
-        "--settings",
-        settings.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut a: Vec<String> =
+        ["featurize", arg(&inputs), "--settings", arg(&settings), "--out", arg(&out)].map(String::from).to_vec();
     a.extend(["--model".into(), oracle("models/marlin_tiny.encoder.pt").display().to_string()]);
     a.extend(["--model-config".into(), oracle("marlin_tiny.yaml").display().to_string()]);
     a.extend(extra.iter().map(|s| s.to_string()));
@@ -224,7 +216,7 @@ fn killed_resumed_and_sharded_runs_give_the_same_rows() {
         assert!(matches!(o.status.code(), Some(0 | 2)), "{}", stderr(&o));
         assert!(sharded.join(format!("shard-{i}-of-3/features.npy")).exists());
     }
-    let m = marlin(&["merge", sharded.to_str().unwrap()], &[]);
+    let m = marlin(&["merge", arg(&sharded)], &[]);
     assert!(m.status.success(), "{}", stderr(&m));
     assert_same(&rows(&sharded), &reference, "3 shards merged");
     assert_eq!(failures(&sharded), failures(&reference_dir));
@@ -280,8 +272,7 @@ fn settings_errors_are_clear() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("strid") && e.contains("line 3") && e.contains("bad.yaml"), "{e}");
-    let o =
-        marlin(&["featurize", media("marlin/cropped04.mp4").to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
+    let o = marlin(&["featurize", media("marlin/cropped04.mp4").to_str().unwrap(), "--out", arg(&out)], &[]);
     assert!(stderr(&o).contains("no model"), "{}", stderr(&o));
     // resuming with other settings is refused
     let empty = dir.path().join("empty.yaml");
@@ -291,7 +282,7 @@ fn settings_errors_are_clear() {
     let o = featurize(&video, &empty, &out, &["--quiet", "--resume", "--keep-seq"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("other settings"), "{}", stderr(&o));
-    let o = marlin(&["merge", out.to_str().unwrap()], &[]);
+    let o = marlin(&["merge", arg(&out)], &[]);
     assert!(stderr(&o).contains("no shard"), "{}", stderr(&o));
 }
 
@@ -323,12 +314,7 @@ fn onnx_cpu_backend_gives_the_cpu_rows() {
     let (cpu, onnx) = (dir.path().join("cpu"), dir.path().join("onnx"));
     let o = featurize(&media("marlin"), &settings, &cpu, &["--backend", "cpu"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = featurize(
-        &media("marlin"),
-        &settings,
-        &onnx,
-        &["--backend", "onnx-cpu", "--onnxruntime", ort.to_str().unwrap()],
-    );
+    let o = featurize(&media("marlin"), &settings, &onnx, &["--backend", "onnx-cpu", "--onnxruntime", arg(&ort)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (want, got) = (rows(&cpu), rows(&onnx));
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());

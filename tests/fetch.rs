@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::util::{marlin, oracle, stderr};
+use crate::util::{arg, marlin, oracle, stderr};
 
 #[derive(Clone, Copy)]
 enum Behaviour {
@@ -84,7 +84,7 @@ fn respond(
 fn fetch(url: &str, cache: &Path, name: &str) -> std::process::Output {
     marlin(
         &["models", "fetch", name],
-        &[("MARLIN_RELEASE_URL", url), ("MARLIN_CACHE_DIR", cache.to_str().unwrap()), ("NO_PROXY", "127.0.0.1")],
+        &[("MARLIN_RELEASE_URL", url), ("MARLIN_CACHE_DIR", arg(&cache)), ("NO_PROXY", "127.0.0.1")],
     )
 }
 
@@ -97,7 +97,7 @@ fn a_cut_download_resumes_verifies_and_lands_atomically() {
     let o = fetch(&url, cache.path(), "vit_small_ytf");
     assert!(o.status.success(), "{}", stderr(&o));
     let dest = cache.path().join("marlin_vit_small_ytf.encoder.pt");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), dest.to_str().unwrap());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), arg(&dest));
     assert_eq!(std::fs::read(&dest).unwrap(), body, "the cached file differs from the served one");
     assert!(!cache.path().join("marlin_vit_small_ytf.encoder.pt.part").exists());
     let log = log.lock().unwrap().clone();
@@ -115,7 +115,7 @@ fn a_cut_download_resumes_verifies_and_lands_atomically() {
             "--clip",
             oracle("clips/face.u8.npy").to_str().unwrap(),
             "-o",
-            out.to_str().unwrap(),
+            arg(&out),
         ],
         &[("MARLIN_CACHE_DIR", cache.path().to_str().unwrap())],
     );
@@ -162,10 +162,8 @@ fn the_face_detector_is_fetched_into_the_cache_and_found_there() {
     assert_eq!(std::fs::read(&dest).unwrap(), body);
     // `detect` without --detector finds it.
     let out = cache.path().join("faces.csv");
-    let o = marlin(
-        &["detect", crate::util::media("registry/single_face.jpg").to_str().unwrap(), "-o", out.to_str().unwrap()],
-        &env,
-    );
+    let o =
+        marlin(&["detect", crate::util::media("registry/single_face.jpg").to_str().unwrap(), "-o", arg(&out)], &env);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
     // A file that is not the detector is refused and removed.
@@ -219,7 +217,7 @@ fn onnx_runtime_is_fetched_from_its_wheel_and_found_in_the_cache() {
     let o = run(&["models", "fetch", "onnxruntime"], &env(&url));
     assert!(o.status.success(), "{}", stderr(&o));
     let lib = dir.join("libonnxruntime.so.1.32.0");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), lib.to_str().unwrap());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), arg(&lib));
     assert!(lib.is_file() && dir.join("libonnxruntime_providers_shared.so").is_file());
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
     assert_eq!(log.lock().unwrap().len(), 2, "resumed once");
@@ -227,5 +225,5 @@ fn onnx_runtime_is_fetched_from_its_wheel_and_found_in_the_cache() {
     // found there with no flag and no ORT_DYLIB_PATH
     let o = run(&["doctor"], &env(&url));
     let out = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(out.lines().any(|l| l.starts_with("onnxruntime") && l.contains(lib.to_str().unwrap())), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("onnxruntime") && l.contains(arg(&lib))), "{out}");
 }

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use marlin_checkpoint::{Checkpoint, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::util::{ffmpeg_rgb, marlin, media, oracle, read_f32, read_u8, stderr};
+use crate::util::{arg, ffmpeg_rgb, marlin, media, oracle, read_f32, read_u8, stderr};
 
 fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    arg(&p)
 }
 
 fn mkfifo(p: &Path) {

@@ -4,7 +4,7 @@
 use marlin_model::{Clip, FeatureExtractor, Marlin, MarlinConfig};
 use marlin_onnx::{ExportOptions, InputLayout, OnnxEncoder, Provider, export_encoder};
 
-use crate::util::{max_abs_diff, onnxruntime, oracle, read_f32, read_u8};
+use crate::util::{arg, max_abs_diff, onnxruntime, oracle, read_f32, read_u8};
 
 fn clip(name: &str) -> Clip {
     Clip::Rgb8(read_u8(&oracle(&format!("clips/{name}.u8.npy"))).1)
@@ -73,9 +73,9 @@ fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tiny.onnx");
     let (model, yaml) = (oracle("models/marlin_tiny.full.pt"), oracle("marlin_tiny.yaml"));
-    let base = ["export-onnx", "--model", model.to_str().unwrap(), "--model-config", yaml.to_str().unwrap()];
+    let base = ["export-onnx", "--model", arg(&model), "--model-config", arg(&yaml)];
     let run = |extra: &[&str]| crate::util::marlin(&[&base[..], extra].concat(), &[]);
-    let o = run(&["-o", out.to_str().unwrap(), "--input", "patches", "--keep-seq", "--dynamic-batch", "--opset", "20"]);
+    let o = run(&["-o", arg(&out), "--input", "patches", "--keep-seq", "--dynamic-batch", "--opset", "20"]);
     assert!(o.status.success(), "{}", crate::util::stderr(&o));
     let encoder = OnnxEncoder::from_file(&out, tiny_config(), Provider::Cpu, 1).unwrap();
     check(&encoder, "marlin_tiny", &["face"], true, 1e-4);
@@ -97,7 +97,7 @@ fn export_onnx_writes_a_graph_that_runs_and_refuses_bad_requests() {
     );
     assert!(!dir.path().join("x.onnx").exists());
     let pooled_only = dir.path().join("pooled.onnx");
-    assert!(run(&["-o", pooled_only.to_str().unwrap()]).status.success());
+    assert!(run(&["-o", arg(&pooled_only)]).status.success());
     let encoder = OnnxEncoder::from_file(&pooled_only, tiny_config(), Provider::Cpu, 1).unwrap();
     let e = encoder.extract_features(&[clip("face")], true).unwrap_err().to_string();
     assert!(e.contains("no `tokens` output: export it with --keep-seq"), "{e}");
@@ -133,11 +133,11 @@ fn compat_crops_with_the_onnx_detector_give_the_same_features() {
         let o = crate::util::marlin(
             &[
                 "extract",
-                video.to_str().unwrap(),
+                arg(&video),
                 "--crop-face",
                 "--compat",
                 "--detector",
-                pkl.to_str().unwrap(),
+                arg(&pkl),
                 "--detector-backend",
                 backend,
                 "--model",
@@ -145,9 +145,9 @@ fn compat_crops_with_the_onnx_detector_give_the_same_features() {
                 "--model-config",
                 oracle("marlin_tiny.yaml").to_str().unwrap(),
                 "--onnxruntime",
-                ort.to_str().unwrap(),
+                arg(&ort),
                 "-o",
-                out.to_str().unwrap(),
+                arg(&out),
             ],
             &[],
         );
@@ -162,13 +162,13 @@ fn compat_crops_with_the_onnx_detector_give_the_same_features() {
 #[test]
 fn doctor_reports_what_it_finds() {
     let ort = onnxruntime();
-    let o = crate::util::marlin(&["doctor", "--onnxruntime", ort.to_str().unwrap()], &[]);
+    let o = crate::util::marlin(&["doctor", "--onnxruntime", arg(&ort)], &[]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", crate::util::stderr(&o));
     for line in ["marlin ", "cpu ", "gstreamer ", "onnxruntime ", "cuda driver ", "nvrtc ", "tensorrt "] {
         assert!(out.lines().any(|l| l.starts_with(line)), "no `{line}` line: {out}");
     }
-    assert!(out.contains(ort.to_str().unwrap()) && out.contains("libav"), "{out}");
+    assert!(out.contains(arg(&ort)) && out.contains("libav"), "{out}");
     let o = crate::util::marlin(&["doctor", "--onnxruntime", "/nonexistent/libonnxruntime.so"], &[]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
@@ -193,11 +193,11 @@ fn unavailable_backends_say_what_is_missing() {
                 &[
                     "encode",
                     "--model",
-                    model.to_str().unwrap(),
+                    arg(&model),
                     "--model-config",
-                    yaml.to_str().unwrap(),
+                    arg(&yaml),
                     "--clip",
-                    clip.to_str().unwrap(),
+                    arg(&clip),
                     "-o",
                     out.path().join("f.npy").to_str().unwrap(),
                 ][..],
@@ -209,10 +209,10 @@ fn unavailable_backends_say_what_is_missing() {
         assert!(!o.status.success());
         crate::util::stderr(&o)
     };
-    let e = encode(&["--backend", "tensorrt", "--onnxruntime", ort.to_str().unwrap()]);
+    let e = encode(&["--backend", "tensorrt", "--onnxruntime", arg(&ort)]);
     assert!(e.contains("backend tensorrt needs marlin built with `--features tensorrt`"), "{e}");
-    let e = encode(&["--backend", "onnx-cpu", "--precision", "bf16", "--onnxruntime", ort.to_str().unwrap()]);
+    let e = encode(&["--backend", "onnx-cpu", "--precision", "bf16", "--onnxruntime", arg(&ort)]);
     assert!(e.contains("precision bf16 is the cpu backend's"), "{e}");
-    let e = encode(&["--backend", "onnx-cpu", "--precision", "int8", "--onnxruntime", ort.to_str().unwrap()]);
+    let e = encode(&["--backend", "onnx-cpu", "--precision", "int8", "--onnxruntime", arg(&ort)]);
     assert!(e.contains("precision int8 is the cpu backend's"), "{e}");
 }

@@ -3,7 +3,7 @@
 
 use marlin_model::{Clip, Marlin, MarlinConfig, Precision};
 
-use crate::util::{cosine, max_abs_diff, oracle, read_f32};
+use crate::util::{arg, cosine, max_abs_diff, oracle, read_f32};
 
 fn clip(name: &str) -> Clip {
     let a = marlin_npy::read(oracle(&format!("clips/{name}.u8.npy"))).unwrap();
@@ -166,11 +166,8 @@ fn int8_on_avx_vnni_alone_gives_the_avx512_features() {
     let model = oracle("models/marlin_vit_small_random.encoder.f16.safetensors");
     let clip = oracle("clips/noise.u8.npy");
     let encode = |out: &std::path::Path, env: &[(&str, &str)]| {
-        let args = ["encode", "--model", model.to_str().unwrap(), "--clip", clip.to_str().unwrap()];
-        crate::util::marlin(
-            &[&args[..], &["--precision", "int8", "--keep-seq", "-o", out.to_str().unwrap()]].concat(),
-            env,
-        )
+        let args = ["encode", "--model", arg(&model), "--clip", arg(&clip)];
+        crate::util::marlin(&[&args[..], &["--precision", "int8", "--keep-seq", "-o", arg(&out)]].concat(), env)
     };
     let mut features = Vec::new();
     for (name, env) in [("avx512", &[][..]), ("avxvnni", &[("MARLIN_NO_AVX512", "1")][..])] {

@@ -7,7 +7,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::browser::Browser;
 use crate::report::check_report;
-use crate::util::{marlin, media, oracle, stderr};
+use crate::util::{arg, marlin, media, oracle, stderr};
 
 /// Featurises the four face-crop videos (two labelled real, two fake) with `model`.
 fn featurize(dir: &Path, model: &str) -> std::path::PathBuf {
@@ -25,21 +25,16 @@ fn featurize(dir: &Path, model: &str) -> std::path::PathBuf {
     let m = oracle(&format!("models/{model}"));
     let cfg = oracle("marlin_tiny.yaml");
     let o = marlin(
-        &[
-            "featurize",
-            list.to_str().unwrap(),
-            "--model",
-            m.to_str().unwrap(),
-            "--model-config",
-            cfg.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
+        &["featurize", arg(&list), "--model", arg(&m), "--model-config", arg(&cfg), "--out", arg(&out), "--quiet"],
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     out
+}
+
+/// `marlin probe score --probe PROBE --features FEATURES FLAGS`.
+fn score(probe: &Path, features: &Path, flags: &[&str]) -> std::process::Output {
+    marlin(&[&["probe", "score", "--probe", arg(probe), "--features", arg(features)][..], flags].concat(), &[])
 }
 
 fn csv_lines(path: &Path) -> Vec<String> {
@@ -51,19 +46,7 @@ fn train_score_import_and_refuse_another_model() {
     let dir = tempfile::tempdir().unwrap();
     let feats = featurize(dir.path(), "marlin_tiny.encoder.pt");
     let probe = dir.path().join("probe.json");
-    let o = marlin(
-        &[
-            "probe",
-            "train",
-            "--features",
-            feats.to_str().unwrap(),
-            "--val-fraction",
-            "0",
-            "-o",
-            probe.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = marlin(&["probe", "train", "--features", arg(&feats), "--val-fraction", "0", "-o", arg(&probe)], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&probe).unwrap()).unwrap();
     assert_eq!(p["model"]["dim"], 64);
@@ -71,21 +54,7 @@ fn train_score_import_and_refuse_another_model() {
     assert_eq!((p["positive"].as_str(), p["negative"].as_str()), (Some("fake"), Some("real")));
 
     let scored = dir.path().join("scored");
-    let o = marlin(
-        &[
-            "probe",
-            "score",
-            "--probe",
-            probe.to_str().unwrap(),
-            "--features",
-            feats.to_str().unwrap(),
-            "--video-score",
-            "top2",
-            "--out",
-            scored.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = score(&probe, &feats, &["--video-score", "top2", "--out", arg(&scored)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let videos = csv_lines(&scored.join("scores.csv"));
     assert_eq!(videos[0], "video_id,clips,score,label,truth,path");
@@ -97,19 +66,7 @@ fn train_score_import_and_refuse_another_model() {
     }
     let clips = csv_lines(&scored.join("clip_scores.csv"));
     let scored_by_trained = dir.path().join("trained_scores.csv");
-    let o = marlin(
-        &[
-            "probe",
-            "score",
-            "--probe",
-            probe.to_str().unwrap(),
-            "--features",
-            feats.to_str().unwrap(),
-            "--out",
-            dir.path().join("mean").to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = score(&probe, &feats, &["--out", arg(&dir.path().join("mean"))]);
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::copy(dir.path().join("mean/scores.csv"), &scored_by_trained).unwrap();
     assert_eq!(
@@ -130,33 +87,11 @@ fn train_score_import_and_refuse_another_model() {
     let m = oracle("models/marlin_tiny.encoder.pt");
     let cfg = oracle("marlin_tiny.yaml");
     let o = marlin(
-        &[
-            "probe",
-            "import",
-            head.to_str().unwrap(),
-            "--model",
-            m.to_str().unwrap(),
-            "--model-config",
-            cfg.to_str().unwrap(),
-            "-o",
-            imported.to_str().unwrap(),
-        ],
+        &["probe", "import", arg(&head), "--model", arg(&m), "--model-config", arg(&cfg), "-o", arg(&imported)],
         &[],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = marlin(
-        &[
-            "probe",
-            "score",
-            "--probe",
-            imported.to_str().unwrap(),
-            "--features",
-            feats.to_str().unwrap(),
-            "--out",
-            scored.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = score(&imported, &feats, &["--out", arg(&scored)]);
     assert!(o.status.success(), "{}", stderr(&o));
     // σ(x₀ + 0.5) of the video mean of feature 0, for the first video
     let feats_npy = crate::util::read_f32(&feats.join("features.npy"));
@@ -180,15 +115,15 @@ fn train_score_import_and_refuse_another_model() {
         marlin(
             &[
                 "screen",
-                list.to_str().unwrap(),
+                arg(&list),
                 "--probe",
-                probe.to_str().unwrap(),
+                arg(&probe),
                 "--model",
-                m.to_str().unwrap(),
+                arg(&m),
                 "--model-config",
-                cfg.to_str().unwrap(),
+                arg(&cfg),
                 "--out",
-                out.to_str().unwrap(),
+                arg(&out),
                 "--quiet",
             ],
             &[],
@@ -214,7 +149,7 @@ fn train_score_import_and_refuse_another_model() {
 
     // the same weights in another file: another checkpoint, refused
     let other = featurize(dir.path(), "marlin_tiny.encoder.legacy.pt");
-    let o = marlin(&["probe", "score", "--probe", probe.to_str().unwrap(), "--features", other.to_str().unwrap()], &[]);
+    let o = score(&probe, &other, &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("this probe was trained on features of"), "{}", stderr(&o));
 }

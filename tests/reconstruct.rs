@@ -1,12 +1,12 @@
 //! `marlin reconstruct`: the official `Marlin.forward(x, mask)` through the command, its
 //! pictures, and its errors.
 
-use crate::util::{marlin, max_abs_diff, media, oracle, read_f32, stderr};
+use crate::util::{arg, marlin, max_abs_diff, media, oracle, read_f32, stderr};
 
 fn tiny(args: &[&str]) -> std::process::Output {
     let model = oracle("models/marlin_tiny.full.pt");
     let config = oracle("marlin_tiny.yaml");
-    let mut all = vec!["reconstruct", "--model", model.to_str().unwrap(), "--model-config", config.to_str().unwrap()];
+    let mut all = vec!["reconstruct", "--model", arg(&model), "--model-config", arg(&config)];
     all.extend_from_slice(args);
     marlin(&all, &[])
 }
@@ -20,7 +20,7 @@ fn the_official_mask_gives_the_official_reconstruction() {
         "--mask-file",
         oracle("reconstruction/mask.npy").to_str().unwrap(),
         "-o",
-        out.to_str().unwrap(),
+        arg(&out),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let printed = String::from_utf8_lossy(&o.stdout);
@@ -38,17 +38,7 @@ fn a_video_gives_a_grid_and_a_side_by_side_video() {
     let video = media("marlin/cropped01.mp4");
     for (name, mask) in [("grid.png", "tube"), ("views.mp4", "frame")] {
         let out = dir.path().join(name);
-        let o = tiny(&[
-            video.to_str().unwrap(),
-            "--mask",
-            mask,
-            "--max-clips",
-            "2",
-            "--seed",
-            "3",
-            "-o",
-            out.to_str().unwrap(),
-        ]);
+        let o = tiny(&[arg(&video), "--mask", mask, "--max-clips", "2", "--seed", "3", "-o", arg(&out)]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout).matches("masked-token MSE").count(), 2);
         let bytes = std::fs::read(&out).unwrap();
@@ -74,32 +64,15 @@ fn errors_name_what_is_wrong() {
     let encoder_only = oracle("models/marlin_tiny.encoder.pt");
     let config = oracle("marlin_tiny.yaml");
     let o = marlin(
-        &[
-            "reconstruct",
-            clip.to_str().unwrap(),
-            "--model",
-            encoder_only.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
+        &["reconstruct", arg(&clip), "--model", arg(&encoder_only), "--model-config", arg(&config), "-o", arg(&out)],
         &[],
     );
     assert!(stderr(&o).contains("this checkpoint has no decoder: use the .full.pt"), "{}", stderr(&o));
-    let o = tiny(&[clip.to_str().unwrap(), "--mask", "fasking", "-o", out.to_str().unwrap()]);
+    let o = tiny(&[arg(&clip), "--mask", "fasking", "-o", arg(&out)]);
     assert!(stderr(&o).contains("--parsing"), "{}", stderr(&o));
-    let o = tiny(&[
-        clip.to_str().unwrap(),
-        "--mask",
-        "fasking",
-        "--parsing",
-        clip.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = tiny(&[arg(&clip), "--mask", "fasking", "--parsing", arg(&clip), "-o", arg(&out)]);
     assert!(stderr(&o).contains("expected a uint8 array of shape"), "{}", stderr(&o));
-    let o = tiny(&[clip.to_str().unwrap(), "-o", dir.path().join("r.txt").to_str().unwrap()]);
+    let o = tiny(&[arg(&clip), "-o", dir.path().join("r.txt").to_str().unwrap()]);
     assert!(stderr(&o).contains(".npy, .png or .mp4"), "{}", stderr(&o));
     assert!(!out.exists());
 }

@@ -18,7 +18,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
-use crate::util::{marlin_in, media, stderr};
+use crate::util::{arg, marlin_in, media, stderr};
 
 /// A video of the synthetic featurize output.
 struct Video {
@@ -171,10 +171,7 @@ fn six_videos(root: &Path, truth: bool) -> Vec<Video> {
 /// `marlin probe score` of `feats` into `root/S` (run from `root`, so relative paths resolve).
 fn score(root: &Path, feats: &Path) -> PathBuf {
     let out = root.join("S");
-    let o = marlin_in(
-        root,
-        &["probe", "score", "--probe", "probe.json", "--features", feats.to_str().unwrap(), "--out", "S"],
-    );
+    let o = marlin_in(root, &["probe", "score", "--probe", "probe.json", "--features", arg(&feats), "--out", "S"]);
     assert!(o.status.success(), "{}", stderr(&o));
     out
 }

@@ -42,6 +42,19 @@ pub fn marlin(args: &[&str], env: &[(&str, &str)]) -> Output {
     marlin_command(args, env).output().expect("cannot run marlin")
 }
 
+/// The path as a command-line argument.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// `marlin extract VIDEO --model <tiny> --model-config <tiny's YAML> FLAGS -o OUT`: the oracle's
+/// tiny model (dim 64) on `video`.
+pub fn extract_tiny(video: &Path, flags: &[&str], out: &Path) -> Output {
+    let (model, config) = (oracle("models/marlin_tiny.encoder.pt"), oracle("marlin_tiny.yaml"));
+    let head = ["extract", arg(video), "--model", arg(&model), "--model-config", arg(&config)];
+    marlin(&[&head[..], flags, &["-o", arg(out)]].concat(), &[])
+}
+
 /// Runs the `marlin` binary in the folder `cwd`.
 pub fn marlin_in(cwd: &Path, args: &[&str]) -> Output {
     marlin_command(args, &[]).current_dir(cwd).output().expect("cannot run marlin")

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use crate::util::{ffmpeg_rgb, gst_make, marlin, media, npz_frames, oracle, read_f32, read_u8, stderr};
+use crate::util::{arg, ffmpeg_rgb, gst_make, marlin, media, npz_frames, oracle, read_f32, read_u8, stderr};
 
 fn decode(video: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["decode", video.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    let mut args = vec!["decode", arg(&video), "-o", arg(&out)];
     args.extend_from_slice(extra);
     marlin(&args, &[])
 }
@@ -44,7 +44,7 @@ fn videoconvert_mode_runs_and_is_not_the_official_arithmetic() {
 
 /// (oracle model folder, checkpoint, extra flags)
 fn oracle_models() -> Vec<(&'static str, String, Vec<String>)> {
-    let s = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
+    let s = |p: std::path::PathBuf| arg(&p).to_string();
     vec![
         (
             "marlin_tiny",
@@ -56,7 +56,7 @@ fn oracle_models() -> Vec<(&'static str, String, Vec<String>)> {
 }
 
 fn extract(video: &Path, model: &str, flags: &[String], out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args: Vec<&str> = vec!["extract", video.to_str().unwrap(), "--model", model, "-o", out.to_str().unwrap()];
+    let mut args: Vec<&str> = vec!["extract", arg(&video), "--model", model, "-o", arg(&out)];
     args.extend(flags.iter().map(String::as_str));
     args.extend_from_slice(extra);
     marlin(&args, &[])
@@ -192,7 +192,7 @@ fn memory_does_not_grow_with_video_length() {
             ),
             &video,
         );
-        let o = marlin(&["bench", "decode", video.to_str().unwrap(), "--repeat", "1"], &[]);
+        let o = marlin(&["bench", "decode", arg(&video), "--repeat", "1"], &[]);
         assert!(o.status.success(), "{}", stderr(&o));
         let line = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(line.contains(&format!("frames={frames} ")), "{line}");

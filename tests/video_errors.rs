@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use crate::util::{gst_make, marlin, media, stderr};
+use crate::util::{arg, gst_make, marlin, media, stderr};
 
 /// Runs `marlin decode` on `video` and checks the failure; returns stderr.
 fn decode_fails(video: &Path, cause: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.npy");
-    let o = marlin(&["decode", video.to_str().unwrap(), "--frames", "1000", "-o", out.to_str().unwrap()], &[]);
+    let o = marlin(&["decode", arg(&video), "--frames", "1000", "-o", arg(&out)], &[]);
     let e = stderr(&o);
     assert!(!o.status.success(), "{}: expected a failure, got success", video.display());
     let name = video.file_name().unwrap().to_str().unwrap();
@@ -102,19 +102,8 @@ fn extract_reports_bad_video_without_output() {
     let model = crate::util::oracle("models/marlin_tiny.encoder.pt");
     let config = crate::util::oracle("marlin_tiny.yaml");
     let out = dir.path().join("features.npy");
-    let o = marlin(
-        &[
-            "extract",
-            text.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--model-config",
-            config.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o =
+        marlin(&["extract", arg(&text), "--model", arg(&model), "--model-config", arg(&config), "-o", arg(&out)], &[]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("clip.mp4: not a video"), "{}", stderr(&o));
     assert!(!out.exists());
@@ -141,10 +130,7 @@ fn stalled_reads_are_given_up() {
     };
     let started = std::time::Instant::now();
     let out = dir.path().join("out.npy");
-    let o = marlin(
-        &["decode", fifo.to_str().unwrap(), "--frames", "10", "--stall-timeout", "2", "-o", out.to_str().unwrap()],
-        &[],
-    );
+    let o = marlin(&["decode", arg(&fifo), "--frames", "10", "--stall-timeout", "2", "-o", arg(&out)], &[]);
     stop.send(()).unwrap();
     writer.join().unwrap();
     let e = stderr(&o);
