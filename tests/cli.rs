@@ -10,7 +10,7 @@ fn encode_tiny(layout: &str, clip: &Path, out: &Path, extra: &[&str]) -> std::pr
     let model = oracle(&format!("models/marlin_tiny.{layout}"));
     let config = oracle("marlin_tiny.yaml");
     let mut args =
-        vec!["encode", "--model", arg(&model), "--model-config", arg(&config), "--clip", arg(&clip), "-o", arg(&out)];
+        vec!["encode", "--model", arg(&model), "--model-config", arg(&config), "--clip", arg(clip), "-o", arg(out)];
     args.extend_from_slice(extra);
     marlin(&args, &[])
 }

@@ -53,7 +53,7 @@ fn settings(dir: &Path) -> PathBuf {
 
 fn featurize_args(inputs: &Path, settings: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> =
-        ["featurize", arg(&inputs), "--settings", arg(&settings), "--out", arg(&out)].map(String::from).to_vec();
+        ["featurize", arg(inputs), "--settings", arg(settings), "--out", arg(out)].map(String::from).to_vec();
     a.extend(["--model".into(), oracle("models/marlin_tiny.encoder.pt").display().to_string()]);
     a.extend(["--model-config".into(), oracle("marlin_tiny.yaml").display().to_string()]);
     a.extend(extra.iter().map(|s| s.to_string()));

@@ -84,7 +84,7 @@ fn respond(
 fn fetch(url: &str, cache: &Path, name: &str) -> std::process::Output {
     marlin(
         &["models", "fetch", name],
-        &[("MARLIN_RELEASE_URL", url), ("MARLIN_CACHE_DIR", arg(&cache)), ("NO_PROXY", "127.0.0.1")],
+        &[("MARLIN_RELEASE_URL", url), ("MARLIN_CACHE_DIR", arg(cache)), ("NO_PROXY", "127.0.0.1")],
     )
 }
 

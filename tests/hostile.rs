@@ -18,7 +18,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use crate::util::{arg, ffmpeg_rgb, marlin, media, oracle, read_f32, read_u8, stderr};
 
 fn s(p: &Path) -> &str {
-    arg(&p)
+    arg(p)
 }
 
 fn mkfifo(p: &Path) {

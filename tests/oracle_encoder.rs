@@ -167,7 +167,7 @@ fn int8_on_avx_vnni_alone_gives_the_avx512_features() {
     let clip = oracle("clips/noise.u8.npy");
     let encode = |out: &std::path::Path, env: &[(&str, &str)]| {
         let args = ["encode", "--model", arg(&model), "--clip", arg(&clip)];
-        crate::util::marlin(&[&args[..], &["--precision", "int8", "--keep-seq", "-o", arg(&out)]].concat(), env)
+        crate::util::marlin(&[&args[..], &["--precision", "int8", "--keep-seq", "-o", arg(out)]].concat(), env)
     };
     let mut features = Vec::new();
     for (name, env) in [("avx512", &[][..]), ("avxvnni", &[("MARLIN_NO_AVX512", "1")][..])] {

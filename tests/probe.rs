@@ -123,7 +123,7 @@ fn train_score_import_and_refuse_another_model() {
                 "--model-config",
                 arg(&cfg),
                 "--out",
-                arg(&out),
+                arg(out),
                 "--quiet",
             ],
             &[],

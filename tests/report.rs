@@ -171,7 +171,7 @@ fn six_videos(root: &Path, truth: bool) -> Vec<Video> {
 /// `marlin probe score` of `feats` into `root/S` (run from `root`, so relative paths resolve).
 fn score(root: &Path, feats: &Path) -> PathBuf {
     let out = root.join("S");
-    let o = marlin_in(root, &["probe", "score", "--probe", "probe.json", "--features", arg(&feats), "--out", "S"]);
+    let o = marlin_in(root, &["probe", "score", "--probe", "probe.json", "--features", arg(feats), "--out", "S"]);
     assert!(o.status.success(), "{}", stderr(&o));
     out
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::util::{arg, ffmpeg_rgb, gst_make, marlin, media, npz_frames, oracle, read_f32, read_u8, stderr};
 
 fn decode(video: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["decode", arg(&video), "-o", arg(&out)];
+    let mut args = vec!["decode", arg(video), "-o", arg(out)];
     args.extend_from_slice(extra);
     marlin(&args, &[])
 }
@@ -56,7 +56,7 @@ fn oracle_models() -> Vec<(&'static str, String, Vec<String>)> {
 }
 
 fn extract(video: &Path, model: &str, flags: &[String], out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args: Vec<&str> = vec!["extract", arg(&video), "--model", model, "-o", arg(&out)];
+    let mut args: Vec<&str> = vec!["extract", arg(video), "--model", model, "-o", arg(out)];
     args.extend(flags.iter().map(String::as_str));
     args.extend_from_slice(extra);
     marlin(&args, &[])

@@ -9,7 +9,7 @@ use crate::util::{arg, gst_make, marlin, media, stderr};
 fn decode_fails(video: &Path, cause: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.npy");
-    let o = marlin(&["decode", arg(&video), "--frames", "1000", "-o", arg(&out)], &[]);
+    let o = marlin(&["decode", arg(video), "--frames", "1000", "-o", arg(&out)], &[]);
     let e = stderr(&o);
     assert!(!o.status.success(), "{}: expected a failure, got success", video.display());
     let name = video.file_name().unwrap().to_str().unwrap();
