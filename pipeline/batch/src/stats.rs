@@ -80,6 +80,12 @@ impl Snapshot {
         self.videos_done + self.videos_failed
     }
 
+    /// Progress after `elapsed_s` seconds of the run: `3 failed, 120 clips, 6.50 clips/s`.
+    pub fn progress(&self, elapsed_s: f64) -> String {
+        let rate = self.clips as f64 / elapsed_s.max(1e-9);
+        format!("{} failed, {} clips, {rate:.2} clips/s", self.videos_failed, self.clips)
+    }
+
     /// How busy each stage was over `wall_s` seconds: one line, e.g. `workers (2): decode
     /// 10.1 s, faces 40.2 s, waiting for the encoder 3.0 s; encoder: busy 50.3 s (84% of 60.0
     /// s), waiting for clips 8.1 s`.
@@ -96,5 +102,17 @@ impl Snapshot {
             wall_s,
             self.encoder_wait_s
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_failures_clips_and_the_clip_rate() {
+        let s = Snapshot { videos_failed: 3, clips: 130, ..Snapshot::default() };
+        assert_eq!(s.progress(20.0), "3 failed, 130 clips, 6.50 clips/s");
+        assert_eq!(Snapshot::default().progress(0.0), "0 failed, 0 clips, 0.00 clips/s");
     }
 }

@@ -165,8 +165,7 @@ fn show_progress(stats: &Stats, finished: &AtomicBool) {
     while !finished.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(200));
         let s = stats.snapshot();
-        let rate = s.clips as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        let msg = format!("{} failed, {} clips, {rate:.2} clips/s", s.videos_failed, s.clips);
+        let msg = s.progress(started.elapsed().as_secs_f64());
         match &bar {
             Some(bar) => {
                 bar.set_length(s.videos_total);

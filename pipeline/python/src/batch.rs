@@ -141,13 +141,11 @@ impl ProgressLine {
         }
         self.last = Some(Instant::now());
         let s = stats.snapshot();
-        let rate = s.clips as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
         let line = format!(
-            "{}/{} videos, {} failed, {} clips, {rate:.2} clips/s",
+            "{}/{} videos, {}",
             s.videos_finished(),
             s.videos_total,
-            s.videos_failed,
-            s.clips
+            s.progress(self.started.elapsed().as_secs_f64())
         );
         match self.tty {
             true => eprint!("\r{line}\x1b[K"),
