@@ -9,6 +9,9 @@ pub enum BatchError {
     Config(String),
     #[error("input: {0}")]
     Input(String),
+    /// The inputs of a run hold no video (nor any rejected entry).
+    #[error("no videos found in {inputs} (extensions: {extensions})")]
+    NoVideos { inputs: String, extensions: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]

@@ -37,6 +37,17 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// [`Inputs::collect`] for a run: inputs that hold nothing to do (no video, no rejected
+    /// entry) are an error naming them and the extensions looked for.
+    pub fn collect_for_run(inputs: &[PathBuf], extensions: &[String]) -> Result<Self, BatchError> {
+        let found = Self::collect(inputs, extensions)?;
+        if found.videos.is_empty() && found.rejected.is_empty() {
+            let given: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+            return Err(BatchError::NoVideos { inputs: given.join(", "), extensions: extensions.join(", ") });
+        }
+        Ok(found)
+    }
+
     /// Collects the videos of every input: an input that does not exist, or a manifest that
     /// cannot be read, is an error; a bad row or id is a [`Rejected`] entry.
     pub fn collect(inputs: &[PathBuf], extensions: &[String]) -> Result<Self, BatchError> {
@@ -240,6 +251,16 @@ mod tests {
         let ids: Vec<&str> = got.videos.iter().map(|v| v.id.as_str()).collect();
         assert_eq!(ids, ["a/x", "b/x"]);
         assert!(got.rejected.is_empty());
+    }
+
+    #[test]
+    fn a_run_over_inputs_without_videos_names_them_and_the_extensions() {
+        let d = tempfile::tempdir().unwrap();
+        touch(&d.path().join("notes.txt"));
+        let e = Inputs::collect_for_run(&[d.path().to_path_buf()], &exts()).unwrap_err().to_string();
+        assert_eq!(e, format!("no videos found in {} (extensions: mp4, mov)", d.path().display()));
+        touch(&d.path().join("x.mp4"));
+        assert_eq!(Inputs::collect_for_run(&[d.path().to_path_buf()], &exts()).unwrap().videos.len(), 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use marlin_batch::{FeaturizeConfig, Featurizer, Inputs, ModelInfo, Shard, Stats};
 
 use crate::args::FeaturizeArgs;
@@ -33,14 +33,7 @@ pub fn execute(
         Some(s) => Some(s),
         None => Shard::from_env(|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
-    let inputs = Inputs::collect(&args.inputs, &config.extensions)?;
-    if inputs.videos.is_empty() && inputs.rejected.is_empty() {
-        bail!(
-            "no videos found in {} (extensions: {})",
-            args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-            config.extensions.join(", ")
-        );
-    }
+    let inputs = Inputs::collect_for_run(&args.inputs, &config.extensions)?;
 
     let spec =
         config.model.clone().context("no model: pass --model CKPT|NAME or set `model:` in the --settings file")?;

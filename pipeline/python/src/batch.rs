@@ -72,12 +72,7 @@ pub fn featurize<'py>(
         Some(s) => Some(s.parse::<Shard>().map_err(|e| raise("MarlinValueError", e.to_string()))?),
         None => Shard::from_env(|k| std::env::var(k).ok()).map_err(|e| raise("MarlinValueError", e))?,
     };
-    let found = Inputs::collect(&inputs, &config.extensions).or_raise()?;
-    if found.videos.is_empty() && found.rejected.is_empty() {
-        let given: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-        let message = format!("no videos found in {} (extensions: {})", given.join(", "), config.extensions.join(", "));
-        return Err(raise("MarlinValueError", message));
-    }
+    let found = Inputs::collect_for_run(&inputs, &config.extensions).or_raise()?;
     let Some(spec) = config.model.clone() else {
         return Err(raise(
             "MarlinValueError",

@@ -64,7 +64,7 @@ fn own_kind(e: &(dyn Error + 'static)) -> Option<Kind> {
     if let Some(e) = e.downcast_ref::<BatchError>() {
         return match e {
             BatchError::Cancelled => Some(Kind::Interrupted),
-            BatchError::Config(_) | BatchError::Setting(_) => Some(Kind::Value),
+            BatchError::Config(_) | BatchError::Setting(_) | BatchError::NoVideos { .. } => Some(Kind::Value),
             BatchError::Io { source, .. } => kind(source),
             BatchError::Media(m) => kind(m),
             BatchError::Model(m) => kind(m),
