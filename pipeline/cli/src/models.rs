@@ -3,8 +3,6 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use marlin_hub::{Progress, Release};
 
-use std::path::Path;
-
 use crate::args::ModelsCommand;
 
 pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
@@ -33,8 +31,7 @@ pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
         }
         ModelsCommand::Fetch { name, .. } if name == "retinaface" => {
             eprintln!("fetching {} from {}", marlin_hub::DETECTOR_FILE, marlin_hub::detector_url());
-            let verify = |p: &Path| marlin_faces::RetinaFace::load(p, 1).map(|_| ()).map_err(|e| e.to_string());
-            let dest = marlin_hub::fetch_detector(&mut Bar(None), &verify)?;
+            let dest = marlin_hub::fetch_detector(&mut Bar(None))?;
             println!("{}", dest.display());
             Ok(())
         }

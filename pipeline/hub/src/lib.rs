@@ -167,18 +167,16 @@ pub fn detector_url() -> String {
 }
 
 /// Downloads the face detector into the cache (`marlin models fetch retinaface`, Python's
-/// `marlin_rs.fetch("retinaface")`), resuming a partial file; `verify` checks that it loads
+/// `marlin_rs.fetch("retinaface")`), resuming a partial file; it must load as the detector
 /// before it is renamed into place. Returns its path.
-pub fn fetch_detector(
-    progress: &mut dyn Progress,
-    verify: &dyn Fn(&Path) -> Result<(), String>,
-) -> Result<PathBuf, HubError> {
+pub fn fetch_detector(progress: &mut dyn Progress) -> Result<PathBuf, HubError> {
+    let verify = |p: &Path| marlin_faces::RetinaFace::load(p, 1).map(drop).map_err(|e| e.to_string());
     let url = detector_url();
     let dest = cached_detector_path()?;
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|source| HubError::Io { path: dir.to_path_buf(), source })?;
     }
-    download_verified(&url, &dest, progress, verify)?;
+    download_verified(&url, &dest, progress, &verify)?;
     Ok(dest)
 }
 

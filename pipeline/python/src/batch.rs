@@ -232,10 +232,7 @@ pub fn fetch(py: Python<'_>, name: &str, full: bool, quiet: bool) -> PyResult<Pa
         |_| match (name, release) {
             (_, Some(r)) => r.fetch(full, &mut bar),
             ("onnxruntime", None) => marlin_hub::fetch_onnxruntime(&mut bar),
-            _ => {
-                let verify = |p: &Path| marlin_faces::RetinaFace::load(p, 1).map(|_| ()).map_err(|e| e.to_string());
-                marlin_hub::fetch_detector(&mut bar, &verify)
-            }
+            _ => marlin_hub::fetch_detector(&mut bar),
         },
         || {},
     )?
